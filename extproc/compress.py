@@ -1,0 +1,135 @@
+"""One request body in, one decision out: decode, parse, compress, re-serialise, count tokens.
+
+``BodyCompressor.run`` is the whole compression path for a buffered body and is a plain, blocking
+function of bytes: the server runs it in worker processes (``workers.py``), ``trimwire compress``
+runs it directly. It knows nothing about gRPC or Envoy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+
+from . import codec
+from .config import Settings
+from .conversation import Conversation
+from .errors import PassThrough, UnsupportedBody
+from .formats import parse_body
+from .pipeline import Pipeline, Policy
+from .tokens import TokenCounter
+
+__all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor"]
+
+
+@dataclass(frozen=True, slots=True)
+class BodyRequest:
+    """What the compressor needs to know about a body besides its bytes."""
+
+    format: str
+    content_encoding: str = "identity"
+
+
+@dataclass(slots=True)
+class BodyResult:
+    """The decision for one body. ``body`` is None unless the body changed."""
+
+    outcome: str                     # compressed | unchanged | passthrough
+    reason: str = ""
+    body: bytes | None = None
+    content_encoding: str = "identity"
+    model: str | None = None
+    tokens_before: int = 0
+    tokens_after: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    blocks_changed: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens_saved(self) -> int:
+        return self.tokens_before - self.tokens_after
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 would come back out as Infinity: not JSON
+        raise UnsupportedBody("non-finite number", reason="invalid_json")
+    return value
+
+
+def _loads(raw: bytes) -> object:
+    try:
+        return json.loads(raw, parse_float=_finite_float)
+    except PassThrough:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge ints
+        raise UnsupportedBody(type(exc).__name__, reason="invalid_json") from None
+
+
+def _dumps(body: dict) -> bytes:
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from \ud800 escapes survive only escaped
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+class BodyCompressor:
+    """Built once per process from Settings; ``run`` is called once per request body."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline, tokens: TokenCounter | None = None) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.tokens = tokens or TokenCounter()
+
+    def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
+        timings: dict[str, float] = {}
+        result = BodyResult(outcome="unchanged", bytes_before=len(raw), stage_seconds=timings,
+                            content_encoding=request.content_encoding or "identity")
+        try:
+            conv = self._parse(raw, request, timings)
+        except PassThrough as exc:
+            result.outcome, result.reason = "passthrough", exc.reason
+            return result
+        result.model = conv.model
+        started = time.perf_counter()
+        result.tokens_before = sum(self.tokens.count(block.text) for block in conv.blocks)
+        timings["tokens"] = time.perf_counter() - started
+
+        self.pipeline.run(conv, timings)
+        if not conv.changed:
+            result.tokens_after = result.tokens_before
+            result.bytes_after = result.bytes_before
+            return result
+        self._write(conv, request, result, timings)
+        return result
+
+    def _parse(self, raw: bytes, request: BodyRequest, timings: dict[str, float]) -> Conversation:
+        started = time.perf_counter()
+        if len(raw) > self.settings.max_body_bytes:
+            raise PassThrough(reason="too_large")
+        plain = codec.decode(raw, request.content_encoding, self.settings.max_decoded_bytes)
+        conv = parse_body(request.format, _loads(plain))
+        timings["parse"] = time.perf_counter() - started
+        return conv
+
+    def _write(self, conv: Conversation, request: BodyRequest, result: BodyResult,
+               timings: dict[str, float]) -> None:
+        started = time.perf_counter()
+        saved = sum(self.tokens.count(c.block.text) - self.tokens.count(c.new_text) for c in conv.changes)
+        result.tokens_after = result.tokens_before - saved
+        result.blocks_changed = len(conv.changes)
+        body = _dumps(conv.apply())
+        result.body = codec.encode(body, result.content_encoding)
+        result.bytes_after = len(result.body)
+        result.outcome = "compressed"
+        timings["serialize"] = time.perf_counter() - started
+
+
+def build_compressor(settings: Settings) -> BodyCompressor:
+    """The production BodyCompressor: default policy and compressors from Settings."""
+    from .compressors import default_compressors
+
+    policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
+    return BodyCompressor(settings, Pipeline(policy, default_compressors(settings)))

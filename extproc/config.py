@@ -1,0 +1,176 @@
+"""Frozen service settings, loaded once at start-up from an optional YAML file and env vars.
+
+Precedence: defaults < YAML file (``TRIMWIRE_CONFIG`` or ``--config``) < ``TRIMWIRE_<FIELD>`` env
+vars. Every value is validated here, so a bad one stops start-up with a message naming it; the
+rest of the code trusts the object it is handed. A reload builds a new object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "ENV_PREFIX"]
+
+ENV_PREFIX = "TRIMWIRE_"
+
+DEFAULT_GRPC_ADDRESS = "0.0.0.0:50051"
+DEFAULT_METRICS_ADDRESS = "0.0.0.0:9090"
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 48 * 1024 * 1024
+DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024
+DEFAULT_REQUEST_DEADLINE_MS = 2500
+DEFAULT_DRAIN_GRACE_S = 15.0
+DEFAULT_HEADER_PREFIX = "x-trimwire-"
+DEFAULT_BYPASS_HEADER = "x-trimwire-bypass"
+DEFAULT_USER_HEADER = "x-maas-username"
+DEFAULT_USER_LABEL_LIMIT = 1000
+DEFAULT_MIN_BLOCK_CHARS = 200
+# Tools whose output the agent edits against: it must reach the model byte for byte.
+DEFAULT_PROTECTED_TOOLS = (
+    "Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "NotebookRead",
+    "read_file", "write_file", "edit_file", "create_file", "apply_patch",
+    "str_replace_editor", "str_replace_based_edit_tool", "view_file",
+)
+
+_USER_LABEL_MODES = ("raw", "hash", "drop")
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything trimwire reads from its environment, validated."""
+
+    grpc_address: str = DEFAULT_GRPC_ADDRESS
+    metrics_address: str = DEFAULT_METRICS_ADDRESS
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    so_reuseport: bool = False
+    keepalive_time_ms: int = 30_000
+    keepalive_timeout_ms: int = 10_000
+    drain_grace_s: float = DEFAULT_DRAIN_GRACE_S
+    # Compression worker processes; -1 = one per usable CPU, 0 = a thread in the server process.
+    workers: int = -1
+    request_deadline_ms: int = DEFAULT_REQUEST_DEADLINE_MS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
+    header_prefix: str = DEFAULT_HEADER_PREFIX
+    bypass_header: str = DEFAULT_BYPASS_HEADER
+    bypass_enabled: bool = True
+    user_header: str = DEFAULT_USER_HEADER
+    user_label_mode: str = "raw"
+    user_label_limit: int = DEFAULT_USER_LABEL_LIMIT
+    min_block_chars: int = DEFAULT_MIN_BLOCK_CHARS
+    protected_tools: tuple[str, ...] = DEFAULT_PROTECTED_TOOLS
+    log_level: str = "info"
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_address("grpc_address", self.grpc_address)
+        _check_address("metrics_address", self.metrics_address)
+        for name in ("max_message_bytes", "max_body_bytes", "max_decoded_bytes",
+                     "request_deadline_ms", "keepalive_time_ms", "keepalive_timeout_ms",
+                     "user_label_limit"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.min_block_chars < 0:
+            raise ConfigError(f"min_block_chars must be >= 0, got {self.min_block_chars!r}")
+        if self.workers < -1:
+            raise ConfigError(f"workers must be -1 (auto), 0 (in-process) or more, got {self.workers}")
+        if self.drain_grace_s < 0:
+            raise ConfigError(f"drain_grace_s must be >= 0, got {self.drain_grace_s!r}")
+        if self.user_label_mode not in _USER_LABEL_MODES:
+            raise ConfigError(f"user_label_mode must be one of {_USER_LABEL_MODES}, got {self.user_label_mode!r}")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(f"log_level must be one of {_LOG_LEVELS}, got {self.log_level!r}")
+        for name in ("header_prefix", "bypass_header", "user_header"):
+            value = getattr(self, name)
+            if not value or value != value.lower() or not all(c.isalnum() or c in "-_" for c in value):
+                raise ConfigError(f"{name} must be a lower-case header name, got {value!r}")
+        if self.max_body_bytes > self.max_message_bytes:
+            raise ConfigError("max_body_bytes must not exceed max_message_bytes")
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A new validated Settings with some fields changed (used by reloads and tests)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_address(name: str, value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must look like HOST:PORT, got {value!r}")
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    """Turn a YAML or env value into the field's type, or say clearly why not."""
+    kind = str(kind)
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("tuple"):
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        if kind == "str":
+            if not isinstance(raw, (str, int)):
+                raise ValueError(raw)
+            return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: cannot read {raw!r} as {kind}") from None
+    raise ConfigError(f"{name}: unsupported setting type {kind}")
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from defaults, an optional YAML file, env vars and explicit overrides."""
+    env = os.environ if env is None else env
+    known = {f.name: f for f in fields(Settings) if f.name != "extra"}
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path}: top level must be a mapping")
+        for key, raw in loaded.items():
+            if key in known:
+                values[key] = _coerce(key, known[key].type, raw)
+            else:
+                extra[key] = raw  # sections owned by later stages (e.g. kompress)
+
+    for key, spec in known.items():
+        raw = env.get(ENV_PREFIX + key.upper())
+        if raw is not None:
+            values[key] = _coerce(ENV_PREFIX + key.upper(), spec.type, raw)
+    for key, raw in overrides.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = _coerce(key, known[key].type, raw) if raw is not None else None
+    values = {k: v for k, v in values.items() if v is not None}
+    return Settings(**values, extra=extra)

@@ -1,0 +1,86 @@
+"""The request model every compressor works on, whatever the wire format.
+
+A format adapter (``formats/``) turns a parsed body into a ``Conversation``: a flat list of
+``Block``s, each a piece of text with its role, kind, tool name and position. Compressors never
+see JSON or protobufs; they ask the conversation to ``replace`` a block's text, which is
+*recorded*. Only ``apply`` writes the recorded changes back into the parsed body, so an unchanged
+request is never re-serialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = ["Kind", "Block", "Change", "Conversation"]
+
+
+class Kind(str, Enum):
+    """What a block is, independent of the wire format."""
+
+    TEXT = "text"                # user, assistant, system or developer prose
+    TOOL_RESULT = "tool_result"  # output of a tool, the bulk of agent traffic
+    TOOL_CALL = "tool_call"      # arguments of a call the model made: never touched
+    THINKING = "thinking"        # reasoning blocks and their signatures: never touched
+
+
+@dataclass(slots=True, eq=False)
+class Block:
+    """One piece of text in the conversation and how to write a new value back."""
+
+    kind: Kind
+    role: str
+    text: str
+    message_index: int
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    is_error: bool = False
+    cache_control: bool = False
+    writer: Callable[[str], None] | None = field(default=None, repr=False)
+
+    @property
+    def writable(self) -> bool:
+        return self.writer is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A replacement a compressor asked for."""
+
+    block: Block
+    new_text: str
+    by: str
+
+
+@dataclass(slots=True)
+class Conversation:
+    """A parsed request: its format, model, blocks and the changes recorded so far."""
+
+    format: str
+    model: str | None
+    body: dict[str, Any]
+    blocks: list[Block] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+    def add(self, block: Block) -> None:
+        self.blocks.append(block)
+
+    def replace(self, block: Block, new_text: str, by: str) -> None:
+        """Record that ``block`` should read ``new_text``; nothing is written yet."""
+        if block.writer is None:
+            raise ValueError(f"block {block.kind.value} at message {block.message_index} is read-only")
+        self.changes.append(Change(block, new_text, by))
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+    def apply(self) -> dict[str, Any]:
+        """Write every recorded change into the body and return it."""
+        for change in self.changes:
+            assert change.block.writer is not None
+            change.block.writer(change.new_text)
+            change.block.text = change.new_text
+        return self.body

@@ -1,0 +1,172 @@
+"""Envoy bootstrap configs with trimwire as the ext_proc filter: one source for ``trimwire up``,
+the tests and the committed ``deploy/envoy/local.yaml`` (a test keeps that file in step).
+
+Anthropic paths (``.../v1/messages``) route to the Anthropic upstream, everything else to the
+OpenAI upstream. An ``https://`` upstream gets TLS with SNI and a Host rewrite; ``http://`` is
+plain (loopback tests).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+__all__ = ["EnvoyOptions", "render", "render_yaml", "Upstream", "find_ca_file"]
+
+DEFAULT_BUFFER_BYTES = 50 * 1024 * 1024
+_CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                  "/etc/ssl/cert.pem")
+
+
+def find_ca_file() -> str:
+    paths = [ssl.get_default_verify_paths().cafile, *_CA_CANDIDATES]
+    return next((p for p in paths if p and os.path.exists(p)), _CA_CANDIDATES[0])
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    url: str
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "https"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "localhost"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or (443 if self.tls else 80)
+
+    @property
+    def authority(self) -> str:
+        default = 443 if self.tls else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvoyOptions:
+    """What varies between the local config, ``trimwire up`` and the tests."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 10000
+    admin_port: int = 9901
+    trimwire_host: str = "127.0.0.1"
+    trimwire_port: int = 50051
+    openai_upstream: str = "https://api.openai.com"
+    anthropic_upstream: str = "https://api.anthropic.com"
+    body_mode: str = "BUFFERED"          # or FULL_DUPLEX_STREAMED
+    buffer_limit_bytes: int = DEFAULT_BUFFER_BYTES
+    message_timeout_s: float = 5.0       # above trimwire's own deadline, so trimwire answers first
+    failure_mode_allow: bool = True
+    ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def _address(host: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": host, "port_value": port}}
+
+
+def _cluster(upstream: Upstream, buffer_limit: int, ca_file: str) -> dict[str, Any]:
+    cluster: dict[str, Any] = {
+        "name": upstream.name,
+        "type": "LOGICAL_DNS" if upstream.tls else "STRICT_DNS",
+        "dns_lookup_family": "V4_PREFERRED",
+        "connect_timeout": "10s",
+        "per_connection_buffer_limit_bytes": buffer_limit,
+        "load_assignment": {"cluster_name": upstream.name, "endpoints": [{"lb_endpoints": [
+            {"endpoint": {"address": _address(upstream.host, upstream.port)}}]}]},
+    }
+    if upstream.tls:
+        cluster["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            "sni": upstream.host,
+            "common_tls_context": {"validation_context": {
+                "trusted_ca": {"filename": ca_file},
+                "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": upstream.host}}],
+            }},
+        }}
+    return cluster
+
+
+def _ext_proc_filter(opts: EnvoyOptions) -> dict[str, Any]:
+    full_duplex = opts.body_mode == "FULL_DUPLEX_STREAMED"
+    return {"name": "envoy.filters.http.ext_proc", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor",
+        "grpc_service": {"envoy_grpc": {"cluster_name": "trimwire"}, "timeout": "30s"},
+        # trimwire down or broken: the request goes upstream unchanged instead of failing.
+        "failure_mode_allow": opts.failure_mode_allow,
+        "message_timeout": f"{opts.message_timeout_s}s",
+        "processing_mode": {
+            "request_header_mode": "SEND",
+            "request_body_mode": opts.body_mode,
+            "request_trailer_mode": "SEND" if full_duplex else "SKIP",
+            "response_header_mode": "SEND",   # savings headers go back to the client
+            "response_body_mode": "NONE",
+            "response_trailer_mode": "SKIP",
+        },
+    }}
+
+
+def _routes(openai: Upstream, anthropic: Upstream) -> list[dict[str, Any]]:
+    def route(upstream: Upstream) -> dict[str, Any]:
+        return {"cluster": upstream.name, "timeout": "0s", "host_rewrite_literal": upstream.authority}
+
+    return [
+        {"match": {"safe_regex": {"regex": r"^[^?]*/v1/messages(/[^?]*)?(\?.*)?$"}}, "route": route(anthropic)},
+        {"match": {"prefix": "/"}, "route": route(openai)},
+    ]
+
+
+def render(opts: EnvoyOptions) -> dict[str, Any]:
+    """The Envoy bootstrap as a dict."""
+    openai = Upstream("openai", opts.openai_upstream)
+    anthropic = Upstream("anthropic", opts.anthropic_upstream)
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "llm",
+        "codec_type": "AUTO",
+        "stream_idle_timeout": "600s",
+        "route_config": {"name": "llm", "virtual_hosts": [
+            {"name": "llm", "domains": ["*"], "routes": _routes(openai, anthropic)}]},
+        "http_filters": [_ext_proc_filter(opts), {"name": "envoy.filters.http.router", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+    }
+    trimwire = {
+        "name": "trimwire",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "per_connection_buffer_limit_bytes": opts.buffer_limit_bytes,
+        "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}}}},
+        "load_assignment": {"cluster_name": "trimwire", "endpoints": [{"lb_endpoints": [
+            {"endpoint": {"address": _address(opts.trimwire_host, opts.trimwire_port)}}]}]},
+    }
+    return {
+        "admin": {"address": _address("127.0.0.1", opts.admin_port)},
+        "static_resources": {
+            "listeners": [{
+                "name": "llm",
+                "address": _address(opts.listen_host, opts.listen_port),
+                # Agent requests run to several MB; Envoy's 1 MiB default would answer 413.
+                "per_connection_buffer_limit_bytes": opts.buffer_limit_bytes,
+                "filter_chains": [{"filters": [
+                    {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+            }],
+            "clusters": [trimwire, _cluster(openai, opts.buffer_limit_bytes, opts.ca_file),
+                         _cluster(anthropic, opts.buffer_limit_bytes, opts.ca_file)],
+        },
+    }
+
+
+def render_yaml(opts: EnvoyOptions) -> str:
+    header = ("# Generated by `trimwire envoy-config` from extproc/envoy_config.py; edit that, not this.\n"
+              "# Envoy on 127.0.0.1:10000 with trimwire (127.0.0.1:50051) as ext_proc filter.\n")
+    return header + yaml.safe_dump(render(opts), sort_keys=False, width=120)

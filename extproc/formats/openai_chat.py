@@ -1,0 +1,74 @@
+"""OpenAI ``/v1/chat/completions`` bodies -> Conversation.
+
+Roles ``system``/``developer``/``user``/``assistant`` carry string or array content; assistant
+``tool_calls`` carry arguments (never touched); ``role: tool`` messages are tool results whose
+tool name is resolved from the earlier call with the same id. Legacy ``role: function``
+messages are tool results named by their ``name``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conversation import Block, Conversation, Kind
+from ._common import require_dict, require_list, setter
+
+__all__ = ["parse"]
+
+FORMAT = "openai"
+
+
+def parse(body: dict[str, Any]) -> Conversation:
+    messages = require_list(body.get("messages"), "messages")
+    conv = Conversation(format=FORMAT, model=_model(body), body=body)
+    tool_names: dict[str, str] = {}
+    for index, raw in enumerate(messages):
+        message = require_dict(raw, f"messages[{index}]")
+        role = str(message.get("role", ""))
+        tool_name = tool_call_id = None
+        kind = Kind.TEXT
+        if role == "tool":
+            kind = Kind.TOOL_RESULT
+            tool_call_id = message.get("tool_call_id")
+            tool_name = tool_names.get(tool_call_id) if isinstance(tool_call_id, str) else None
+        elif role == "function":
+            kind, tool_name = Kind.TOOL_RESULT, message.get("name")
+        _content_blocks(conv, message, index, role, kind, tool_name, tool_call_id)
+        for call in message.get("tool_calls") or ():
+            if isinstance(call, dict):
+                _tool_call(conv, call, index, tool_names)
+    return conv
+
+
+def _model(body: dict[str, Any]) -> str | None:
+    model = body.get("model")
+    return model if isinstance(model, str) else None
+
+
+def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, role: str,
+                    kind: Kind, tool_name: Any, tool_call_id: Any) -> None:
+    common = dict(role=role, message_index=index,
+                  tool_name=tool_name if isinstance(tool_name, str) else None,
+                  tool_call_id=tool_call_id if isinstance(tool_call_id, str) else None)
+    content = message.get("content")
+    if isinstance(content, str):
+        conv.add(Block(kind=kind, text=content, writer=setter(message, "content"), **common))
+        return
+    if not isinstance(content, list):
+        return
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            conv.add(Block(kind=kind, text=part["text"], writer=setter(part, "text"), **common))
+
+
+def _tool_call(conv: Conversation, call: dict[str, Any], index: int, tool_names: dict[str, str]) -> None:
+    function = call.get("function") if isinstance(call.get("function"), dict) else {}
+    name = function.get("name")
+    call_id = call.get("id")
+    if isinstance(call_id, str) and isinstance(name, str):
+        tool_names[call_id] = name
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=arguments, message_index=index,
+                       tool_name=name if isinstance(name, str) else None,
+                       tool_call_id=call_id if isinstance(call_id, str) else None))

@@ -1,0 +1,90 @@
+"""OpenAI ``/v1/responses`` bodies -> Conversation.
+
+``instructions`` is read-only system text. ``input`` is a string (one user message) or items:
+messages (with or without ``type: message``; string or ``input_text``/``output_text`` parts),
+``function_call``/``custom_tool_call`` (arguments never touched), their ``*_output`` items
+(tool results, named from the call with the same ``call_id``), and anything else (reasoning,
+shell calls, references), which is left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conversation import Block, Conversation, Kind
+from ..errors import UnsupportedBody
+from ._common import require_dict, setter
+
+__all__ = ["parse"]
+
+FORMAT = "responses"
+
+_TEXT_PARTS = ("input_text", "output_text", "text")
+_CALLS = {"function_call": "arguments", "custom_tool_call": "input"}
+_OUTPUTS = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
+
+
+def parse(body: dict[str, Any]) -> Conversation:
+    model = body.get("model")
+    conv = Conversation(format=FORMAT, model=model if isinstance(model, str) else None, body=body)
+    if isinstance(body.get("instructions"), str):
+        conv.add(Block(kind=Kind.TEXT, role="system", text=body["instructions"], message_index=-1))
+    items = body.get("input")
+    if isinstance(items, str):
+        conv.add(Block(kind=Kind.TEXT, role="user", text=items, message_index=0,
+                       writer=setter(body, "input")))
+        return conv
+    if not isinstance(items, list):
+        raise UnsupportedBody("input is neither a string nor an array")
+    tool_names: dict[str, str] = {}
+    for index, raw in enumerate(items):
+        item = require_dict(raw, f"input[{index}]")
+        kind = item.get("type", "message" if "role" in item else None)
+        if kind == "message":
+            _message(conv, item, index)
+        elif kind in _CALLS:
+            _call(conv, item, index, _CALLS[kind], tool_names)
+        elif kind in _OUTPUTS:
+            _output(conv, item, index, tool_names)
+    return conv
+
+
+def _message(conv: Conversation, item: dict[str, Any], index: int) -> None:
+    role = str(item.get("role", ""))
+    content = item.get("content")
+    if isinstance(content, str):
+        conv.add(Block(kind=Kind.TEXT, role=role, text=content, message_index=index,
+                       writer=setter(item, "content")))
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
+                conv.add(Block(kind=Kind.TEXT, role=role, text=part["text"], message_index=index,
+                               writer=setter(part, "text")))
+
+
+def _call(conv: Conversation, item: dict[str, Any], index: int, field: str,
+          tool_names: dict[str, str]) -> None:
+    call_id, name = item.get("call_id"), item.get("name")
+    if isinstance(call_id, str) and isinstance(name, str):
+        tool_names[call_id] = name
+    if isinstance(item.get(field), str):
+        conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=item[field], message_index=index,
+                       tool_name=name if isinstance(name, str) else None,
+                       tool_call_id=call_id if isinstance(call_id, str) else None))
+
+
+def _output(conv: Conversation, item: dict[str, Any], index: int, tool_names: dict[str, str]) -> None:
+    call_id = item.get("call_id")
+    call_id = call_id if isinstance(call_id, str) else None
+    name = tool_names.get(call_id) if call_id else None
+    if name is None and item.get("type") == "local_shell_call_output":
+        name = "local_shell"
+    common = dict(kind=Kind.TOOL_RESULT, role="tool", message_index=index, tool_name=name,
+                  tool_call_id=call_id)
+    output = item.get("output")
+    if isinstance(output, str):
+        conv.add(Block(text=output, writer=setter(item, "output"), **common))
+    elif isinstance(output, list):
+        for part in output:
+            if isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
+                conv.add(Block(text=part["text"], writer=setter(part, "text"), **common))

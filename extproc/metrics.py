@@ -1,0 +1,94 @@
+"""Prometheus metrics, created once per server on their own registry and passed in.
+
+Label values that come from clients (user, model) go through ``LabelGuard``: sanitised, and
+bounded in number so a client cannot explode the series count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics", "LabelGuard", "OVERFLOW_LABEL", "UNKNOWN_LABEL"]
+
+OVERFLOW_LABEL = "__overflow__"
+UNKNOWN_LABEL = "__unknown__"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@:/+-]")
+_MAX_LABEL_CHARS = 64
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def sanitise(value: str | None) -> str:
+    """A safe label/header value: restricted charset, bounded length, never empty."""
+    if not value:
+        return UNKNOWN_LABEL
+    cleaned = _UNSAFE.sub("_", value.strip())[:_MAX_LABEL_CHARS]
+    return cleaned or UNKNOWN_LABEL
+
+
+class LabelGuard:
+    """Maps client-supplied values to label values: raw (bounded), hashed, or dropped."""
+
+    def __init__(self, mode: str = "raw", limit: int = 1000) -> None:
+        self.mode = mode
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def display(self, value: str | None) -> str:
+        """The value as logs may show it: sanitised, hashed in hash mode, empty in drop mode."""
+        if self.mode == "drop":
+            return ""
+        cleaned = sanitise(value)
+        if self.mode == "hash" and cleaned != UNKNOWN_LABEL:
+            return hashlib.sha256(cleaned.encode()).hexdigest()[:16]
+        return cleaned
+
+    def label(self, value: str | None) -> str:
+        """The value as a metric label: like ``display``, but bounded in distinct values."""
+        cleaned = self.display(value)
+        if self.mode == "drop":
+            return cleaned
+        with self._lock:
+            if cleaned in self._seen:
+                return cleaned
+            if len(self._seen) >= self.limit:
+                return OVERFLOW_LABEL
+            self._seen.add(cleaned)
+        return cleaned
+
+
+class Metrics:
+    """Every metric trimwire exports. One instance per server process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("trimwire_requests", "Requests by format and outcome "
+                                "(compressed, unchanged, bypassed, passthrough, failed_open).",
+                                ["format", "outcome"], registry=r)
+        self.passthrough = Counter("trimwire_passthrough", "Requests forwarded untouched, by reason.",
+                                   ["reason"], registry=r)
+        self.failed_open = Counter("trimwire_failed_open", "Requests whose compression failed and "
+                                   "went upstream unchanged, by reason.", ["reason"], registry=r)
+        self.tokens_before = Counter("trimwire_tokens_before", "Message tokens before compression.",
+                                     ["model", "user"], registry=r)
+        self.tokens_after = Counter("trimwire_tokens_after", "Message tokens after compression.",
+                                    ["model", "user"], registry=r)
+        self.tokens_saved = Counter("trimwire_tokens_saved", "Message tokens removed.",
+                                    ["model", "user"], registry=r)
+        self.body_bytes = Counter("trimwire_body_bytes", "Request body bytes, before and after.",
+                                  ["direction"], registry=r)
+        self.stage_seconds = Histogram("trimwire_stage_seconds", "Time spent per stage of a request.",
+                                       ["stage"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.request_seconds = Histogram("trimwire_request_seconds", "Time from body received to reply.",
+                                         ["format"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.inflight = Gauge("trimwire_inflight_streams", "ext_proc streams open now.", registry=r)
+        self.stream_errors = Counter("trimwire_stream_errors", "ext_proc streams ended by a protocol "
+                                     "fault or a client cancel.", ["kind"], registry=r)
+        self.workers = Gauge("trimwire_compression_workers", "Compression worker processes "
+                             "(0 = in-process thread).", registry=r)
+        self.ready = Gauge("trimwire_ready", "1 when the server is ready to serve.", registry=r)

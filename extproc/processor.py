@@ -1,0 +1,205 @@
+"""One ext_proc stream (one HTTP request): receive, dispatch by phase, reply, account.
+
+Request headers decide whether the request is ours (path, method, content-type, bypass); the
+request body is handed to the compression workers once, complete; response headers carry the
+savings back to the client. Everything else passes through. No compression logic lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+
+from . import envoy
+from .compress import BodyRequest, BodyResult
+from .config import Settings
+from .formats import format_for_path
+from .logs import get_logger
+from .metrics import LabelGuard, Metrics, sanitise
+from .workers import CompressionWorkers
+
+__all__ = ["RequestContext", "StreamProcessor"]
+
+_TRUE = ("1", "true", "yes", "on")
+log = get_logger("trimwire.request")
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Everything known about one request, built up phase by phase."""
+
+    request_id: str = ""
+    user: str = ""
+    path: str = ""
+    format: str | None = None
+    content_encoding: str = "identity"
+    full_duplex: bool = False
+    outcome: str = "passthrough"     # compressed | unchanged | bypassed | passthrough | failed_open
+    reason: str = "no_body"
+    chunks: list[bytes] = field(default_factory=list)
+    body_done: bool = False
+    result: BodyResult | None = None
+    started: float = field(default_factory=time.perf_counter)
+    elapsed_ms: float = 0.0
+
+    @property
+    def ours(self) -> bool:
+        return self.outcome not in ("passthrough", "bypassed")
+
+
+class StreamProcessor:
+    """Shared by every stream of a server; per-request state lives in RequestContext."""
+
+    def __init__(self, settings: Settings, workers: CompressionWorkers, metrics: Metrics) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.metrics = metrics
+        self.users = LabelGuard(settings.user_label_mode, settings.user_label_limit)
+        self.models = LabelGuard("raw", 200)
+
+    async def process(self, requests: AsyncIterator[pb.ProcessingRequest]) -> AsyncIterator[pb.ProcessingResponse]:
+        ctx = RequestContext()
+        self.metrics.inflight.inc()
+        try:
+            async for request in requests:
+                kind = request.WhichOneof("request")
+                if kind == "request_headers":
+                    yield self._on_request_headers(ctx, request)
+                elif kind == "request_body":
+                    for reply in await self._on_request_body(ctx, request.request_body):
+                        yield reply
+                elif kind == "request_trailers":
+                    for reply in await self._on_request_trailers(ctx):
+                        yield reply
+                elif kind == "response_headers":
+                    yield envoy.response_headers_reply(self._savings_headers(ctx))
+                elif kind is not None:
+                    yield envoy.empty_reply(kind)
+        finally:
+            self.metrics.inflight.dec()
+            self._account(ctx)
+
+    def _on_request_headers(self, ctx: RequestContext, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
+        headers = envoy.read_headers(request.request_headers)
+        s = self.settings
+        ctx.request_id = sanitise(headers.get("x-request-id"))
+        ctx.user = headers.get(s.user_header, "")
+        ctx.path = headers.get(":path", "")
+        ctx.full_duplex = envoy.is_full_duplex(request)
+        ctx.content_encoding = headers.get("content-encoding", "identity") or "identity"
+        ctx.format = format_for_path(ctx.path)
+        if request.request_headers.end_of_stream:
+            ctx.outcome, ctx.reason = "passthrough", "no_body"
+        elif ctx.format is None:
+            ctx.outcome, ctx.reason = "passthrough", "unknown_path"
+        elif headers.get(":method", "").upper() != "POST":
+            ctx.outcome, ctx.reason = "passthrough", "method"
+        elif "json" not in headers.get("content-type", "").lower():
+            ctx.outcome, ctx.reason = "passthrough", "content_type"
+        elif s.bypass_enabled and headers.get(s.bypass_header, "").strip().lower() in _TRUE:
+            ctx.outcome, ctx.reason = "bypassed", "header"
+        else:
+            ctx.outcome, ctx.reason = "pending", ""
+        remove = [name for name in headers if name.startswith(s.header_prefix)]
+        if ctx.full_duplex and ctx.ours:
+            remove.append("content-length")  # the body we stream back may differ in length
+        return envoy.request_headers_reply(remove=remove)
+
+    async def _on_request_body(self, ctx: RequestContext, body: pb.HttpBody) -> list[pb.ProcessingResponse]:
+        if ctx.body_done:  # a duplicate end of stream must never process the body twice
+            return [] if ctx.full_duplex else [envoy.request_body_reply()]
+        if not ctx.ours:
+            if ctx.full_duplex:
+                ctx.body_done = body.end_of_stream
+                return list(envoy.streamed_body_replies(body.body, body.end_of_stream))
+            ctx.body_done = True
+            return [envoy.request_body_reply()]
+        ctx.chunks.append(body.body)
+        if ctx.full_duplex and not body.end_of_stream:
+            return []
+        return await self._finish_body(ctx)
+
+    async def _on_request_trailers(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
+        replies = await self._finish_body(ctx) if ctx.full_duplex and ctx.ours and not ctx.body_done else []
+        return replies + [envoy.trailers_reply(response_side=False)]
+
+    async def _finish_body(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
+        ctx.body_done = True
+        raw = b"".join(ctx.chunks)
+        ctx.chunks.clear()
+        result = await self._compress(ctx, raw)
+        ctx.elapsed_ms = (time.perf_counter() - ctx.started) * 1000
+        changed = result is not None and result.body is not None
+        if ctx.full_duplex:
+            return list(envoy.streamed_body_replies(result.body if changed else raw, end_of_stream=True))
+        if not changed:
+            return [envoy.request_body_reply(set_headers=self._savings_headers(ctx))]
+        return [envoy.request_body_reply(result.body, self._savings_headers(ctx))]
+
+    async def _compress(self, ctx: RequestContext, raw: bytes) -> BodyResult | None:
+        started = time.perf_counter()
+        request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding)
+        try:
+            result = await asyncio.wait_for(self.workers.run(raw, request),
+                                            timeout=self.settings.request_deadline_ms / 1000)
+        except asyncio.TimeoutError:
+            ctx.outcome, ctx.reason = "failed_open", "deadline"
+            return None
+        except Exception as exc:  # fail open: the original body goes upstream
+            ctx.outcome, ctx.reason = "failed_open", type(exc).__name__
+            return None
+        finally:
+            self.metrics.stage_seconds.labels("total").observe(time.perf_counter() - started)
+        ctx.result = result
+        ctx.outcome, ctx.reason = result.outcome, result.reason
+        return result
+
+    def _savings_headers(self, ctx: RequestContext) -> dict[str, str]:
+        prefix = self.settings.header_prefix
+        headers = {prefix + "outcome": ctx.outcome}
+        result = ctx.result
+        if result is not None and result.outcome in ("compressed", "unchanged"):
+            ratio = result.tokens_after / result.tokens_before if result.tokens_before else 1.0
+            headers.update({
+                prefix + "tokens-before": str(result.tokens_before),
+                prefix + "tokens-after": str(result.tokens_after),
+                prefix + "tokens-saved": str(result.tokens_saved),
+                prefix + "ratio": f"{ratio:.4f}",
+            })
+        return headers
+
+    def _account(self, ctx: RequestContext) -> None:
+        """Metrics and the one log line for this request. Ids, sizes and counts only."""
+        if ctx.outcome == "pending":  # stream ended before the body arrived
+            ctx.outcome, ctx.reason = "failed_open", "stream_closed"
+        m = self.metrics
+        fmt = ctx.format or "unknown"
+        m.requests.labels(fmt, ctx.outcome).inc()
+        if ctx.outcome == "passthrough":
+            m.passthrough.labels(ctx.reason).inc()
+        elif ctx.outcome == "failed_open":
+            m.failed_open.labels(ctx.reason).inc()
+        result = ctx.result
+        fields: dict[str, object] = {}
+        if result is not None:
+            model = self.models.label(result.model)
+            user = self.users.label(ctx.user)
+            if result.outcome in ("compressed", "unchanged"):
+                m.tokens_before.labels(model, user).inc(result.tokens_before)
+                m.tokens_after.labels(model, user).inc(result.tokens_after)
+                m.tokens_saved.labels(model, user).inc(result.tokens_saved)
+            m.body_bytes.labels("before").inc(result.bytes_before)
+            m.body_bytes.labels("after").inc(result.bytes_after or result.bytes_before)
+            m.request_seconds.labels(fmt).observe(ctx.elapsed_ms / 1000)
+            for stage, seconds in result.stage_seconds.items():
+                m.stage_seconds.labels(stage).observe(seconds)
+            fields = dict(model=model, bytes_before=result.bytes_before, bytes_after=result.bytes_after,
+                          tokens_before=result.tokens_before, tokens_after=result.tokens_after,
+                          blocks_changed=result.blocks_changed)
+        log.info("request", request_id=ctx.request_id, user=self.users.display(ctx.user),
+                 path=sanitise(ctx.path.split("?", 1)[0]), format=fmt, outcome=ctx.outcome,
+                 reason=ctx.reason, ms=round(ctx.elapsed_ms, 2), **fields)

@@ -1,0 +1,140 @@
+"""The gRPC server: ExternalProcessor, health and reflection on one port, the ops HTTP port
+beside it, and a graceful drain on SIGTERM/SIGINT.
+
+Start-up order: ops port (liveness answers at once) -> compression workers warm -> gRPC health
+SERVING. Shutdown: health NOT_SERVING -> stop accepting -> in-flight streams get ``drain_grace_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from aiohttp import web
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from .config import Settings
+from .logs import get_logger
+from .metrics import Metrics
+from .ops_http import start_ops_http
+from .processor import StreamProcessor
+from .workers import CompressionWorkers
+
+__all__ = ["TrimwireServer", "start_server", "serve"]
+
+log = get_logger("trimwire.server")
+_SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+
+
+class _ExternalProcessor(pb_grpc.ExternalProcessorServicer):
+    def __init__(self, processor: StreamProcessor, metrics: Metrics) -> None:
+        self.processor = processor
+        self.metrics = metrics
+
+    async def Process(self, request_iterator: AsyncIterator[pb.ProcessingRequest],
+                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ProcessingResponse]:
+        try:
+            async for reply in self.processor.process(request_iterator):
+                yield reply
+        except asyncio.CancelledError:
+            self.metrics.stream_errors.labels("cancelled").inc()
+            raise
+        except Exception as exc:  # one broken stream never affects another
+            self.metrics.stream_errors.labels(type(exc).__name__).inc()
+            log.warning("stream_error", error=type(exc).__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, "trimwire stream error")
+
+
+@dataclass
+class TrimwireServer:
+    """A running server; ``grpc_port`` and ``ops_port`` are the bound ports (useful with port 0)."""
+
+    settings: Settings
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    workers: CompressionWorkers
+    metrics: Metrics
+    ops_runner: web.AppRunner
+    grpc_port: int
+    ops_port: int
+    ready: bool = False
+
+    async def stop(self, grace: float | None = None) -> None:
+        grace = self.settings.drain_grace_s if grace is None else grace
+        self.ready = False
+        self.metrics.ready.set(0)
+        await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.health.set(_SERVICE_NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+        log.info("draining", grace_s=grace)
+        await self.server.stop(grace)
+        await self.ops_runner.cleanup()
+        self.workers.close()
+        log.info("stopped")
+
+
+def _grpc_options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.so_reuseport", 1 if settings.so_reuseport else 0),
+        ("grpc.keepalive_time_ms", settings.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_ms),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+async def start_server(settings: Settings, workers: CompressionWorkers | None = None,
+                       metrics: Metrics | None = None) -> TrimwireServer:
+    """Build and start everything; returns once the server reports SERVING."""
+    metrics = metrics or Metrics()
+    workers = workers or CompressionWorkers(settings)
+    metrics.workers.set(workers.processes)
+    holder: dict[str, TrimwireServer] = {}
+    host, _, port = settings.metrics_address.rpartition(":")
+    ops_runner, ops_port = await start_ops_http(host, int(port), metrics,
+                                                lambda: "s" in holder and holder["s"].ready)
+
+    server = grpc.aio.server(options=_grpc_options(settings))
+    processor = StreamProcessor(settings, workers, metrics)
+    pb_grpc.add_ExternalProcessorServicer_to_server(_ExternalProcessor(processor, metrics), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", _SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        (pb.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name,
+         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME), server)
+    grpc_port = server.add_insecure_port(settings.grpc_address)
+    if grpc_port == 0:
+        raise OSError(f"cannot bind gRPC address {settings.grpc_address}")
+    await server.start()
+
+    running = TrimwireServer(settings, server, health_servicer, workers, metrics, ops_runner,
+                             grpc_port, ops_port)
+    holder["s"] = running
+    await workers.warm_up()
+    for name in ("", _SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    running.ready = True
+    metrics.ready.set(1)
+    log.info("serving", grpc_port=grpc_port, ops_port=ops_port, workers=workers.processes)
+    return running
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then drain within ``drain_grace_s``."""
+    running = await start_server(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await running.stop()

@@ -1,0 +1,97 @@
+"""Where compression runs: a pool of worker processes, so one server uses every core it is given.
+
+Envoy multiplexes all ext_proc streams over a few HTTP/2 connections, so several servers sharing
+a port with SO_REUSEPORT would see unevenly spread load (one connection lands on one process).
+One gRPC server hands bodies to a process pool instead; the event loop only moves bytes.
+``workers=0`` runs compression on a thread of the server process (tests, one-core pods).
+See docs/architecture.md for the measurement behind this choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from .compress import BodyCompressor, BodyRequest, BodyResult, build_compressor
+from .config import Settings
+
+__all__ = ["CompressionWorkers", "usable_cpus"]
+
+Factory = Callable[[Settings], BodyCompressor]
+
+_worker_compressor: BodyCompressor | None = None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: affinity mask, capped by a cgroup v2 CPU quota (k8s limits)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, count)
+
+
+def _init_worker(settings: Settings, factory: Factory) -> None:
+    global _worker_compressor
+    _worker_compressor = factory(settings)
+
+
+def _run_in_worker(raw: bytes, request: BodyRequest) -> BodyResult:
+    assert _worker_compressor is not None, "worker not initialised"
+    return _worker_compressor.run(raw, request)
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+class CompressionWorkers:
+    """Runs ``BodyCompressor.run`` off the event loop; rebuilds the pool if a worker dies."""
+
+    def __init__(self, settings: Settings, factory: Factory = build_compressor) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.processes = usable_cpus() if settings.workers < 0 else settings.workers
+        self._inline: BodyCompressor | None = None
+        self._executor = self._start()
+
+    def _start(self) -> Executor:
+        if self.processes == 0:
+            self._inline = self.factory(self.settings)
+            return ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
+        # spawn, not fork: the parent holds gRPC threads that must not be forked.
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.settings, self.factory),
+        )
+
+    async def warm_up(self) -> None:
+        """Start every worker (and load its tokenizer) before the server reports ready."""
+        loop = asyncio.get_running_loop()
+        if self._inline is not None:
+            return
+        await asyncio.gather(*(loop.run_in_executor(self._executor, _ping) for _ in range(self.processes)))
+
+    async def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
+        loop = asyncio.get_running_loop()
+        if self._inline is not None:
+            return await loop.run_in_executor(self._executor, self._inline.run, raw, request)
+        try:
+            return await loop.run_in_executor(self._executor, _run_in_worker, raw, request)
+        except BrokenProcessPool:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+            raise
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
