@@ -59,9 +59,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _no_constant(name: str) -> float:
+    # NaN/Infinity are not JSON: a body carrying them goes upstream as sent, never rewritten.
+    raise UnsupportedBody(f"non-standard constant {name}", reason="invalid_json")
+
+
 def _loads(raw: bytes) -> object:
+    # Decoded as strict UTF-8 here: json.loads(bytes) would accept a BOM or UTF-16 and we would
+    # then forward a different byte encoding than the client sent.
     try:
-        return json.loads(raw, parse_float=_finite_float)
+        return json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
     except PassThrough:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge ints

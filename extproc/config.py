@@ -122,7 +122,8 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
                 return False
             raise ValueError(raw)
         if kind == "int":
-            if isinstance(raw, bool):
+            # int(True) and int(2.7) would quietly give 1 and 2
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(raw)
             return int(raw)
         if kind == "float":
@@ -171,6 +172,6 @@ def load_settings(
     for key, raw in overrides.items():
         if key not in known:
             raise ConfigError(f"unknown setting {key!r}")
-        values[key] = _coerce(key, known[key].type, raw) if raw is not None else None
-    values = {k: v for k, v in values.items() if v is not None}
+        if raw is not None:  # None is an unset flag: the file and env values stand
+            values[key] = _coerce(key, known[key].type, raw)
     return Settings(**values, extra=extra)

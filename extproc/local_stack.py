@@ -7,12 +7,14 @@ SIGTERM stops Envoy first, then drains trimwire.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from .config import Settings
@@ -55,11 +57,28 @@ def start_envoy(opts: EnvoyOptions, workdir: str, log_level: str = "warning") ->
     )
 
 
+async def _listening(host: str, port: int, envoy: subprocess.Popen[bytes], timeout_s: float = 30) -> bool:
+    """Wait until Envoy accepts connections on its listener (or exits, or time runs out)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and envoy.poll() is None:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return True
+    return False
+
+
 async def run_local_stack(settings: Settings, opts: EnvoyOptions) -> int:
     running = await start_server(settings)
-    opts = EnvoyOptions(**{**opts.__dict__, "trimwire_port": running.grpc_port})
+    # Admin on a free port: a fixed one would clash with any other Envoy on the machine.
+    opts = dataclasses.replace(opts, trimwire_port=running.grpc_port, admin_port=0)
     with tempfile.TemporaryDirectory(prefix="trimwire-up-") as workdir:
         envoy = start_envoy(opts, workdir)
+        if not await _listening(opts.listen_host, opts.listen_port, envoy):
+            log.error("envoy_not_listening", port=opts.listen_port, code=envoy.poll())
         base = f"http://{opts.listen_host}:{opts.listen_port}"
         print(f"trimwire is up behind Envoy on {base}\n"
               f"  export ANTHROPIC_BASE_URL={base}\n"

@@ -10,8 +10,11 @@ See docs/architecture.md for the measurement behind this choice.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,8 +42,23 @@ def usable_cpus() -> int:
     return max(1, count)
 
 
-def _init_worker(settings: Settings, factory: Factory) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: end this worker when the server dies, even by SIGKILL (else it lingers forever).
+
+    The signal follows the thread that started the worker: the event loop's, which lives as long
+    as the server does.
+    """
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the server died before prctl took effect
+        os._exit(0)
+
+
+def _init_worker(settings: Settings, factory: Factory, parent_pid: int | None = None) -> None:
     global _worker_compressor
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
     _worker_compressor = factory(settings)
 
 
@@ -72,7 +90,7 @@ class CompressionWorkers:
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self.settings, self.factory),
+            initargs=(self.settings, self.factory, os.getpid()),
         )
 
     async def warm_up(self) -> None:

@@ -14,8 +14,15 @@ from ..conversation import Block
 
 __all__ = ["JsonCompactor"]
 
-# A JSON string literal (kept as is) or a run of insignificant whitespace (dropped).
-_TOKEN = re.compile(r'("(?:[^"\\]|\\.)*")|[ \t\r\n]+', re.DOTALL)
+# JSON string literals; split() with this capture alternates outside-string / string pieces.
+_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")', re.DOTALL)
+
+
+def _strip_layout(text: str) -> str:
+    """Drop whitespace outside string literals (in valid JSON, all of it is layout)."""
+    parts = _STRING.split(text)
+    parts[::2] = ["".join(part.split()) for part in parts[::2]]
+    return "".join(parts)
 
 
 class JsonCompactor:
@@ -26,16 +33,17 @@ class JsonCompactor:
         return head[:1] in ("{", "[")
 
     def compress(self, text: str) -> str | None:
+        # RecursionError: tool output nested deeper than the parser goes is left alone.
         try:
             before = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
-        compact = _TOKEN.sub(r"\1", text)
+        compact = _strip_layout(text)
         if len(compact) >= len(text):
             return None
         try:
             if json.loads(compact) != before:
                 return None
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return compact

@@ -1,9 +1,9 @@
 """OpenAI ``/v1/chat/completions`` bodies -> Conversation.
 
-Roles ``system``/``developer``/``user``/``assistant`` carry string or array content; assistant
-``tool_calls`` carry arguments (never touched); ``role: tool`` messages are tool results whose
-tool name is resolved from the earlier call with the same id. Legacy ``role: function``
-messages are tool results named by their ``name``.
+Roles ``system``/``developer`` (read-only) and ``user``/``assistant`` carry string or array
+content; assistant ``tool_calls`` carry arguments (never touched); ``role: tool`` messages are
+tool results whose tool name is resolved from the earlier call with the same id. Legacy
+``role: function`` messages are tool results named by their ``name``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind
-from ._common import require_dict, require_list, setter
+from ._common import require_dict, require_list, role_setter
 
 __all__ = ["parse"]
 
@@ -34,7 +34,8 @@ def parse(body: dict[str, Any]) -> Conversation:
         elif role == "function":
             kind, tool_name = Kind.TOOL_RESULT, message.get("name")
         _content_blocks(conv, message, index, role, kind, tool_name, tool_call_id)
-        for call in message.get("tool_calls") or ():
+        tool_calls = message.get("tool_calls")
+        for call in tool_calls if isinstance(tool_calls, list) else ():  # null or junk: no calls
             if isinstance(call, dict):
                 _tool_call(conv, call, index, tool_names)
     return conv
@@ -52,13 +53,13 @@ def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, rol
                   tool_call_id=tool_call_id if isinstance(tool_call_id, str) else None)
     content = message.get("content")
     if isinstance(content, str):
-        conv.add(Block(kind=kind, text=content, writer=setter(message, "content"), **common))
+        conv.add(Block(kind=kind, text=content, writer=role_setter(role, message, "content"), **common))
         return
     if not isinstance(content, list):
         return
     for part in content:
         if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-            conv.add(Block(kind=kind, text=part["text"], writer=setter(part, "text"), **common))
+            conv.add(Block(kind=kind, text=part["text"], writer=role_setter(role, part, "text"), **common))
 
 
 def _tool_call(conv: Conversation, call: dict[str, Any], index: int, tool_names: dict[str, str]) -> None:

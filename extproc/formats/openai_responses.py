@@ -1,10 +1,10 @@
 """OpenAI ``/v1/responses`` bodies -> Conversation.
 
 ``instructions`` is read-only system text. ``input`` is a string (one user message) or items:
-messages (with or without ``type: message``; string or ``input_text``/``output_text`` parts),
-``function_call``/``custom_tool_call`` (arguments never touched), their ``*_output`` items
-(tool results, named from the call with the same ``call_id``), and anything else (reasoning,
-shell calls, references), which is left alone.
+messages (with or without ``type: message``; string or ``input_text``/``output_text`` parts;
+``system``/``developer`` ones read-only), ``function_call``/``custom_tool_call`` (arguments never
+touched), their ``*_output`` items (tool results, named from the call with the same
+``call_id``), and anything else (reasoning, shell calls, references), which is left alone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from ..conversation import Block, Conversation, Kind
 from ..errors import UnsupportedBody
-from ._common import require_dict, setter
+from ._common import require_dict, role_setter, setter
 
 __all__ = ["parse"]
 
@@ -40,6 +40,8 @@ def parse(body: dict[str, Any]) -> Conversation:
     for index, raw in enumerate(items):
         item = require_dict(raw, f"input[{index}]")
         kind = item.get("type", "message" if "role" in item else None)
+        if not isinstance(kind, str):  # a list or object here is no item we know (and unhashable)
+            continue
         if kind == "message":
             _message(conv, item, index)
         elif kind in _CALLS:
@@ -54,12 +56,12 @@ def _message(conv: Conversation, item: dict[str, Any], index: int) -> None:
     content = item.get("content")
     if isinstance(content, str):
         conv.add(Block(kind=Kind.TEXT, role=role, text=content, message_index=index,
-                       writer=setter(item, "content")))
+                       writer=role_setter(role, item, "content")))
     elif isinstance(content, list):
         for part in content:
             if isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
                 conv.add(Block(kind=Kind.TEXT, role=role, text=part["text"], message_index=index,
-                               writer=setter(part, "text")))
+                               writer=role_setter(role, part, "text")))
 
 
 def _call(conv: Conversation, item: dict[str, Any], index: int, field: str,
