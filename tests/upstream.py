@@ -160,6 +160,11 @@ class RecordingUpstream:
         with self._lock:
             return self.requests[-1]
 
+    def with_header(self, name: str, value: str) -> list[Recorded]:
+        """The requests whose header ``name`` (lower case) is ``value``, in arrival order."""
+        with self._lock:
+            return [r for r in self.requests if r.headers.get(name) == value]
+
     def start(self) -> "RecordingUpstream":
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

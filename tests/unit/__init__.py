@@ -1,0 +1,1 @@
+"""Pure stage tests: format adapters, policy, compressors, codec, config, metrics, envoy replies."""

@@ -1,0 +1,17 @@
+"""Shared objects for the unit layer: one settings value and one compressor per session."""
+
+from __future__ import annotations
+
+import pytest
+
+from extproc import BodyCompressor, Settings, build_compressor
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(workers=0)
+
+
+@pytest.fixture(scope="session")
+def compressor(settings: Settings) -> BodyCompressor:
+    return build_compressor(settings)

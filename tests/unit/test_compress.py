@@ -1,0 +1,156 @@
+"""BodyCompressor.run: bytes in, one decision out, never an exception."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from extproc import BodyRequest, Settings, build_compressor
+from extproc.codec import decode, encode
+from extproc.formats import parse_body
+from extproc.tokens import TokenCounter
+
+from .bodies import anthropic_body, diff_paths, openai_chat_body, openai_responses_body
+
+FIXTURES = {"openai": openai_chat_body, "anthropic": anthropic_body, "responses": openai_responses_body}
+# Where each fixture's released tool results live; everything else must come back identical.
+RELEASED_PATHS = {
+    "openai": {("messages", 4, "content"), ("messages", 6, "content", 0, "text")},
+    "anthropic": {("messages", 2, "content", 0, "content"), ("messages", 2, "content", 2, "content", 0, "text")},
+    "responses": {("input", 4, "output"), ("input", 8, "output", 0, "text")},
+}
+
+
+def raw(body) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def strict_loads(data: bytes):
+    def reject(name):
+        raise ValueError(name)
+    return json.loads(data.decode("utf-8"), parse_constant=reject)
+
+
+class TestBodyCompressor:
+    @pytest.mark.parametrize("fmt", FIXTURES)
+    def test_released_results_are_compacted(self, compressor, fmt):
+        """Each fixture comes back smaller, valid JSON, changed only where tool results were released."""
+        original = FIXTURES[fmt]()
+        result = compressor.run(raw(original), BodyRequest(fmt))
+        assert (result.outcome, result.reason, result.blocks_changed) == ("compressed", "", 2)
+        after = strict_loads(result.body)
+        assert diff_paths(original, after) == RELEASED_PATHS[fmt]
+        assert result.bytes_before == len(raw(original)) and result.bytes_after == len(result.body)
+        assert result.bytes_after < result.bytes_before
+        assert result.model == original["model"]
+
+    @pytest.mark.parametrize("fmt", FIXTURES)
+    def test_token_counts_add_up(self, compressor, fmt):
+        """Before and after are the block token totals of the two bodies; saved is their difference."""
+        tokens = TokenCounter()
+        original = FIXTURES[fmt]()
+        result = compressor.run(raw(original), BodyRequest(fmt))
+        before = sum(tokens.count(b.text) for b in parse_body(fmt, FIXTURES[fmt]()).blocks)
+        after = sum(tokens.count(b.text) for b in parse_body(fmt, strict_loads(result.body)).blocks)
+        assert (result.tokens_before, result.tokens_after) == (before, after)
+        assert result.tokens_before > result.tokens_after > 0
+        assert result.tokens_saved == result.tokens_before - result.tokens_after
+
+    def test_stages_are_timed(self, compressor):
+        """A compressed body reports time for parse, tokens, each compressor and serialise."""
+        result = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
+        assert set(result.stage_seconds) == {"parse", "tokens", "json_compact", "serialize"}
+
+    def test_same_body_same_bytes(self, compressor):
+        """Compression is deterministic, so a resent history hits the provider's prompt cache."""
+        first = compressor.run(raw(anthropic_body()), BodyRequest("anthropic"))
+        second = compressor.run(raw(anthropic_body()), BodyRequest("anthropic"))
+        assert first.body == second.body is not None
+
+    def test_nothing_released_means_no_body(self, compressor):
+        """A body with nothing to compress is unchanged: no new body, equal counts."""
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello there " * 40}]}
+        result = compressor.run(raw(body), BodyRequest("openai"))
+        assert (result.outcome, result.body, result.blocks_changed) == ("unchanged", None, 0)
+        assert result.tokens_after == result.tokens_before > 0
+        assert result.bytes_after == result.bytes_before == len(raw(body))
+
+    def test_already_compact_results_are_unchanged(self, compressor):
+        """Released tool results that are already compact JSON give nothing to gain."""
+        compact = json.dumps({"k": "v" * 300, "n": [1, 2]}, separators=(",", ":"))
+        body = {"messages": [{"role": "tool", "tool_call_id": "c", "content": compact}]}
+        assert compressor.run(raw(body), BodyRequest("openai")).outcome == "unchanged"
+
+    @pytest.mark.parametrize(("data", "fmt", "encoding", "reason"), [
+        (b"not json", "openai", "identity", "invalid_json"),
+        (b"", "openai", "identity", "invalid_json"),
+        (b'\xef\xbb\xbf{"messages":[]}', "openai", "identity", "invalid_json"),
+        ('{"messages":[]}'.encode("utf-16"), "openai", "identity", "invalid_json"),
+        (b'{"messages":[{"role":"user","content":"\xff\xfe"}]}', "openai", "identity", "invalid_json"),
+        (b'{"messages":[],"temperature":1e400}', "openai", "identity", "invalid_json"),
+        (b'{"messages":[],"temperature":NaN}', "openai", "identity", "invalid_json"),
+        (b'{"messages":[],"seed":-Infinity}', "openai", "identity", "invalid_json"),
+        (b'{"messages":[],"seed":' + b"9" * 5000 + b"}", "openai", "identity", "invalid_json"),
+        (b"[" * 100_000, "openai", "identity", "invalid_json"),
+        (b'{"messages":[],"x":' + b"[" * 5000 + b"]" * 5000 + b"}", "openai", "identity", "invalid_json"),
+        (b"[]", "openai", "identity", "unsupported_body"),
+        (b'"messages"', "anthropic", "identity", "unsupported_body"),
+        (b'{"messages":{"role":"user"}}', "openai", "identity", "unsupported_body"),
+        (b'{"input":7}', "responses", "identity", "unsupported_body"),
+        (b'{"messages":[]}', "gemini", "identity", "unsupported_body"),
+        (b'{"messages":[]}', "openai", "br", "unsupported_encoding"),
+        (b'{"messages":[]}', "openai", "gzip", "corrupt_encoding"),
+    ], ids=["not-json", "empty", "bom", "utf-16", "bad-utf-8", "1e400", "nan", "infinity", "huge-int",
+            "unclosed-nesting", "deep-nesting", "array", "string", "messages-object", "input-number",
+            "unknown-format", "brotli", "not-gzip"])
+    def test_bodies_we_cannot_read_pass_through(self, compressor, data, fmt, encoding, reason):
+        """Anything trimwire cannot read safely is passed through with a reason, never raised."""
+        result = compressor.run(data, BodyRequest(fmt, encoding))
+        assert (result.outcome, result.reason, result.body) == ("passthrough", reason, None)
+        assert result.bytes_before == len(data)
+
+    def test_body_over_max_body_bytes_passes_through(self):
+        """A body over max_body_bytes is not even decoded."""
+        small = build_compressor(Settings(workers=0, max_body_bytes=1024))
+        result = small.run(raw(openai_chat_body()), BodyRequest("openai"))
+        assert (result.outcome, result.reason, result.body) == ("passthrough", "too_large", None)
+
+    def test_body_over_max_decoded_bytes_passes_through(self):
+        """A small gzip body that inflates past max_decoded_bytes passes through as too large."""
+        small = build_compressor(Settings(workers=0, max_decoded_bytes=1024))
+        result = small.run(encode(raw(openai_chat_body()), "gzip"), BodyRequest("openai", "gzip"))
+        assert (result.outcome, result.reason) == ("passthrough", "too_large")
+
+    @pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "zstd"])
+    def test_encoded_body_comes_back_in_its_encoding(self, compressor, encoding):
+        """A gzip or zstd body is decoded, compressed and re-encoded the same way."""
+        plain = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
+        result = compressor.run(encode(raw(openai_chat_body()), encoding), BodyRequest("openai", encoding))
+        assert (result.outcome, result.content_encoding) == ("compressed", encoding)
+        assert decode(result.body, encoding, 1 << 20) == plain.body
+
+    def test_missing_encoding_means_identity(self, compressor):
+        """An empty content-encoding is reported back as identity."""
+        result = compressor.run(raw(openai_chat_body()), BodyRequest("openai", ""))
+        assert result.content_encoding == "identity" and result.outcome == "compressed"
+
+    def test_non_ascii_stays_utf8(self, compressor):
+        """Non-ASCII text is written back as UTF-8, not as \\u escapes."""
+        body = openai_chat_body()
+        body["messages"][0]["content"] = "Réponds en français, 日本語も可。"
+        result = compressor.run(raw(body), BodyRequest("openai"))
+        assert "Réponds en français, 日本語も可。".encode() in result.body
+
+    def test_lone_surrogates_survive(self, compressor):
+        """\\ud800-style escapes that are not valid UTF-8 come back escaped, as the same strings."""
+        body = openai_chat_body()
+        body["messages"][0]["content"] = "broken emoji \ud83d here"
+        body["messages"][4]["content"] = json.dumps({"title": "half \udc00 pair", "rows": list(range(40))},
+                                                    indent=2, ensure_ascii=False)
+        data = json.dumps(body).encode("ascii")
+        result = compressor.run(data, BodyRequest("openai"))
+        assert result.outcome == "compressed"
+        after = json.loads(result.body)
+        assert after["messages"][0]["content"] == "broken emoji \ud83d here"
+        assert json.loads(after["messages"][4]["content"])["title"] == "half \udc00 pair"

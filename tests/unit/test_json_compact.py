@@ -1,0 +1,83 @@
+"""JsonCompactor: layout whitespace out, every string and number byte for byte."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from extproc import Block, Kind
+from extproc.compressors import JsonCompactor
+
+from .bodies import SEARCH_RESULTS, TEST_REPORT
+
+
+def block(text: str) -> Block:
+    return Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0)
+
+
+@pytest.fixture
+def compactor() -> JsonCompactor:
+    return JsonCompactor()
+
+
+class TestJsonCompactor:
+    @pytest.mark.parametrize("text", [SEARCH_RESULTS, TEST_REPORT])
+    def test_pretty_json_becomes_compact_json(self, compactor, text):
+        """Indented output comes back exactly as json.dumps would write it compactly."""
+        value = json.loads(text)
+        assert compactor.compress(text) == json.dumps(value, separators=(",", ":"))
+
+    def test_numbers_keep_their_spelling(self, compactor):
+        """1.10, 1E+2, -0.0 and 10000000000000000000001 are not re-formatted."""
+        text = '{\n  "price": 1.10,\n  "big": 1E+2,\n  "neg": -0.0,\n  "huge": 10000000000000000000001\n}'
+        assert compactor.compress(text) == '{"price":1.10,"big":1E+2,"neg":-0.0,"huge":10000000000000000000001}'
+
+    def test_unicode_escapes_stay_escaped(self, compactor):
+        """\\u escapes, surrogate pairs included, are kept as written, raw non-ASCII too."""
+        text = '[\n  "caf\\u00e9",\n  "\\ud83d\\ude00",\n  "naïve 日本"\n]'
+        assert compactor.compress(text) == '["caf\\u00e9","\\ud83d\\ude00","naïve 日本"]'
+
+    def test_strings_with_whitespace_quotes_and_backslashes(self, compactor):
+        """Spaces, tabs, escaped quotes and backslashes inside strings are untouched."""
+        text = ('{\n  "cmd": "echo \\"a  b\\"\\t c",\n  "path": "C:\\\\dir\\\\ x\\\\",\n'
+                '  "raw": "  two\u00a0spaces\u2028 ",\n  "k e y": " "\n}')
+        expected = ('{"cmd":"echo \\"a  b\\"\\t c","path":"C:\\\\dir\\\\ x\\\\",'
+                    '"raw":"  two\u00a0spaces\u2028 ","k e y":" "}')
+        assert compactor.compress(text) == expected
+
+    def test_surrounding_whitespace_goes(self, compactor):
+        """Leading and trailing newlines and tabs around the document are layout too."""
+        assert compactor.compress("\r\n\t{ \"a\" : [ 1 , 2 ] }\n") == '{"a":[1,2]}'
+
+    @pytest.mark.parametrize("text", [
+        '{\n  "a": 1,\n',
+        "{ not json }",
+        "[1, 2,]",
+        "{'single': 'quotes'}",
+        '{"a": 1}  trailing words',
+    ], ids=["truncated", "bare-words", "trailing-comma", "single-quotes", "trailing-text"])
+    def test_invalid_json_is_left_alone(self, compactor, text):
+        """Text that does not parse as JSON is not touched."""
+        assert compactor.compress(text) is None
+
+    @pytest.mark.parametrize("text", ['{"a":[1,2,{"b":null}]}', "[]", '"  spaced string  "'])
+    def test_compact_json_is_left_alone(self, compactor, text):
+        """JSON with no layout whitespace gives nothing to gain."""
+        assert compactor.compress(text) is None
+
+    def test_too_deep_json_is_left_alone(self, compactor):
+        """JSON nested deeper than the parser goes is skipped, not an error."""
+        text = "[ " * 50_000 + "] " * 50_000
+        assert compactor.compress(text) is None
+
+    @pytest.mark.parametrize(("text", "applies"), [
+        ("{\n  \"a\": 1\n}", True),
+        ("\n\n   [1, 2]", True),
+        ("Found 3 results:\n{...}", False),
+        ("", False),
+        (" " * 80 + "{}", False),
+    ])
+    def test_applies_only_to_json_looking_text(self, compactor, text, applies):
+        """The cheap check looks for an opening brace or bracket near the start."""
+        assert compactor.applies(block(text)) is applies

@@ -1,0 +1,170 @@
+"""Metric label hygiene and the exposition trimwire serves, checked against expected names."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from extproc.metrics import OVERFLOW_LABEL, UNKNOWN_LABEL, LabelGuard, Metrics, sanitise
+
+# family -> (type, label names). Histograms also carry "le" on their buckets.
+EXPECTED_FAMILIES = {
+    "trimwire_requests": ("counter", {"format", "outcome"}),
+    "trimwire_passthrough": ("counter", {"reason"}),
+    "trimwire_failed_open": ("counter", {"reason"}),
+    "trimwire_tokens_before": ("counter", {"model", "user"}),
+    "trimwire_tokens_after": ("counter", {"model", "user"}),
+    "trimwire_tokens_saved": ("counter", {"model", "user"}),
+    "trimwire_body_bytes": ("counter", {"direction"}),
+    "trimwire_stage_seconds": ("histogram", {"stage"}),
+    "trimwire_request_seconds": ("histogram", {"format"}),
+    "trimwire_inflight_streams": ("gauge", set()),
+    "trimwire_stream_errors": ("counter", {"kind"}),
+    "trimwire_compression_workers": ("gauge", set()),
+    "trimwire_ready": ("gauge", set()),
+}
+EXPECTED_SAMPLES = {
+    "trimwire_requests_total", "trimwire_passthrough_total", "trimwire_failed_open_total",
+    "trimwire_tokens_before_total", "trimwire_tokens_after_total", "trimwire_tokens_saved_total",
+    "trimwire_body_bytes_total", "trimwire_stream_errors_total",
+    "trimwire_stage_seconds_bucket", "trimwire_stage_seconds_sum", "trimwire_stage_seconds_count",
+    "trimwire_request_seconds_bucket", "trimwire_request_seconds_sum", "trimwire_request_seconds_count",
+    "trimwire_inflight_streams", "trimwire_compression_workers", "trimwire_ready",
+}
+
+
+def exercised() -> Metrics:
+    """A Metrics with one sample in every labelled series, as after one compressed request."""
+    metrics = Metrics()
+    metrics.requests.labels(format="openai", outcome="compressed").inc()
+    metrics.passthrough.labels(reason="too_large").inc()
+    metrics.failed_open.labels(reason="timeout").inc()
+    for counter, value in ((metrics.tokens_before, 900), (metrics.tokens_after, 600), (metrics.tokens_saved, 300)):
+        counter.labels(model="gpt-4o", user="alice").inc(value)
+    metrics.body_bytes.labels(direction="before").inc(4000)
+    metrics.stage_seconds.labels(stage="json_compact").observe(0.002)
+    metrics.request_seconds.labels(format="openai").observe(0.004)
+    metrics.stream_errors.labels(kind="cancelled").inc()
+    metrics.inflight.inc()
+    metrics.workers.set(2)
+    metrics.ready.set(1)
+    return metrics
+
+
+class TestSanitise:
+    @pytest.mark.parametrize(("value", "expected"), [
+        ("gpt-4o-2024-08-06", "gpt-4o-2024-08-06"),
+        ("alice@example.com", "alice@example.com"),
+        ("org/team:model+v1.2", "org/team:model+v1.2"),
+        ("  padded  ", "padded"),
+        ("bob smith", "bob_smith"),
+        ('x"} 1\n# evil', "x___1___evil"),
+        ("日本", "__"),
+    ])
+    def test_unsafe_characters_become_underscores(self, value, expected):
+        """Only a small safe charset survives; surrounding whitespace is stripped."""
+        assert sanitise(value) == expected
+
+    @pytest.mark.parametrize("value", [None, "", "   "])
+    def test_empty_is_unknown(self, value):
+        """A missing or blank value gets the unknown label, never an empty one."""
+        assert sanitise(value) == UNKNOWN_LABEL
+
+    def test_length_is_bounded(self):
+        """Long values are cut to 64 characters."""
+        assert sanitise("a" * 500) == "a" * 64
+
+
+class TestLabelGuard:
+    def test_raw_mode_passes_sanitised_values(self):
+        """Raw mode shows the sanitised value in logs and labels alike."""
+        guard = LabelGuard("raw", limit=10)
+        assert guard.display("bob smith") == guard.label("bob smith") == "bob_smith"
+
+    def test_raw_mode_overflows_at_the_limit(self):
+        """After limit distinct values new ones share the overflow label; known ones keep theirs."""
+        guard = LabelGuard("raw", limit=3)
+        assert [guard.label(v) for v in ("a", "b", "a", "c")] == ["a", "b", "a", "c"]
+        assert guard.label("d") == OVERFLOW_LABEL and guard.label("e") == OVERFLOW_LABEL
+        assert guard.label("b") == "b"
+        assert guard.display("d") == "d"
+
+    def test_unknown_counts_against_the_limit(self):
+        """The unknown label is one of the limited values, like any other."""
+        guard = LabelGuard("raw", limit=1)
+        assert guard.label(None) == UNKNOWN_LABEL
+        assert guard.label("alice") == OVERFLOW_LABEL
+
+    def test_hash_mode_hides_the_value(self):
+        """Hash mode gives a stable 16-hex digest that does not contain the value."""
+        guard = LabelGuard("hash", limit=10)
+        label = guard.label("alice@example.com")
+        assert len(label) == 16 and all(c in "0123456789abcdef" for c in label)
+        assert "alice" not in label and label == guard.display("alice@example.com")
+        assert guard.label("bob@example.com") != label
+
+    def test_hash_mode_keeps_unknown_readable(self):
+        """A missing user is still shown as unknown, not as the hash of a placeholder."""
+        assert LabelGuard("hash").label(None) == UNKNOWN_LABEL
+
+    def test_hash_mode_overflows_too(self):
+        """Hashed values are bounded in number like raw ones."""
+        guard = LabelGuard("hash", limit=1)
+        guard.label("alice")
+        assert guard.label("bob") == OVERFLOW_LABEL
+
+    def test_drop_mode_drops(self):
+        """Drop mode gives an empty value everywhere and never overflows."""
+        guard = LabelGuard("drop", limit=1)
+        assert [guard.label(v) for v in ("alice", "bob", None)] == ["", "", ""]
+        assert guard.display("alice") == ""
+
+    def test_limit_holds_under_threads(self):
+        """Concurrent first sightings never admit more than limit distinct values."""
+        guard = LabelGuard("raw", limit=50)
+        labels: list[str] = []
+
+        def worker(offset: int) -> None:
+            labels.extend(guard.label(f"user{offset + i}") for i in range(100))
+
+        threads = [threading.Thread(target=worker, args=(n * 100,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(labels) - {OVERFLOW_LABEL}) == 50
+
+
+class TestMetrics:
+    def test_exposition_families_and_labels(self):
+        """Every metric is exposed under its expected name, type and label names, and nothing else."""
+        text = generate_latest(exercised().registry).decode()
+        families = {}
+        for family in text_string_to_metric_families(text):
+            if family.name.endswith("_created"):  # optional timestamps, on unless disabled by env
+                continue
+            labels = set().union(*(set(s.labels) for s in family.samples)) - {"le"}
+            families[family.name] = (family.type, labels)
+        assert families == EXPECTED_FAMILIES
+
+    def test_exposition_sample_names(self):
+        """The sample names scrapers and dashboards use are exactly these."""
+        text = generate_latest(exercised().registry).decode()
+        names = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+        assert {n for n in names if not n.endswith("_created")} == EXPECTED_SAMPLES
+
+    def test_values_reach_the_exposition(self):
+        """A counted request shows up with its labels and value."""
+        text = generate_latest(exercised().registry).decode()
+        assert 'trimwire_requests_total{format="openai",outcome="compressed"} 1.0' in text
+        assert 'trimwire_tokens_saved_total{model="gpt-4o",user="alice"} 300.0' in text
+
+    def test_each_instance_has_its_own_registry(self):
+        """Two servers in one process do not share or clash over metrics."""
+        first, second = Metrics(), Metrics(CollectorRegistry())
+        first.ready.set(1)
+        assert "trimwire_ready 0.0" in generate_latest(second.registry).decode()
+        assert "trimwire_ready 1.0" in generate_latest(first.registry).decode()
