@@ -1,0 +1,247 @@
+"""Build, test, install and application logs cut down to what a coding agent acts on.
+
+Kept, byte for byte: error, failure and warning lines (a line repeated later is kept once and
+followed by a note saying how often it occurs), tracebacks and stack traces in full (pytest's
+FAILURES/ERRORS sections, Python tracebacks, indented blocks under an error such as rustc's
+``-->`` snippets or Java ``at`` frames), test and build summaries (``== 3 failed, 10 passed ==``,
+``Tests:``, ``test result:``, ``Successfully installed``, exit codes), ``DEFAULT_CONTEXT_LINES``
+lines around each of those, and the first ``DEFAULT_HEAD_LINES`` and last ``DEFAULT_TAIL_LINES``
+lines unless they are progress or passing-test lines.
+
+Dropped: progress lines (download bars, percentages, ``Collecting``/``Downloading``,
+``Compiling x v1.2``, ``npm http``), passing and skipped test lines (``PASSED``, ``... ok``,
+``--- PASS``, ``✓``), repeated lines, and, when there are more than ``DEFAULT_MAX_PLAIN_LINES``
+of them, the remaining unflagged lines. Each run of dropped lines becomes one marker line, e.g.
+``[trimwire: 412 lines omitted (398 passing test, 14 progress)]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from ..conversation import Block
+from ..pipeline.router import ContentType, detect
+
+__all__ = [
+    "LogCompressor", "DEFAULT_MIN_LINES", "DEFAULT_HEAD_LINES", "DEFAULT_TAIL_LINES",
+    "DEFAULT_CONTEXT_LINES", "DEFAULT_MAX_PLAIN_LINES", "DEFAULT_MAX_BLOCK_LINES",
+]
+
+DEFAULT_MIN_LINES = 40          # shorter logs are left alone
+DEFAULT_HEAD_LINES = 10
+DEFAULT_TAIL_LINES = 20
+DEFAULT_CONTEXT_LINES = 2       # around each error, warning or summary line
+DEFAULT_MAX_PLAIN_LINES = 60    # unflagged lines are all kept up to this many, else all dropped
+DEFAULT_MAX_BLOCK_LINES = 80    # indented lines kept under one error line (tracebacks: no cap)
+
+_PASSING, _SKIPPED, _PROGRESS, _DUPLICATE, _PLAIN = "passing test", "skipped test", "progress", "duplicate", "other"
+_CATEGORY_ORDER = (_PASSING, _SKIPPED, _PROGRESS, _DUPLICATE, _PLAIN)
+_SIGNAL = "signal"
+_NOISE = (_PASSING, _SKIPPED, _PROGRESS)  # dropped even among the head and tail lines
+_MIN_DEDUP_CHARS = 8            # shorter repeated lines ("}", "--", "  |") are structure, not noise
+
+# Each kind of line is (rule anchored at the line start, rule anywhere in it, substrings the second
+# needs): most lines fail the cheap substring test, which keeps a 100k-line log under a second.
+_PASSING_LINE = (
+    re.compile(r"\S+\.py [.sxX]+\s*(?:\[\s*\d+%\])?$|\s*--- PASS: |=== (?:RUN|PAUSE|CONT|NAME) "
+               r"|ok\s+\S+\s+(?:[\d.]+s|\(cached\))|PASS$|PASS\s|\s*[✓✔√]\s|ok \d+ "),
+    re.compile(r"\sPASSED\b|\.\.\. ok$"), ("PASSED", "... ok"))
+_SKIPPED_LINE = (
+    re.compile(r"\s*--- SKIP: |ok \d+ .*# SKIP"),
+    re.compile(r"\s(?:SKIPPED|XFAIL)\b|\.\.\. skipped\b"), ("SKIPPED", "XFAIL", "... skipped"))
+_PROGRESS_LINE = (
+    re.compile(
+        r"\s*\[?\s*\d{1,3}(?:\.\d+)?%\]?\s"
+        r"|\s*(?:Collecting|Downloading|Using cached|Requirement already satisfied|Obtaining|Preparing metadata"
+        r"|Getting requirements|Building wheels? for|Created wheel|Stored in directory|Installing build dependencies"
+        r"|Attempting uninstall|Found existing installation|Uninstalling|Successfully uninstalled|Looking in indexes"
+        r"|Processing \S|Downloaded \S+ v\d|Compiling \S+ v\d|Checking \S+ v\d|Fresh \S+ v\d|Documenting \S+ v\d"
+        r"|Updating crates\.io|Locking \d+ packages|Adding \S+ v\d|Unpacking|Setting up|Selecting previously"
+        r"|Preparing to unpack|Get:\d+ |Hit:\d+ |Ign:\d+ |Progress \(\d+\)|Downloading from|Downloaded from)\b"
+        r"|npm (?:http|timing|sill|verb) |go: downloading |make(?:\[\d+\])?: (?:Entering|Leaving) directory"),
+    re.compile(r"\r.|\d%\||[━█▉▊▋▌▍▎▏■]{6,}|\[[=#>\-. ]{10,}\]|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]"),
+    ("\r", "%|", "━", "█", "■", "[", "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"))
+_SIGNAL_LINE = (
+    re.compile(
+        r"=+ .+ =+$|-+ .+ -+$|_{3,} .+ _{3,}$|\s*E\s{2,}|\s*>\s{3}|\s+--> "
+        r"|(?:Tests:|Test Suites:|Snapshots:|Time:|Ran \d+ tests?|OK\b|FAILED|test result:|Finished"
+        r"|Successfully installed|added \d+ packages?|found \d+|\d+ (?:passing|failing|pending)|BUILD |Tests run:"
+        r"|Done in|\s*\d+ (?:passed|failed))"
+        r"|not ok |--- FAIL|FAIL\b|\s*[✗✕×✘]\s|npm ERR!|make(?:\[\d+\])?: \*\*\*|\s*\^+\s*$"),
+    re.compile(
+        r"(?i:\b(?:errors?|fail(?:ed|ure|ures|ing)?|fatal|panic(?:ked)?|exception|traceback|critical|warn(?:ing|ings)?"
+        r"|denied|refused|timed? ?out|abort(?:ed)?|segmentation fault|core dumped|killed|oom|unable to|cannot"
+        r"|could not|not found|deprecated|vulnerabilit(?:y|ies)|exit (?:code|status)|exited with|non-zero"
+        r"|unresolved|undefined))"
+        r'|"level"\s*:\s*[456]0\b'),  # pino/bunyan numeric levels: warn, error, fatal
+    ("err", "fail", "fatal", "panic", "exception", "traceback", "critical", "warn", "denied", "refused", "time",
+     "abort", "segmentation", "core dumped", "killed", "oom", "unable", "cannot", "could not", "not found",
+     "deprecated", "vulnerab", "exit", "non-zero", "unresolved", "undefined", '"level"'))
+_TRACE_START = re.compile(
+    r"^\s*Traceback \(most recent call last\)|^\s*stack backtrace:|^goroutine \d+ \[|^Exception in thread"
+    r"|^\s*Caused by:|^panic: |^thread '.*' panicked at")
+_STEP_START = re.compile(
+    r"^\s*(?:Collecting|Processing|Obtaining|Compiling|Checking|Building wheels? for|Documenting)\s"
+    r"|^\s*\[\s*\d+%\] Building")
+_STEP_LOOKBACK = 50
+_SECTION = re.compile(r"^=+ (?P<name>.*?) =+$")
+_FULL_SECTIONS = ("FAILURES", "ERRORS")
+
+
+class LogCompressor:
+    name = "logs"
+
+    def __init__(self, *, min_lines: int = DEFAULT_MIN_LINES, head_lines: int = DEFAULT_HEAD_LINES,
+                 tail_lines: int = DEFAULT_TAIL_LINES, context_lines: int = DEFAULT_CONTEXT_LINES,
+                 max_plain_lines: int = DEFAULT_MAX_PLAIN_LINES,
+                 max_block_lines: int = DEFAULT_MAX_BLOCK_LINES) -> None:
+        self.min_lines = min_lines
+        self.head_lines = head_lines
+        self.tail_lines = tail_lines
+        self.context_lines = context_lines
+        self.max_plain_lines = max_plain_lines
+        self.max_block_lines = max_block_lines
+
+    def applies(self, block: Block) -> bool:
+        return block.text.count("\n") >= self.min_lines and detect(block.text) is ContentType.LOG
+
+    def compress(self, text: str) -> str | None:
+        lines = text.split("\n")
+        if len(lines) <= self.min_lines:
+            return None
+        classes = [_classify(line) for line in lines]
+        dropped = self._plan(lines, classes)
+        if not any(dropped):
+            return None
+        out = _render(lines, classes, dropped)
+        return out if len(out) < len(text) else None
+
+    def _plan(self, lines: list[str], classes: list[str]) -> list[str | None]:
+        """For each line, None to keep it or the category it is dropped as."""
+        n = len(lines)
+        ends = set(range(min(self.head_lines, n))) | set(range(max(0, n - self.tail_lines), n))
+        must = {i for i in ends if classes[i] not in _NOISE} | _full_blocks(lines, classes, self.max_block_lines)
+        dropped: list[str | None] = [None if i in must or cls == _SIGNAL else cls for i, cls in enumerate(classes)]
+        seen: set[str] = set()
+        for index, line in enumerate(lines):
+            key = line.rstrip()
+            if len(key.strip()) < _MIN_DEDUP_CHARS:
+                continue
+            if key in seen and index not in must:
+                dropped[index] = _DUPLICATE
+            seen.add(key)
+        for index, cls in enumerate(classes):
+            if cls == _SIGNAL and dropped[index] is None:
+                for j in range(max(0, index - self.context_lines), min(n, index + self.context_lines + 1)):
+                    if dropped[j] == _PLAIN:
+                        dropped[j] = None
+        for index, cls in enumerate(classes):
+            if cls == _SIGNAL and dropped[index] is None:
+                step = _last_step(lines, classes, index)
+                if step is not None:
+                    dropped[step] = None
+        plain = [i for i, reason in enumerate(dropped) if reason == _PLAIN]
+        if len(plain) <= self.max_plain_lines:
+            for index in plain:
+                dropped[index] = None
+        return dropped
+
+
+def _classify(line: str) -> str:
+    """The category of one line: passing/skipped test, progress, signal, or plain."""
+    if _is(_SKIPPED_LINE, line, line):
+        return _SKIPPED
+    if _is(_PASSING_LINE, line, line):
+        return _PASSING
+    if _is(_SIGNAL_LINE, line, line.lower()):
+        return _SIGNAL  # before progress: "Getting requirements to build wheel: ... 'error'" is news
+    if _is(_PROGRESS_LINE, line, line):
+        return _PROGRESS
+    return _PLAIN
+
+
+def _is(rule: tuple[re.Pattern[str], re.Pattern[str], tuple[str, ...]], line: str, haystack: str) -> bool:
+    start, anywhere, hints = rule
+    if start.match(line):
+        return True
+    for hint in hints:  # a plain loop: measurably cheaper than any() over a generator here
+        if hint in haystack:
+            return anywhere.search(line) is not None
+    return False
+
+
+def _last_step(lines: list[str], classes: list[str], index: int) -> int | None:
+    """The progress line that started the step an error belongs to ("Collecting psycopg-c==3.2.1")."""
+    for j in range(index - 1, max(-1, index - _STEP_LOOKBACK), -1):
+        if classes[j] == _SIGNAL:
+            return None  # an earlier error of the same step already kept it
+        if classes[j] == _PROGRESS and _STEP_START.match(lines[j]):
+            return j
+    return None
+
+
+def _full_blocks(lines: list[str], classes: list[str], max_block_lines: int) -> set[int]:
+    """Indices of lines kept in full: FAILURES/ERRORS sections, tracebacks, blocks under errors."""
+    keep: set[int] = set()
+    section = None
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        header = _SECTION.match(line)
+        if header:
+            section = header.group("name").strip()
+        if section in _FULL_SECTIONS:
+            keep.add(index)
+        elif _TRACE_START.match(line) or classes[index] == _SIGNAL:
+            limit = None if _TRACE_START.match(line) else max_block_lines
+            end = _indented_block_end(lines, index, limit)
+            if end > index + 1 or _TRACE_START.match(line):
+                keep.update(range(index, end))
+                index = end
+                continue
+        index += 1
+    return keep
+
+
+def _indented_block_end(lines: list[str], start: int, limit: int | None) -> int:
+    """End (exclusive) of the indented lines under ``lines[start]``, plus a closing exception line."""
+    end = start + 1
+    while end < len(lines) and (limit is None or end - start <= limit):
+        line = lines[end]
+        if line[:1] in (" ", "\t") or (not line.strip() and end + 1 < len(lines) and lines[end + 1][:1] in (" ", "\t")):
+            end += 1
+        else:
+            break
+    traceback = lines[start].lstrip().startswith("Traceback")
+    if traceback and end < len(lines) and lines[end].strip():
+        end += 1  # "ValueError: bad input" closes a Python traceback unindented
+    return end
+
+
+def _render(lines: list[str], classes: list[str], dropped: list[str | None]) -> str:
+    """Kept lines as they were; each run of dropped lines replaced by one marker line."""
+    repeats = Counter(line.rstrip() for line, reason in zip(lines, dropped) if reason == _DUPLICATE)
+    out: list[str] = []
+    run: Counter[str] = Counter()
+    for line, cls, reason in zip(lines, classes, dropped):
+        if reason is not None:
+            run[reason] += 1
+            continue
+        if run:
+            out.append(_marker(run))
+            run.clear()
+        out.append(line)
+        copies = repeats.pop(line.rstrip(), 0) if cls == _SIGNAL else 0
+        if copies:
+            out.append(f"[trimwire: {copies} more {'copy' if copies == 1 else 'copies'} of the line above omitted]")
+    if run:
+        out.append(_marker(run))
+    return "\n".join(out)
+
+
+def _marker(run: Counter[str]) -> str:
+    total = sum(run.values())
+    parts = sorted(run.items(), key=lambda item: (-item[1], _CATEGORY_ORDER.index(item[0])))
+    noun = "line" if total == 1 else "lines"
+    return f"[trimwire: {total} {noun} omitted ({', '.join(f'{count} {name}' for name, count in parts)})]"

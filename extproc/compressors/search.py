@@ -1,0 +1,227 @@
+"""grep / ripgrep output capped per file and overall, every kept line exactly as it was.
+
+Reads ``path:line:text`` and ``path:line:col:text`` hits, grep ``-C`` context lines
+(``path-line-text``) and ``--`` separators, ripgrep's ``--heading`` layout (a path line, then
+``line:text`` lines, a blank line between files) and path-less ``line:text`` output of a
+single-file grep. Hits are grouped by file in order of first appearance; the first
+``DEFAULT_MAX_FILES`` files keep their first hits each (context lines go with the hit nearest to
+them): ``DEFAULT_MAX_MATCHES_PER_FILE`` hits, or an equal share of ``DEFAULT_MAX_TOTAL_MATCHES``
+when that is more, so a search that hit few files keeps more of each. A kept line is never
+merged, shortened or renumbered.
+
+Each file that lost hits gets one marker after its last kept line, e.g.
+``[trimwire: 35 more matches in src/app/models.py omitted]``, and files dropped whole get one
+marker at the end naming them with their hit counts. Lines that are not hits (``Binary file x
+matches``, a count, a warning) are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..conversation import Block
+from ..pipeline.router import SEARCH_HIT, ContentType, detect
+
+__all__ = [
+    "SearchCompressor", "DEFAULT_MAX_FILES", "DEFAULT_MAX_MATCHES_PER_FILE", "DEFAULT_MAX_TOTAL_MATCHES",
+    "DEFAULT_MAX_LISTED_FILES",
+]
+
+DEFAULT_MAX_FILES = 20              # files whose hits are shown
+DEFAULT_MAX_MATCHES_PER_FILE = 8    # hits shown per file at least
+DEFAULT_MAX_TOTAL_MATCHES = 100     # shared out over the files shown when that gives each more
+DEFAULT_MAX_LISTED_FILES = 30       # files named in the closing marker for files dropped whole
+
+_LINE_ONLY = re.compile(r"^(?P<line>\d+)(?P<sep>[:-])")
+_CONTEXT_SPLIT = re.compile(r"-(\d+)-")
+_MATCH, _CONTEXT, _HEADING, _SEPARATOR, _BLANK, _OTHER = "match", "context", "heading", "separator", "blank", "other"
+
+
+@dataclass(slots=True)
+class _Entry:
+    kind: str
+    path: str | None = None
+    number: int = 0
+
+
+class SearchCompressor:
+    name = "search"
+
+    def __init__(self, *, max_files: int = DEFAULT_MAX_FILES, max_matches_per_file: int = DEFAULT_MAX_MATCHES_PER_FILE,
+                 max_total_matches: int = DEFAULT_MAX_TOTAL_MATCHES,
+                 max_listed_files: int = DEFAULT_MAX_LISTED_FILES) -> None:
+        self.max_files = max_files
+        self.max_matches_per_file = max_matches_per_file
+        self.max_total_matches = max_total_matches
+        self.max_listed_files = max_listed_files
+
+    def applies(self, block: Block) -> bool:
+        return detect(block.text) is ContentType.SEARCH
+
+    def compress(self, text: str) -> str | None:
+        lines = text.split("\n")
+        trailing_newline = len(lines) > 1 and lines[-1] == ""
+        if trailing_newline:
+            lines.pop()
+        entries = _parse(lines)
+        files = _files_in_order(entries)
+        kept_files = set(files[:self.max_files])
+        keep = self._keep(entries, kept_files)
+        if all(keep):
+            return None
+        out = _render(lines, entries, keep)
+        dropped_files = files[self.max_files:]
+        if dropped_files:
+            out.append(self._closing_marker(entries, dropped_files))
+        result = "\n".join(out) + ("\n" if trailing_newline else "")
+        return result if len(result) < len(text) else None
+
+    def _keep(self, entries: list[_Entry], kept_files: set[str | None]) -> list[bool]:
+        """Whether each line is kept: capped hits, the context nearest them, headings, other lines."""
+        keep = [entry.kind in (_OTHER, _SEPARATOR, _BLANK) or entry.path in kept_files for entry in entries]
+        per_file = max(self.max_matches_per_file, self.max_total_matches // max(1, len(kept_files)))
+        shown: dict[str | None, int] = {}
+        for index, entry in enumerate(entries):
+            if entry.kind == _MATCH and keep[index]:
+                shown[entry.path] = shown.get(entry.path, 0) + 1
+                keep[index] = shown[entry.path] <= per_file
+        owners = _nearest_matches(entries)
+        for index, entry in enumerate(entries):
+            if entry.kind == _CONTEXT and keep[index]:
+                keep[index] = owners[index] is None or keep[owners[index]]
+        for index, entry in enumerate(entries):
+            if entry.kind == _SEPARATOR:
+                keep[index] = _kept_neighbours(entries, keep, index)
+            elif entry.kind == _BLANK:
+                keep[index] = _follows_kept_file(entries, kept_files, index)
+        return keep
+
+    def _closing_marker(self, entries: list[_Entry], dropped_files: list[str | None]) -> str:
+        counts = {path: 0 for path in dropped_files}
+        for entry in entries:
+            if entry.kind == _MATCH and entry.path in counts:
+                counts[entry.path] += 1
+        listed = [f"{path} ({count})" for path, count in list(counts.items())[:self.max_listed_files]]
+        more = len(dropped_files) - len(listed)
+        names = ", ".join(listed) + (f" and {more} more" if more else "")
+        total = sum(counts.values())
+        return (f"[trimwire: {len(dropped_files)} more {_plural(len(dropped_files), 'file')} with "
+                f"{total} {_plural(total, 'match', 'matches')} omitted: {names}]")
+
+
+def _parse(lines: list[str]) -> list[_Entry]:
+    """One entry per line: a hit, a context line, a ripgrep heading, a ``--`` separator or other."""
+    hit_paths = {m.group("path") for m in map(SEARCH_HIT.match, lines) if m}
+    entries: list[_Entry] = []
+    heading: str | None = None
+    for index, line in enumerate(lines):
+        numbered = _LINE_ONLY.match(line)
+        if not line.strip():
+            heading = None
+            entries.append(_Entry(_BLANK))
+        elif line == "--":
+            entries.append(_Entry(_SEPARATOR))
+        elif numbered and (heading is not None or not SEARCH_HIT.match(line)):
+            kind = _MATCH if numbered.group("sep") == ":" else _CONTEXT
+            entries.append(_Entry(kind, heading, int(numbered.group("line"))))
+        elif match := SEARCH_HIT.match(line):
+            entries.append(_Entry(_MATCH, match.group("path"), int(match.group("line"))))
+        elif context := _context_of(line, hit_paths):
+            entries.append(context)
+        elif index + 1 < len(lines) and _LINE_ONLY.match(lines[index + 1]) and line[:1] not in (" ", "\t"):
+            heading = line
+            entries.append(_Entry(_HEADING, heading))
+        else:
+            entries.append(_Entry(_OTHER))
+    return entries
+
+
+def _context_of(line: str, hit_paths: set[str]) -> _Entry | None:
+    """A grep -C context line ``path-12-text`` for a path that also has hits (the longest), or None."""
+    entry = None
+    for found in _CONTEXT_SPLIT.finditer(line):
+        if line[:found.start()] in hit_paths:
+            entry = _Entry(_CONTEXT, line[:found.start()], int(found.group(1)))
+    return entry
+
+
+def _files_in_order(entries: list[_Entry]) -> list[str | None]:
+    files: dict[str | None, None] = {}
+    for entry in entries:
+        if entry.kind == _MATCH:
+            files.setdefault(entry.path, None)
+    return list(files)
+
+
+def _nearest_matches(entries: list[_Entry]) -> list[int | None]:
+    """For each context line, the hit of the same run whose line number is closest (earlier on ties)."""
+    before = _adjacent_matches(entries, range(len(entries)))
+    after = _adjacent_matches(entries, range(len(entries) - 1, -1, -1))
+    owners: list[int | None] = [None] * len(entries)
+    for index, entry in enumerate(entries):
+        if entry.kind != _CONTEXT:
+            continue
+        near = [(abs(entries[j].number - entry.number), j) for j in (before[index], after[index]) if j is not None]
+        owners[index] = min(near)[1] if near else None
+    return owners
+
+
+def _adjacent_matches(entries: list[_Entry], order: range) -> list[int | None]:
+    """Walking in ``order``, the last hit seen in the current unbroken run of one file's lines."""
+    found: list[int | None] = [None] * len(entries)
+    last: int | None = None
+    previous: _Entry | None = None
+    for index in order:
+        entry = entries[index]
+        if entry.kind not in (_MATCH, _CONTEXT) or previous is None or previous.path != entry.path:
+            last = None
+        found[index] = last
+        if entry.kind == _MATCH:
+            last = index
+        previous = entry if entry.kind in (_MATCH, _CONTEXT) else None
+    return found
+
+
+def _kept_neighbours(entries: list[_Entry], keep: list[bool], index: int) -> bool:
+    """A ``--`` separator stays only between two kept lines."""
+    before = next((keep[j] for j in range(index - 1, -1, -1) if entries[j].kind != _SEPARATOR), False)
+    after = next((keep[j] for j in range(index + 1, len(entries)) if entries[j].kind != _SEPARATOR), False)
+    return before and after
+
+
+def _follows_kept_file(entries: list[_Entry], kept_files: set[str | None], index: int) -> bool:
+    """A blank line stays unless it closes a file dropped whole (ripgrep's gap between files)."""
+    before = next((entries[j] for j in range(index - 1, -1, -1) if entries[j].kind != _BLANK), None)
+    return before is None or before.kind in (_OTHER, _SEPARATOR) or before.path in kept_files
+
+
+def _render(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[str]:
+    """Kept lines in order, and after each kept file's last kept line a marker for what it lost."""
+    omitted: dict[str | None, list[int]] = {}
+    last_kept: dict[str | None, int] = {}
+    for index, (entry, kept) in enumerate(zip(entries, keep)):
+        if entry.kind in (_MATCH, _CONTEXT):
+            if kept:
+                last_kept[entry.path] = index
+            else:
+                counts = omitted.setdefault(entry.path, [0, 0])
+                counts[entry.kind == _CONTEXT] += 1
+    out: list[str] = []
+    for index, (line, kept) in enumerate(zip(lines, keep)):
+        if kept:
+            out.append(line)
+        path = entries[index].path
+        if kept and last_kept.get(path) == index and path in omitted:
+            out.append(_file_marker(path, *omitted[path]))
+    return out
+
+
+def _file_marker(path: str | None, matches: int, context: int) -> str:
+    where = f" in {path}" if path else ""
+    extra = f" (and {context} context {_plural(context, 'line')})" if context else ""
+    return f"[trimwire: {matches} more {_plural(matches, 'match', 'matches')}{extra}{where} omitted]"
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return one if count == 1 else (many or one + "s")

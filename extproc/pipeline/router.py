@@ -1,0 +1,173 @@
+"""What kind of text a tool result is: JSON, JSONL, log, search hits, diff, HTML, code or prose.
+
+Compressors ask ``detect`` in their ``applies`` check, so it must be cheap: it looks only at a
+prefix sample (``DEFAULT_SAMPLE_CHARS``) and decides with line rules, never by parsing the whole
+text. The rules are ordered from the most specific shape (a JSON document, a unified diff) to the
+least (prose), and each is a plain regular expression over whole lines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import Enum
+
+__all__ = ["ContentType", "detect", "DEFAULT_SAMPLE_CHARS"]
+
+DEFAULT_SAMPLE_CHARS = 8192
+# Share of sampled non-blank lines that must look like grep hits / log lines / source code.
+_SEARCH_SHARE = 0.6
+_LOG_SHARE = 0.25
+_CODE_SHARE = 0.3
+
+
+class ContentType(str, Enum):
+    JSON = "json"        # one JSON document (object or array)
+    JSONL = "jsonl"      # one JSON value per line
+    LOG = "log"          # build, test, install or application log
+    SEARCH = "search"    # grep / ripgrep hits: path:line:text or ripgrep's heading format
+    DIFF = "diff"        # unified diff (git diff, git show, diff -u)
+    HTML = "html"        # an HTML page or fragment
+    CODE = "code"        # a source file
+    TEXT = "text"        # anything else
+
+
+# A JSON value's first token after the opening bracket: rules out "[INFO] ..." and "[1/5] ...".
+_JSON_ARRAY_START = re.compile(r'\[\s*(?:[\[{"\]]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*[,\]]|true\b|false\b|null\b)')
+_JSON_OBJECT_START = re.compile(r'\{\s*(?:"|\})')
+
+_HTML_DOCUMENT = re.compile(r"^\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE | re.MULTILINE)
+_HTML_START = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
+_HTML_TAG = re.compile(
+    r"</?(?:div|span|p|a|li|ul|ol|table|tr|td|th|h[1-6]|script|style|meta|link|nav|section|br|img|pre|code)[\s>/]",
+    re.IGNORECASE)
+
+_JSONL_PROBE = 10
+# A structured log record (pino, bunyan, zap, structlog JSON): a level or message key.
+_JSON_LOG_RECORD = re.compile(r'^\s*\{.*"(?:level|severity|lvl|msg|message|log)"\s*:')
+
+_DIFF_FILE = re.compile(r"^(?:diff --git |diff -[a-zA-Z]+ |Index: |--- \S)", re.MULTILINE)
+_DIFF_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.MULTILINE)
+
+# grep -n / rg: "path:12:text", "path:12:3:text", grep -C context "path-12-text", or "12:text".
+SEARCH_HIT = re.compile(r"^(?P<path>[^\s:]+?):(?P<line>\d+)(?::(?P<col>\d+))?:")
+_SEARCH_LINE_ONLY = re.compile(r"^\d+[:-]")
+_SEARCH_CONTEXT = re.compile(r"^[^\s:]+?-\d+-")
+# Compiler and linter diagnostics share the path:line: shape but are log lines
+# ("a.c:3:5: error: ...", "a.py:12: error: ...", "a.py:3:1: F401 ...").
+_DIAGNOSTIC = re.compile(
+    r"^\S+:\d+(?::\d+)?: (?:(?i:fatal error|error|warning|note|info|hint):|[A-Z]{1,4}\d{2,4}:? )")
+_TIMESTAMP = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}|^\[?\d{2}:\d{2}:\d{2}|^[A-Z][a-z]{2} +\d+ \d{2}:\d{2}")
+
+_LOG_LINE = re.compile(
+    r"^\s*\[?\s*(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRITICAL|PANIC)\b"
+    r"|\b(?:INFO|WARN(?:ING)?|ERROR|DEBUG|FATAL|CRITICAL)\b[:\]]?"
+    r"|^=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
+    r"|\b(?:PASSED|FAILED|SKIPPED|XFAIL|XPASS)\b|^(?:PASS|FAIL|ok|not ok|---) "
+    r"|^\s*(?:Collecting|Downloading|Installing|Building|Using cached|Requirement already satisfied|Successfully"
+    r"|Compiling|Finished|Running|Checking|Fresh|Updating|Locking|Resolving|Fetching|Preparing|Obtaining)\b"
+    r"|^npm (?:WARN|ERR!|notice|http|timing)|^(?:yarn|pnpm) |^added \d+ packages?"
+    r"|^(?:error|warning)(?:\[[A-Z]?\d+\])?:|^\s+--> \S+:\d+"
+    r"|^make(?:\[\d+\])?: |^(?:gcc|g\+\+|cc|clang|c\+\+|ld|ar) \S"
+    r"|^\s*(?:Step \d+/\d+|#\d+ \[|\d+/\d+ \S|\[\d+/\d+\] )|^\s*\d+%|%\||^(?:error|warning|warn|info) \S"
+    r"|^(?:NAME|NAMESPACE)\s{2,}\S+\s{2,}|\s(?:Running|Pending|CrashLoopBackOff|Completed|Terminating)\s"
+    r"|^\s*(?:E|>)\s{3}|^Traceback \(most recent call last\)|^\s+at \S+\(|exit (?:code|status) -?\d+"
+    r'|^\s*\{.*"(?:level|severity|lvl)"\s*:'
+)
+_CODE_LINE = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import |async def |@\w|function\b|const |let |var |export |"
+    r"return\b|if \(|for \(|while \(|} else|fn |pub |impl |use \S+;|mod |struct |enum |package |func |"
+    r"#include|#define|public |private |protected |static |interface |namespace |using |module |"
+    r"require\(|end$|elif |else:|try:|except\b|catch \(|switch \()"
+    r"|[{;]\s*$|^\s*}\s*$|^\s*//|^\s*/\*|^\s*\*|^\s*#(?!#)"
+    r"|^\s*(?:if|elif|for|while|with|return|raise|yield|await|assert|pass|break|continue|finally|self\.)\b"
+    r"|^\s*[A-Za-z_][\w.\[\]'\"]*\s*(?:[-+*/|&%]|//|\*\*)?=\s*[^=\s]"
+    r"|^\s*[\w.]+\(.*\)[;,]?\s*$|^\s+\S.*[:(\[]\s*$|^\s*[)\]]+[,:;]?\s*$"
+    r"|^\s+\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b"
+)
+# A Read tool or `cat -n` line-number prefix ("    12\t", "    12→") hides the code behind it.
+_NUMBERED = re.compile(r"^\s*\d+(?:\t|→|: )")
+
+
+def detect(text: str, *, sample_chars: int = DEFAULT_SAMPLE_CHARS) -> ContentType:
+    """The content type of ``text``, decided from its first ``sample_chars`` characters."""
+    sample = text[:sample_chars]
+    head = sample.lstrip()
+    if not head:
+        return ContentType.TEXT
+    lines = _sample_lines(sample, truncated=len(text) > sample_chars)
+    if head[0] in "[{":
+        records = _json_records(lines)
+        if records == len(lines[:_JSONL_PROBE]) >= 2:
+            logs = sum(1 for line in lines[:_JSONL_PROBE] if _JSON_LOG_RECORD.search(line))
+            return ContentType.LOG if logs * 2 >= records else ContentType.JSONL
+        whole_document = records == 0 or len(lines) == 1  # not one value on each of several lines
+        if whole_document and (_JSON_OBJECT_START.match(head) or _JSON_ARRAY_START.match(head)):
+            return ContentType.JSON
+    if _is_html(head):
+        return ContentType.HTML
+    if _DIFF_HUNK.search(sample) and _DIFF_FILE.search(sample):
+        return ContentType.DIFF
+    return _by_line_shares(lines)
+
+
+def _sample_lines(sample: str, *, truncated: bool) -> list[str]:
+    """Non-blank lines of the sample, without a last line the sample cut in half."""
+    lines = sample.split("\n")
+    if truncated and len(lines) > 1:
+        lines.pop()
+    return [line.rstrip("\r") for line in lines if line.strip()]
+
+
+def _json_records(lines: list[str]) -> int:
+    """How many of the first lines are each a complete JSON object or array (0 unless the first is)."""
+    count = 0
+    for index, line in enumerate(lines[:_JSONL_PROBE]):
+        stripped = line.strip()
+        try:
+            whole = stripped[:1] in "[{" and isinstance(json.loads(stripped), (dict, list))
+        except (ValueError, RecursionError):
+            whole = False
+        if not whole and index == 0:
+            return 0
+        count += whole
+    return count
+
+
+def _is_html(head: str) -> bool:
+    """A page (doctype or <html>, possibly after a short preamble such as curl's meter) or tag soup."""
+    window = head[:2048]
+    if _HTML_DOCUMENT.search(window):
+        return True
+    return head[0] == "<" and (bool(_HTML_START.search(window)) or len(_HTML_TAG.findall(window)) >= 5)
+
+
+def _by_line_shares(lines: list[str]) -> ContentType:
+    """Search, log or code by which kind of line dominates the sample; prose otherwise."""
+    if not lines:
+        return ContentType.TEXT
+    total = len(lines)
+    if _search_lines(lines) >= max(2, _SEARCH_SHARE * total):
+        return ContentType.SEARCH
+    logs = sum(1 for line in lines if _LOG_LINE.search(line) or _TIMESTAMP.match(line) or _DIAGNOSTIC.match(line))
+    if logs >= max(2, _LOG_SHARE * total):
+        return ContentType.LOG
+    code = sum(1 for line in lines if _CODE_LINE.search(_NUMBERED.sub("", line, count=1)))
+    if code >= max(2, _CODE_SHARE * total):
+        return ContentType.CODE
+    return ContentType.TEXT
+
+
+def _search_lines(lines: list[str]) -> int:
+    """How many lines read as grep/ripgrep output (hits, context, separators, headings)."""
+    count = 0
+    for index, line in enumerate(lines):
+        if _TIMESTAMP.match(line) or _DIAGNOSTIC.match(line):
+            continue
+        if SEARCH_HIT.match(line) or _SEARCH_CONTEXT.match(line) or line == "--":
+            count += 1
+        elif _SEARCH_LINE_ONLY.match(line):
+            count += 1
+        elif index + 1 < len(lines) and _SEARCH_LINE_ONLY.match(lines[index + 1]) and " " not in line:
+            count += 1  # a ripgrep --heading path line
+    return count

@@ -1,0 +1,192 @@
+"""JsonTable and JsonSampler: uniform arrays as tables, long arrays sampled, always valid JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from extproc.compressors.json_lossy import COLUMNS_KEY, ROWS_KEY, JsonSampler, JsonTable
+
+from . import block, load
+
+OMITTED = re.compile(r"^\[trimwire: (\d+) items? omitted \((.+)\)\]$")
+
+
+def rows_as_objects(table: dict) -> list:
+    """A table back as a list: objects for rows, marker strings as they are."""
+    columns = table[COLUMNS_KEY]
+    return [row if isinstance(row, str) else dict(zip(columns, row)) for row in table[ROWS_KEY]]
+
+
+def omitted_count(items: list) -> int:
+    return sum(int(OMITTED.match(item).group(1)) for item in items if isinstance(item, str) and OMITTED.match(item))
+
+
+def service_checks(count: int, **overrides: dict) -> str:
+    """A health-check list: ``count`` uniform objects, some replaced by ``overrides[index]``."""
+    items = []
+    for i in range(count):
+        item = {"id": f"chk-{i:04d}", "service": f"svc-{i % 7}", "status": "ok", "latency_ms": 40 + i % 9,
+                "error": None, "region": "eu-west-1"}
+        item.update(overrides.get(str(i), {}))
+        items.append(item)
+    return json.dumps({"checks": items, "total": count}, indent=2)
+
+
+class TestJsonTable:
+    def test_uniform_objects_become_a_table(self):
+        """The GitHub issues page becomes one table whose rows hold every original value."""
+        text = load("github_issues.json")
+        out = JsonTable().compress(text)
+        value = json.loads(out)
+        original = json.loads(text)
+        assert value[COLUMNS_KEY] == list(original[0])
+        assert rows_as_objects(value) == original
+        assert len(out) < 0.65 * len(text)
+
+    def test_nested_arrays_become_tables(self):
+        """A uniform array under a key is tabulated in place; the rest of the document is untouched."""
+        out = json.loads(JsonTable().compress(service_checks(60)))
+        assert out["total"] == 60
+        assert out["checks"][COLUMNS_KEY] == ["id", "service", "status", "latency_ms", "error", "region"]
+        assert out["checks"][ROWS_KEY][3] == ["chk-0003", "svc-3", "ok", 43, None, "eu-west-1"]
+
+    def test_numbers_keep_their_spelling(self):
+        """1.10, 1E+2, -0 and a 30-digit integer come out exactly as written."""
+        items = [{"sku": f"A-{i}", "price": "@PRICE@", "big": 123456789012345678901234567890} for i in range(120)]
+        text = json.dumps(items, indent=2).replace('"@PRICE@"', "1.10", 1).replace('"@PRICE@"', "1E+2", 1)
+        text = text.replace('"@PRICE@"', "-0")
+        out = JsonTable().compress(text)
+        assert '"A-0",1.10,' in out and '"A-1",1E+2,' in out and '"A-2",-0,' in out
+        assert "123456789012345678901234567890" in out
+
+    def test_strings_keep_their_value(self):
+        """Escapes, quotes, newlines and non-ASCII text decode to the same strings."""
+        items = [{"path": f"C:\\repo\\f{i}.py", "msg": 'said "hi"\n\tcafé ✓ 😀'} for i in range(80)]
+        text = json.dumps(items, indent=2)
+        assert rows_as_objects(json.loads(JsonTable().compress(text))) == items
+
+    def test_lone_surrogates_stay_escaped(self):
+        """A lone \\ud800 escape stays an escape, so the output still encodes as UTF-8."""
+        items = [{"id": i, "raw": "bad \ud800 byte"} for i in range(200)]
+        out = JsonTable().compress(json.dumps(items, indent=2))
+        out.encode("utf-8")
+        assert rows_as_objects(json.loads(out)) == items
+
+    def test_mixed_objects_stay_objects(self):
+        """An array whose objects do not share one key set is not tabulated."""
+        items = [{"id": i, "name": f"n{i}"} if i % 2 else {"id": i, "kind": "x"} for i in range(200)]
+        out = JsonTable().compress(json.dumps(items, indent=2))
+        assert json.loads(out) == items
+
+    @pytest.mark.parametrize("text", ['{"a": 1}', json.dumps([{"a": i, "b": i} for i in range(50)])],
+                             ids=["tiny", "under-threshold"])
+    def test_short_input_is_left_alone(self, text):
+        """JSON under the size threshold is left to the lossless compactor."""
+        assert len(text) < 4096
+        assert JsonTable().compress(text) is None
+        assert not JsonTable().applies(block(text))
+
+    def test_invalid_json_is_left_alone(self):
+        """A truncated document is never rewritten."""
+        text = load("github_issues.json")[:-200]
+        assert JsonTable().compress(text) is None
+
+    def test_deterministic(self):
+        """The same text gives the same bytes every time."""
+        text = load("kubectl_pods.json")
+        assert JsonTable().compress(text) == JsonTable().compress(text)
+
+
+class TestJsonSampler:
+    def test_kubectl_keeps_failing_pods(self):
+        """CrashLoopBackOff and Pending pods survive sampling with every key, next to head and tail."""
+        text = load("kubectl_pods.json")
+        original = json.loads(text)["items"]
+        out = json.loads(JsonSampler().compress(text))
+        items = rows_as_objects(out["items"])
+        kept = [item for item in items if isinstance(item, dict)]
+        names = [item["metadata"]["name"] for item in kept]
+        assert [original.index(item) for item in kept] == [0, 1, 2, 3, 4, 20, 35, 41, 45, 46, 47]
+        reasons = [s["state"].get("waiting", {}).get("reason") for item in kept for s in item["status"]["containerStatuses"]]
+        assert reasons.count("CrashLoopBackOff") == 2 and "ContainerCreating" in reasons
+        assert len(names) + omitted_count(items) == len(original)
+        assert out["kind"] == "List" and out["apiVersion"] == "v1"
+
+    def test_marker_says_what_was_omitted(self):
+        """Each run of dropped items is one marker naming the count and the shape."""
+        out = json.loads(JsonSampler().compress(load("kubectl_pods.json")))
+        markers = [row for row in out["items"][ROWS_KEY] if isinstance(row, str)]
+        assert markers[0] == "[trimwire: 15 items omitted (15 objects with keys apiVersion, kind, metadata, spec, status)]"
+        assert [int(OMITTED.match(m).group(1)) for m in markers] == [15, 14, 5, 3]
+
+    def test_github_hot_issue_is_kept(self):
+        """The issue with far more comments than the rest is kept as an outlier."""
+        text = load("github_issues.json")
+        out = json.loads(JsonSampler().compress(text))
+        kept = [row for row in rows_as_objects(out) if isinstance(row, dict)]
+        assert any(item["comments"] == 212 and item["number"] == 1436 for item in kept)
+        assert len(kept) + omitted_count(rows_as_objects(out)) == 60
+        assert all(item == json.loads(text)[1480 - item["number"]] for item in kept)
+
+    @pytest.mark.parametrize(("overrides", "index"), [
+        ({"137": {"status": "error", "error": "connection refused"}}, 137),
+        ({"88": {"error": "TLS handshake timeout"}}, 88),
+        ({"201": {"latency_ms": None}}, 201),
+        ({"55": {"latency_ms": 30000}}, 55),
+        ({"160": {"status": "degraded"}}, 160),
+    ], ids=["error-status", "error-where-others-null", "null-where-others-set", "numeric-outlier", "bad-status"])
+    def test_anomalies_are_kept(self, overrides, index):
+        """Items with an error status, an odd null or value, or an outlier number survive sampling."""
+        text = service_checks(300, **overrides)
+        checks = rows_as_objects(json.loads(JsonSampler().compress(text))["checks"])
+        kept_ids = [item["id"] for item in checks if isinstance(item, dict)]
+        assert f"chk-{index:04d}" in kept_ids
+        assert len(kept_ids) + omitted_count(checks) == 300
+
+    def test_each_shape_is_kept_once(self):
+        """The first item with an extra key is kept even when nothing else flags it."""
+        text = service_checks(300, **{"150": {"retry_after": 30}})
+        checks = json.loads(JsonSampler().compress(text))["checks"]
+        kept = [item for item in checks if isinstance(item, dict)]
+        assert [item["id"] for item in kept if "retry_after" in item] == ["chk-0150"]
+        markers = [item for item in checks if isinstance(item, str)]
+        assert markers and all("and 1 more" not in marker for marker in markers)
+
+    def test_scalar_arrays_are_sampled(self):
+        """A long list of numbers keeps its ends and outliers; the marker counts numbers."""
+        values = [100 + (i % 5) for i in range(2000)]
+        values[777] = 99999
+        out = json.loads(JsonSampler().compress(json.dumps({"samples": values}, indent=1)))
+        samples = out["samples"]
+        assert samples[:5] == values[:5] and samples[-3:] == values[-3:] and 99999 in samples
+        assert OMITTED.match(samples[5]).group(2).endswith("numbers")
+        assert sum(1 for s in samples if not isinstance(s, str)) + omitted_count(samples) == 2000
+
+    def test_without_tables(self):
+        """tables=False keeps kept items as objects with marker strings between them."""
+        out = json.loads(JsonSampler(tables=False).compress(service_checks(100)))
+        assert isinstance(out["checks"], list) and isinstance(out["checks"][0], dict)
+        assert isinstance(out["checks"][5], str) and OMITTED.match(out["checks"][5])
+
+    def test_short_arrays_are_only_tabulated(self):
+        """Arrays at or under max_items lose nothing."""
+        text = service_checks(40)
+        checks = rows_as_objects(json.loads(JsonSampler().compress(text))["checks"])
+        assert checks == json.loads(text)["checks"]
+
+    def test_small_input_is_left_alone(self):
+        """JSON under the size threshold is not touched."""
+        assert JsonSampler().compress('{"checks": []}') is None
+
+    def test_deterministic(self):
+        """The same text gives the same bytes every time."""
+        text = load("github_issues.json")
+        assert JsonSampler().compress(text) == JsonSampler().compress(text)
+
+    def test_settings_are_checked(self):
+        """Head and tail that exceed max_items are refused."""
+        with pytest.raises(ValueError):
+            JsonSampler(max_items=5, head_items=4, tail_items=4)

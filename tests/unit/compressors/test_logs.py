@@ -1,0 +1,165 @@
+"""LogCompressor: errors, tracebacks and summaries kept byte for byte; noise collapsed into markers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from extproc.compressors.logs import LogCompressor
+
+from . import MARKER, block, content_lines, is_subsequence, load
+
+RUN = re.compile(r"^\[trimwire: (\d+) lines? omitted \((.+)\)\]$")
+
+
+def omitted(out: str) -> int:
+    """Lines the run markers of ``out`` say were dropped."""
+    return sum(int(m.group(1)) for m in map(RUN.match, out.split("\n")) if m)
+
+
+def categories(out: str) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for m in filter(None, map(RUN.match, out.split("\n"))):
+        for part in m.group(2).split(", "):
+            count, name = part.split(" ", 1)
+            totals[name] = totals.get(name, 0) + int(count)
+    return totals
+
+
+@pytest.fixture
+def logs() -> LogCompressor:
+    return LogCompressor()
+
+
+class TestLogCompressor:
+    @pytest.mark.parametrize("name", ["pytest_verbose.txt", "pip_install.txt", "npm_install.txt", "cargo_build.txt"])
+    def test_kept_lines_are_original_lines_and_markers_add_up(self, logs, name):
+        """Every kept line is an original line in order, and the markers count exactly what is gone."""
+        text = load(name)
+        out = logs.compress(text)
+        kept = content_lines(out)
+        assert is_subsequence(kept, text.split("\n"))
+        assert omitted(out) == len(text.split("\n")) - len(kept)
+        assert len(out) < len(text)
+
+    def test_pytest_failures_survive(self, logs):
+        """FAILED lines, the FAILURES section, the short summary and the totals are all kept."""
+        text = load("pytest_verbose.txt")
+        out = logs.compress(text)
+        failures = text[text.index("=== FAILURES ==="):text.index("=== warnings summary")]
+        assert failures in out
+        for line in ("tests/test_views.py::test_refund_payment_17 FAILED",
+                     "E           shop.payments.errors.PaymentError: capture below minimum: 20.00 < 25.00",
+                     "tests/test_tasks.py:57: AssertionError",
+                     "FAILED tests/test_tasks.py::test_expire_stale_orders - assert 6 == 7",
+                     "=========== 3 failed, 314 passed, 3 skipped, 80 warnings in 41.27s ============"):
+            assert line in out
+        assert len(out) < 0.2 * len(text)
+
+    def test_pytest_passing_lines_are_counted(self, logs):
+        """Every PASSED and SKIPPED line goes, and the markers say how many of each."""
+        out = logs.compress(load("pytest_verbose.txt"))
+        assert categories(out) == {"passing test": 314, "skipped test": 3}
+        assert "[trimwire: 112 lines omitted (112 passing test)]" in out
+        assert "test_update_order_1 PASSED" not in out
+
+    def test_pip_failure_names_the_package(self, logs):
+        """The error block and the Collecting line of the package that failed survive; downloads go."""
+        text = load("pip_install.txt")
+        out = logs.compress(text)
+        for line in ("Collecting psycopg-c==3.2.1 (from psycopg[c]==3.2.1->-r requirements.txt (line 3))",
+                     "      Error: pg_config executable not found.",
+                     "  │ exit code: 1",
+                     "  Getting requirements to build wheel: finished with status 'error'",
+                     "WARNING: You are using pip version 24.0; however, version 24.2 is available."):
+            assert line in out
+        assert "Downloading celery-5.4.0-py3-none-any.whl" not in out
+        assert set(categories(out)) == {"progress"}
+
+    def test_npm_errors_survive_and_fetches_go(self, logs):
+        """Every npm error line is kept; http fetch and timing lines collapse into progress markers."""
+        text = load("npm_install.txt")
+        out = logs.compress(text)
+        errors = [line for line in text.split("\n") if line.startswith("npm error")]
+        assert errors and all(line in out.split("\n") for line in errors)
+        assert "npm error gyp ERR! stack Error: `gyp` failed with exit code: 1" in out
+        assert "[trimwire: 160 lines omitted (160 progress)]" in out  # 120 fetches, 40 timings
+
+    def test_cargo_errors_keep_their_snippets(self, logs):
+        """rustc errors keep their --> locations and caret snippets; the crate that failed stays named."""
+        text = load("cargo_build.txt")
+        out = logs.compress(text)
+        start = text.index("error[E0308]")
+        assert text[start:text.index("Some errors have")] in out
+        for line in ("   Compiling ledger-api v0.3.0 (/home/dev/ledger-api)",
+                     "  --> src/handlers/transfers.rs:112:37",
+                     'error: could not compile `ledger-api` (bin "ledger-api") due to 2 previous errors; 1 warning emitted'):
+            assert line in out
+        assert "   Compiling serde v1.0.204" not in out
+        assert "  Downloaded tokio v1.39.2" not in out
+
+    def test_repeated_warnings_are_kept_once_with_a_count(self, logs):
+        """A warning repeated through an app log is kept once with a note saying how many copies went."""
+        lines = [f"2024-07-31T09:{i // 60:02d}:{i % 60:02d}Z INFO  request {i} served in 12ms" for i in range(300)]
+        warning = "2024-07-31T09:00:00Z WARN  pool exhausted, waiting for a free connection"
+        for i in range(40, 240, 5):
+            lines[i] = warning
+        out = logs.compress("\n".join(lines))
+        assert out.split("\n").count(warning) == 1
+        assert f"{warning}\n[trimwire: 39 more copies of the line above omitted]" in out
+        assert categories(out)["duplicate"] == 39
+
+    def test_context_around_errors(self, logs):
+        """Two lines either side of an error are kept, the rest of a long log's plain lines go."""
+        lines = [f"2024-07-31T10:00:{i % 60:02d}Z INFO  step {i} ok" for i in range(400)]
+        lines[200] = "2024-07-31T10:03:20Z ERROR payment webhook rejected: signature mismatch (key id k_77)"
+        out = logs.compress("\n".join(lines))
+        assert "\n".join(lines[198:203]) in out
+        assert lines[197] not in out and lines[203] not in out
+        assert "[trimwire: 188 lines omitted (188 other)]" in out  # 200 - 10 head - 2 context
+        assert "[trimwire: 177 lines omitted (177 other)]" in out  # 400 - 203 - 20 tail
+
+    def test_carriage_return_progress(self, logs):
+        """Progress bars redrawn with carriage returns collapse; the summary after them stays."""
+        bar = "\r".join(f"Downloading model.bin: {p}% |{'#' * (p // 10)}{' ' * (10 - p // 10)}|" for p in range(0, 101, 5))
+        lines = ["Fetching 60 files"] + [bar] * 1 + [f"Fetching shard {i}/60 {bar}" for i in range(60)]
+        lines += ["Done: 60 files, 4.2 GB in 31s", "exit code 0"]
+        out = logs.compress("\n".join(lines))
+        assert "Done: 60 files, 4.2 GB in 31s" in out and "exit code 0" in out
+        assert categories(out) == {"progress": 61}
+
+    def test_crlf_lines_stay_byte_identical(self, logs):
+        """Windows line endings are kept on every kept line."""
+        lines = [f"[{i:04d}] INFO compiled module_{i}.c" for i in range(200)] + ["[0200] ERROR link failed: undefined _main"]
+        text = "\r\n".join(lines) + "\r\n"
+        out = logs.compress(text)
+        assert "[0200] ERROR link failed: undefined _main\r" in out.split("\n")
+        assert is_subsequence(content_lines(out), text.split("\n"))
+
+    def test_short_logs_are_left_alone(self, logs):
+        """A log under min_lines is not touched, even with noise in it."""
+        text = "\n".join(f"Collecting pkg{i}==1.0" for i in range(20))
+        assert logs.compress(text) is None
+        assert not logs.applies(block(text))
+
+    def test_nothing_to_drop(self, logs):
+        """A log of distinct signal lines compresses to nothing and is left alone."""
+        text = "\n".join(f"src/m{i}.c:{i}:1: error: unknown type name 'T{i}'" for i in range(80))
+        assert logs.compress(text) is None
+
+    def test_applies_only_to_logs(self, logs):
+        """Logs apply; a grep result or a JSON document does not."""
+        assert logs.applies(block(load("pytest_verbose.txt")))
+        assert not logs.applies(block(load("grep_rn.txt")))
+        assert not logs.applies(block(load("github_issues.json")))
+
+    def test_deterministic(self, logs):
+        """The same text gives the same bytes every time."""
+        text = load("npm_install.txt")
+        assert logs.compress(text) == LogCompressor().compress(text)
+
+    def test_markers_are_whole_lines(self, logs):
+        """Markers sit on their own lines and never touch a kept line."""
+        out = logs.compress(load("pytest_verbose.txt"))
+        assert all(MARKER.match(line) for line in out.split("\n") if "[trimwire:" in line)

@@ -1,0 +1,134 @@
+"""SearchCompressor: grep and ripgrep hits capped per file and overall, kept lines untouched."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from extproc.compressors.search import SearchCompressor
+
+from . import block, content_lines, is_subsequence, load
+
+HIT = re.compile(r"^(?P<path>[^\s:]+?):(?P<line>\d+):")
+FILE_MARKER = re.compile(r"^\[trimwire: (\d+) more match(?:es)?(?: \(and (\d+) context lines?\))?(?: in (\S+))? omitted\]$")
+CLOSING = re.compile(r"^\[trimwire: (\d+) more files? with (\d+) match(?:es)? omitted: (.+)\]$")
+
+
+def hits_per_file(text: str) -> Counter:
+    return Counter(m.group("path") for m in map(HIT.match, text.split("\n")) if m)
+
+
+@pytest.fixture
+def search() -> SearchCompressor:
+    return SearchCompressor()
+
+
+class TestSearchCompressor:
+    def test_grep_rn_caps_files_and_matches(self):
+        """The first max_files files keep their first 8 hits each; every kept line is an original line."""
+        text = load("grep_rn.txt")
+        out = SearchCompressor(max_files=10, max_total_matches=0).compress(text)
+        before, after = hits_per_file(text), hits_per_file(out)
+        files = list(before)
+        assert len(files) == 18
+        assert list(after) == files[:10]
+        assert all(after[path] == min(8, before[path]) for path in files[:10])
+        assert is_subsequence(content_lines(out), text.split("\n"))
+        assert len(out) < 0.5 * len(text)
+
+    def test_file_markers_count_what_each_file_lost(self, search):
+        """Each capped file gets one marker after its last kept hit with the exact count dropped."""
+        text = load("grep_rn.txt")
+        out = search.compress(text)
+        before = hits_per_file(text)
+        markers = {m.group(3): int(m.group(1)) for m in map(FILE_MARKER.match, out.split("\n")) if m}
+        assert markers == {path: before[path] - 8 for path in before if before[path] > 8}
+        assert not any(CLOSING.match(line) for line in out.split("\n"))  # 18 files: under the default 20
+        assert ("urllib3/util/timeout.py:57:        This combines the connect and read timeouts into one; the read timeout\n"
+                "[trimwire: 47 more matches in urllib3/util/timeout.py omitted]") in out
+
+    def test_closing_marker_names_dropped_files(self):
+        """Files past the cap are named, with their hit counts, in one marker at the end."""
+        text = load("grep_rn.txt")
+        out = SearchCompressor(max_files=10).compress(text)
+        before = hits_per_file(text)
+        dropped = list(before)[10:]
+        closing = CLOSING.match(out.rstrip("\n").split("\n")[-1])
+        assert int(closing.group(1)) == len(dropped)
+        assert int(closing.group(2)) == sum(before[path] for path in dropped)
+        assert closing.group(3) == ", ".join(f"{path} ({before[path]})" for path in dropped)
+
+    def test_ripgrep_heading(self):
+        """In --heading output, kept files keep their path line, hits and the blank line after them."""
+        text = load("rg_heading.txt")
+        out = SearchCompressor(max_files=2, max_matches_per_file=2, max_total_matches=0).compress(text)
+        assert out.startswith(
+            "aiohttp/web_ws.py\n20:    calculate_timeout_when,\n60:    import asyncio as async_timeout\n"
+            "[trimwire: 32 more matches in aiohttp/web_ws.py omitted]\n\naiohttp/streams.py\n"
+            "572:        self._timer.assert_timeout()\n\n[trimwire: 12 more files with 343 matches omitted: ")
+        assert "aiohttp/client.py (84)" in out and "\naiohttp/client.py\n" not in out
+
+    def test_grep_context_follows_its_hit(self):
+        """grep -C context lines stay with the hit nearest them and go when it goes."""
+        text = load("grep_context.txt")
+        out = SearchCompressor(max_matches_per_file=1, max_total_matches=0).compress(text)
+        assert ("urllib3/util/retry.py-18-    ProtocolError,\nurllib3/util/retry.py-19-    ProxyError,\n"
+                "urllib3/util/retry.py:20:    ReadTimeoutError,\nurllib3/util/retry.py-21-    ResponseError,\n"
+                "urllib3/util/retry.py-22-)\n"
+                "[trimwire: 1 more match (and 4 context lines) in urllib3/util/retry.py omitted]") in out
+        kept = content_lines(out)
+        assert is_subsequence(kept, text.split("\n"))
+        assert all(after[path] == 1 for after in [hits_per_file(out)] for path in after)
+
+    def test_vimgrep_columns(self):
+        """path:line:col: hits keep their column and are grouped like plain hits."""
+        text = load("rg_vimgrep.txt")
+        out = SearchCompressor(max_matches_per_file=3, max_total_matches=0).compress(text)
+        assert "aiohttp/client.py:164:6:    \"ClientTimeout\",\n" in out
+        assert "[trimwire: 10 more matches in aiohttp/client.py omitted]" in out
+        assert "aiohttp/client.py:403:40:" not in out
+
+    def test_single_file_grep_without_paths(self):
+        """grep -n on one file prints line:text; the cap applies and the marker names no file."""
+        text = "\n".join(f"{n}:    self._timeout = timeout  # site {n}" for n in range(10, 400, 7))
+        out = SearchCompressor(max_matches_per_file=5, max_total_matches=5).compress(text)
+        assert out.split("\n")[:5] == text.split("\n")[:5]
+        assert out.split("\n")[5] == f"[trimwire: {len(text.split(chr(10))) - 5} more matches omitted]"
+
+    def test_other_lines_are_kept(self):
+        """Lines that are not hits (binary-file notices, summaries) stay where they were."""
+        hits = [f"src/app/file{i}.py:{j}:    retry_budget = {j}" for i in range(30) for j in (1, 2)]
+        text = "\n".join(["Binary file build/app.bin matches", *hits, "60 matches in 30 files"])
+        out = SearchCompressor(max_files=5).compress(text)
+        assert out.startswith("Binary file build/app.bin matches\n")
+        assert "\n60 matches in 30 files\n" in out
+
+    def test_few_files_share_the_total_budget(self, search):
+        """A single-file grep keeps up to max_total_matches hits, not just max_matches_per_file."""
+        lines = [f"{n}:    Note that the base class is immutable ({n})." for n in range(1, 451, 3)]
+        out = search.compress("\n".join(lines))
+        assert out.split("\n") == lines[:100] + ["[trimwire: 50 more matches omitted]"]
+        assert search.compress("\n".join(lines[:19])) is None
+
+    def test_paths_are_never_merged_or_renumbered(self, search):
+        """Every kept hit still starts with its own path and line number, exactly as grep printed it."""
+        text = load("grep_rn.txt")
+        original = set(text.split("\n"))
+        assert all(line in original for line in search.compress(text).split("\n") if HIT.match(line))
+
+    def test_small_results_are_left_alone(self, search):
+        """Results within the caps are not touched."""
+        assert search.compress(load("grep_context.txt")) is None
+        assert search.compress("src/a.py:1:import os\nsrc/b.py:2:import os\n") is None
+
+    def test_applies_only_to_search_output(self, search):
+        """grep output applies; a log does not."""
+        assert search.applies(block(load("grep_rn.txt")))
+        assert not search.applies(block(load("cargo_build.txt")))
+
+    def test_deterministic(self, search):
+        """The same text gives the same bytes every time."""
+        text = load("rg_heading.txt")
+        assert search.compress(text) == SearchCompressor().compress(text)
