@@ -43,7 +43,7 @@ class RequestContext:
     chunks: list[bytes] = field(default_factory=list)
     body_done: bool = False
     result: BodyResult | None = None
-    started: float = field(default_factory=time.perf_counter)
+    started: float = 0.0             # when the complete body was in hand
     elapsed_ms: float = 0.0
 
     @property
@@ -129,6 +129,7 @@ class StreamProcessor:
 
     async def _finish_body(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
         ctx.body_done = True
+        ctx.started = time.perf_counter()  # the client's upload before this is not our latency
         raw = b"".join(ctx.chunks)
         ctx.chunks.clear()
         result = await self._compress(ctx, raw)

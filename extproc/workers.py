@@ -104,11 +104,13 @@ class CompressionWorkers:
         loop = asyncio.get_running_loop()
         if self._inline is not None:
             return await loop.run_in_executor(self._executor, self._inline.run, raw, request)
+        executor = self._executor
         try:
-            return await loop.run_in_executor(self._executor, _run_in_worker, raw, request)
+            return await loop.run_in_executor(executor, _run_in_worker, raw, request)
         except BrokenProcessPool:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._start()
+            if self._executor is executor:  # another request may have rebuilt it already
+                executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._start()
             raise
 
     def close(self) -> None:

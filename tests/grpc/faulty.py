@@ -1,0 +1,99 @@
+"""Compressor factories that break on purpose, for the fail-open tests.
+
+Each one misbehaves only on a body carrying its marker and otherwise compacts JSON like
+production, so one server shows both a failed request and a healthy one. The factories are
+top-level functions because worker processes receive them pickled.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from extproc import BodyCompressor, BodyRequest, BodyResult, Pipeline, Policy, Settings
+from extproc.compressors import JsonCompactor
+
+__all__ = ["BREAK", "CRASH", "EXPLODE", "STALL", "STALL_ENTERED", "STALL_RELEASE",
+           "breaking_factory", "crashing_factory", "gated_factory", "raising_factory",
+           "stalling_factory"]
+
+EXPLODE = "EXPLODE-ON-THIS-BLOCK"
+BREAK = "BREAK-ON-THIS-BODY"
+CRASH = "CRASH-ON-THIS-BLOCK"
+STALL = "STALL-ON-THIS-BLOCK"
+# In-process only (workers=0): set when a stall begins, and by the test to end it.
+STALL_ENTERED = threading.Event()
+STALL_RELEASE = threading.Event()
+
+
+class RaisingCompressor(JsonCompactor):
+    name = "raising"
+
+    def compress(self, text: str) -> str | None:
+        if EXPLODE in text:
+            raise RuntimeError("compressor bug")
+        return super().compress(text)
+
+
+class StallingCompressor(JsonCompactor):
+    name = "stalling"
+
+    def compress(self, text: str) -> str | None:
+        if STALL in text:
+            STALL_ENTERED.set()
+            STALL_RELEASE.wait(30)
+        return super().compress(text)
+
+
+class CrashingCompressor(JsonCompactor):
+    """Kills its worker process, as an out-of-memory kill or a segfault in a native library would."""
+
+    name = "crashing"
+
+    def compress(self, text: str) -> str | None:
+        if CRASH in text:
+            os._exit(1)
+        return super().compress(text)
+
+
+class ContractBreakingCompressor(BodyCompressor):
+    """Returns no result at all: a bug on the server's side of the stream, not in a stage."""
+
+    def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
+        if BREAK.encode() in raw:
+            return None  # type: ignore[return-value]
+        return super().run(raw, request)
+
+
+def _build(settings: Settings, compressor: JsonCompactor,
+           kind: type[BodyCompressor] = BodyCompressor) -> BodyCompressor:
+    policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
+    return kind(settings, Pipeline(policy, [compressor]))
+
+
+def raising_factory(settings: Settings) -> BodyCompressor:
+    return _build(settings, RaisingCompressor())
+
+
+def stalling_factory(settings: Settings) -> BodyCompressor:
+    return _build(settings, StallingCompressor())
+
+
+def crashing_factory(settings: Settings) -> BodyCompressor:
+    return _build(settings, CrashingCompressor())
+
+
+def breaking_factory(settings: Settings) -> BodyCompressor:
+    return _build(settings, JsonCompactor(), kind=ContractBreakingCompressor)
+
+
+def gated_factory(settings: Settings) -> BodyCompressor:
+    """Loads slowly, like a model: waits (in the worker process) until ``extra["gate"]`` exists."""
+    gate = Path(settings.extra["gate"])
+    for _ in range(3000):
+        if gate.exists():
+            break
+        time.sleep(0.01)
+    return _build(settings, JsonCompactor())

@@ -1,0 +1,87 @@
+"""Fail open: when compression breaks or runs out of time the original body goes upstream."""
+
+from __future__ import annotations
+
+import grpc
+
+from .bodies import anthropic_body, encode, marked_body, service_listing
+from .conftest import StartTrimwire
+from .envoy_stream import common, set_headers
+from .faulty import (CRASH, EXPLODE, STALL, STALL_RELEASE, crashing_factory, raising_factory,
+                     stalling_factory)
+from .harness import Harness, sample_value
+
+HEALTHY = encode(anthropic_body(service_listing()))
+
+
+async def one_request(harness: Harness, body: bytes) -> tuple[object, dict[str, str]]:
+    """A full buffered request; returns the body reply's CommonResponse and the client headers."""
+    stream = harness.stream()
+    await stream.request_headers()
+    reply = common(await stream.body(body))
+    client = set_headers(await stream.response_headers())
+    assert await stream.finish() == grpc.StatusCode.OK
+    return reply, client
+
+
+async def test_raising_compressor_fails_open_and_server_keeps_compressing(start_trimwire: StartTrimwire) -> None:
+    """A stage that raises sends the original body on, counts it, and the next stream still compresses."""
+    harness = await start_trimwire(factory=raising_factory)
+    reply, client = await one_request(harness, marked_body(EXPLODE))
+    assert not reply.HasField("body_mutation")
+    assert client["x-trimwire-outcome"] == "failed_open"
+    assert "x-trimwire-tokens-saved" not in client
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="RuntimeError") == 1
+    assert sample_value(metrics, "trimwire_requests_total", format="anthropic", outcome="failed_open") == 1
+
+    reply, client = await one_request(harness, HEALTHY)
+    assert len(reply.body_mutation.body) < len(HEALTHY)
+    assert client["x-trimwire-outcome"] == "compressed"
+
+
+async def test_compressor_past_the_deadline_fails_open(start_trimwire: StartTrimwire) -> None:
+    """A stage slower than request_deadline_ms fails open with reason deadline."""
+    STALL_RELEASE.clear()
+    harness = await start_trimwire(factory=stalling_factory, request_deadline_ms=200)
+    try:
+        reply, client = await one_request(harness, marked_body(STALL))
+    finally:
+        STALL_RELEASE.set()
+    assert not reply.HasField("body_mutation")
+    assert client["x-trimwire-outcome"] == "failed_open"
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="deadline") == 1
+
+    reply, client = await one_request(harness, HEALTHY)
+    assert client["x-trimwire-outcome"] == "compressed"
+
+
+async def test_process_pool_compresses_and_fails_open(start_trimwire: StartTrimwire) -> None:
+    """With workers=1 bodies compress in a worker process, and a failure there still fails open."""
+    harness = await start_trimwire(factory=raising_factory, workers=1)
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_compression_workers") == 1
+    reply, client = await one_request(harness, HEALTHY)
+    assert len(reply.body_mutation.body) < len(HEALTHY)
+    assert client["x-trimwire-outcome"] == "compressed"
+
+    reply, client = await one_request(harness, marked_body(EXPLODE))
+    assert not reply.HasField("body_mutation")
+    assert client["x-trimwire-outcome"] == "failed_open"
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="RuntimeError") == 1
+
+
+async def test_dead_worker_process_fails_open_and_pool_recovers(start_trimwire: StartTrimwire) -> None:
+    """A worker process that dies mid-body fails that request open; the rebuilt pool compresses the next."""
+    harness = await start_trimwire(factory=crashing_factory, workers=1, request_deadline_ms=30_000)
+    reply, client = await one_request(harness, marked_body(CRASH))
+    assert not reply.HasField("body_mutation")
+    assert client["x-trimwire-outcome"] == "failed_open"
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="BrokenProcessPool") == 1
+
+    reply, client = await one_request(harness, HEALTHY)
+    assert len(reply.body_mutation.body) < len(HEALTHY)
+    assert client["x-trimwire-outcome"] == "compressed"
