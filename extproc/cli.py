@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .compress import BodyRequest, build_compressor
-from .config import load_settings
+from .config import MODES, load_settings
 from .envoy_config import EnvoyOptions, find_ca_file, render_yaml
 from .errors import ConfigError, UnsupportedBody
 from .formats import FORMATS, detect_format
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the ext_proc gRPC server")
     comp = sub.add_parser("compress", help="compress captured request bodies offline")
     comp.add_argument("--format", default="auto", choices=["auto", *FORMATS])
+    comp.add_argument("--mode", choices=MODES, help="cache or token (default: the mode setting)")
     comp.add_argument("file", help="a JSON body, a .jsonl of bodies, or - for stdin")
     up = sub.add_parser("up", help="run Envoy with trimwire as its ext_proc filter, locally")
     up.add_argument("--listen", default="127.0.0.1:10000")
@@ -52,7 +53,7 @@ def _compress(args: argparse.Namespace, settings) -> int:  # type: ignore[no-unt
             print(f"#{number}: passthrough ({type(exc).__name__})", file=sys.stderr)
             sys.stdout.write(line + "\n")
             continue
-        result = compressor.run(raw, BodyRequest(format=fmt))
+        result = compressor.run(raw, BodyRequest(format=fmt, mode=args.mode))
         sys.stdout.write((result.body or raw).decode("utf-8") + "\n")
         print(f"#{number}: format={fmt} outcome={result.outcome} tokens_before={result.tokens_before} "
               f"tokens_after={result.tokens_after} saved={result.tokens_saved}", file=sys.stderr)

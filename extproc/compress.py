@@ -29,6 +29,7 @@ class BodyRequest:
 
     format: str
     content_encoding: str = "identity"
+    mode: str | None = None          # "cache" or "token" for this request; None: Settings.mode
 
 
 @dataclass(slots=True)
@@ -104,7 +105,7 @@ class BodyCompressor:
         result.tokens_before = sum(self.tokens.count(block.text) for block in conv.blocks)
         timings["tokens"] = time.perf_counter() - started
 
-        self.pipeline.run(conv, timings)
+        self.pipeline.run(conv, timings, request.mode or self.settings.mode)
         if not conv.changed:
             result.tokens_after = result.tokens_before
             result.bytes_after = result.bytes_before
@@ -135,8 +136,9 @@ class BodyCompressor:
 
 
 def build_compressor(settings: Settings) -> BodyCompressor:
-    """The production BodyCompressor: default policy and compressors from Settings."""
-    from .compressors import default_compressors
+    """The production BodyCompressor: default policy and routed compressors from Settings."""
+    from .compressors import default_routes
 
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    return BodyCompressor(settings, Pipeline(policy, default_compressors(settings)))
+    pipeline = Pipeline(policy, default_routes(settings), protect_recent=settings.protect_recent_tool_results)
+    return BodyCompressor(settings, pipeline)

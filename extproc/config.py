@@ -18,7 +18,7 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "ENV_PREFIX"]
+__all__ = ["Settings", "load_settings", "ENV_PREFIX", "MODES"]
 
 ENV_PREFIX = "TRIMWIRE_"
 
@@ -38,8 +38,12 @@ DEFAULT_MIN_BLOCK_CHARS = 200
 DEFAULT_PROTECTED_TOOLS = (
     "Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "NotebookRead",
     "read_file", "write_file", "edit_file", "create_file", "apply_patch",
-    "str_replace_editor", "str_replace_based_edit_tool", "view_file",
+    "str_replace_editor", "str_replace_based_edit_tool", "view", "view_file",
 )
+# cache: a block's treatment depends only on its own text (prompt-cache safe); token: age rules too.
+DEFAULT_MODE = "cache"
+MODES = ("cache", "token")
+DEFAULT_PROTECT_RECENT_TOOL_RESULTS = 2
 
 _USER_LABEL_MODES = ("raw", "hash", "drop")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -69,6 +73,8 @@ class Settings:
     user_label_limit: int = DEFAULT_USER_LABEL_LIMIT
     min_block_chars: int = DEFAULT_MIN_BLOCK_CHARS
     protected_tools: tuple[str, ...] = DEFAULT_PROTECTED_TOOLS
+    mode: str = DEFAULT_MODE
+    protect_recent_tool_results: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS
     log_level: str = "info"
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -80,8 +86,11 @@ class Settings:
                      "user_label_limit"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if self.min_block_chars < 0:
-            raise ConfigError(f"min_block_chars must be >= 0, got {self.min_block_chars!r}")
+        for name in ("min_block_chars", "protect_recent_tool_results"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.workers < -1:
             raise ConfigError(f"workers must be -1 (auto), 0 (in-process) or more, got {self.workers}")
         if self.drain_grace_s < 0:

@@ -1,7 +1,8 @@
 """The request model every compressor works on, whatever the wire format.
 
 A format adapter (``formats/``) turns a parsed body into a ``Conversation``: a flat list of
-``Block``s, each a piece of text with its role, kind, tool name and position. Compressors never
+``Block``s in body order, each a piece of text with its role, kind, position, and for tool calls
+and their results the tool's name and parsed arguments (``tool_input``). Compressors never
 see JSON or protobufs; they ask the conversation to ``replace`` a block's text, which is
 *recorded*. Only ``apply`` writes the recorded changes back into the parsed body, so an unchanged
 request is never re-serialised.
@@ -38,6 +39,10 @@ class Block:
     tool_call_id: str | None = None
     is_error: bool = False
     cache_control: bool = False
+    # The arguments of the tool call this block is (or answers), when they parse as a JSON object.
+    tool_input: dict[str, Any] | None = field(default=None, repr=False)
+    # Remembered by ``pipeline.router.content_type`` so a block is classified once.
+    content_type: str | None = field(default=None, repr=False)
     writer: Callable[[str], None] | None = field(default=None, repr=False)
 
     @property
@@ -83,4 +88,5 @@ class Conversation:
             assert change.block.writer is not None
             change.block.writer(change.new_text)
             change.block.text = change.new_text
+            change.block.content_type = None
         return self.body

@@ -1,7 +1,8 @@
 """One ext_proc stream (one HTTP request): receive, dispatch by phase, reply, account.
 
-Request headers decide whether the request is ours (path, method, content-type, bypass); the
-request body is handed to the compression workers once, complete; response headers carry the
+Request headers decide whether the request is ours (path, method, content-type, bypass) and
+which mode it asks for (``x-trimwire-mode: cache|token``; other values are ignored); the request
+body is handed to the compression workers once, complete; response headers carry the
 savings back to the client. Everything else passes through. No compression logic lives here.
 """
 
@@ -16,7 +17,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
 from . import envoy
 from .compress import BodyRequest, BodyResult
-from .config import Settings
+from .config import MODES, Settings
 from .formats import format_for_path
 from .logs import get_logger
 from .metrics import LabelGuard, Metrics, sanitise
@@ -37,6 +38,7 @@ class RequestContext:
     path: str = ""
     format: str | None = None
     content_encoding: str = "identity"
+    mode: str | None = None          # from the mode header; None: the configured default
     full_duplex: bool = False
     outcome: str = "passthrough"     # compressed | unchanged | bypassed | passthrough | failed_open
     reason: str = "no_body"
@@ -92,6 +94,8 @@ class StreamProcessor:
         ctx.full_duplex = envoy.is_full_duplex(request)
         ctx.content_encoding = headers.get("content-encoding", "identity") or "identity"
         ctx.format = format_for_path(ctx.path)
+        mode = headers.get(s.header_prefix + "mode", "").strip().lower()
+        ctx.mode = mode if mode in MODES else None
         if request.request_headers.end_of_stream:
             ctx.outcome, ctx.reason = "passthrough", "no_body"
         elif ctx.format is None:
@@ -143,7 +147,7 @@ class StreamProcessor:
 
     async def _compress(self, ctx: RequestContext, raw: bytes) -> BodyResult | None:
         started = time.perf_counter()
-        request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding)
+        request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding, mode=ctx.mode)
         try:
             result = await asyncio.wait_for(self.workers.run(raw, request),
                                             timeout=self.settings.request_deadline_ms / 1000)
@@ -198,7 +202,8 @@ class StreamProcessor:
             m.request_seconds.labels(fmt).observe(ctx.elapsed_ms / 1000)
             for stage, seconds in result.stage_seconds.items():
                 m.stage_seconds.labels(stage).observe(seconds)
-            fields = dict(model=model, bytes_before=result.bytes_before, bytes_after=result.bytes_after,
+            fields = dict(model=model, mode=ctx.mode or self.settings.mode,
+                          bytes_before=result.bytes_before, bytes_after=result.bytes_after,
                           tokens_before=result.tokens_before, tokens_after=result.tokens_after,
                           blocks_changed=result.blocks_changed)
         log.info("request", request_id=ctx.request_id, user=self.users.display(ctx.user),

@@ -1,14 +1,37 @@
-"""Content-aware compressors. Add one here and to ``default_compressors``; see ``pipeline``."""
+"""Content-aware compressors and the routes that offer each content type to them.
+
+To add a compressor: write it in a module here (it needs only ``conversation.py``,
+``pipeline/router.py`` and its own file) and list it under its content type in ``default_routes``.
+"""
 
 from __future__ import annotations
 
 from ..config import Settings
-from ..pipeline import Compressor
+from ..pipeline import Routes
+from ..pipeline.router import ContentType
+from .diff import DiffCompressor
+from .html import HtmlCompressor
 from .json_compact import JsonCompactor
+from .json_lossy import JsonSampler, JsonTable
+from .logs import LogCompressor
+from .search import SearchCompressor
 
-__all__ = ["JsonCompactor", "default_compressors"]
+__all__ = [
+    "DiffCompressor", "HtmlCompressor", "JsonCompactor", "JsonSampler", "JsonTable", "LogCompressor",
+    "SearchCompressor", "default_routes",
+]
 
 
-def default_compressors(settings: Settings) -> list[Compressor]:
-    """The compressors a server runs, in the order they are tried."""
-    return [JsonCompactor()]
+def default_routes(settings: Settings) -> Routes:
+    """The compressors a server offers each content type, in the order they are tried.
+
+    Types not listed (code, prose, JSONL) reach the model byte for byte. Large JSON is sampled
+    and tabulated; JSON the sampler leaves alone (small, or not shorter) is compacted losslessly.
+    """
+    return {
+        ContentType.JSON: [JsonSampler(), JsonCompactor()],
+        ContentType.LOG: [LogCompressor()],
+        ContentType.SEARCH: [SearchCompressor()],
+        ContentType.DIFF: [DiffCompressor()],
+        ContentType.HTML: [HtmlCompressor()],
+    }

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 
 from ..conversation import Block
-from ..pipeline.router import ContentType, detect
+from ..pipeline.router import ContentType, content_type
 
 __all__ = [
     "DiffCompressor", "DEFAULT_CONTEXT_LINES", "DEFAULT_MIN_GAP", "DEFAULT_MAX_FILE_LINES",
@@ -70,7 +70,7 @@ class DiffCompressor:
         self.generated_files = generated_files
 
     def applies(self, block: Block) -> bool:
-        return detect(block.text) is ContentType.DIFF
+        return content_type(block) is ContentType.DIFF
 
     def compress(self, text: str) -> str | None:
         out: list[str] = []

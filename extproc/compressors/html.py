@@ -21,7 +21,7 @@ import logging
 import re
 
 from ..conversation import Block
-from ..pipeline.router import ContentType, detect
+from ..pipeline.router import ContentType, content_type
 
 try:
     import trafilatura
@@ -54,7 +54,7 @@ class HtmlCompressor:
         self.min_kept_chars = min_kept_chars
 
     def applies(self, block: Block) -> bool:
-        return AVAILABLE and len(block.text) >= self.min_chars and detect(block.text) is ContentType.HTML
+        return AVAILABLE and len(block.text) >= self.min_chars and content_type(block) is ContentType.HTML
 
     def compress(self, text: str) -> str | None:
         if not AVAILABLE or len(text) < self.min_chars:

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 
 from ..conversation import Block
-from ..pipeline.router import ContentType, detect
+from ..pipeline.router import ContentType, content_type
 
 __all__ = [
     "LogCompressor", "DEFAULT_MIN_LINES", "DEFAULT_HEAD_LINES", "DEFAULT_TAIL_LINES",
@@ -104,7 +104,7 @@ class LogCompressor:
         self.max_block_lines = max_block_lines
 
     def applies(self, block: Block) -> bool:
-        return block.text.count("\n") >= self.min_lines and detect(block.text) is ContentType.LOG
+        return block.text.count("\n") >= self.min_lines and content_type(block) is ContentType.LOG
 
     def compress(self, text: str) -> str | None:
         lines = text.split("\n")

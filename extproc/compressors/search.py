@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 
 from ..conversation import Block
-from ..pipeline.router import SEARCH_HIT, ContentType, detect
+from ..pipeline.router import SEARCH_HIT, ContentType, content_type
 
 __all__ = [
     "SearchCompressor", "DEFAULT_MAX_FILES", "DEFAULT_MAX_MATCHES_PER_FILE", "DEFAULT_MAX_TOTAL_MATCHES",
@@ -57,7 +57,7 @@ class SearchCompressor:
         self.max_listed_files = max_listed_files
 
     def applies(self, block: Block) -> bool:
-        return detect(block.text) is ContentType.SEARCH
+        return content_type(block) is ContentType.SEARCH
 
     def compress(self, text: str) -> str | None:
         lines = text.split("\n")

@@ -1,17 +1,35 @@
-"""Small helpers the format adapters share: write-back closures and type guards."""
+"""Small helpers the format adapters share: write-back closures, tool calls and type guards."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import UnsupportedBody
 
-__all__ = ["READ_ONLY_ROLES", "setter", "role_setter", "require_list", "require_dict"]
+__all__ = ["READ_ONLY_ROLES", "ToolCall", "tool_input", "setter", "role_setter", "require_list", "require_dict"]
 
 # System and developer prompts are the operator's rules and the provider's cached prefix: read-only
 # in every format, like Anthropic's top-level ``system`` and the Responses ``instructions``.
 READ_ONLY_ROLES = frozenset({"system", "developer"})
+
+
+class ToolCall(NamedTuple):
+    """What a tool result needs from its call: the tool's name and its parsed arguments."""
+
+    name: str | None
+    input: dict[str, Any] | None
+
+
+def tool_input(arguments: Any) -> dict[str, Any] | None:
+    """A call's arguments as an object: given as one, or as a string of JSON that parses to one."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):
+            return None
+    return arguments if isinstance(arguments, dict) else None
 
 
 def setter(container: dict[str, Any] | list[Any], key: str | int) -> Callable[[str], None]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..conversation import Block, Conversation, Kind
 from ..errors import UnsupportedBody
-from ._common import require_dict, role_setter, setter
+from ._common import ToolCall, require_dict, role_setter, setter, tool_input
 
 __all__ = ["parse"]
 
@@ -36,7 +36,7 @@ def parse(body: dict[str, Any]) -> Conversation:
         return conv
     if not isinstance(items, list):
         raise UnsupportedBody("input is neither a string nor an array")
-    tool_names: dict[str, str] = {}
+    calls: dict[str, ToolCall] = {}
     for index, raw in enumerate(items):
         item = require_dict(raw, f"input[{index}]")
         kind = item.get("type", "message" if "role" in item else None)
@@ -45,9 +45,9 @@ def parse(body: dict[str, Any]) -> Conversation:
         if kind == "message":
             _message(conv, item, index)
         elif kind in _CALLS:
-            _call(conv, item, index, _CALLS[kind], tool_names)
+            _call(conv, item, index, _CALLS[kind], calls)
         elif kind in _OUTPUTS:
-            _output(conv, item, index, tool_names)
+            _output(conv, item, index, calls)
     return conv
 
 
@@ -65,24 +65,26 @@ def _message(conv: Conversation, item: dict[str, Any], index: int) -> None:
 
 
 def _call(conv: Conversation, item: dict[str, Any], index: int, field: str,
-          tool_names: dict[str, str]) -> None:
+          calls: dict[str, ToolCall]) -> None:
     call_id, name = item.get("call_id"), item.get("name")
+    arguments = tool_input(item.get(field))
     if isinstance(call_id, str) and isinstance(name, str):
-        tool_names[call_id] = name
+        calls[call_id] = ToolCall(name, arguments)
     if isinstance(item.get(field), str):
         conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=item[field], message_index=index,
                        tool_name=name if isinstance(name, str) else None,
-                       tool_call_id=call_id if isinstance(call_id, str) else None))
+                       tool_call_id=call_id if isinstance(call_id, str) else None, tool_input=arguments))
 
 
-def _output(conv: Conversation, item: dict[str, Any], index: int, tool_names: dict[str, str]) -> None:
+def _output(conv: Conversation, item: dict[str, Any], index: int, calls: dict[str, ToolCall]) -> None:
     call_id = item.get("call_id")
     call_id = call_id if isinstance(call_id, str) else None
-    name = tool_names.get(call_id) if call_id else None
+    call = calls.get(call_id) if call_id else None
+    name = call.name if call else None
     if name is None and item.get("type") == "local_shell_call_output":
         name = "local_shell"
     common = dict(kind=Kind.TOOL_RESULT, role="tool", message_index=index, tool_name=name,
-                  tool_call_id=call_id)
+                  tool_call_id=call_id, tool_input=call.input if call else None)
     output = item.get("output")
     if isinstance(output, str):
         conv.add(Block(text=output, writer=setter(item, "output"), **common))

@@ -1,22 +1,34 @@
-"""The compression pipeline: a policy that releases blocks, then an ordered list of compressors.
+"""The compression pipeline: a policy that releases blocks, a router, and compressors per content type.
 
 A compressor is a small class (see ``Compressor``): settings in ``__init__``, a ``name``, a
-cheap ``applies`` check and a ``compress`` that returns new text or None. For each released
-block the first compressor that applies and makes it shorter wins; a block nothing shrinks stays
-byte-identical. Compressors are pure functions of the block's text and settings, so the same
-block always compresses to the same bytes (what the provider's prompt cache needs).
+cheap ``applies`` check and a ``compress`` that returns new text or None. Each block the policy
+releases is classified once (``router.content_type``) and offered only to the compressors routed
+for its type, in order; the first that applies and makes it shorter wins. A block nothing
+shrinks, or whose type has no compressors (code, prose), stays byte-identical.
+
+Two modes (``config.MODES``):
+
+* ``cache`` (default): a block's treatment is a pure function of its text, tool name and
+  settings, never of its position, age or later messages, so every message already sent comes
+  out byte-identical in each later request of the conversation and the provider's prompt cache
+  keeps hitting.
+* ``token``: also the age rules of ``age.py``: the last ``protect_recent`` tool results stay
+  whole, and file reads made stale by a later edit or full re-read become one-line markers.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
 from ..conversation import Block, Conversation
+from .age import recent_tool_results, stale_reads
 from .policy import Policy
+from .router import ContentType, content_type
 
-__all__ = ["Compressor", "Pipeline", "Policy"]
+__all__ = ["Compressor", "Pipeline", "Policy", "Routes"]
 
 
 class Compressor(Protocol):
@@ -29,24 +41,46 @@ class Compressor(Protocol):
         """New text for the block, or None to leave it alone."""
 
 
+Routes = Mapping[ContentType, Sequence[Compressor]]
+
+
 class Pipeline:
-    """Runs the policy and the compressors over one conversation, recording changes."""
+    """Runs the policy, the age rules (token mode) and the routed compressors, recording changes."""
 
-    def __init__(self, policy: Policy, compressors: Sequence[Compressor]) -> None:
+    def __init__(self, policy: Policy, routes: Routes, *,
+                 protect_recent: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS) -> None:
         self.policy = policy
-        self.compressors = tuple(compressors)
+        self.routes = {kind: tuple(compressors) for kind, compressors in routes.items()}
+        self.protect_recent = protect_recent
 
-    def run(self, conv: Conversation, timings: dict[str, float]) -> None:
+    def run(self, conv: Conversation, timings: dict[str, float], mode: str = "cache") -> None:
         """Compress ``conv`` in place (recorded changes); add seconds per stage to ``timings``."""
+        held = self._age_rules(conv, timings) if mode == "token" else set()
         for block in conv.blocks:
-            if not self.policy.releases(block):
+            if block not in held and self.policy.releases(block):
+                self._compress(conv, block, timings)
+
+    def _age_rules(self, conv: Conversation, timings: dict[str, float]) -> set[Block]:
+        """Record stale-read markers; return every block the compressors must leave alone now."""
+        started = time.perf_counter()
+        held = recent_tool_results(conv, self.protect_recent)
+        for block, marker in stale_reads(conv).items():
+            if block not in held:
+                conv.replace(block, marker, "stale_read")
+                held.add(block)
+        timings["age"] = timings.get("age", 0.0) + time.perf_counter() - started
+        return held
+
+    def _compress(self, conv: Conversation, block: Block, timings: dict[str, float]) -> None:
+        started = time.perf_counter()
+        compressors = self.routes.get(content_type(block), ())
+        timings["router"] = timings.get("router", 0.0) + time.perf_counter() - started
+        for compressor in compressors:
+            if not compressor.applies(block):
                 continue
-            for compressor in self.compressors:
-                if not compressor.applies(block):
-                    continue
-                started = time.perf_counter()
-                new_text = compressor.compress(block.text)
-                timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
-                if new_text is not None and len(new_text) < len(block.text):
-                    conv.replace(block, new_text, compressor.name)
-                    break
+            started = time.perf_counter()
+            new_text = compressor.compress(block.text)
+            timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
+            if new_text is not None and len(new_text) < len(block.text):
+                conv.replace(block, new_text, compressor.name)
+                return

@@ -1,9 +1,11 @@
 """What kind of text a tool result is: JSON, JSONL, log, search hits, diff, HTML, code or prose.
 
-Compressors ask ``detect`` in their ``applies`` check, so it must be cheap: it looks only at a
-prefix sample (``DEFAULT_SAMPLE_CHARS``) and decides with line rules, never by parsing the whole
-text. The rules are ordered from the most specific shape (a JSON document, a unified diff) to the
-least (prose), and each is a plain regular expression over whole lines.
+The pipeline classifies each block it may compress once (``content_type``, remembered on the
+block) and offers it only to the compressors routed for that type; a compressor's ``applies``
+asks ``content_type`` too and gets the remembered answer. ``detect`` must be cheap: it looks only
+at a prefix sample (``DEFAULT_SAMPLE_CHARS``) and decides with line rules, never by parsing the
+whole text. The rules are ordered from the most specific shape (a JSON document, a unified diff)
+to the least (prose), and each is a plain regular expression over whole lines.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import json
 import re
 from enum import Enum
 
-__all__ = ["ContentType", "detect", "DEFAULT_SAMPLE_CHARS"]
+from ..conversation import Block
+
+__all__ = ["ContentType", "content_type", "detect", "DEFAULT_SAMPLE_CHARS"]
 
 DEFAULT_SAMPLE_CHARS = 8192
 # Share of sampled non-blank lines that must look like grep hits / log lines / source code.
@@ -87,6 +91,13 @@ _CODE_LINE = re.compile(
 )
 # A Read tool or `cat -n` line-number prefix ("    12\t", "    12→") hides the code behind it.
 _NUMBERED = re.compile(r"^\s*\d+(?:\t|→|: )")
+
+
+def content_type(block: Block) -> ContentType:
+    """The content type of ``block``'s text, detected on the first ask and remembered on the block."""
+    if block.content_type is None:
+        block.content_type = detect(block.text)
+    return ContentType(block.content_type)
 
 
 def detect(text: str, *, sample_chars: int = DEFAULT_SAMPLE_CHARS) -> ContentType:

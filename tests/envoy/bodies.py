@@ -1,22 +1,24 @@
 """Agent-shaped request bodies for the three wire formats, and the check that only tool output
-was compacted.
+was compressed.
 
 Each conversation carries what a coding agent sends: a system prompt, user text with non-ASCII
-characters, tool calls, pretty-printed JSON tool output (the lossless compactor shrinks it), a
-build log (left alone), a protected file read (left alone even though it is JSON), and the
-format's cache/thinking/reasoning markers. Builders return the body and the JSON paths of the
-tool outputs expected to change.
+characters, tool calls, pretty-printed JSON tool output (tabulated or compacted), a worker log
+(cut to its head, tail and the error), a protected file read (left alone even though it is
+JSON), and the format's cache/thinking/reasoning markers. Builders return the body and the JSON
+paths of the tool outputs expected to change.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = [
-    "SYSTEM", "USER_TEXT", "Path", "pretty_json_output", "log_output", "config_file_output",
+    "SYSTEM", "USER_TEXT", "LOG_ERROR", "Path", "pretty_json_output", "log_output", "config_file_output",
     "anthropic_conversation", "chat_conversation", "responses_conversation",
-    "big_anthropic_conversation", "changed_strings", "assert_only_tool_output_compacted", "dumps",
+    "big_anthropic_conversation", "changed_strings", "assert_only_tool_output_compressed",
+    "assert_json_kept", "assert_lines_kept", "dumps",
 ]
 
 Path = tuple[Any, ...]
@@ -45,9 +47,13 @@ def pretty_json_output(seed: int = 0, items: int = 25) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": pods}, indent=2)
 
 
-def log_output(lines: int = 40) -> str:
-    """A build/test log: not JSON, so nothing shrinks it yet."""
+LOG_ERROR = "2025-06-07T10:31:00Z ERROR worker[2] batch 61 failed: connection reset by peer"
+
+
+def log_output(lines: int = 120) -> str:
+    """A worker log: routine lines and one error, which the log compressor keeps with its context."""
     return "\n".join(
+        LOG_ERROR if i == lines // 2 else
         f"2025-06-0{1 + i % 9}T10:{i % 60:02d}:00Z INFO  worker[{i % 4}] processed batch {i} "
         f"in {10 + i % 7}ms (queue depth {i * 3 % 17})" for i in range(lines))
 
@@ -97,7 +103,8 @@ def anthropic_conversation() -> tuple[dict[str, Any], list[Path]]:
                 {"type": "text", "text": "What should we change? Keep it short."}]},
         ],
     }
-    return body, [("messages", 2, "content", 0, "content"), ("messages", 8, "content", 0, "content", 0, "text")]
+    return body, [("messages", 2, "content", 0, "content"), ("messages", 4, "content", 0, "content", 0, "text"),
+                  ("messages", 8, "content", 0, "content", 0, "text")]
 
 
 def chat_conversation() -> tuple[dict[str, Any], list[Path]]:
@@ -126,7 +133,7 @@ def chat_conversation() -> tuple[dict[str, Any], list[Path]]:
             {"role": "user", "content": [{"type": "text", "text": "What should we change? Keep it short."}]},
         ],
     }
-    return body, [("messages", 3, "content"), ("messages", 9, "content", 0, "text")]
+    return body, [("messages", 3, "content"), ("messages", 5, "content"), ("messages", 9, "content", 0, "text")]
 
 
 def responses_conversation() -> tuple[dict[str, Any], list[Path]]:
@@ -158,12 +165,12 @@ def responses_conversation() -> tuple[dict[str, Any], list[Path]]:
             {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "What now?"}]},
         ],
     }
-    return body, [("input", 3, "output"), ("input", 9, "output")]
+    return body, [("input", 3, "output"), ("input", 5, "output"), ("input", 9, "output")]
 
 
 def big_anthropic_conversation(target_bytes: int) -> tuple[dict[str, Any], list[Path]]:
     """A long agent session of at least ``target_bytes`` (compact JSON), alternating JSON and log output."""
-    body, _ = anthropic_conversation()
+    body, base = anthropic_conversation()
     messages = body["messages"]
     paths: list[Path] = []
     size, turn = len(dumps(body)), 0
@@ -176,12 +183,10 @@ def big_anthropic_conversation(target_bytes: int) -> tuple[dict[str, Any], list[
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": text}]}]
         messages += turn_messages
         size += len(dumps(turn_messages)) - 1  # the list brackets go, a separating comma comes
-        if turn % 3:
-            paths.append(("messages", len(messages) - 1, "content", 0, "content"))
+        paths.append(("messages", len(messages) - 1, "content", 0, "content"))
         turn += 1
     messages.append({"role": "user", "content": "Summarise the session."})
-    return body, [("messages", 2, "content", 0, "content"),
-                  ("messages", 8, "content", 0, "content", 0, "text"), *paths]
+    return body, [*base, *paths]
 
 
 def changed_strings(sent: Any, got: Any, path: Path = ()) -> dict[Path, tuple[str, str]]:
@@ -204,10 +209,52 @@ def changed_strings(sent: Any, got: Any, path: Path = ()) -> dict[Path, tuple[st
     return {}
 
 
-def assert_only_tool_output_compacted(sent: Any, got: Any, expected: list[Path]) -> None:
-    """Everything equal except the ``expected`` tool outputs, each shorter and the same JSON value."""
+def assert_only_tool_output_compressed(sent: Any, got: Any, expected: list[Path]) -> None:
+    """Everything equal except the ``expected`` tool outputs, each shorter and faithful to the original."""
     changes = changed_strings(sent, got)
     assert sorted(changes, key=repr) == sorted(expected, key=repr)
     for path, (before, after) in changes.items():
         assert len(after) < len(before), path
-        assert json.loads(after) == json.loads(before), path
+        if before.lstrip()[:1] in ("{", "["):
+            assert_json_kept(json.loads(before), json.loads(after), path)
+        else:
+            assert_lines_kept(before, after, path)
+
+
+_OMITTED_ITEMS = re.compile(r"\[trimwire: (\d+) items? omitted \(.+\)\]")
+
+
+def assert_json_kept(before: Any, after: Any, path: Path = ()) -> None:
+    """``after`` is ``before`` with tables read back as objects and each marker standing for the items it
+    says it omitted; every kept value is unchanged."""
+    if isinstance(after, dict) and list(after) == ["__columns__", "__rows__"]:
+        after = [row if isinstance(row, str) else dict(zip(after["__columns__"], row)) for row in after["__rows__"]]
+    if isinstance(before, list):
+        assert isinstance(after, list), path
+        position = 0
+        for item in after:
+            marker = _OMITTED_ITEMS.fullmatch(item) if isinstance(item, str) else None
+            if marker:
+                position += int(marker.group(1))
+                continue
+            assert_json_kept(before[position], item, (*path, position))
+            position += 1
+        assert position == len(before), path
+    elif isinstance(before, dict):
+        assert isinstance(after, dict) and list(after) == list(before), path
+        for key in before:
+            assert_json_kept(before[key], after[key], (*path, key))
+    else:
+        assert after == before, path
+
+
+def assert_lines_kept(before: str, after: str, path: Path = ()) -> None:
+    """Every line of ``after`` is a ``[trimwire: ...]`` marker or the next kept line of ``before``, as it was."""
+    remaining = iter(before.split("\n"))
+    markers = 0
+    for line in after.split("\n"):
+        if line.startswith("[trimwire: ") and line.endswith("]"):
+            markers += 1
+        else:
+            assert line in remaining, (path, line)  # consumes the iterator up to the match: order kept
+    assert markers, path

@@ -15,10 +15,11 @@ import httpx
 import pytest
 import zstandard
 
+from extproc import BodyRequest, Settings, build_compressor
 from extproc.formats import FORMATS, detect_format
 from tests.upstream import Recorded, RecordingUpstream
 
-from .bodies import (anthropic_conversation, assert_only_tool_output_compacted, big_anthropic_conversation,
+from .bodies import (anthropic_conversation, assert_only_tool_output_compressed, big_anthropic_conversation,
                      chat_conversation, dumps)
 from .stack import REPO_ROOT, TEST_ID_HEADER, EnvoyProcess, recorded
 
@@ -55,7 +56,7 @@ def test_gateway_prefixed_path_is_compressed(client, envoy, upstream, path: str)
     assert response.status_code == 200 and response.json()["type"] == "message"
     assert got.path == path
     assert got.headers["x-trimwire-outcome"] == "compressed"
-    assert_only_tool_output_compacted(body, got.json(), compressible)
+    assert_only_tool_output_compressed(body, got.json(), compressible)
 
 
 def test_chunked_client_body_gets_true_content_length(client, envoy, upstream) -> None:
@@ -66,7 +67,7 @@ def test_chunked_client_body_gets_true_content_length(client, envoy, upstream) -
     response, got = send(client, envoy, upstream, "/v1/messages", pieces)
     assert response.status_code == 200
     assert got.headers["content-length"] == str(len(got.body)) and len(got.body) < len(raw)
-    assert_only_tool_output_compacted(body, got.json(), compressible)
+    assert_only_tool_output_compressed(body, got.json(), compressible)
 
 
 def test_five_megabyte_body_is_compressed(client, envoy, upstream) -> None:
@@ -77,7 +78,7 @@ def test_five_megabyte_body_is_compressed(client, envoy, upstream) -> None:
     assert response.status_code == 200
     assert response.headers["x-trimwire-outcome"] == "compressed"
     assert len(got.body) < len(raw) and got.headers["content-length"] == str(len(got.body))
-    assert_only_tool_output_compacted(body, got.json(), compressible)
+    assert_only_tool_output_compressed(body, got.json(), compressible)
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "zstd"])
@@ -92,7 +93,7 @@ def test_encoded_body_is_compressed_and_reencoded(client, envoy, upstream, encod
     assert got.headers["content-length"] == str(len(got.body))
     plain = DECODERS[encoding](got.body)
     assert len(plain) < len(raw)
-    assert_only_tool_output_compacted(body, json.loads(plain), compressible)
+    assert_only_tool_output_compressed(body, json.loads(plain), compressible)
 
 
 def _passthrough_cases() -> dict[str, tuple[str, bytes, dict[str, str]]]:
@@ -118,7 +119,10 @@ def test_passthrough_is_byte_identical(client, envoy, upstream, case: str) -> No
     assert "x-trimwire-bypass" not in got.headers
 
 
-def _first_corpus_body(fmt: str) -> dict[str, Any] | None:
+def _first_corpus_row(fmt: str) -> dict[str, Any] | None:
+    """The first captured conversation of ``fmt`` that trimwire compresses (many short sessions have
+    nothing worth cutting), so the test below sees compressed output."""
+    compressor = build_compressor(Settings(workers=0))
     with CORPUS.open(encoding="utf-8") as rows:
         for line in rows:
             row = json.loads(line)
@@ -129,24 +133,47 @@ def _first_corpus_body(fmt: str) -> dict[str, Any] | None:
                 row_format = row.get("format") if row.get("format") in FORMATS else detect_format(body)
             except Exception:
                 continue
-            if row_format == fmt:
-                return body
+            if row_format == fmt and compressor.run(_encode(body), BodyRequest(fmt)).outcome == "compressed":
+                return row
     return None
 
 
+def _encode(body: dict[str, Any]) -> bytes:
+    try:
+        return dumps(body)
+    except UnicodeEncodeError:  # lone surrogates survive only escaped
+        return json.dumps(body, separators=(",", ":")).encode("ascii")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield key
+            yield from _strings(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _strings(child)
+
+
 @pytest.mark.parametrize("fmt", list(PATHS))
-def test_corpus_conversation_arrives_valid(client, envoy, upstream, fmt: str) -> None:
-    """One captured conversation per format arrives upstream as valid JSON and no larger than sent."""
+def test_corpus_conversation_arrives_compressed(client, envoy, upstream, fmt: str) -> None:
+    """One captured conversation per format arrives upstream compressed, valid, and still holding every
+    probe answer (the facts a model must be able to find in it)."""
     if not CORPUS.exists():
         pytest.skip(f"no corpus at {CORPUS}")
-    body = _first_corpus_body(fmt)
-    if body is None:
+    row = _first_corpus_row(fmt)
+    if row is None:
         pytest.skip(f"no {fmt} conversation in the corpus")
-    try:
-        raw = dumps(body)
-    except UnicodeEncodeError:  # lone surrogates survive only escaped
-        raw = json.dumps(body, separators=(",", ":")).encode("ascii")
+    body = row["body"]
+    raw = _encode(body)
     response, got = send(client, envoy, upstream, PATHS[fmt], raw)
     assert response.status_code == 200
-    assert isinstance(got.json(), dict)
-    assert len(got.body) <= len(raw) and got.headers["content-length"] == str(len(got.body))
+    assert got.headers["x-trimwire-outcome"] == "compressed"
+    assert len(got.body) < len(raw) and got.headers["content-length"] == str(len(got.body))
+    sent_text, got_text = "\n".join(_strings(body)), "\n".join(_strings(got.json()))
+    answers = [probe["a"] for probe in row.get("probes", []) if probe.get("a")]
+    assert answers and all(answer in sent_text for answer in answers)
+    assert [answer for answer in answers if answer not in got_text] == []

@@ -16,7 +16,7 @@ import pytest
 from extproc.envoy_config import EnvoyOptions, render_yaml
 from tests.upstream import RecordingUpstream
 
-from .bodies import anthropic_conversation, assert_only_tool_output_compacted, dumps
+from .bodies import anthropic_conversation, assert_only_tool_output_compressed, dumps
 from .stack import TEST_ID_HEADER, TrimwireProcess, http_get, loopback_envoy_options, recorded, wait_until
 
 pytestmark = [pytest.mark.envoy, pytest.mark.docker]
@@ -66,4 +66,4 @@ def test_official_image_compresses_through_trimwire(container_envoy: EnvoyOption
     assert response.status_code == 200
     assert response.headers["x-trimwire-outcome"] == "compressed"
     [received] = recorded(upstream, test_id)
-    assert_only_tool_output_compacted(body, received.json(), compressible)
+    assert_only_tool_output_compressed(body, received.json(), compressible)

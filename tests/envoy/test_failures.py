@@ -18,6 +18,7 @@ from extproc.compress import BodyCompressor
 from extproc.config import Settings, load_settings
 from extproc.conversation import Block
 from extproc.pipeline import Pipeline, Policy
+from extproc.pipeline.router import ContentType
 from extproc.server import TrimwireServer, start_server
 from extproc.workers import CompressionWorkers
 from tests.upstream import RecordingUpstream
@@ -121,7 +122,7 @@ class ExplodingCompressor:
 def exploding_compressor(settings: Settings) -> BodyCompressor:
     """A BodyCompressor factory whose pipeline raises on the first released block."""
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    return BodyCompressor(settings, Pipeline(policy, [ExplodingCompressor()]))
+    return BodyCompressor(settings, Pipeline(policy, dict.fromkeys(ContentType, [ExplodingCompressor()])))
 
 
 class ThreadedServer:

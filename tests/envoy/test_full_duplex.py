@@ -12,7 +12,7 @@ import pytest
 
 from tests.upstream import Recorded, RecordingUpstream
 
-from .bodies import anthropic_conversation, assert_only_tool_output_compacted, big_anthropic_conversation, dumps
+from .bodies import anthropic_conversation, assert_only_tool_output_compressed, big_anthropic_conversation, dumps
 from .stack import TEST_ID_HEADER, EnvoyProcess, TrimwireProcess, recorded, start_test_envoy
 
 pytestmark = pytest.mark.envoy
@@ -50,7 +50,7 @@ def test_compressible_request_arrives_compressed(duplex_envoy, upstream, size: i
     assert response.status_code == 200 and response.json()["type"] == "message"
     assert len(received.body) < len(raw)
     assert_framed(received)
-    assert_only_tool_output_compacted(body, received.json(), compressible)
+    assert_only_tool_output_compressed(body, received.json(), compressible)
 
 
 def test_client_sees_savings_headers(duplex_envoy, upstream) -> None:

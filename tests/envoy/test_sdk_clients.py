@@ -20,7 +20,7 @@ import pytest
 
 from tests.upstream import Recorded, RecordingUpstream
 
-from .bodies import (Path, anthropic_conversation, assert_only_tool_output_compacted, chat_conversation,
+from .bodies import (Path, anthropic_conversation, assert_only_tool_output_compressed, chat_conversation,
                      dumps, responses_conversation)
 from .stack import (TEST_ID_HEADER, EnvoyProcess, RequestCapture, TrimwireProcess, metric_value, recorded,
                     wait_until)
@@ -118,9 +118,9 @@ def test_upstream_body_has_request_shape(exchange: Exchange) -> None:
     assert bool(got.get("stream")) is exchange.stream
 
 
-def test_only_tool_output_is_compacted(exchange: Exchange) -> None:
-    """Everything protected arrives equal and in order; only pretty JSON tool output changed, losslessly."""
-    assert_only_tool_output_compacted(json.loads(exchange.sent), exchange.upstream.json(), exchange.compressible)
+def test_only_tool_output_is_compressed(exchange: Exchange) -> None:
+    """Everything protected arrives equal and in order; only JSON and log tool output changed, faithfully."""
+    assert_only_tool_output_compressed(json.loads(exchange.sent), exchange.upstream.json(), exchange.compressible)
 
 
 def test_upstream_body_is_smaller(exchange: Exchange) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.upstream import RecordingUpstream
 
-from .bodies import anthropic_conversation, assert_only_tool_output_compacted
+from .bodies import anthropic_conversation, assert_only_tool_output_compressed
 from .stack import (REPO_ROOT, TEST_ID_HEADER, RequestCapture, child_pids, free_ports, process_gone, recorded,
                     stop_process, trimwire_env, wait_until)
 
@@ -104,7 +104,7 @@ def test_anthropic_request_through_up_is_compressed(up_run: UpRun) -> None:
     assert raw.parse().content[0].text == "ok"
     assert int(raw.headers["x-trimwire-tokens-saved"]) > 0
     [received] = recorded(up_run.upstream, test_id)
-    assert_only_tool_output_compacted(json.loads(capture.body), received.json(), compressible)
+    assert_only_tool_output_compressed(json.loads(capture.body), received.json(), compressible)
 
 
 def test_sigterm_exits_zero_and_stops_envoy(up_run: UpRun) -> None:

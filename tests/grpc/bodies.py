@@ -5,15 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["service_listing", "anthropic_body", "openai_body", "encode", "marked_body",
-           "tool_output_of", "assert_only_tool_output_shrank"]
+__all__ = ["service_listing", "service_index", "stale_read_body", "STALE_READ", "anthropic_body", "openai_body",
+           "encode", "marked_body", "tool_output_of", "assert_only_tool_output_shrank"]
 
 PROMPT = "Which services in prod are degraded, and since when?"
 
 
 def service_listing(count: int = 30) -> str:
-    """Pretty JSON as a tool would print it; the lossless compactor removes its layout."""
-    services = [{
+    """Pretty JSON as a tool would print it; the JSON compressors tabulate (and, when long, sample) it."""
+    return json.dumps({"namespace": "prod", "services": _services(count)}, indent=2)
+
+
+def service_index(count: int) -> str:
+    """The same services keyed by id: no long array to sample, so only layout whitespace goes."""
+    return json.dumps({"namespace": "prod", "services": {s["id"]: s for s in _services(count)}}, indent=2)
+
+
+def _services(count: int) -> list[dict[str, Any]]:
+    return [{
         "id": f"svc-{index:04d}",
         "name": f"payments-worker-{index}",
         "status": "degraded" if index % 7 == 0 else "healthy",
@@ -22,7 +31,6 @@ def service_listing(count: int = 30) -> str:
         "last_deploy": f"2025-05-{1 + index % 28:02d}T10:15:00Z",
         "latency_ms": {"p50": 12.5, "p99": 180.10},
     } for index in range(count)]
-    return json.dumps({"namespace": "prod", "services": services}, indent=2)
 
 
 def anthropic_body(tool_output: str, prompt: str = PROMPT, model: str = "claude-opus-4-1") -> dict[str, Any]:
@@ -56,6 +64,25 @@ def openai_body(tool_output: str, prompt: str = PROMPT, model: str = "gpt-4o") -
             {"role": "tool", "tool_call_id": "call_01", "content": tool_output},
         ],
     }
+
+
+STALE_READ = "[trimwire: earlier read of src/app.py omitted; the file was edited later]"
+
+
+def stale_read_body() -> dict[str, Any]:
+    """A Claude Code turn sequence: read src/app.py, edit it, then two more commands (token mode
+    replaces the read with ``STALE_READ``; cache mode keeps it)."""
+    source = "\n".join(f"{n:6d}\tdef step_{n}(chunk):\n        return chunk[:{n}]" for n in range(1, 40))
+    turns = [("Read", {"file_path": "src/app.py"}, source),
+             ("Edit", {"file_path": "src/app.py", "old_string": "[:1]", "new_string": "[:2]"}, "Updated src/app.py."),
+             ("Bash", {"command": "ls"}, "app.py\nutil.py\n"), ("Bash", {"command": "pwd"}, "/repo\n")]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": PROMPT}]
+    for number, (name, args, output) in enumerate(turns):
+        call_id = f"toolu_{number}"
+        messages += [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": call_id, "name": name, "input": args}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": output}]}]
+    return {"model": "claude-opus-4-1", "max_tokens": 1024, "messages": messages}
 
 
 def encode(body: dict[str, Any]) -> bytes:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from extproc import BodyCompressor, BodyRequest, BodyResult, Pipeline, Policy, Settings
 from extproc.compressors import JsonCompactor
+from extproc.pipeline.router import ContentType
 
 __all__ = ["BREAK", "CRASH", "EXPLODE", "STALL", "STALL_ENTERED", "STALL_RELEASE",
            "breaking_factory", "crashing_factory", "gated_factory", "raising_factory",
@@ -70,7 +71,7 @@ class ContractBreakingCompressor(BodyCompressor):
 def _build(settings: Settings, compressor: JsonCompactor,
            kind: type[BodyCompressor] = BodyCompressor) -> BodyCompressor:
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    return kind(settings, Pipeline(policy, [compressor]))
+    return kind(settings, Pipeline(policy, {ContentType.JSON: [compressor]}))
 
 
 def raising_factory(settings: Settings) -> BodyCompressor:

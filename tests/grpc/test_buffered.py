@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import grpc
+import pytest
 import zstandard
 
-from .bodies import (anthropic_body, assert_only_tool_output_shrank, encode, openai_body,
-                     service_listing)
+from .bodies import (STALE_READ, anthropic_body, assert_only_tool_output_shrank, encode, openai_body,
+                     service_listing, stale_read_body)
 from .envoy_stream import OPENAI_PATH, common, removed_headers, set_headers
 from .harness import Harness
 
@@ -82,6 +84,29 @@ class TestClientHeaders:
         assert {"x-trimwire-tokens-saved", "x-trimwire-outcome"} <= set(removed)
         assert all(name.startswith("x-trimwire-") for name in removed)
         assert "content-length" not in removed  # BUFFERED: Envoy needs it, we set it with the body
+
+
+class TestModeHeader:
+    @pytest.mark.parametrize(("value", "token"), [
+        ("token", True), (" Token ", True), ("cache", False), (None, False), ("tokens", False), ("", False)])
+    async def test_header_picks_the_mode(self, trimwire: Harness, value: str | None, token: bool) -> None:
+        """x-trimwire-mode: token turns a stale file read into a marker; cache, no header or a bad value does not."""
+        sent = stale_read_body()
+        stream = trimwire.stream()
+        await stream.request_headers(headers={} if value is None else {"x-trimwire-mode": value})
+        reply = await stream.body(encode(sent))
+        if token:
+            expected = stale_read_body()
+            expected["messages"][2]["content"][0]["content"] = STALE_READ
+            assert json.loads(common(reply).body_mutation.body) == expected
+        else:
+            assert not common(reply).HasField("body_mutation")
+
+    async def test_header_is_not_forwarded(self, trimwire: Harness) -> None:
+        """The mode header is ours: it is removed before the request goes upstream."""
+        stream = trimwire.stream()
+        reply = await stream.request_headers(headers={"x-trimwire-mode": "token"})
+        assert "x-trimwire-mode" in removed_headers(reply)
 
 
 class TestContentEncoding:

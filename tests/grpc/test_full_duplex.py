@@ -6,12 +6,12 @@ import grpc
 
 from extproc.envoy import STREAMED_CHUNK_BYTES
 
-from .bodies import anthropic_body, assert_only_tool_output_shrank, encode, service_listing
+from .bodies import anthropic_body, assert_only_tool_output_shrank, encode, service_index
 from .envoy_stream import EnvoyStream, removed_headers, set_headers
 from .harness import Harness, sample_value
 
-# Big enough that even the compacted body needs several streamed replies.
-LARGE = anthropic_body(service_listing(600))
+# Big enough that even the compressed body needs several streamed replies.
+LARGE = anthropic_body(service_index(600))
 LARGE_RAW = encode(LARGE)
 
 
@@ -37,7 +37,7 @@ async def read_streamed(stream: EnvoyStream) -> list[tuple[bytes, bool]]:
 
 
 async def test_chunked_body_is_answered_once_with_compressed_stream(trimwire: Harness) -> None:
-    """Chunks get no reply until end_of_stream; the replies then concatenate to the compacted body."""
+    """Chunks get no reply until end_of_stream; the replies then concatenate to the compressed body."""
     stream = trimwire.stream()
     await stream.request_headers(full_duplex=True)
     parts = chunks(LARGE_RAW, 5)

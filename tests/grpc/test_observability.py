@@ -202,4 +202,5 @@ async def test_one_log_line_per_request_without_secrets(capsys: pytest.CaptureFi
     assert compressed["tokens_before"] == int(client["x-trimwire-tokens-before"])
     assert compressed["tokens_after"] == int(client["x-trimwire-tokens-after"])
     assert compressed["path"] == "/v1/messages" and compressed["model"] == "claude-opus-4-1"
+    assert compressed["mode"] == "cache"
     assert compressed["ms"] >= 0

@@ -58,9 +58,9 @@ class TestBodyCompressor:
         assert result.tokens_saved == result.tokens_before - result.tokens_after
 
     def test_stages_are_timed(self, compressor):
-        """A compressed body reports time for parse, tokens, each compressor and serialise."""
+        """A compressed body reports time for parse, tokens, routing, each compressor run and serialise."""
         result = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
-        assert set(result.stage_seconds) == {"parse", "tokens", "json_compact", "serialize"}
+        assert set(result.stage_seconds) == {"parse", "tokens", "router", "json_compact", "serialize"}
 
     def test_same_body_same_bytes(self, compressor):
         """Compression is deterministic, so a resent history hits the provider's prompt cache."""

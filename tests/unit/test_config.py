@@ -110,6 +110,8 @@ class TestSettings:
         ({"TRIMWIRE_DRAIN_GRACE_S": "-0.5"}, "drain_grace_s must be >= 0"),
         ({"TRIMWIRE_USER_LABEL_MODE": "sha256"}, "user_label_mode must be one of .*'sha256'"),
         ({"TRIMWIRE_LOG_LEVEL": "trace"}, "log_level must be one of .*'trace'"),
+        ({"TRIMWIRE_MODE": "tokens"}, "mode must be one of .*'tokens'"),
+        ({"TRIMWIRE_PROTECT_RECENT_TOOL_RESULTS": "-1"}, "protect_recent_tool_results must be >= 0, got -1"),
         ({"TRIMWIRE_HEADER_PREFIX": "X-Trimwire-"}, "header_prefix must be a lower-case header name"),
         ({"TRIMWIRE_BYPASS_HEADER": ""}, "bypass_header must be a lower-case header name, got ''"),
         ({"TRIMWIRE_USER_HEADER": "x user"}, "user_header must be a lower-case header name"),

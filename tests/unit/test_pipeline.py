@@ -1,10 +1,17 @@
-"""The request model's change log and the pipeline that fills it."""
+"""The request model's change log, the pipeline that fills it, and the routes it follows."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from extproc import Block, Conversation, Kind, Pipeline, Policy
+from extproc import Block, Conversation, Kind, Pipeline, Policy, Settings
+from extproc.compressors import default_routes
+from extproc.pipeline import router
+from extproc.pipeline.router import ContentType, content_type
+
+from .compressors import load
 
 
 def conversation(*texts: str, kind: Kind = Kind.TOOL_RESULT) -> Conversation:
@@ -60,6 +67,11 @@ class Longer:
 OPEN = Policy(protected_tools=(), min_block_chars=0)
 
 
+def everywhere(*compressors) -> dict:
+    """Routes that offer every content type to ``compressors``."""
+    return dict.fromkeys(ContentType, list(compressors))
+
+
 class TestConversation:
     def test_replace_records_without_writing(self):
         """replace only records the change; the body and block text change on apply."""
@@ -84,27 +96,100 @@ class TestPipeline:
         """Compressors are tried in order and the first that makes a block shorter is recorded."""
         halve = Halve()
         conv = conversation("hello world", "abc")
-        Pipeline(OPEN, [Upper(), halve, Longer()]).run(conv, {})
+        Pipeline(OPEN, everywhere(Upper(), halve, Longer())).run(conv, {})
         assert [(c.block.message_index, c.new_text, c.by) for c in conv.changes] == [(0, "hello", "halve")]
         assert halve.seen == ["hello world"]
 
     def test_no_gain_leaves_block_alone(self):
         """A compressor that returns same-length or longer text records nothing."""
         conv = conversation("hello")
-        Pipeline(OPEN, [Upper(), Longer()]).run(conv, {})
+        Pipeline(OPEN, everywhere(Upper(), Longer())).run(conv, {})
         assert not conv.changed
 
     def test_unreleased_blocks_are_never_offered(self):
         """A block the policy holds back is not shown to any compressor."""
         halve = Halve()
         conv = conversation("hello world", kind=Kind.TEXT)
-        Pipeline(OPEN, [halve]).run(conv, {})
+        Pipeline(OPEN, everywhere(halve)).run(conv, {})
         assert halve.seen == [] and not conv.changed
 
     def test_timings_are_added_per_compressor(self):
         """Every compressor that ran adds its time under its name; one that never applied adds none."""
         timings = {"parse": 0.5}
         conv = conversation("hello world", "help me")
-        Pipeline(OPEN, [Halve()]).run(conv, timings)
-        assert set(timings) == {"parse", "halve"} and timings["halve"] >= 0.0
+        Pipeline(OPEN, everywhere(Halve())).run(conv, timings)
+        assert set(timings) == {"parse", "router", "halve"} and timings["halve"] >= 0.0
         assert len(conv.changes) == 2
+
+
+class Recorder:
+    """Applies to everything; records what it was offered and changes nothing."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seen: list[str] = []
+
+    def applies(self, block: Block) -> bool:
+        return True
+
+    def compress(self, text: str) -> str | None:
+        self.seen.append(text)
+        return None
+
+
+PRETTY_SMALL = json.dumps({"ok": True, "items": [{"id": i, "name": f"n{i}"} for i in range(8)]}, indent=2)
+CODE = "def main():\n    value = compute()\n    return value\n\n" * 20
+PROSE = "The upload worker retries three times before it gives up on a slow peer. " * 10
+JSONL = "\n".join(json.dumps({"id": i, "name": f"row {i}", "tags": ["a", "b"]}) for i in range(20))
+
+
+class TestRouting:
+    def test_each_type_reaches_only_its_compressors(self):
+        """A released block is offered only to the compressors routed for its detected content type."""
+        recorders = {kind: Recorder(kind.value) for kind in ContentType}
+        texts = {ContentType.JSON: PRETTY_SMALL, ContentType.LOG: load("pytest_verbose.txt"),
+                 ContentType.DIFF: load("git_diff_u8.txt"), ContentType.SEARCH: load("grep_rn.txt"),
+                 ContentType.HTML: load("docs_page.html"),
+                 ContentType.CODE: CODE, ContentType.TEXT: PROSE, ContentType.JSONL: JSONL}
+        conv = conversation(*texts.values())
+        Pipeline(OPEN, {kind: [recorder] for kind, recorder in recorders.items()}).run(conv, {})
+        assert {kind: recorders[kind].seen for kind in texts} == {kind: [text] for kind, text in texts.items()}
+
+    def test_content_is_detected_once_per_block(self, monkeypatch):
+        """The router classifies each released block once, though compressors ask in applies too."""
+        calls: list[int] = []
+        detect = router.detect
+        monkeypatch.setattr(router, "detect", lambda text, **kw: calls.append(len(text)) or detect(text, **kw))
+        conv = conversation(load("pytest_verbose.txt"), load("grep_rn.txt"), CODE)
+        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        assert len(calls) == 3 and [c.by for c in conv.changes] == ["logs", "search"]
+
+    def test_unrouted_types_stay_byte_identical(self):
+        """Code, prose and JSONL have no compressors by default, so they are never changed."""
+        conv = conversation(CODE, PROSE, JSONL)
+        timings: dict[str, float] = {}
+        Pipeline(OPEN, default_routes(Settings())).run(conv, timings)
+        assert not conv.changed and set(timings) == {"router"}
+
+    def test_large_json_is_sampled_small_json_compacted(self):
+        """Large JSON goes to the sampler first; JSON too small for it falls back to lossless compaction."""
+        conv = conversation(load("kubectl_pods.json"), PRETTY_SMALL)
+        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        assert [c.by for c in conv.changes] == ["json_sampler", "json_compact"]
+        assert json.loads(conv.changes[1].new_text) == json.loads(PRETTY_SMALL)
+        assert "[trimwire: " in conv.changes[0].new_text and json.loads(conv.changes[0].new_text)
+
+    def test_default_routes(self):
+        """The default routes name the compressors per type; code, prose and JSONL have none."""
+        routes = default_routes(Settings())
+        names = {kind: [compressor.name for compressor in routes[kind]] for kind in routes}
+        assert names == {ContentType.JSON: ["json_sampler", "json_compact"], ContentType.LOG: ["logs"],
+                         ContentType.SEARCH: ["search"], ContentType.DIFF: ["diff"], ContentType.HTML: ["html"]}
+
+    def test_remembered_type_is_forgotten_when_text_changes(self):
+        """A block's detected type is kept until apply writes new text into it."""
+        conv = conversation(CODE)
+        assert content_type(conv.blocks[0]) is ContentType.CODE
+        conv.replace(conv.blocks[0], PROSE, by="test")
+        conv.apply()
+        assert content_type(conv.blocks[0]) is ContentType.TEXT

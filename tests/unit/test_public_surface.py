@@ -29,7 +29,8 @@ class TestPublicSurface:
 
     @pytest.mark.parametrize("module", [
         "codec", "compress", "config", "conversation", "envoy", "errors", "formats", "metrics",
-        "pipeline", "pipeline.policy", "compressors", "compressors.json_compact", "tokens",
+        "pipeline", "pipeline.age", "pipeline.policy", "pipeline.router", "compressors", "compressors.json_compact",
+        "tokens",
     ])
     def test_module_all_names_resolve(self, module):
         """Every name a module lists in __all__ exists in it."""
