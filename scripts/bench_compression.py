@@ -36,9 +36,8 @@ sys.path.insert(0, str(ROOT))
 from extproc.compress import BodyRequest, build_compressor  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from scripts._bench_measures import Meter, RowResult, Turn, turn_ends  # noqa: E402
+from scripts._benchmarks_doc import write_section  # noqa: E402
 
-MARK_BEGIN = "<!-- bench_compression:begin -->"
-MARK_END = "<!-- bench_compression:end -->"
 BENCH_DIR = ROOT / ".bench"
 HEADROOM_VENV = BENCH_DIR / "headroom-venv"
 HEADROOM_PINS = ("headroom-ai==0.42.0", "litellm==1.103.0")
@@ -255,10 +254,7 @@ def main() -> None:
     text = report(corpus, results, " ".join(notes))
     print("\n" + text)
     if args.write:
-        path = ROOT / "docs" / "benchmarks.md"
-        doc = path.read_text(encoding="utf-8")
-        start, end = doc.index(MARK_BEGIN) + len(MARK_BEGIN), doc.index(MARK_END)
-        path.write_text(doc[:start] + "\n" + text + "\n" + doc[end:], encoding="utf-8")
+        path = write_section("bench_compression", text)
         print(f"wrote {path.relative_to(ROOT)}")
 
 

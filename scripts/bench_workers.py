@@ -27,9 +27,7 @@ from extproc.compress import BodyRequest  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from extproc.formats import detect_format  # noqa: E402
 from extproc.workers import CompressionWorkers, usable_cpus  # noqa: E402
-
-MARK_BEGIN = "<!-- bench_workers:begin -->"
-MARK_END = "<!-- bench_workers:end -->"
+from scripts._benchmarks_doc import write_section  # noqa: E402
 
 
 def load_bodies(corpus: Path) -> list[tuple[bytes, BodyRequest]]:
@@ -106,10 +104,7 @@ async def main() -> None:
     table = "\n".join(lines)
     print("\n" + table)
     if args.write:
-        path = ROOT / "docs" / "benchmarks.md"
-        text = path.read_text(encoding="utf-8")
-        start, end = text.index(MARK_BEGIN) + len(MARK_BEGIN), text.index(MARK_END)
-        path.write_text(text[:start] + "\n" + table + "\n" + text[end:], encoding="utf-8")
+        path = write_section("bench_workers", table)
         print(f"wrote {path.relative_to(ROOT)}")
 
 
