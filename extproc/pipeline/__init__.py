@@ -19,12 +19,14 @@ Two modes (``config.MODES``):
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
 from ..conversation import Block, Conversation
 from .age import recent_tool_results, stale_reads
+from .envelope import open_envelope
 from .policy import Policy
 from .router import ContentType, content_type
 
@@ -73,14 +75,17 @@ class Pipeline:
 
     def _compress(self, conv: Conversation, block: Block, timings: dict[str, float]) -> None:
         started = time.perf_counter()
-        compressors = self.routes.get(content_type(block), ())
+        envelope = open_envelope(block.text)
+        # A wrapped output is routed and compressed by its content; the wrapper stays as it was.
+        target = block if envelope is None else replace(block, text=envelope.inner, content_type=None)
+        compressors = self.routes.get(content_type(target), ())
         timings["router"] = timings.get("router", 0.0) + time.perf_counter() - started
         for compressor in compressors:
-            if not compressor.applies(block):
+            if not compressor.applies(target):
                 continue
             started = time.perf_counter()
-            new_text = compressor.compress(block.text)
+            new_text = compressor.compress(target.text)
             timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
-            if new_text is not None and len(new_text) < len(block.text):
-                conv.replace(block, new_text, compressor.name)
+            if new_text is not None and len(new_text) < len(target.text):
+                conv.replace(block, new_text if envelope is None else envelope.wrap(new_text), compressor.name)
                 return
