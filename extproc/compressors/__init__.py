@@ -14,18 +14,20 @@ from .html import HtmlCompressor
 from .json_compact import JsonCompactor
 from .json_lossy import JsonSampler, JsonTable
 from .logs import LogCompressor
+from .repeats import RepeatFolder
 from .search import SearchCompressor
 
 __all__ = [
     "DiffCompressor", "HtmlCompressor", "JsonCompactor", "JsonSampler", "JsonTable", "LogCompressor",
-    "SearchCompressor", "default_routes",
+    "RepeatFolder", "SearchCompressor", "default_routes",
 ]
 
 
 def default_routes(settings: Settings) -> Routes:
     """The compressors a server offers each content type, in the order they are tried.
 
-    Types not listed (code, prose, JSONL) reach the model byte for byte. Large JSON is sampled
+    Types not listed (code, JSONL) reach the model byte for byte; plain text only has its runs of
+    similar lines folded until Kompress. Large JSON is sampled
     and tabulated; JSON the sampler leaves alone (small, or not shorter) is compacted losslessly.
     """
     return {
@@ -34,4 +36,5 @@ def default_routes(settings: Settings) -> Routes:
         ContentType.SEARCH: [SearchCompressor()],
         ContentType.DIFF: [DiffCompressor()],
         ContentType.HTML: [HtmlCompressor()],
+        ContentType.TEXT: [RepeatFolder()],
     }

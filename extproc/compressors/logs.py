@@ -22,6 +22,7 @@ from collections import Counter
 
 from ..conversation import Block
 from ..pipeline.router import ContentType, content_type
+from .repeats import SIMILAR, similar_runs
 
 __all__ = [
     "LogCompressor", "DEFAULT_MIN_LINES", "DEFAULT_HEAD_LINES", "DEFAULT_TAIL_LINES",
@@ -36,7 +37,8 @@ DEFAULT_MAX_PLAIN_LINES = 60    # unflagged lines are all kept up to this many, 
 DEFAULT_MAX_BLOCK_LINES = 80    # indented lines kept under one error line (tracebacks: no cap)
 
 _PASSING, _SKIPPED, _PROGRESS, _DUPLICATE, _PLAIN = "passing test", "skipped test", "progress", "duplicate", "other"
-_CATEGORY_ORDER = (_PASSING, _SKIPPED, _PROGRESS, _DUPLICATE, _PLAIN)
+_BLANK = "blank"
+_CATEGORY_ORDER = (_PASSING, _SKIPPED, _PROGRESS, _DUPLICATE, SIMILAR, _PLAIN, _BLANK)
 _SIGNAL = "signal"
 _NOISE = (_PASSING, _SKIPPED, _PROGRESS)  # dropped even among the head and tail lines
 _MIN_DEDUP_CHARS = 8            # shorter repeated lines ("}", "--", "  |") are structure, not noise
@@ -60,8 +62,8 @@ _PROGRESS_LINE = (
         r"|Updating crates\.io|Locking \d+ packages|Adding \S+ v\d|Unpacking|Setting up|Selecting previously"
         r"|Preparing to unpack|Get:\d+ |Hit:\d+ |Ign:\d+ |Progress \(\d+\)|Downloading from|Downloaded from)\b"
         r"|npm (?:http|timing|sill|verb) |go: downloading |make(?:\[\d+\])?: (?:Entering|Leaving) directory"),
-    re.compile(r"\r.|\d%\||[━█▉▊▋▌▍▎▏■]{6,}|\[[=#>\-. ]{10,}\]|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]"),
-    ("\r", "%|", "━", "█", "■", "[", "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"))
+    re.compile(r"\r.|\d%\||[━█▉▊▋▌▍▎▏■]{6,}|\[[=#>\-. ]{10,}\]|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|\| [#\d ]{4,}\|\s+\d{1,3}%"),
+    ("\r", "%", "━", "█", "■", "[", "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"))
 _SIGNAL_LINE = (
     re.compile(
         r"=+ .+ =+$|-+ .+ -+$|_{3,} .+ _{3,}$|\s*E\s{2,}|\s*>\s{3}|\s+--> "
@@ -121,7 +123,8 @@ class LogCompressor:
         """For each line, None to keep it or the category it is dropped as."""
         n = len(lines)
         ends = set(range(min(self.head_lines, n))) | set(range(max(0, n - self.tail_lines), n))
-        must = {i for i in ends if classes[i] not in _NOISE} | _full_blocks(lines, classes, self.max_block_lines)
+        full = _full_blocks(lines, classes, self.max_block_lines)
+        must = {i for i in ends if classes[i] not in _NOISE} | full
         dropped: list[str | None] = [None if i in must or cls == _SIGNAL else cls for i, cls in enumerate(classes)]
         seen: set[str] = set()
         for index, line in enumerate(lines):
@@ -145,7 +148,19 @@ class LogCompressor:
         if len(plain) <= self.max_plain_lines:
             for index in plain:
                 dropped[index] = None
+        _fold_similar(lines, classes, dropped, full)
         return dropped
+
+
+def _fold_similar(lines: list[str], classes: list[str], dropped: list[str | None], full: set[int]) -> None:
+    """Keep the first and last line of each run of similar lines (errors too) and omit the rest;
+    tracebacks and FAILURES sections are never folded, runs of noise are dropped anyway."""
+    for first, last, _ in similar_runs(lines, exclude=full):
+        if classes[first] in _NOISE:
+            continue
+        dropped[first] = dropped[last] = None
+        for index in range(first + 1, last):
+            dropped[index] = SIMILAR if lines[index].strip() else _BLANK
 
 
 def _classify(line: str) -> str:

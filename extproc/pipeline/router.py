@@ -74,6 +74,7 @@ _LOG_LINE = re.compile(
     r"|^(?:error|warning)(?:\[[A-Z]?\d+\])?:|^\s+--> \S+:\d+"
     r"|^make(?:\[\d+\])?: |^(?:gcc|g\+\+|cc|clang|c\+\+|ld|ar) \S"
     r"|^\s*(?:Step \d+/\d+|#\d+ \[|\d+/\d+ \S|\[\d+/\d+\] )|^\s*\d+%|%\||^(?:error|warning|warn|info) \S"
+    r"|\| [#\d ]{4,}\|\s+\d{1,3}%"  # conda's download bars
     r"|^(?:NAME|NAMESPACE)\s{2,}\S+\s{2,}|\s(?:Running|Pending|CrashLoopBackOff|Completed|Terminating)\s"
     r"|^\s*(?:E|>)\s{3}|^Traceback \(most recent call last\)|^\s+at \S+\(|exit (?:code|status) -?\d+"
     r'|^\s*\{.*"(?:level|severity|lvl)"\s*:'

@@ -165,7 +165,7 @@ class TestRouting:
         assert len(calls) == 3 and [c.by for c in conv.changes] == ["logs", "search"]
 
     def test_unrouted_types_stay_byte_identical(self):
-        """Code, prose and JSONL have no compressors by default, so they are never changed."""
+        """Code and JSONL have no compressors by default, and prose without repeated lines has nothing to fold."""
         conv = conversation(CODE, PROSE, JSONL)
         timings: dict[str, float] = {}
         Pipeline(OPEN, default_routes(Settings())).run(conv, timings)
@@ -180,11 +180,12 @@ class TestRouting:
         assert "[trimwire: " in conv.changes[0].new_text and json.loads(conv.changes[0].new_text)
 
     def test_default_routes(self):
-        """The default routes name the compressors per type; code, prose and JSONL have none."""
+        """The default routes name the compressors per type; plain text only folds repeats; code and JSONL have none."""
         routes = default_routes(Settings())
         names = {kind: [compressor.name for compressor in routes[kind]] for kind in routes}
         assert names == {ContentType.JSON: ["json_sampler", "json_compact"], ContentType.LOG: ["logs"],
-                         ContentType.SEARCH: ["search"], ContentType.DIFF: ["diff"], ContentType.HTML: ["html"]}
+                         ContentType.SEARCH: ["search"], ContentType.DIFF: ["diff"], ContentType.HTML: ["html"],
+                         ContentType.TEXT: ["repeats"]}
 
     def test_remembered_type_is_forgotten_when_text_changes(self):
         """A block's detected type is kept until apply writes new text into it."""

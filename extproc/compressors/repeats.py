@@ -1,0 +1,101 @@
+"""Runs of lines that say the same thing at other times: a retry loop, a poller, a health check.
+
+Two lines are *similar* when they are equal once their timestamps, clock times, hex addresses,
+UUIDs, long hex ids and fractional numbers are masked (``template``); whole numbers, words and
+short ids still count, so ``FAILED test_x[1]`` and ``FAILED test_x[2]`` or ``status 200`` and
+``status 500`` are never similar. In a run of ``DEFAULT_MIN_RUN`` or more similar lines (blank
+lines between them belong to the run) the first and the last are kept byte for byte and the rest
+become one marker line saying how many were omitted and how they differed.
+
+``similar_runs`` is shared with the log compressor; ``RepeatFolder`` applies it alone to plain-text
+tool output (``ContentType.TEXT``), which has no compressor of its own until Kompress.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..conversation import Block
+from ..pipeline.router import ContentType, content_type
+
+__all__ = [
+    "RepeatFolder", "similar_runs", "template", "marker", "SIMILAR", "DEFAULT_MIN_RUN", "DEFAULT_MIN_LINES",
+]
+
+DEFAULT_MIN_RUN = 4       # similar lines in a run before it is folded (so at least two are omitted)
+DEFAULT_MIN_LINES = 8     # shorter text is left alone
+_MIN_TEMPLATE_CHARS = 8   # "}", "--" and other short structure lines never form runs
+
+_VARYING = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"  # dates, ISO times
+    r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"                                                    # clock times
+    r"|\b0x[0-9a-fA-F]+\b"                                                                   # addresses
+    r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"      # UUIDs
+    r"|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"                        # hex ids
+    r"|(?<![\w.])\d+\.\d+(?![\d.])"                                                            # durations
+    r"|\b\d{10,}\b")                                                                         # epoch stamps
+_MASK = "\x00"
+# How omitted similar lines differ from the kept ones, in every marker that counts them.
+SIMILAR = "like the lines around them but for times, addresses and ids"
+
+
+def template(line: str) -> str:
+    """The line with its times, addresses and ids masked: similar lines share a template."""
+    return _VARYING.sub(_MASK, line.rstrip())
+
+
+def similar_runs(lines: list[str], *, min_run: int = DEFAULT_MIN_RUN,
+                 exclude: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, int, int]]:
+    """``(first, last, similar)`` for each foldable run: keep ``lines[first]`` and ``lines[last]``,
+    omit what lies between (``similar`` lines of the run and any blank lines among them).
+    Lines in ``exclude`` never join a run."""
+    runs: list[tuple[int, int, int]] = []
+    first = last = -1
+    count = 0
+    current = None
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        key = None if index in exclude else template(line)
+        if key is not None and key == current and len(key) >= _MIN_TEMPLATE_CHARS:
+            last, count = index, count + 1
+            continue
+        if count >= min_run:
+            runs.append((first, last, count))
+        first = last = index
+        count, current = 1, key
+    if count >= min_run:
+        runs.append((first, last, count))
+    return runs
+
+
+def marker(omitted: int) -> str:
+    return (f"[trimwire: {omitted} similar {'line' if omitted == 1 else 'lines'} omitted"
+            f" ({SIMILAR})]")
+
+
+class RepeatFolder:
+    """Folds runs of similar lines in plain-text tool output; changes nothing else."""
+
+    name = "repeats"
+
+    def __init__(self, *, min_run: int = DEFAULT_MIN_RUN, min_lines: int = DEFAULT_MIN_LINES) -> None:
+        self.min_run = min_run
+        self.min_lines = min_lines
+
+    def applies(self, block: Block) -> bool:
+        return block.text.count("\n") >= self.min_lines and content_type(block) is ContentType.TEXT
+
+    def compress(self, text: str) -> str | None:
+        lines = text.split("\n")
+        runs = similar_runs(lines, min_run=self.min_run)
+        if not runs:
+            return None
+        out: list[str] = []
+        position = 0
+        for first, last, similar in runs:
+            out.extend(lines[position:first + 1])
+            out.append(marker(similar - 2))
+            position = last
+        out.extend(lines[position:])
+        return "\n".join(out)
