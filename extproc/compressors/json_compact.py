@@ -2,7 +2,9 @@
 
 Only whitespace between tokens goes; every string and number keeps its exact bytes (a regex pass
 over the original text, not a parse-and-dump, so ``1.10`` stays ``1.10`` and escapes stay as
-written). The text must parse as JSON before and after, or the block is left alone.
+written). The text must parse as JSON before and after, or the block is left alone. A stream of
+documents one after another (``jq`` output, two ``kubectl -o json`` calls in one command) is
+compacted document by document, one a line.
 """
 
 from __future__ import annotations
@@ -12,10 +14,27 @@ import re
 
 from ..conversation import Block
 
-__all__ = ["JsonCompactor"]
+__all__ = ["JsonCompactor", "json_documents"]
 
 # JSON string literals; split() with this capture alternates outside-string / string pieces.
 _STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")', re.DOTALL)
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"\s*")
+
+
+def json_documents(text: str) -> list[str] | None:
+    """The text of each JSON value in ``text`` (usually one; a stream has several, whitespace
+    between them), or None when some part of it is not JSON."""
+    documents: list[str] = []
+    position = _SPACE.match(text).end()
+    while position < len(text):
+        try:
+            _, end = _DECODER.raw_decode(text, position)
+        except (ValueError, RecursionError):
+            return None
+        documents.append(text[position:end])
+        position = _SPACE.match(text, end).end()
+    return documents or None
 
 
 def _strip_layout(text: str) -> str:
@@ -33,17 +52,22 @@ class JsonCompactor:
         return head[:1] in ("{", "[")
 
     def compress(self, text: str) -> str | None:
-        # RecursionError: tool output nested deeper than the parser goes is left alone.
-        try:
-            before = json.loads(text)
-        except (ValueError, RecursionError):
+        documents = json_documents(text)
+        if documents is None:
             return None
-        compact = _strip_layout(text)
-        if len(compact) >= len(text):
+        compact = [_compact(document) for document in documents]
+        if None in compact:
             return None
-        try:
-            if json.loads(compact) != before:
-                return None
-        except (ValueError, RecursionError):
-            return None
-        return compact
+        out = "\n".join(compact)  # type: ignore[arg-type]
+        return out if len(out) < len(text) else None
+
+
+def _compact(document: str) -> str | None:
+    """One JSON document without layout whitespace, checked to parse to the same value."""
+    # RecursionError: tool output nested deeper than the parser goes is left alone.
+    try:
+        before = json.loads(document)
+        compact = _strip_layout(document)
+        return compact if json.loads(compact) == before else None
+    except (ValueError, RecursionError):
+        return None

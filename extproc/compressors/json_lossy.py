@@ -31,6 +31,7 @@ from typing import Any
 
 from ..conversation import Block
 from ._json_signals import RawNumber, flagged_items
+from .json_compact import json_documents
 
 __all__ = [
     "JsonTable", "JsonSampler", "COLUMNS_KEY", "ROWS_KEY",
@@ -40,7 +41,7 @@ __all__ = [
 
 DEFAULT_MIN_CHARS = 4096        # below this the lossless JsonCompactor is enough
 DEFAULT_MIN_TABLE_ROWS = 3      # fewer objects than this save too little as a table
-DEFAULT_MAX_ITEMS = 40          # arrays longer than this are sampled
+DEFAULT_MAX_ITEMS = 20          # arrays longer than this are sampled
 DEFAULT_HEAD_ITEMS = 5
 DEFAULT_TAIL_ITEMS = 3
 DEFAULT_MAX_FLAGGED = 20        # items that stand out, kept beyond head and tail
@@ -140,11 +141,17 @@ class JsonSampler:
 
 
 def _rewrite(text: str, transform: Any) -> str | None:
-    """Parse with exact numbers, transform, dump compactly; None when invalid or not shorter."""
+    """Parse with exact numbers, transform, dump compactly (a stream of documents one a line);
+    None when invalid or not shorter."""
+    documents = json_documents(text)
+    if documents is None:
+        return None
+    parts: list[str] = []
     try:
-        value = json.loads(text, parse_float=RawNumber, parse_int=RawNumber, parse_constant=RawNumber)
-        parts: list[str] = []
-        _dump(transform(value), parts)
+        for position, document in enumerate(documents):
+            value = json.loads(document, parse_float=RawNumber, parse_int=RawNumber, parse_constant=RawNumber)
+            parts.append("\n" if position else "")
+            _dump(transform(value), parts)
     except (ValueError, RecursionError):
         return None
     out = "".join(parts)

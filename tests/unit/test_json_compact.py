@@ -81,3 +81,23 @@ class TestJsonCompactor:
     def test_applies_only_to_json_looking_text(self, compactor, text, applies):
         """The cheap check looks for an opening brace or bracket near the start."""
         assert compactor.applies(block(text)) is applies
+
+
+class TestJsonStreams:
+    def test_documents_one_after_another_are_compacted_one_a_line(self, compactor):
+        """jq-style output (several pretty documents) is compacted document by document."""
+        first, second = {"name": "router-1", "ready": True}, {"name": "router-2", "ready": False}
+        text = json.dumps(first, indent=4) + "\n" + json.dumps(second, indent=4) + "\n"
+        out = compactor.compress(text)
+        assert out.split("\n") == [json.dumps(first, separators=(",", ":")), json.dumps(second, separators=(",", ":"))]
+
+    def test_json_then_text_is_left_alone(self, compactor):
+        """A document followed by something that is not JSON is not JSON output: untouched."""
+        assert compactor.compress(json.dumps({"a": [1, 2, 3]}, indent=2) + "\nDone in 3s\n") is None
+
+    def test_json_documents_splits_exact_texts(self):
+        """json_documents returns each document's own text, whitespace between them dropped."""
+        from extproc.compressors.json_compact import json_documents
+
+        assert json_documents(' {"a": 1}\n\n[2, 3] \n') == ['{"a": 1}', "[2, 3]"]
+        assert json_documents('{"a": 1} x') is None and json_documents("   ") is None

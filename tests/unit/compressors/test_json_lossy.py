@@ -7,7 +7,9 @@ import re
 
 import pytest
 
-from extproc.compressors.json_lossy import COLUMNS_KEY, ROWS_KEY, JsonSampler, JsonTable
+from extproc.compressors.json_lossy import (
+    COLUMNS_KEY, DEFAULT_MAX_ITEMS, ROWS_KEY, JsonSampler, JsonTable,
+)
 
 from . import block, load
 
@@ -173,8 +175,8 @@ class TestJsonSampler:
 
     def test_short_arrays_are_only_tabulated(self):
         """Arrays at or under max_items lose nothing."""
-        text = service_checks(40)
-        checks = rows_as_objects(json.loads(JsonSampler().compress(text))["checks"])
+        text = service_checks(DEFAULT_MAX_ITEMS)
+        checks = rows_as_objects(json.loads(JsonSampler(min_chars=0).compress(text))["checks"])
         assert checks == json.loads(text)["checks"]
 
     def test_small_input_is_left_alone(self):
@@ -190,3 +192,13 @@ class TestJsonSampler:
         """Head and tail that exceed max_items are refused."""
         with pytest.raises(ValueError):
             JsonSampler(max_items=5, head_items=4, tail_items=4)
+
+
+class TestJsonStreamSampling:
+    def test_each_document_of_a_stream_is_sampled(self):
+        """Two large documents one after another are each sampled and written one a line."""
+        text = service_checks(100) + "\n" + service_checks(60)
+        out = JsonSampler().compress(text)
+        first, second = (json.loads(line) for line in out.split("\n"))
+        for document in (first, second):
+            assert any(isinstance(row, str) and OMITTED.match(row) for row in document["checks"][ROWS_KEY])
