@@ -16,10 +16,11 @@ from .json_lossy import JsonSampler, JsonTable
 from .logs import LogCompressor
 from .repeats import RepeatFolder
 from .search import SearchCompressor
+from .table import TableCompressor
 
 __all__ = [
     "DiffCompressor", "HtmlCompressor", "JsonCompactor", "JsonSampler", "JsonTable", "LogCompressor",
-    "RepeatFolder", "SearchCompressor", "default_routes",
+    "RepeatFolder", "SearchCompressor", "TableCompressor", "default_routes",
 ]
 
 
@@ -36,5 +37,6 @@ def default_routes(settings: Settings) -> Routes:
         ContentType.SEARCH: [SearchCompressor()],
         ContentType.DIFF: [DiffCompressor()],
         ContentType.HTML: [HtmlCompressor()],
+        ContentType.TABLE: [TableCompressor()],
         ContentType.TEXT: [RepeatFolder()],
     }

@@ -16,7 +16,7 @@ from enum import Enum
 
 from ..conversation import Block
 
-__all__ = ["ContentType", "content_type", "detect", "DEFAULT_SAMPLE_CHARS"]
+__all__ = ["ContentType", "content_type", "detect", "table_columns", "fits_columns", "DEFAULT_SAMPLE_CHARS"]
 
 DEFAULT_SAMPLE_CHARS = 8192
 # Share of sampled non-blank lines that must look like grep hits / log lines / source code.
@@ -31,6 +31,7 @@ class ContentType(str, Enum):
     LOG = "log"          # build, test, install or application log
     SEARCH = "search"    # grep / ripgrep hits: path:line:text or ripgrep's heading format
     DIFF = "diff"        # unified diff (git diff, git show, diff -u)
+    TABLE = "table"      # a column-aligned table under an upper-case header (kubectl get, docker ps)
     HTML = "html"        # an HTML page or fragment
     CODE = "code"        # a source file
     TEXT = "text"        # anything else
@@ -45,6 +46,14 @@ _HTML_START = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", r
 _HTML_TAG = re.compile(
     r"</?(?:div|span|p|a|li|ul|ol|table|tr|td|th|h[1-6]|script|style|meta|link|nav|section|br|img|pre|code)[\s>/]",
     re.IGNORECASE)
+
+# "NAME   READY   STATUS   RESTARTS   AGE": upper-case column names (some of two words, as
+# "NOMINATED NODE") at least two spaces apart, as kubectl, oc, docker and helm print them.
+_COLUMN_NAME = r"[A-Z][A-Z0-9_%./()#:-]*(?: [A-Z][A-Z0-9_%./()#:-]*)*"
+_TABLE_HEADER = re.compile(rf"^{_COLUMN_NAME}(?: {{2,}}{_COLUMN_NAME}){{2,}}\s*$")
+_COLUMN_START = re.compile(rf"(?:^| {{2,}})({_COLUMN_NAME})")
+_TABLE_FIT_SHARE = 0.9
+_TABLE_MIN_ROWS = 3
 
 _JSONL_PROBE = 10
 # A structured log record (pino, bunyan, zap, structlog JSON): a level or message key.
@@ -120,7 +129,30 @@ def detect(text: str, *, sample_chars: int = DEFAULT_SAMPLE_CHARS) -> ContentTyp
         return ContentType.HTML
     if _DIFF_HUNK.search(sample) and _DIFF_FILE.search(sample):
         return ContentType.DIFF
+    if _is_table(lines):
+        return ContentType.TABLE
     return _by_line_shares(lines)
+
+
+def table_columns(header: str) -> list[int] | None:
+    """Where each column of a table header starts, or None when the line is not a header."""
+    if not _TABLE_HEADER.match(header):
+        return None
+    return [match.start(1) for match in _COLUMN_START.finditer(header)]
+
+
+def fits_columns(line: str, starts: list[int]) -> bool:
+    """Does the row leave a space before every column start (no cell runs into the next)?"""
+    return all(len(line) <= start or line[start - 1] == " " for start in starts[1:])
+
+
+def _is_table(lines: list[str]) -> bool:
+    """A header line, then rows nearly all of which keep to its column starts."""
+    starts = table_columns(lines[0].rstrip())
+    rows = lines[1:]
+    if starts is None or len(rows) < _TABLE_MIN_ROWS:
+        return False
+    return sum(fits_columns(row, starts) for row in rows) >= _TABLE_FIT_SHARE * len(rows)
 
 
 def _sample_lines(sample: str, *, truncated: bool) -> list[str]:

@@ -150,6 +150,7 @@ class TestRouting:
         texts = {ContentType.JSON: PRETTY_SMALL, ContentType.LOG: load("pytest_verbose.txt"),
                  ContentType.DIFF: load("git_diff_u8.txt"), ContentType.SEARCH: load("grep_rn.txt"),
                  ContentType.HTML: load("docs_page.html"),
+                 ContentType.TABLE: load("kubectl_get_pods.txt"),
                  ContentType.CODE: CODE, ContentType.TEXT: PROSE, ContentType.JSONL: JSONL}
         conv = conversation(*texts.values())
         Pipeline(OPEN, {kind: [recorder] for kind, recorder in recorders.items()}).run(conv, {})
@@ -185,7 +186,7 @@ class TestRouting:
         names = {kind: [compressor.name for compressor in routes[kind]] for kind in routes}
         assert names == {ContentType.JSON: ["json_sampler", "json_compact"], ContentType.LOG: ["logs"],
                          ContentType.SEARCH: ["search"], ContentType.DIFF: ["diff"], ContentType.HTML: ["html"],
-                         ContentType.TEXT: ["repeats"]}
+                         ContentType.TABLE: ["table"], ContentType.TEXT: ["repeats"]}
 
     def test_remembered_type_is_forgotten_when_text_changes(self):
         """A block's detected type is kept until apply writes new text into it."""

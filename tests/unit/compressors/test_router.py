@@ -131,11 +131,20 @@ class TestDetect:
         assert detect(text) is ContentType.SEARCH
 
     def test_kubectl_table(self):
-        """kubectl get pods' table is a log-like listing."""
+        """kubectl get pods' column-aligned listing under an upper-case header is a table."""
         text = ("NAME                            READY   STATUS             RESTARTS   AGE\n"
                 "web-7d4b9c8f6d-abcde            1/1     Running            0          3d\n"
+                "web-7d4b9c8f6d-fghij            1/1     Running            0          3d\n"
                 "worker-5f6b7c9d8e-xyz12         0/1     CrashLoopBackOff   23         3d\n")
-        assert detect(text) is ContentType.LOG
+        assert detect(text) is ContentType.TABLE
+        assert detect(load("kubectl_get_pods.txt")) is ContentType.TABLE
+
+    def test_rows_off_the_columns_are_not_a_table(self):
+        """An upper-case first line over rows that run across its column starts is not a table."""
+        text = ("NOTE  ON  UPGRADES\n" + "the upgrade path from 1.2 to 1.4 needs a database migration first\n" * 4)
+        assert detect(text) is not ContentType.TABLE
+        short = "NAME   READY   STATUS\nweb-1  1/1     Running\n"
+        assert detect(short) is not ContentType.TABLE
 
     @pytest.mark.parametrize("source", [PYTHON_SOURCE, GO_SOURCE], ids=["python", "go"])
     def test_source_files(self, source):

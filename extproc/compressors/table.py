@@ -1,0 +1,119 @@
+"""Column-aligned tables (``kubectl get``, ``oc get``, ``docker ps``, ``helm list``) cut to the rows
+that matter.
+
+A table is an upper-case header line and rows that keep to its column starts
+(``router.table_columns``); blank lines separate tables, as in ``kubectl get all``. A table with
+more than ``DEFAULT_MAX_ROWS`` rows keeps its header, its first ``DEFAULT_HEAD_ROWS`` and last
+``DEFAULT_TAIL_ROWS`` rows and up to ``DEFAULT_MAX_FLAGGED`` rows that stand out, judged by the
+same rules as long JSON arrays (``_json_signals``: an error-like or rare value in a status-like
+column such as STATUS, READY or REASON, a number far from the rest, a cell empty where the others
+are filled). Kept rows are byte for byte. Each run of omitted rows becomes one marker line that
+counts them by the value of the table's first status-like column, e.g.
+``[trimwire: 212 rows omitted (STATUS: 210 Running, 2 Completed)]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from ..conversation import Block
+from ..pipeline.router import ContentType, content_type, fits_columns, table_columns
+from ._json_signals import RawNumber, flagged_items
+
+__all__ = ["TableCompressor", "DEFAULT_MAX_ROWS", "DEFAULT_HEAD_ROWS", "DEFAULT_TAIL_ROWS", "DEFAULT_MAX_FLAGGED"]
+
+DEFAULT_MAX_ROWS = 30       # tables with at most this many rows are left whole
+DEFAULT_HEAD_ROWS = 5
+DEFAULT_TAIL_ROWS = 3
+DEFAULT_MAX_FLAGGED = 40    # rows that stand out, kept beyond head and tail
+
+# The column omitted rows are counted by: the first of these the table has.
+_STATUS_COLUMNS = ("STATUS", "STATE", "PHASE", "HEALTH", "CONDITION", "CONDITIONS", "RESULT", "READY", "REASON", "TYPE")
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+_MAX_VALUES_NAMED = 4
+
+
+class TableCompressor:
+    name = "table"
+
+    def __init__(self, *, max_rows: int = DEFAULT_MAX_ROWS, head_rows: int = DEFAULT_HEAD_ROWS,
+                 tail_rows: int = DEFAULT_TAIL_ROWS, max_flagged: int = DEFAULT_MAX_FLAGGED) -> None:
+        if head_rows + tail_rows > max_rows:
+            raise ValueError("head_rows + tail_rows must not exceed max_rows")
+        self.max_rows = max_rows
+        self.head_rows = head_rows
+        self.tail_rows = tail_rows
+        self.max_flagged = max_flagged
+
+    def applies(self, block: Block) -> bool:
+        return content_type(block) is ContentType.TABLE
+
+    def compress(self, text: str) -> str | None:
+        out: list[str] = []
+        changed = False
+        for section in _sections(text.split("\n")):
+            kept = self._table(section)
+            changed = changed or kept is not None
+            out.extend(section if kept is None else kept)
+        return "\n".join(out) if changed else None
+
+    def _table(self, lines: list[str]) -> list[str] | None:
+        """The section cut down, or None when it is not a long table whose rows all fit."""
+        starts = table_columns(lines[0].rstrip()) if lines else None
+        rows = lines[1:]
+        if starts is None or len(rows) <= self.max_rows or not all(fits_columns(row, starts) for row in rows):
+            return None
+        names = [lines[0][start:end].strip() for start, end in zip(starts, [*starts[1:], None])]
+        cells = [_cells(row, starts, names) for row in rows]
+        keep = set(range(self.head_rows)) | set(range(len(rows) - self.tail_rows, len(rows)))
+        keep.update(flagged_items(cells, self.max_flagged))
+        # A marker costs about what one row does: a lone row between kept ones stays.
+        keep.update(index for index in range(1, len(rows) - 1) if index - 1 in keep and index + 1 in keep)
+        status = next((name for name in _STATUS_COLUMNS if name in names), None)
+        out = [lines[0]]
+        omitted: list[int] = []
+        for index, row in enumerate(rows):
+            if index not in keep:
+                omitted.append(index)
+                continue
+            if omitted:
+                out.append(_marker(omitted, cells, status))
+                omitted = []
+            out.append(row)
+        return out
+
+
+def _sections(lines: list[str]) -> list[list[str]]:
+    """Runs of non-blank lines, each blank line a section of its own (kept as it is)."""
+    sections: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        if line.strip():
+            current.append(line)
+            continue
+        if current:
+            sections.append(current)
+            current = []
+        sections.append([line])
+    if current:
+        sections.append(current)
+    return sections
+
+
+def _cells(row: str, starts: list[int], names: list[str]) -> dict[str, object]:
+    """One row as {column: value}; whole numbers and decimals as numbers, for outlier checks."""
+    values = [row[start:end].strip() for start, end in zip(starts, [*starts[1:], None])]
+    return {name: RawNumber(value) if _NUMBER.match(value) else value for name, value in zip(names, values)}
+
+
+def _marker(omitted: list[int], cells: list[dict[str, object]], status: str | None) -> str:
+    noun = "row" if len(omitted) == 1 else "rows"
+    if status is None:
+        return f"[trimwire: {len(omitted)} {noun} omitted]"
+    counts = Counter(str(cells[index].get(status, "")) or "(empty)" for index in omitted).most_common()
+    named = ", ".join(f"{count} {value}" for value, count in counts[:_MAX_VALUES_NAMED])
+    others = sum(count for _, count in counts[_MAX_VALUES_NAMED:])
+    if others:
+        named += f", {others} other"
+    return f"[trimwire: {len(omitted)} {noun} omitted ({status}: {named})]"
