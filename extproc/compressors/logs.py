@@ -75,11 +75,12 @@ _SIGNAL_LINE = (
         r"(?i:\b(?:errors?|fail(?:ed|ure|ures|ing)?|fatal|panic(?:ked)?|exception|traceback|critical|warn(?:ing|ings)?"
         r"|denied|refused|timed? ?out|abort(?:ed)?|segmentation fault|core dumped|killed|oom|unable to|cannot"
         r"|could not|not found|deprecated|vulnerabilit(?:y|ies)|exit (?:code|status)|exited with|non-zero"
-        r"|unresolved|undefined))"
+        r"|unresolved|undefined|crash(?:ed|es|loopbackoff)?|backoff|evicted|unhealthy|degraded))"
         r'|"level"\s*:\s*[456]0\b'),  # pino/bunyan numeric levels: warn, error, fatal
     ("err", "fail", "fatal", "panic", "exception", "traceback", "critical", "warn", "denied", "refused", "time",
      "abort", "segmentation", "core dumped", "killed", "oom", "unable", "cannot", "could not", "not found",
-     "deprecated", "vulnerab", "exit", "non-zero", "unresolved", "undefined", '"level"'))
+     "deprecated", "vulnerab", "exit", "non-zero", "unresolved", "undefined", "crash", "backoff", "evicted",
+     "unhealthy", "degraded", '"level"'))
 _TRACE_START = re.compile(
     r"^\s*Traceback \(most recent call last\)|^\s*stack backtrace:|^goroutine \d+ \[|^Exception in thread"
     r"|^\s*Caused by:|^panic: |^thread '.*' panicked at")

@@ -163,3 +163,15 @@ class TestLogCompressor:
         """Markers sit on their own lines and never touch a kept line."""
         out = logs.compress(load("pytest_verbose.txt"))
         assert all(MARKER.match(line) for line in out.split("\n") if "[trimwire:" in line)
+
+
+class TestKubernetesSignals:
+    def test_crash_and_backoff_lines_are_kept(self, logs):
+        """Pod crash loops, image pull back-offs, evictions and degraded states are signals, not noise."""
+        noise = [f"INFO reconcile loop {i} finished for ns default" for i in range(120)]
+        news = ["Warning  BackOff  pod/api-1  Back-off restarting failed container",
+                "pod/worker-2 status CrashLoopBackOff", "pod/batch-9 was Evicted: node low on memory",
+                "clusteroperator ingress is Degraded"]
+        text = "\n".join(noise[:50] + news + noise[50:])
+        out = logs.compress(text)
+        assert out is not None and all(line in out.split("\n") for line in news)
