@@ -30,6 +30,8 @@ class BodyRequest:
     format: str
     content_encoding: str = "identity"
     mode: str | None = None          # "cache" or "token" for this request; None: Settings.mode
+    protect_recent: int | None = None  # token mode's newest results kept whole; None: Settings
+    frozen_messages: int = 0         # blocks of messages before this index are never changed
 
 
 @dataclass(slots=True)
@@ -46,6 +48,7 @@ class BodyResult:
     bytes_before: int = 0
     bytes_after: int = 0
     blocks_changed: int = 0
+    transforms: tuple[str, ...] = ()  # compressors that changed a block, in the order they first did
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -105,7 +108,8 @@ class BodyCompressor:
         result.tokens_before = sum(self.tokens.count(block.text) for block in conv.blocks)
         timings["tokens"] = time.perf_counter() - started
 
-        self.pipeline.run(conv, timings, request.mode or self.settings.mode)
+        self.pipeline.run(conv, timings, request.mode or self.settings.mode,
+                          protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
         if not conv.changed:
             result.tokens_after = result.tokens_before
             result.bytes_after = result.bytes_before
@@ -128,6 +132,7 @@ class BodyCompressor:
         saved = sum(self.tokens.count(c.block.text) - self.tokens.count(c.new_text) for c in conv.changes)
         result.tokens_after = result.tokens_before - saved
         result.blocks_changed = len(conv.changes)
+        result.transforms = tuple(dict.fromkeys(change.by for change in conv.changes))
         body = _dumps(conv.apply())
         result.body = codec.encode(body, result.content_encoding)
         result.bytes_after = len(result.body)

@@ -55,17 +55,25 @@ class Pipeline:
         self.routes = {kind: tuple(compressors) for kind, compressors in routes.items()}
         self.protect_recent = protect_recent
 
-    def run(self, conv: Conversation, timings: dict[str, float], mode: str = "cache") -> None:
-        """Compress ``conv`` in place (recorded changes); add seconds per stage to ``timings``."""
-        held = self._age_rules(conv, timings) if mode == "token" else set()
+    def run(self, conv: Conversation, timings: dict[str, float], mode: str = "cache", *,
+            protect_recent: int | None = None, frozen_messages: int = 0) -> None:
+        """Compress ``conv`` in place (recorded changes); add seconds per stage to ``timings``.
+
+        ``protect_recent`` overrides the setting for this request; blocks of messages before
+        ``frozen_messages`` (a caller's already-cached prefix) are never touched.
+        """
+        recent = self.protect_recent if protect_recent is None else protect_recent
+        frozen = {block for block in conv.blocks if 0 <= block.message_index < frozen_messages}
+        held = self._age_rules(conv, timings, recent, frozen) if mode == "token" else frozen
         for block in conv.blocks:
             if block not in held and self.policy.releases(block):
                 self._compress(conv, block, timings)
 
-    def _age_rules(self, conv: Conversation, timings: dict[str, float]) -> set[Block]:
+    def _age_rules(self, conv: Conversation, timings: dict[str, float], recent: int,
+                   frozen: set[Block]) -> set[Block]:
         """Record stale-read markers; return every block the compressors must leave alone now."""
         started = time.perf_counter()
-        held = recent_tool_results(conv, self.protect_recent)
+        held = recent_tool_results(conv, recent) | frozen
         for block, marker in stale_reads(conv).items():
             if block not in held:
                 conv.replace(block, marker, "stale_read")

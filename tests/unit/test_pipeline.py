@@ -195,3 +195,21 @@ class TestRouting:
         conv.replace(conv.blocks[0], PROSE, by="test")
         conv.apply()
         assert content_type(conv.blocks[0]) is ContentType.TEXT
+
+
+class TestPerRequestOptions:
+    def test_frozen_messages_are_never_offered(self):
+        """Blocks of messages before frozen_messages (a cached prefix) reach no compressor."""
+        halve = Halve()
+        conv = conversation("hello world", "hello again")
+        Pipeline(OPEN, everywhere(halve)).run(conv, {}, frozen_messages=1)
+        assert halve.seen == ["hello again"] and [c.block.message_index for c in conv.changes] == [1]
+
+    def test_protect_recent_override_in_token_mode(self):
+        """A request's protect_recent replaces the setting: 0 lets the newest result be compressed."""
+        conv = conversation("hello world", "hello again")
+        Pipeline(OPEN, everywhere(Halve()), protect_recent=2).run(conv, {}, "token")
+        assert not conv.changed
+        conv = conversation("hello world", "hello again")
+        Pipeline(OPEN, everywhere(Halve()), protect_recent=2).run(conv, {}, "token", protect_recent=0)
+        assert len(conv.changes) == 2
