@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = EnvoyOptions(listen_host=host, listen_port=int(port), openai_upstream=args.openai_upstream,
                         anthropic_upstream=args.anthropic_upstream, ca_file=find_ca_file())
     if settings.grpc_address == "0.0.0.0:50051":
-        settings = settings.replace(grpc_address="127.0.0.1:0", metrics_address="127.0.0.1:9090")
+        settings = settings.replace(grpc_address="127.0.0.1:0", metrics_address="127.0.0.1:9090",
+                                    api_address="127.0.0.1:8080")
     return asyncio.run(run_local_stack(settings, opts))
 
 

@@ -24,6 +24,7 @@ ENV_PREFIX = "TRIMWIRE_"
 
 DEFAULT_GRPC_ADDRESS = "0.0.0.0:50051"
 DEFAULT_METRICS_ADDRESS = "0.0.0.0:9090"
+DEFAULT_API_ADDRESS = "0.0.0.0:8080"
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_BODY_BYTES = 48 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024
@@ -55,6 +56,9 @@ class Settings:
 
     grpc_address: str = DEFAULT_GRPC_ADDRESS
     metrics_address: str = DEFAULT_METRICS_ADDRESS
+    # POST /v1/compress (http_api.py) for gateways that call a service instead of ext_proc.
+    api_enabled: bool = True
+    api_address: str = DEFAULT_API_ADDRESS
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     so_reuseport: bool = False
     keepalive_time_ms: int = 30_000
@@ -81,6 +85,7 @@ class Settings:
     def __post_init__(self) -> None:
         _check_address("grpc_address", self.grpc_address)
         _check_address("metrics_address", self.metrics_address)
+        _check_address("api_address", self.api_address)
         for name in ("max_message_bytes", "max_body_bytes", "max_decoded_bytes",
                      "request_deadline_ms", "keepalive_time_ms", "keepalive_timeout_ms",
                      "user_label_limit"):

@@ -80,11 +80,13 @@ async def run_local_stack(settings: Settings, opts: EnvoyOptions) -> int:
         if not await _listening(opts.listen_host, opts.listen_port, envoy):
             log.error("envoy_not_listening", port=opts.listen_port, code=envoy.poll())
         base = f"http://{opts.listen_host}:{opts.listen_port}"
+        api = (f"  compression API: POST http://{settings.api_address.rsplit(':', 1)[0]}:{running.api_port}"
+               "/v1/compress\n" if running.api_port is not None else "")
         print(f"trimwire is up behind Envoy on {base}\n"
               f"  export ANTHROPIC_BASE_URL={base}\n"
               f"  export OPENAI_BASE_URL={base}/v1\n"
               f"  metrics: http://{settings.metrics_address.rsplit(':', 1)[0]}:{running.ops_port}/metrics\n"
-              "Ctrl-C stops both.", flush=True)
+              f"{api}Ctrl-C stops both.", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

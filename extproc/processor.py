@@ -83,7 +83,7 @@ class StreamProcessor:
                     yield envoy.empty_reply(kind)
         finally:
             self.metrics.inflight.dec()
-            self._account(ctx)
+            self.account(ctx)
 
     def _on_request_headers(self, ctx: RequestContext, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
         headers = envoy.read_headers(request.request_headers)
@@ -177,7 +177,7 @@ class StreamProcessor:
             })
         return headers
 
-    def _account(self, ctx: RequestContext) -> None:
+    def account(self, ctx: RequestContext) -> None:
         """Metrics and the one log line for this request. Ids, sizes and counts only."""
         if ctx.outcome == "pending":  # stream ended before the body arrived
             ctx.outcome, ctx.reason = "failed_open", "stream_closed"

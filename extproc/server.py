@@ -1,8 +1,8 @@
 """The gRPC server: ExternalProcessor, health and reflection on one port, the ops HTTP port
 beside it, and a graceful drain on SIGTERM/SIGINT.
 
-Start-up order: ops port (liveness answers at once) -> compression workers warm -> gRPC health
-SERVING. Shutdown: health NOT_SERVING -> stop accepting -> in-flight streams get ``drain_grace_s``.
+Start-up order: ops port (liveness answers at once) and the HTTP compression API (503 until
+ready) -> gRPC server -> compression workers warm -> gRPC health SERVING. Shutdown: health NOT_SERVING -> stop accepting -> in-flight streams get ``drain_grace_s``.
 """
 
 from __future__ import annotations
@@ -19,17 +19,23 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from .api import compressor_pb2_grpc
 from .config import Settings
+from .grpc_api import SERVICE_NAME as COMPRESSOR_SERVICE
+from .grpc_api import CompressorService
+from .http_api import start_api_http
 from .logs import get_logger
 from .metrics import Metrics
 from .ops_http import start_ops_http
 from .processor import StreamProcessor
+from .service import MessageCompressor
 from .workers import CompressionWorkers
 
 __all__ = ["TrimwireServer", "start_server", "serve"]
 
 log = get_logger("trimwire.server")
 _SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+_HEALTH_NAMES = ("", _SERVICE_NAME, COMPRESSOR_SERVICE)
 
 
 class _ExternalProcessor(pb_grpc.ExternalProcessorServicer):
@@ -63,16 +69,22 @@ class TrimwireServer:
     ops_runner: web.AppRunner
     grpc_port: int
     ops_port: int
+    api_runner: web.AppRunner | None = None
+    api_port: int | None = None        # None when the HTTP API is disabled
     ready: bool = False
 
     async def stop(self, grace: float | None = None) -> None:
         grace = self.settings.drain_grace_s if grace is None else grace
         self.ready = False
         self.metrics.ready.set(0)
-        await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.health.set(_SERVICE_NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in _HEALTH_NAMES:
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info("draining", grace_s=grace)
+        if self.api_runner is not None:
+            await self.api_runner.shutdown()
         await self.server.stop(grace)
+        if self.api_runner is not None:
+            await self.api_runner.cleanup()
         await self.ops_runner.cleanup()
         self.workers.close()
         log.info("stopped")
@@ -97,19 +109,28 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
     workers = workers or CompressionWorkers(settings)
     metrics.workers.set(workers.processes)
     holder: dict[str, TrimwireServer] = {}
+
+    def is_ready() -> bool:
+        return "s" in holder and holder["s"].ready
+
     host, _, port = settings.metrics_address.rpartition(":")
-    ops_runner, ops_port = await start_ops_http(host, int(port), metrics,
-                                                lambda: "s" in holder and holder["s"].ready)
+    ops_runner, ops_port = await start_ops_http(host, int(port), metrics, is_ready)
+
+    processor = StreamProcessor(settings, workers, metrics)
+    service = MessageCompressor(processor)
+    api_runner, api_port = (await start_api_http(settings, service, metrics, is_ready)
+                            if settings.api_enabled else (None, None))
 
     server = grpc.aio.server(options=_grpc_options(settings))
-    processor = StreamProcessor(settings, workers, metrics)
     pb_grpc.add_ExternalProcessorServicer_to_server(_ExternalProcessor(processor, metrics), server)
+    compressor_pb2_grpc.add_CompressorServicer_to_server(
+        CompressorService(settings, service, metrics, is_ready), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", _SERVICE_NAME):
+    for name in _HEALTH_NAMES:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection(
-        (pb.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name,
+        (pb.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name, COMPRESSOR_SERVICE,
          health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME), server)
     grpc_port = server.add_insecure_port(settings.grpc_address)
@@ -118,14 +139,14 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
     await server.start()
 
     running = TrimwireServer(settings, server, health_servicer, workers, metrics, ops_runner,
-                             grpc_port, ops_port)
+                             grpc_port, ops_port, api_runner, api_port)
     holder["s"] = running
     await workers.warm_up()
-    for name in ("", _SERVICE_NAME):
+    for name in _HEALTH_NAMES:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running.ready = True
     metrics.ready.set(1)
-    log.info("serving", grpc_port=grpc_port, ops_port=ops_port, workers=workers.processes)
+    log.info("serving", grpc_port=grpc_port, ops_port=ops_port, api_port=api_port, workers=workers.processes)
     return running
 
 

@@ -141,6 +141,7 @@ def trimwire_env(grpc_port: int, ops_port: int, **extra: str) -> dict[str, str]:
     env.update({
         "TRIMWIRE_GRPC_ADDRESS": f"127.0.0.1:{grpc_port}",
         "TRIMWIRE_METRICS_ADDRESS": f"127.0.0.1:{ops_port}",
+        "TRIMWIRE_API_ADDRESS": "127.0.0.1:0",
         "TRIMWIRE_WORKERS": "2",
         "TRIMWIRE_REQUEST_DEADLINE_MS": str(TEST_DEADLINE_MS),
         "TRIMWIRE_DRAIN_GRACE_S": "2",

@@ -148,7 +148,8 @@ class ThreadedServer:
 
 @pytest.fixture(scope="module")
 def exploding_stack(upstream: RecordingUpstream, envoy_binary: str) -> Iterator[tuple[ThreadedServer, EnvoyProcess]]:
-    settings = load_settings(env={}, grpc_address="127.0.0.1:0", metrics_address="127.0.0.1:0", workers=0,
+    settings = load_settings(env={}, grpc_address="127.0.0.1:0", metrics_address="127.0.0.1:0",
+                             api_address="127.0.0.1:0", workers=0,
                              log_level="warning")
     server = ThreadedServer(settings, CompressionWorkers(settings, factory=exploding_compressor))
     envoy = None

@@ -23,7 +23,7 @@ async def start_trimwire() -> AsyncIterator[StartTrimwire]:
     started: list[Harness] = []
 
     async def start(factory: Callable[..., Any] | None = None, **overrides: Any) -> Harness:
-        values = dict(grpc_address="127.0.0.1:0", metrics_address="127.0.0.1:0", workers=0,
+        values = dict(grpc_address="127.0.0.1:0", metrics_address="127.0.0.1:0", api_address="127.0.0.1:0", workers=0,
                       drain_grace_s=5.0)
         values.update(overrides)
         settings = load_settings(env={}, **values)

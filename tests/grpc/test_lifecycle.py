@@ -7,6 +7,7 @@ import json
 import socket
 from pathlib import Path
 
+import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -62,14 +63,15 @@ class TestHealth:
         await stopping
 
     async def test_reflection_lists_the_external_processor(self, trimwire: Harness) -> None:
-        """Server reflection lists ExternalProcessor, Health and reflection itself."""
+        """Server reflection lists ExternalProcessor, the Compressor API, Health and reflection itself."""
         stub = reflection_pb2_grpc.ServerReflectionStub(trimwire.channel)
         call = stub.ServerReflectionInfo()
         await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
         reply = await call.read()
         await call.done_writing()
         names = {service.name for service in reply.list_services_response.service}
-        assert names == {SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+        assert names == {SERVICE, "trimwire.v1.Compressor", "grpc.health.v1.Health",
+                         "grpc.reflection.v1alpha.ServerReflection"}
 
 
 def _free_port() -> int:
@@ -79,11 +81,13 @@ def _free_port() -> int:
 
 
 async def test_not_serving_until_workers_are_warm(tmp_path: Path) -> None:
-    """While the compression workers load, gRPC health says NOT_SERVING and /readyz 503; then SERVING."""
+    """While the compression workers load, gRPC health says NOT_SERVING, /readyz and /v1/compress
+    answer 503; then SERVING."""
     gate = tmp_path / "loaded"
-    grpc_port, ops_port = _free_port(), _free_port()
+    grpc_port, ops_port, api_port = _free_port(), _free_port(), _free_port()
     settings = load_settings(env={}, grpc_address=f"127.0.0.1:{grpc_port}",
-                             metrics_address=f"127.0.0.1:{ops_port}", workers=1)
+                             metrics_address=f"127.0.0.1:{ops_port}", api_address=f"127.0.0.1:{api_port}",
+                             workers=1)
     settings = settings.replace(extra={"gate": str(gate)})
     starting = asyncio.create_task(
         start_server(settings, CompressionWorkers(settings, factory=gated_factory)))
@@ -95,6 +99,9 @@ async def test_not_serving_until_workers_are_warm(tmp_path: Path) -> None:
         assert reply.status == NOT_SERVING
         assert (await http_get(f"http://127.0.0.1:{ops_port}/healthz"))[0] == 200
         assert (await http_get(f"http://127.0.0.1:{ops_port}/readyz"))[0] == 503
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{api_port}/v1/compress", json={"messages": [], "model": "m"}) as reply:
+                assert reply.status == 503 and (await reply.json())["error"]["type"] == "not_ready"
         gate.touch()
         await starting
         assert (await health.Check(request)).status == SERVING

@@ -36,6 +36,9 @@ EXPECTED_FAMILIES = {
     "trimwire_stream_errors_total": ("counter", {"kind"}),
     "trimwire_compression_workers": ("gauge", set()),
     "trimwire_ready": ("gauge", set()),
+    # No compression API call in this test: no series yet (labels: api, status / key).
+    "trimwire_api_calls_total": ("counter", set()),
+    "trimwire_api_config_ignored_total": ("counter", set()),
 }
 MODEL = "claude-opus-4-1"
 PROMPT_CANARY = "CANARY-PROMPT-7f3a9c"

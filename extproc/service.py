@@ -1,0 +1,111 @@
+"""Compression as a service: one call's messages in, compressed messages and savings out.
+
+Shared by the HTTP ``POST /v1/compress`` API (``http_api.py``) and the gRPC
+``trimwire.v1.Compressor`` service (``grpc_api.py``). It runs the very pipeline the ext_proc path
+runs (the same worker processes, settings and deadline), so the three entry points give
+byte-identical messages for the same input, and it accounts each call with the ext_proc path's
+metrics and log line (``StreamProcessor.account``). Never raises for a compression problem: the
+original messages come back with nothing saved (fail open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .compress import BodyRequest, BodyResult
+from .formats import anthropic_messages, detect_format, openai_chat
+from .processor import RequestContext, StreamProcessor
+
+__all__ = ["CompressCall", "CompressAnswer", "MessageCompressor", "FORMAT_ALIASES"]
+
+# What callers may name in ``format``: the ext_proc path's format names and short aliases.
+FORMAT_ALIASES = {
+    "openai": openai_chat.FORMAT, openai_chat.FORMAT: openai_chat.FORMAT,
+    "anthropic": anthropic_messages.FORMAT, anthropic_messages.FORMAT: anthropic_messages.FORMAT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CompressCall:
+    """One validated call: the caller's messages and what it asked for."""
+
+    messages: list[Any]
+    model: str | None = None
+    format: str | None = None        # a FORMAT_ALIASES key, or None: detected from the messages
+    user: str = ""
+    mode: str | None = None
+    protect_recent: int | None = None
+    frozen_messages: int = 0
+    bypass: bool = False
+    request_id: str = ""
+    entry: str = "/v1/compress"      # the path the log line and metrics name
+
+
+@dataclass(frozen=True, slots=True)
+class CompressAnswer:
+    messages: list[Any]
+    outcome: str
+    tokens_before: int = 0
+    tokens_after: int = 0
+    transforms: tuple[str, ...] = ()
+
+    @property
+    def tokens_saved(self) -> int:
+        return self.tokens_before - self.tokens_after
+
+    @property
+    def ratio(self) -> float:
+        return self.tokens_after / self.tokens_before if self.tokens_before else 1.0
+
+
+class MessageCompressor:
+    """Built once per server around its StreamProcessor (workers, settings, metrics)."""
+
+    def __init__(self, processor: StreamProcessor) -> None:
+        self.processor = processor
+        self.settings = processor.settings
+
+    async def compress(self, call: CompressCall) -> CompressAnswer:
+        ctx = RequestContext(request_id=call.request_id, user=call.user, path=call.entry, mode=call.mode)
+        try:
+            if call.bypass:
+                ctx.outcome, ctx.reason = "bypassed", "header"
+                return CompressAnswer(call.messages, "bypassed")
+            return await self._compress(ctx, call)
+        finally:
+            self.processor.account(ctx)
+
+    async def _compress(self, ctx: RequestContext, call: CompressCall) -> CompressAnswer:
+        body: dict[str, Any] = {"messages": call.messages}
+        if call.model is not None:
+            body["model"] = call.model
+        try:
+            ctx.format = FORMAT_ALIASES[call.format] if call.format else detect_format(body)
+        except Exception:  # messages no adapter recognises: passed back as they came
+            ctx.outcome, ctx.reason = "passthrough", "unknown_format"
+            return CompressAnswer(call.messages, "passthrough")
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        request = BodyRequest(format=ctx.format, mode=call.mode, protect_recent=call.protect_recent,
+                              frozen_messages=call.frozen_messages)
+        ctx.started = time.perf_counter()
+        try:
+            result: BodyResult = await asyncio.wait_for(self.processor.workers.run(raw, request),
+                                                        timeout=self.settings.request_deadline_ms / 1000)
+        except asyncio.TimeoutError:
+            ctx.outcome, ctx.reason = "failed_open", "deadline"
+            return CompressAnswer(call.messages, "failed_open")
+        except Exception as exc:  # fail open: the caller's messages go back unchanged
+            ctx.outcome, ctx.reason = "failed_open", type(exc).__name__
+            return CompressAnswer(call.messages, "failed_open")
+        finally:
+            ctx.elapsed_ms = (time.perf_counter() - ctx.started) * 1000
+        ctx.result, ctx.outcome, ctx.reason = result, result.outcome, result.reason
+        if result.outcome == "passthrough":
+            return CompressAnswer(call.messages, "passthrough")
+        messages = call.messages if result.body is None else json.loads(result.body)["messages"]
+        return CompressAnswer(messages, result.outcome, result.tokens_before, result.tokens_after,
+                              result.transforms)
