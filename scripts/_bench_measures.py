@@ -102,7 +102,7 @@ class Meter:
     """Counts tokens and prices turns; one per run so the token cache spans tools and rows."""
 
     def __init__(self) -> None:
-        self.tokens = TokenCounter(cache_entries=1 << 17)
+        self.tokens = TokenCounter(cache_bytes=64 * 1024 * 1024)
 
     def message_tokens(self, message: dict) -> int:
         return sum(self.tokens.count(s) for s in strings(message))

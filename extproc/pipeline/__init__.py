@@ -19,18 +19,22 @@ Two modes (``config.MODES``):
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
 from ..conversation import Block, Conversation
 from .age import recent_tool_results, stale_reads
+from .cache import BlockCache, digest
 from .envelope import open_envelope
 from .policy import Policy
 from .router import ContentType, content_type
 
-__all__ = ["Compressor", "Pipeline", "Policy", "Routes"]
+__all__ = ["Compressor", "Pipeline", "Policy", "Routes", "config_version"]
+
+# Bump when a compressor's output changes for the same settings, so no stale result is reused.
+_CACHE_SCHEMA = "trimwire-block-cache-1"
 
 
 class Compressor(Protocol):
@@ -50,10 +54,13 @@ class Pipeline:
     """Runs the policy, the age rules (token mode) and the routed compressors, recording changes."""
 
     def __init__(self, policy: Policy, routes: Routes, *,
-                 protect_recent: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS) -> None:
+                 protect_recent: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS, cache_bytes: int = 0) -> None:
         self.policy = policy
         self.routes = {kind: tuple(compressors) for kind, compressors in routes.items()}
         self.protect_recent = protect_recent
+        self.version = config_version(self.routes)
+        # What the compressors made of each block seen before (cache.py); None: always recompute.
+        self.cache = BlockCache(cache_bytes, self.version) if cache_bytes > 0 else None
 
     def run(self, conv: Conversation, timings: dict[str, float], mode: str = "cache", *,
             protect_recent: int | None = None, frozen_messages: int = 0) -> None:
@@ -82,6 +89,24 @@ class Pipeline:
         return held
 
     def _compress(self, conv: Conversation, block: Block, timings: dict[str, float]) -> None:
+        key = None
+        if self.cache is not None:
+            started = time.perf_counter()
+            key = self.cache.key(block.text, block.tool_name)
+            cached = self.cache.get(key)
+            timings["cache"] = timings.get("cache", 0.0) + time.perf_counter() - started
+            if cached is not None:
+                if cached[0] is not None:
+                    conv.replace(block, *cached[0])
+                return
+        outcome = self._run_compressors(block, timings)
+        if key is not None:
+            self.cache.put(key, outcome)
+        if outcome is not None:
+            conv.replace(block, *outcome)
+
+    def _run_compressors(self, block: Block, timings: dict[str, float]) -> tuple[str, str] | None:
+        """(new text, compressor name) from the first routed compressor that shrinks the block."""
         started = time.perf_counter()
         envelope = open_envelope(block.text)
         # A wrapped output is routed and compressed by its content; the wrapper stays as it was.
@@ -95,5 +120,12 @@ class Pipeline:
             new_text = compressor.compress(target.text)
             timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
             if new_text is not None and len(new_text) < len(target.text):
-                conv.replace(block, new_text if envelope is None else envelope.wrap(new_text), compressor.name)
-                return
+                return (new_text if envelope is None else envelope.wrap(new_text)), compressor.name
+        return None
+
+
+def config_version(routes: Mapping[ContentType, Sequence[Compressor]]) -> str:
+    """A digest of the routes and every compressor's settings: cached results are per version."""
+    parts = [f"{kind.value}=" + ";".join(f"{c.name}{sorted(vars(c).items())!r}" for c in compressors)
+             for kind, compressors in sorted(routes.items(), key=lambda item: item[0].value)]
+    return digest(_CACHE_SCHEMA, *parts).hex()

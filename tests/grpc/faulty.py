@@ -71,7 +71,7 @@ class ContractBreakingCompressor(BodyCompressor):
 def _build(settings: Settings, compressor: JsonCompactor,
            kind: type[BodyCompressor] = BodyCompressor) -> BodyCompressor:
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    return kind(settings, Pipeline(policy, {ContentType.JSON: [compressor]}))
+    return kind(settings, Pipeline(policy, {ContentType.JSON: [compressor]}, cache_bytes=settings.block_cache_bytes))
 
 
 def raising_factory(settings: Settings) -> BodyCompressor:

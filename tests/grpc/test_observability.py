@@ -36,6 +36,7 @@ EXPECTED_FAMILIES = {
     "trimwire_stream_errors_total": ("counter", {"kind"}),
     "trimwire_compression_workers": ("gauge", set()),
     "trimwire_ready": ("gauge", set()),
+    "trimwire_block_cache_total": ("counter", {"result"}),
     # No compression API call in this test: no series yet (labels: api, status / key).
     "trimwire_api_calls_total": ("counter", set()),
     "trimwire_api_config_ignored_total": ("counter", set()),

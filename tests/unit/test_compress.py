@@ -57,10 +57,16 @@ class TestBodyCompressor:
         assert result.tokens_before > result.tokens_after > 0
         assert result.tokens_saved == result.tokens_before - result.tokens_after
 
-    def test_stages_are_timed(self, compressor):
-        """A compressed body reports time for parse, tokens, routing, each compressor run and serialise."""
-        result = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
-        assert set(result.stage_seconds) == {"parse", "tokens", "router", "json_compact", "serialize"}
+    def test_stages_are_timed(self):
+        """A compressed body reports time for parse, tokens, the block cache, routing, each compressor
+        run and serialise; the same body again is answered from the block cache, with no compressor run."""
+        compressor = build_compressor(Settings(workers=0))
+        first = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
+        assert set(first.stage_seconds) == {"parse", "tokens", "cache", "router", "json_compact", "serialize"}
+        assert first.cache_hits == 0 and first.cache_misses >= 1
+        again = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
+        assert set(again.stage_seconds) == {"parse", "tokens", "cache", "serialize"}
+        assert (again.cache_hits, again.cache_misses) == (first.cache_misses, 0) and again.body == first.body
 
     def test_same_body_same_bytes(self, compressor):
         """Compression is deterministic, so a resent history hits the provider's prompt cache."""

@@ -25,6 +25,7 @@ EXPECTED_FAMILIES = {
     "trimwire_stream_errors": ("counter", {"kind"}),
     "trimwire_compression_workers": ("gauge", set()),
     "trimwire_ready": ("gauge", set()),
+    "trimwire_block_cache": ("counter", {"result"}),
     "trimwire_api_calls": ("counter", {"api", "status"}),
     "trimwire_api_config_ignored": ("counter", {"key"}),
 }
@@ -32,7 +33,7 @@ EXPECTED_SAMPLES = {
     "trimwire_requests_total", "trimwire_passthrough_total", "trimwire_failed_open_total",
     "trimwire_tokens_before_total", "trimwire_tokens_after_total", "trimwire_tokens_saved_total",
     "trimwire_body_bytes_total", "trimwire_stream_errors_total", "trimwire_api_calls_total",
-    "trimwire_api_config_ignored_total",
+    "trimwire_api_config_ignored_total", "trimwire_block_cache_total",
     "trimwire_stage_seconds_bucket", "trimwire_stage_seconds_sum", "trimwire_stage_seconds_count",
     "trimwire_request_seconds_bucket", "trimwire_request_seconds_sum", "trimwire_request_seconds_count",
     "trimwire_inflight_streams", "trimwire_compression_workers", "trimwire_ready",
@@ -52,6 +53,7 @@ def exercised() -> Metrics:
     metrics.request_seconds.labels(format="openai").observe(0.004)
     metrics.stream_errors.labels(kind="cancelled").inc()
     metrics.api_calls.labels(api="http", status="200").inc()
+    metrics.block_cache.labels(result="hit").inc()
     metrics.api_config_ignored.labels(key="target_ratio").inc()
     metrics.inflight.inc()
     metrics.workers.set(2)

@@ -1,0 +1,111 @@
+"""Compress each block once: a coding agent resends its whole history every turn.
+
+``BlockCache`` maps a digest of (block text, tool name, compressor config version) to what the
+routed compressors made of that block (new text and compressor name, or "nothing shrank it").
+A block seen before is answered from the cache without running a compressor. Compression is a
+pure function of exactly those inputs, so a hit gives the bytes a fresh run would
+(tests/unit/test_cache.py checks it on real-shaped fixtures). The age rules of token mode decide
+*whether* a block is offered; they are not cached.
+
+``ByteLRU`` is the bounded map underneath, also used by ``tokens.TokenCounter`` so resent blocks
+are not re-counted. Both are per process: each compression worker keeps its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+__all__ = ["ByteLRU", "BlockCache", "CacheStats", "digest", "DEFAULT_BLOCK_CACHE_BYTES"]
+
+DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
+_ENTRY_OVERHEAD = 120   # bytes per entry beyond its text: key, tuple, OrderedDict node (measured order)
+
+V = TypeVar("V")
+
+
+def digest(*parts: str) -> bytes:
+    """A 16-byte key for the joined parts (lone surrogates from JSON escapes included)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.digest()
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+
+    def snapshot(self) -> tuple[int, int, int]:
+        return self.hits, self.misses, self.evictions
+
+
+class ByteLRU(Generic[V]):
+    """Least-recently-used map bounded by the bytes its values claim; ``max_bytes`` 0 stores nothing."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.stats = CacheStats()
+        self._items: OrderedDict[bytes, tuple[V, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: bytes) -> V | None:
+        item = self._items.get(key)
+        if item is None:
+            self.stats.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.stats.hits += 1
+        return item[0]
+
+    def put(self, key: bytes, value: V, cost: int) -> None:
+        cost += _ENTRY_OVERHEAD
+        if cost > self.max_bytes:
+            return  # bigger than the whole cache: never stored
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        self._items[key] = (value, cost)
+        self.bytes += cost
+        while self.bytes > self.max_bytes:
+            _, (_, freed) = self._items.popitem(last=False)
+            self.bytes -= freed
+            self.stats.evictions += 1
+
+
+# What the compressors made of a block: (new text, compressor name), or None when nothing shrank it.
+Outcome = tuple[str, str] | None
+
+
+class BlockCache:
+    """Per-block compression results for one compressor configuration (``version``)."""
+
+    def __init__(self, max_bytes: int, version: str) -> None:
+        self.version = version
+        self._lru: ByteLRU[tuple[Outcome]] = ByteLRU(max_bytes)
+
+    @property
+    def stats(self) -> CacheStats:
+        return self._lru.stats
+
+    @property
+    def bytes(self) -> int:
+        return self._lru.bytes
+
+    def key(self, text: str, tool_name: str | None) -> bytes:
+        return digest(self.version, tool_name or "", text)
+
+    def get(self, key: bytes) -> tuple[Outcome] | None:
+        """``(outcome,)`` for a block seen before (the outcome may be None), or None if unseen."""
+        return self._lru.get(key)
+
+    def put(self, key: bytes, outcome: Outcome) -> None:
+        self._lru.put(key, (outcome,), len(outcome[0]) if outcome else 0)

@@ -1,0 +1,113 @@
+"""The block cache: bounded by bytes, least recently used out first, and a hit gives exactly the
+bytes a fresh run would; token counts of resent blocks are not recomputed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from extproc import BodyRequest, Settings, build_compressor
+from extproc.pipeline.cache import ByteLRU
+from extproc.tokens import TokenCounter
+
+from .compressors import load
+from .sessions import STYLES, coding_session, requests
+
+FIXTURES = ("pytest_verbose.txt", "pip_install.txt", "kubectl_pods.json", "github_issues.json", "grep_rn.txt",
+            "rg_heading.txt", "git_diff.txt", "docs_page.html", "kubectl_get_pods.txt", "cargo_build.txt")
+
+
+def tool_body(outputs: list[str]) -> bytes:
+    """An OpenAI chat body with one tool call and result per output."""
+    messages: list[dict] = [{"role": "user", "content": "What is going on?"}]
+    for index, output in enumerate(outputs):
+        messages.append({"role": "assistant", "content": None, "tool_calls": [{
+            "id": f"call_{index}", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]})
+        messages.append({"role": "tool", "tool_call_id": f"call_{index}", "content": output})
+    return json.dumps({"model": "gpt-4o", "messages": messages}).encode()
+
+
+class TestByteLRU:
+    def test_evicts_least_recently_used_past_the_byte_bound(self):
+        """Entries go out oldest-use first once their bytes pass the bound; a get refreshes an entry."""
+        lru: ByteLRU[str] = ByteLRU(max_bytes=1000)
+        for key in (b"a", b"b", b"c"):
+            lru.put(key, key.decode(), 200)
+        assert lru.get(b"a") == "a"
+        lru.put(b"d", "d", 200)
+        assert lru.get(b"b") is None and lru.get(b"a") == "a" and lru.get(b"d") == "d"
+        assert lru.bytes <= 1000 and lru.stats.evictions == 1
+
+    def test_entry_bigger_than_the_cache_is_not_stored(self):
+        """A value that alone exceeds the bound is never stored and evicts nothing."""
+        lru: ByteLRU[str] = ByteLRU(max_bytes=500)
+        lru.put(b"small", "s", 10)
+        lru.put(b"huge", "h", 10_000)
+        assert lru.get(b"huge") is None and lru.get(b"small") == "s" and lru.stats.evictions == 0
+
+    def test_zero_bytes_stores_nothing(self):
+        """max_bytes 0 is a cache that never holds anything."""
+        lru: ByteLRU[int] = ByteLRU(0)
+        lru.put(b"k", 1, 0)
+        assert len(lru) == 0 and lru.get(b"k") is None
+
+
+class TestBlockCache:
+    @pytest.mark.parametrize("mode", ["cache", "token"])
+    def test_a_hit_gives_the_bytes_a_fresh_run_gives(self, mode):
+        """Every body, compressed again from the cache, is byte-identical to an uncached compressor's output."""
+        cached = build_compressor(Settings(workers=0))
+        fresh = build_compressor(Settings(workers=0, block_cache_bytes=0))
+        assert fresh.pipeline.cache is None
+        raw = tool_body([load(name) for name in FIXTURES])
+        first = cached.run(raw, BodyRequest("openai", mode=mode))
+        again = cached.run(raw, BodyRequest("openai", mode=mode))
+        assert again.cache_hits > 0 and again.cache_misses == 0
+        assert first.body == again.body == fresh.run(raw, BodyRequest("openai", mode=mode)).body is not None
+
+    @pytest.mark.parametrize(("fmt", "style"), STYLES)
+    def test_replayed_session_is_the_same_with_and_without_the_cache(self, fmt, style):
+        """A conversation replayed turn by turn gives the same bytes every turn, cache or no cache."""
+        cached = build_compressor(Settings(workers=0))
+        fresh = build_compressor(Settings(workers=0, block_cache_bytes=0))
+        hits = 0
+        for body in requests(fmt, coding_session(style)):
+            raw = json.dumps(body).encode()
+            result = cached.run(raw, BodyRequest(fmt))
+            hits += result.cache_hits
+            assert result.body == fresh.run(raw, BodyRequest(fmt)).body
+        assert hits > 0
+
+    def test_other_settings_do_not_share_results(self):
+        """A compressor setting change gives another config version, so no result is reused across it."""
+        default = build_compressor(Settings(workers=0)).pipeline
+        other = build_compressor(Settings(workers=0, min_block_chars=50)).pipeline
+        assert default.version == other.version  # the policy is not part of a block's result
+        from extproc.compressors.logs import LogCompressor
+        from extproc.pipeline import Pipeline
+        tighter = Pipeline(default.policy, {**default.routes, next(iter(default.routes)): [LogCompressor(tail_lines=5)]},
+                           cache_bytes=1024)
+        assert tighter.version != default.version
+        assert default.cache.key("text", "bash") != tighter.cache.key("text", "bash")
+        assert default.cache.key("text", "bash") != default.cache.key("text", "grep")
+
+    def test_bounded_by_its_setting(self):
+        """The cache never holds more than block_cache_bytes."""
+        compressor = build_compressor(Settings(workers=0, block_cache_bytes=20_000))
+        for name in FIXTURES:
+            compressor.run(tool_body([load(name)]), BodyRequest("openai"))
+        assert 0 < compressor.pipeline.cache.bytes <= 20_000
+        assert compressor.pipeline.cache.stats.evictions > 0
+
+
+class TestTokenCounts:
+    def test_resent_blocks_are_not_recounted(self, monkeypatch):
+        """The second request with the same blocks counts no token of them again."""
+        counter = TokenCounter()
+        calls: list[int] = []
+        real = counter._count
+        monkeypatch.setattr(counter, "_count", lambda text: calls.append(len(text)) or real(text))
+        text = load("pytest_verbose.txt")
+        assert counter.count(text) == counter.count(text) > 0
+        assert len(calls) == 1
