@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup bench envoy-config clean
+.PHONY: run test setup system-deps bench envoy-config clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ setup: $(VENV)/.test-deps
 run: $(VENV)/.run-deps
 	$(BIN)/trimwire up
 
-test: $(VENV)/.test-deps
+# redis-server (Debian package) for the shared block-cache tests; they skip where it cannot be had.
+system-deps:
+	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } \
+	  || echo "note: redis-server is not installed; the shared block-cache tests will skip"
+
+test: $(VENV)/.test-deps system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.test-deps

@@ -49,9 +49,8 @@ class BodyResult:
     bytes_after: int = 0
     blocks_changed: int = 0
     transforms: tuple[str, ...] = ()  # compressors that changed a block, in the order they first did
-    cache_hits: int = 0              # blocks answered from the block cache, in this request
-    cache_misses: int = 0
-    cache_evictions: int = 0
+    # Block cache counts of this request, by trimwire_block_cache_total's result label (hit, miss, ...).
+    cache: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -111,14 +110,11 @@ class BodyCompressor:
         result.tokens_before = sum(self.tokens.count(block.text) for block in conv.blocks)
         timings["tokens"] = time.perf_counter() - started
 
-        cache = self.pipeline.cache
-        before = cache.stats.snapshot() if cache is not None else (0, 0, 0)
+        before = self.pipeline.cache_counters()
         self.pipeline.run(conv, timings, request.mode or self.settings.mode,
                           protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
-        if cache is not None:
-            after = cache.stats.snapshot()
-            result.cache_hits, result.cache_misses, result.cache_evictions = (
-                now - then for now, then in zip(after, before))
+        result.cache = {name: total - before[name] for name, total in self.pipeline.cache_counters().items()
+                        if total > before[name]}
         if not conv.changed:
             result.tokens_after = result.tokens_before
             result.bytes_after = result.bytes_before
@@ -154,6 +150,11 @@ def build_compressor(settings: Settings) -> BodyCompressor:
     from .compressors import default_routes
 
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
+    shared = None
+    if settings.redis_url:
+        from .pipeline.shared_cache import SharedBlockStore
+
+        shared = SharedBlockStore(settings.redis_url, timeout_ms=settings.redis_timeout_ms)
     pipeline = Pipeline(policy, default_routes(settings), protect_recent=settings.protect_recent_tool_results,
-                        cache_bytes=settings.block_cache_bytes)
+                        cache_bytes=settings.block_cache_bytes, shared=shared)
     return BodyCompressor(settings, pipeline)

@@ -47,6 +47,7 @@ MODES = ("cache", "token")
 DEFAULT_PROTECT_RECENT_TOOL_RESULTS = 2
 # Per compression worker: what the compressors made of each block seen before (pipeline/cache.py).
 DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
+DEFAULT_REDIS_TIMEOUT_MS = 50
 
 _USER_LABEL_MODES = ("raw", "hash", "drop")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -82,6 +83,9 @@ class Settings:
     mode: str = DEFAULT_MODE
     protect_recent_tool_results: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS
     block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES
+    # A Redis shared by every worker and replica (pipeline/shared_cache.py); empty: none.
+    redis_url: str = ""
+    redis_timeout_ms: int = DEFAULT_REDIS_TIMEOUT_MS
     log_level: str = "info"
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -91,7 +95,7 @@ class Settings:
         _check_address("api_address", self.api_address)
         for name in ("max_message_bytes", "max_body_bytes", "max_decoded_bytes",
                      "request_deadline_ms", "keepalive_time_ms", "keepalive_timeout_ms",
-                     "user_label_limit"):
+                     "user_label_limit", "redis_timeout_ms"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("min_block_chars", "protect_recent_tool_results", "block_cache_bytes"):
@@ -111,6 +115,8 @@ class Settings:
             value = getattr(self, name)
             if not value or value != value.lower() or not all(c.isalnum() or c in "-_" for c in value):
                 raise ConfigError(f"{name} must be a lower-case header name, got {value!r}")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("redis_url must start with redis://, rediss:// or unix://")
         if self.max_body_bytes > self.max_message_bytes:
             raise ConfigError("max_body_bytes must not exceed max_message_bytes")
 

@@ -197,10 +197,8 @@ class StreamProcessor:
                 m.tokens_before.labels(model, user).inc(result.tokens_before)
                 m.tokens_after.labels(model, user).inc(result.tokens_after)
                 m.tokens_saved.labels(model, user).inc(result.tokens_saved)
-            for kind, count in (("hit", result.cache_hits), ("miss", result.cache_misses),
-                                ("eviction", result.cache_evictions)):
-                if count:
-                    m.block_cache.labels(kind).inc(count)
+            for kind, count in result.cache.items():
+                m.block_cache.labels(kind).inc(count)
             m.body_bytes.labels("before").inc(result.bytes_before)
             m.body_bytes.labels("after").inc(result.bytes_after or result.bytes_before)
             m.request_seconds.labels(fmt).observe(ctx.elapsed_ms / 1000)

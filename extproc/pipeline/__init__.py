@@ -26,7 +26,8 @@ from typing import Protocol
 from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
 from ..conversation import Block, Conversation
 from .age import recent_tool_results, stale_reads
-from .cache import BlockCache, digest
+from .cache import BlockCache, Outcome, digest
+from .shared_cache import SharedBlockStore
 from .envelope import open_envelope
 from .policy import Policy
 from .router import ContentType, content_type
@@ -54,13 +55,31 @@ class Pipeline:
     """Runs the policy, the age rules (token mode) and the routed compressors, recording changes."""
 
     def __init__(self, policy: Policy, routes: Routes, *,
-                 protect_recent: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS, cache_bytes: int = 0) -> None:
+                 protect_recent: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS, cache_bytes: int = 0,
+                 shared: SharedBlockStore | None = None) -> None:
         self.policy = policy
         self.routes = {kind: tuple(compressors) for kind, compressors in routes.items()}
         self.protect_recent = protect_recent
         self.version = config_version(self.routes)
-        # What the compressors made of each block seen before (cache.py); None: always recompute.
-        self.cache = BlockCache(cache_bytes, self.version) if cache_bytes > 0 else None
+        # What the compressors made of each block seen before: this process's (cache.py), then
+        # every worker's and replica's (shared_cache.py, Redis). Neither: always recompute.
+        self.cache = BlockCache(cache_bytes) if cache_bytes > 0 else None
+        self.shared = shared
+
+    def key(self, text: str, tool_name: str | None) -> bytes:
+        """The block cache key: the block's text, its tool and this pipeline's compressor settings."""
+        return digest(self.version, tool_name or "", text)
+
+    def cache_counters(self) -> dict[str, int]:
+        """Running totals of the block caches, by the ``trimwire_block_cache_total`` result label."""
+        counters: dict[str, int] = {}
+        if self.cache is not None:
+            stats = self.cache.stats
+            counters.update(hit=stats.hits, miss=stats.misses, eviction=stats.evictions)
+        if self.shared is not None:
+            stats = self.shared.stats
+            counters.update(shared_hit=stats.hits, shared_miss=stats.misses, shared_error=self.shared.errors)
+        return counters
 
     def run(self, conv: Conversation, timings: dict[str, float], mode: str = "cache", *,
             protect_recent: int | None = None, frozen_messages: int = 0) -> None:
@@ -89,23 +108,36 @@ class Pipeline:
         return held
 
     def _compress(self, conv: Conversation, block: Block, timings: dict[str, float]) -> None:
-        key = None
-        if self.cache is not None:
-            started = time.perf_counter()
-            key = self.cache.key(block.text, block.tool_name)
-            cached = self.cache.get(key)
-            timings["cache"] = timings.get("cache", 0.0) + time.perf_counter() - started
-            if cached is not None:
-                if cached[0] is not None:
-                    conv.replace(block, *cached[0])
-                return
-        outcome = self._run_compressors(block, timings)
-        if key is not None:
-            self.cache.put(key, outcome)
+        key = self.key(block.text, block.tool_name) if self.cache or self.shared else None
+        found = self._lookup(key, timings) if key is not None else None
+        if found is None:
+            outcome = self._run_compressors(block, timings)
+            self._store(key, outcome)
+        else:
+            outcome = found[0]
         if outcome is not None:
             conv.replace(block, *outcome)
 
-    def _run_compressors(self, block: Block, timings: dict[str, float]) -> tuple[str, str] | None:
+    def _lookup(self, key: bytes, timings: dict[str, float]) -> tuple[Outcome] | None:
+        """``(outcome,)`` from this process's cache, else from the shared one; None if unseen."""
+        started = time.perf_counter()
+        found = self.cache.get(key) if self.cache is not None else None
+        if found is None and self.shared is not None:
+            found = self.shared.get(key)
+            if found is not None and self.cache is not None:
+                self.cache.put(key, found[0])
+        timings["cache"] = timings.get("cache", 0.0) + time.perf_counter() - started
+        return found
+
+    def _store(self, key: bytes | None, outcome: Outcome) -> None:
+        if key is None:
+            return
+        if self.cache is not None:
+            self.cache.put(key, outcome)
+        if self.shared is not None:
+            self.shared.put(key, outcome)
+
+    def _run_compressors(self, block: Block, timings: dict[str, float]) -> Outcome:
         """(new text, compressor name) from the first routed compressor that shrinks the block."""
         started = time.perf_counter()
         envelope = open_envelope(block.text)

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["ByteLRU", "BlockCache", "CacheStats", "digest", "DEFAULT_BLOCK_CACHE_BYTES"]
+__all__ = ["ByteLRU", "BlockCache", "CacheStats", "Outcome", "digest", "DEFAULT_BLOCK_CACHE_BYTES"]
 
 DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _ENTRY_OVERHEAD = 120   # bytes per entry beyond its text: key, tuple, OrderedDict node (measured order)
@@ -86,10 +86,9 @@ Outcome = tuple[str, str] | None
 
 
 class BlockCache:
-    """Per-block compression results for one compressor configuration (``version``)."""
+    """Per-block compression results, by the pipeline's block key (text, tool, config version)."""
 
-    def __init__(self, max_bytes: int, version: str) -> None:
-        self.version = version
+    def __init__(self, max_bytes: int) -> None:
         self._lru: ByteLRU[tuple[Outcome]] = ByteLRU(max_bytes)
 
     @property
@@ -99,9 +98,6 @@ class BlockCache:
     @property
     def bytes(self) -> int:
         return self._lru.bytes
-
-    def key(self, text: str, tool_name: str | None) -> bytes:
-        return digest(self.version, tool_name or "", text)
 
     def get(self, key: bytes) -> tuple[Outcome] | None:
         """``(outcome,)`` for a block seen before (the outcome may be None), or None if unseen."""

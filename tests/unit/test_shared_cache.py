@@ -1,0 +1,121 @@
+"""The block cache shared through a real redis-server (the Debian package, started here): two
+compressors (two workers or replicas) share results byte for byte, and a Redis that is down or
+never answers costs the request nothing but the shared hits."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from extproc import BodyRequest, Settings, build_compressor
+
+from .test_cache import FIXTURES, load, tool_body
+
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (apt-get install redis-server)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A throwaway redis-server on a loopback port, no persistence, stopped after the test."""
+    port = free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail("redis-server exited at start")
+                threading.Event().wait(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP port that accepts connections and never answers: a Redis that hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    thread.join(5)
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+RAW = tool_body([load(name) for name in FIXTURES])
+
+
+class TestSharedBlockCache:
+    def test_a_second_replica_gets_the_first_ones_results(self, redis_url):
+        """Replica B, with a cold local cache, answers every block from Redis with A's exact bytes."""
+        first = build_compressor(Settings(workers=0, redis_url=redis_url))
+        second = build_compressor(Settings(workers=0, redis_url=redis_url))
+        a = first.run(RAW, BodyRequest("openai"))
+        b = second.run(RAW, BodyRequest("openai"))
+        assert b.body == a.body is not None
+        assert a.cache.get("shared_miss", 0) > 0 and "shared_hit" not in a.cache
+        assert b.cache["shared_hit"] == a.cache["shared_miss"] and "shared_miss" not in b.cache
+        assert b.stage_seconds.keys() & {"logs", "json_sampler", "search", "diff", "html", "table"} == set()
+
+    def test_without_a_local_cache_redis_alone_serves(self, redis_url):
+        """block_cache_bytes 0 with a Redis: results still come from Redis, byte-identical."""
+        warm = build_compressor(Settings(workers=0, redis_url=redis_url))
+        only_shared = build_compressor(Settings(workers=0, redis_url=redis_url, block_cache_bytes=0))
+        expected = warm.run(RAW, BodyRequest("openai")).body
+        result = only_shared.run(RAW, BodyRequest("openai"))
+        assert result.body == expected and result.cache.get("shared_hit", 0) > 0
+
+    def test_redis_down_falls_back_to_the_local_cache(self):
+        """With nothing listening, requests are compressed as usual and the failures are counted."""
+        compressor = build_compressor(Settings(workers=0, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+        local = build_compressor(Settings(workers=0))
+        result = compressor.run(RAW, BodyRequest("openai"))
+        assert result.outcome == "compressed" and result.body == local.run(RAW, BodyRequest("openai")).body
+        assert result.cache.get("shared_error", 0) >= 1
+        again = compressor.run(RAW, BodyRequest("openai"))
+        assert again.body == result.body and again.cache.get("hit", 0) > 0
+
+    def test_redis_that_never_answers_is_given_up_on(self, silent_server):
+        """A hanging Redis times out once, then is left alone for a while: one error, not one per block."""
+        compressor = build_compressor(Settings(workers=0, redis_url=silent_server, redis_timeout_ms=50))
+        result = compressor.run(RAW, BodyRequest("openai"))
+        assert result.outcome == "compressed" and result.cache.get("shared_error") == 1
+
+    def test_bad_url_is_a_config_error(self):
+        """A redis_url that is not a Redis URL stops start-up with a message naming it."""
+        from extproc.errors import ConfigError
+
+        with pytest.raises(ConfigError, match="redis_url"):
+            Settings(redis_url="http://cache:6379")
