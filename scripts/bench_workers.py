@@ -51,7 +51,8 @@ def load_bodies(corpus: Path) -> list[tuple[bytes, BodyRequest]]:
 
 
 async def measure(workers: int, bodies, seconds: float, concurrency: int) -> float:
-    settings = load_settings(env={}, workers=workers)
+    # The block cache off: the same bodies again and again would otherwise measure cache lookups.
+    settings = load_settings(env={}, workers=workers, block_cache_bytes=0)
     pool = CompressionWorkers(settings)
     await pool.warm_up()
     for raw, request in bodies:  # warm tokenizer caches equally for every variant

@@ -4,7 +4,10 @@ A compressor is a small class (see ``Compressor``): settings in ``__init__``, a 
 cheap ``applies`` check and a ``compress`` that returns new text or None. Each block the policy
 releases is classified once (``router.content_type``) and offered only to the compressors routed
 for its type, in order; the first that applies and makes it shorter wins. A block nothing
-shrinks, or whose type has no compressors (code, prose), stays byte-identical.
+shrinks, or whose type has no compressors (code, JSONL), stays byte-identical. Output inside a
+harness wrapper (``envelope.py``) is classified and compressed by what is wrapped. What the
+compressors made of a block is remembered by a digest of its text, tool name and the compressor
+settings (``cache.py``, optionally ``shared_cache.py``), so resent history is a lookup.
 
 Two modes (``config.MODES``):
 
@@ -27,10 +30,10 @@ from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
 from ..conversation import Block, Conversation
 from .age import recent_tool_results, stale_reads
 from .cache import BlockCache, Outcome, digest
-from .shared_cache import SharedBlockStore
 from .envelope import open_envelope
 from .policy import Policy
 from .router import ContentType, content_type
+from .shared_cache import SharedBlockStore
 
 __all__ = ["Compressor", "Pipeline", "Policy", "Routes", "config_version"]
 
@@ -108,7 +111,8 @@ class Pipeline:
         return held
 
     def _compress(self, conv: Conversation, block: Block, timings: dict[str, float]) -> None:
-        key = self.key(block.text, block.tool_name) if self.cache or self.shared else None
+        cached = self.cache is not None or self.shared is not None
+        key = self.key(block.text, block.tool_name) if cached else None
         found = self._lookup(key, timings) if key is not None else None
         if found is None:
             outcome = self._run_compressors(block, timings)
@@ -151,8 +155,11 @@ class Pipeline:
             started = time.perf_counter()
             new_text = compressor.compress(target.text)
             timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
-            if new_text is not None and len(new_text) < len(target.text):
-                return (new_text if envelope is None else envelope.wrap(new_text)), compressor.name
+            if new_text is None or len(new_text) >= len(target.text):
+                continue
+            out = new_text if envelope is None else envelope.wrap(new_text)
+            if len(out) < len(block.text):
+                return out, compressor.name
         return None
 
 
