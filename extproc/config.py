@@ -62,6 +62,11 @@ class Settings:
     # POST /v1/compress (http_api.py) for gateways that call a service instead of ext_proc.
     api_enabled: bool = True
     api_address: str = DEFAULT_API_ADDRESS
+    # TLS for the gRPC listener and the HTTP API (tls.py): a certificate and key, and with a client
+    # CA, mutual TLS (clients must present a certificate it signed). Empty: plaintext (in a mesh).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     so_reuseport: bool = False
     keepalive_time_ms: int = 30_000
@@ -117,6 +122,14 @@ class Settings:
                 raise ConfigError(f"{name} must be a lower-case header name, got {value!r}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("redis_url must start with redis://, rediss:// or unix://")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("tls_cert_file and tls_key_file must be set together")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ConfigError("tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file")
+        for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+            path = getattr(self, name)
+            if path and not os.access(path, os.R_OK):
+                raise ConfigError(f"{name}: cannot read {path}")
         if self.max_body_bytes > self.max_message_bytes:
             raise ConfigError("max_body_bytes must not exceed max_message_bytes")
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import tls
 from .config import MODES, Settings
 from .metrics import Metrics, sanitise
 from .service import FORMAT_ALIASES, CompressCall, MessageCompressor
@@ -142,10 +143,12 @@ def api_app(settings: Settings, service: MessageCompressor, metrics: Metrics,
 
 async def start_api_http(settings: Settings, service: MessageCompressor, metrics: Metrics,
                          is_ready: Callable[[], bool]) -> tuple[web.AppRunner, int]:
-    """Serve /v1/compress on ``api_address``; returns the runner and the bound port."""
+    """Serve /v1/compress on ``api_address`` (over TLS when configured, as the gRPC port);
+    returns the runner and the bound port."""
     host, _, port = settings.api_address.rpartition(":")
     runner = web.AppRunner(api_app(settings, service, metrics, is_ready), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, int(port), reuse_port=False)
+    context = tls.http_context(settings) if tls.enabled(settings) else None
+    site = web.TCPSite(runner, host, int(port), reuse_port=False, ssl_context=context)
     await site.start()
     return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from . import tls
 from .api import compressor_pb2_grpc
 from .config import Settings
 from .grpc_api import SERVICE_NAME as COMPRESSOR_SERVICE
@@ -133,7 +134,8 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
         (pb.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name, COMPRESSOR_SERVICE,
          health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME), server)
-    grpc_port = server.add_insecure_port(settings.grpc_address)
+    grpc_port = (server.add_secure_port(settings.grpc_address, tls.grpc_credentials(settings))
+                 if tls.enabled(settings) else server.add_insecure_port(settings.grpc_address))
     if grpc_port == 0:
         raise OSError(f"cannot bind gRPC address {settings.grpc_address}")
     await server.start()
@@ -146,7 +148,8 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running.ready = True
     metrics.ready.set(1)
-    log.info("serving", grpc_port=grpc_port, ops_port=ops_port, api_port=api_port, workers=workers.processes)
+    log.info("serving", grpc_port=grpc_port, ops_port=ops_port, api_port=api_port, workers=workers.processes,
+             tls="mutual" if settings.tls_client_ca_file else "on" if tls.enabled(settings) else "off")
     return running
 
 
