@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-__all__ = ["EnvoyOptions", "render", "render_yaml", "Upstream", "find_ca_file"]
+__all__ = ["TrimwireTls", "EnvoyOptions", "render", "render_yaml", "Upstream", "find_ca_file"]
 
 DEFAULT_BUFFER_BYTES = 50 * 1024 * 1024
 _CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
@@ -52,6 +52,17 @@ class Upstream:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TrimwireTls:
+    """How Envoy reaches a trimwire whose gRPC port speaks TLS (``tls_cert_file``): the CA that
+    signed trimwire's certificate, the name in it, and for mutual TLS Envoy's own certificate."""
+
+    ca_file: str
+    server_name: str = "localhost"
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvoyOptions:
     """What varies between the local config, ``trimwire up`` and the tests."""
 
@@ -67,6 +78,7 @@ class EnvoyOptions:
     message_timeout_s: float = 5.0       # above trimwire's own deadline, so trimwire answers first
     failure_mode_allow: bool = True
     ca_file: str = "/etc/ssl/certs/ca-certificates.crt"
+    trimwire_tls: TrimwireTls | None = None   # None: plaintext gRPC to trimwire (loopback, mesh)
 
 
 def _address(host: str, port: int) -> dict[str, Any]:
@@ -93,6 +105,22 @@ def _cluster(upstream: Upstream, buffer_limit: int, ca_file: str) -> dict[str, A
             }},
         }}
     return cluster
+
+
+def _trimwire_tls_socket(tls: TrimwireTls) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "alpn_protocols": ["h2"],  # gRPC over TLS is HTTP/2, negotiated by ALPN
+        "validation_context": {
+            "trusted_ca": {"filename": tls.ca_file},
+            "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": tls.server_name}}],
+        },
+    }
+    if tls.cert_file and tls.key_file:
+        context["tls_certificates"] = [{"certificate_chain": {"filename": tls.cert_file},
+                                        "private_key": {"filename": tls.key_file}}]
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+        "sni": tls.server_name, "common_tls_context": context}}
 
 
 def _ext_proc_filter(opts: EnvoyOptions) -> dict[str, Any]:
@@ -149,6 +177,8 @@ def render(opts: EnvoyOptions) -> dict[str, Any]:
         "load_assignment": {"cluster_name": "trimwire", "endpoints": [{"lb_endpoints": [
             {"endpoint": {"address": _address(opts.trimwire_host, opts.trimwire_port)}}]}]},
     }
+    if opts.trimwire_tls is not None:
+        trimwire["transport_socket"] = _trimwire_tls_socket(opts.trimwire_tls)
     return {
         "admin": {"address": _address("127.0.0.1", opts.admin_port)},
         "static_resources": {
