@@ -98,4 +98,5 @@ class RepeatFolder:
             out.append(marker(similar - 2))
             position = last
         out.extend(lines[position:])
-        return "\n".join(out)
+        folded = "\n".join(out)
+        return folded if len(folded) < len(text) else None  # short lines: a marker can cost more
