@@ -1,0 +1,185 @@
+"""deploy/envoy's front proxy and snippet, and the filter the chart's Istio EnvoyFilter injects,
+each run through ``envoy --mode validate`` as a full config, and each checked to carry the same
+ext_proc settings as the tested local config (extproc/envoy_config.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from extproc.envoy_config import DEFAULT_BUFFER_BYTES, EnvoyOptions, render
+
+from .chart import NAMESPACE, RELEASE, REPO_ROOT
+
+ENVOY_DIR = REPO_ROOT / "deploy" / "envoy"
+EXT_PROC = "envoy.filters.http.ext_proc"
+ROUTER = "envoy.filters.http.router"
+HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+
+
+def validate(envoy_binary: str, config: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "envoy.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = subprocess.run([envoy_binary, "--mode", "validate", "-c", str(path), "--log-level", "error"],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def load(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ENVOY_DIR / name).read_text())
+
+
+def hcm(config: dict[str, Any]) -> dict[str, Any]:
+    [listener] = config["static_resources"]["listeners"]
+    return listener["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+def filter_named(filters: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(f for f in filters if f["name"] == name)
+
+
+def shell_config(http_filters: list[dict[str, Any]], clusters: list[dict[str, Any]]) -> dict[str, Any]:
+    """A minimal bootstrap: one listener answering 200 itself, with the given filters and clusters."""
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 9901}}},
+        "static_resources": {
+            "listeners": [{
+                "name": "gateway",
+                "address": {"socket_address": {"address": "0.0.0.0", "port_value": 8080}},
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": {
+                    "@type": HCM_TYPE, "stat_prefix": "gateway",
+                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 200}}]}]},
+                    "http_filters": http_filters}}]}],
+            }],
+            "clusters": clusters,
+        },
+    }
+
+
+def grpc_cluster(name: str, host: str, port: int) -> dict[str, Any]:
+    """An HTTP/2 cluster, as Istio generates for a Service port with appProtocol grpc."""
+    return {
+        "name": name, "type": "STRICT_DNS", "connect_timeout": "1s",
+        "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}}}},
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
+            {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
+    }
+
+
+def router() -> dict[str, Any]:
+    return {"name": ROUTER, "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
+
+
+def ext_authz() -> dict[str, Any]:
+    """An auth filter already in the gateway chain, as ext_authz or Kuadrant put there."""
+    return {"name": "envoy.filters.http.ext_authz", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+        "grpc_service": {"envoy_grpc": {"cluster_name": "ext-authz"}}, "transport_api_version": "V3"}}
+
+
+def comparable(typed_config: dict[str, Any]) -> dict[str, Any]:
+    """The filter's settings without the cluster name, durations as seconds."""
+    settings = copy.deepcopy(typed_config)
+    del settings["grpc_service"]["envoy_grpc"]["cluster_name"]
+    settings["message_timeout"] = float(settings["message_timeout"].rstrip("s"))
+    settings["grpc_service"]["timeout"] = float(settings["grpc_service"]["timeout"].rstrip("s"))
+    return settings
+
+
+def local_filter() -> dict[str, Any]:
+    return filter_named(hcm(render(EnvoyOptions()))["http_filters"], EXT_PROC)["typed_config"]
+
+
+def istio_config(envoy_filter: dict[str, Any]) -> dict[str, Any]:
+    """A gateway config with the EnvoyFilter's patches applied the way Istio applies them."""
+    patches = {p["applyTo"]: p["patch"] for p in envoy_filter["spec"]["configPatches"]}
+    http = patches["HTTP_FILTER"]
+    assert http["operation"] == "INSERT_BEFORE"
+    filters = [ext_authz(), router()]
+    filters.insert(filters.index(filter_named(filters, ROUTER)), copy.deepcopy(http["value"]))
+    cluster_name = http["value"]["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"]
+    host = cluster_name.split("|")[3]
+    trimwire = grpc_cluster(cluster_name, host, int(cluster_name.split("|")[1]))
+    trimwire.update(patches["CLUSTER"]["value"])
+    config = shell_config(filters, [trimwire, grpc_cluster("ext-authz", "ext-authz.auth.svc", 9000)])
+    config["static_resources"]["listeners"][0].update(patches["LISTENER"]["value"])
+    return config
+
+
+def test_front_proxy_validates(envoy_binary: str, tmp_path: Path) -> None:
+    """deploy/envoy/front-proxy.yaml passes envoy --mode validate."""
+    validate(envoy_binary, load("front-proxy.yaml"), tmp_path)
+
+
+def test_front_proxy_routes_and_upstreams_are_the_local_ones() -> None:
+    """The front proxy routes and reaches OpenAI and Anthropic (TLS, SNI, SAN) exactly like local.yaml."""
+    front, local = load("front-proxy.yaml"), render(EnvoyOptions())
+    assert hcm(front)["route_config"] == hcm(local)["route_config"]
+    clusters = {c["name"]: c for c in front["static_resources"]["clusters"]}
+    for upstream in local["static_resources"]["clusters"]:
+        if upstream["name"] != "trimwire":
+            assert clusters[upstream["name"]] == upstream
+    assert front["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"] == DEFAULT_BUFFER_BYTES
+    assert [f["name"] for f in hcm(front)["http_filters"]] == [EXT_PROC, ROUTER]
+
+
+def test_snippet_in_a_full_config_validates(envoy_binary: str, tmp_path: Path) -> None:
+    """The snippet's filter, cluster and listener setting, pasted after an auth filter, validate."""
+    snippet = load("ext-proc-snippet.yaml")
+    config = shell_config([ext_authz(), snippet["http_filter"], router()],
+                          [snippet["cluster"], grpc_cluster("ext-authz", "ext-authz.auth.svc", 9000)])
+    config["static_resources"]["listeners"][0].update(snippet["listener"])
+    validate(envoy_binary, config, tmp_path)
+
+
+def test_envoy_filter_patches_in_a_full_config_validate(render: Any, envoy_binary: str, tmp_path: Path) -> None:
+    """The chart's EnvoyFilter, applied to a gateway config, validates with ext_proc between auth and router."""
+    config = istio_config(render("istio").one("EnvoyFilter"))
+    names = [f["name"] for f in hcm(config)["http_filters"]]
+    assert names == ["envoy.filters.http.ext_authz", EXT_PROC, ROUTER]
+    assert config["static_resources"]["clusters"][0]["name"] == f"outbound|50051||{RELEASE}.{NAMESPACE}.svc.cluster.local"
+    validate(envoy_binary, config, tmp_path)
+
+
+def test_validate_refuses_a_broken_injected_filter(render: Any, envoy_binary: str, tmp_path: Path) -> None:
+    """Validate mode really checks the injected filter: an unknown body mode is refused."""
+    config = istio_config(render("istio").one("EnvoyFilter"))
+    filter_named(hcm(config)["http_filters"], EXT_PROC)["typed_config"]["processing_mode"]["request_body_mode"] = "WHOLE"
+    with pytest.raises(AssertionError):
+        validate(envoy_binary, config, tmp_path)
+
+
+def _shipped_filters(render: Any) -> dict[str, dict[str, Any]]:
+    return {
+        "front-proxy": filter_named(hcm(load("front-proxy.yaml"))["http_filters"], EXT_PROC)["typed_config"],
+        "snippet": load("ext-proc-snippet.yaml")["http_filter"]["typed_config"],
+        "istio": next(p for p in render("istio").one("EnvoyFilter")["spec"]["configPatches"]
+                      if p["applyTo"] == "HTTP_FILTER")["patch"]["value"]["typed_config"],
+    }
+
+
+@pytest.mark.parametrize("where", ["front-proxy", "snippet", "istio"])
+def test_filter_settings_match_the_local_config(render: Any, where: str) -> None:
+    """Processing modes, failure_mode_allow and timeouts are the ones the Envoy tests run with."""
+    assert comparable(_shipped_filters(render)[where]) == comparable(local_filter())
+
+
+def test_trimwire_clusters_speak_http2_with_raised_buffers() -> None:
+    """The front proxy's and the snippet's trimwire cluster use HTTP/2, the 50 MiB buffer and gRPC health checks."""
+    front = next(c for c in load("front-proxy.yaml")["static_resources"]["clusters"] if c["name"] == "trimwire")
+    snippet = load("ext-proc-snippet.yaml")
+    for cluster in (front, snippet["cluster"]):
+        options = cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+        assert "http2_protocol_options" in options["explicit_http_config"]
+        assert cluster["per_connection_buffer_limit_bytes"] == DEFAULT_BUFFER_BYTES
+        assert cluster["health_checks"][0]["grpc_health_check"] == {"service_name": "envoy.service.ext_proc.v3.ExternalProcessor"}
+    assert snippet["listener"] == {"per_connection_buffer_limit_bytes": DEFAULT_BUFFER_BYTES}
