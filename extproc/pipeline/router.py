@@ -72,33 +72,62 @@ _DIAGNOSTIC = re.compile(
     r"^\S+:\d+(?::\d+)?: (?:(?i:fatal error|error|warning|note|info|hint):|[A-Z]{1,4}\d{2,4}:? )")
 _TIMESTAMP = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}|^\[?\d{2}:\d{2}:\d{2}|^[A-Z][a-z]{2} +\d+ \d{2}:\d{2}")
 
-_LOG_LINE = re.compile(
-    r"^\s*\[?\s*(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRITICAL|PANIC)\b"
-    r"|\b(?:INFO|WARN(?:ING)?|ERROR|DEBUG|FATAL|CRITICAL)\b[:\]]?"
-    r"|^=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
-    r"|\b(?:PASSED|FAILED|SKIPPED|XFAIL|XPASS)\b|^(?:PASS|FAIL|ok|not ok|---) "
-    r"|^\s*(?:Collecting|Downloading|Installing|Building|Using cached|Requirement already satisfied|Successfully"
+# A log line: one of the anchored shapes at its start, or one of the unanchored ones anywhere. The
+# anywhere rules are tried only when the line holds one of their substrings (_LOG_HINTS): a plain
+# search with every rule costs several times more per line, and routing reads every sampled line.
+_LOG_START = re.compile(
+    r"\s*\[?\s*(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRITICAL|PANIC)\b"
+    r"|=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
+    r"|(?:PASS|FAIL|ok|not ok|---) "
+    r"|\s*(?:Collecting|Downloading|Installing|Building|Using cached|Requirement already satisfied|Successfully"
     r"|Compiling|Finished|Running|Checking|Fresh|Updating|Locking|Resolving|Fetching|Preparing|Obtaining)\b"
-    r"|^npm (?:WARN|ERR!|notice|http|timing)|^(?:yarn|pnpm) |^added \d+ packages?"
-    r"|^(?:error|warning)(?:\[[A-Z]?\d+\])?:|^\s+--> \S+:\d+"
-    r"|^make(?:\[\d+\])?: |^(?:gcc|g\+\+|cc|clang|c\+\+|ld|ar) \S"
-    r"|^\s*(?:Step \d+/\d+|#\d+ \[|\d+/\d+ \S|\[\d+/\d+\] )|^\s*\d+%|%\||^(?:error|warning|warn|info) \S"
-    r"|\| [#\d ]{4,}\|\s+\d{1,3}%"  # conda's download bars
-    r"|^(?:NAME|NAMESPACE)\s{2,}\S+\s{2,}|\s(?:Running|Pending|CrashLoopBackOff|Completed|Terminating)\s"
-    r"|^\s*(?:E|>)\s{3}|^Traceback \(most recent call last\)|^\s+at \S+\(|exit (?:code|status) -?\d+"
-    r'|^\s*\{.*"(?:level|severity|lvl)"\s*:'
+    r"|npm (?:WARN|ERR!|notice|http|timing)|(?:yarn|pnpm) |added \d+ packages?"
+    r"|(?:error|warning)(?:\[[A-Z]?\d+\])?:|\s+--> \S+:\d+"
+    r"|make(?:\[\d+\])?: |(?:gcc|g\+\+|cc|clang|c\+\+|ld|ar) \S"
+    r"|\s*(?:Step \d+/\d+|#\d+ \[|\d+/\d+ \S|\[\d+/\d+\] )|\s*\d+%|(?:error|warning|warn|info) \S"
+    r"|(?:NAME|NAMESPACE)\s{2,}\S+\s{2,}"
+    r"|\s*(?:E|>)\s{3}|Traceback \(most recent call last\)|\s+at \S+\("
+    r'|\s*\{.*"(?:level|severity|lvl)"\s*:'
 )
-_CODE_LINE = re.compile(
-    r"^\s*(?:def |class |import |from \S+ import |async def |@\w|function\b|const |let |var |export |"
+_LOG_ANYWHERE = re.compile(
+    r"\b(?:INFO|WARN(?:ING)?|ERROR|DEBUG|FATAL|CRITICAL)\b[:\]]?"
+    r"|\b(?:PASSED|FAILED|SKIPPED|XFAIL|XPASS)\b"
+    r"|%\||\| [#\d ]{4,}\|\s+\d{1,3}%"  # tqdm and conda download bars
+    r"|\s(?:Running|Pending|CrashLoopBackOff|Completed|Terminating)\s"
+    r"|exit (?:code|status) -?\d+"
+)
+_LOG_HINTS = ("INFO", "WARN", "ERROR", "DEBUG", "FATAL", "CRITICAL", "PASSED", "FAILED", "SKIPPED", "XFAIL",
+              "XPASS", "%", "Running", "Pending", "CrashLoopBackOff", "Completed", "Terminating", "exit ")
+
+
+def _is_log_line(line: str) -> bool:
+    if _LOG_START.match(line):
+        return True
+    for hint in _LOG_HINTS:  # a plain loop: measurably cheaper than any() over a generator here
+        if hint in line:
+            return _LOG_ANYWHERE.search(line) is not None
+    return False
+
+
+# A source line: a shape at its start (match), or a line ending in "{" or ";" (searched only then).
+_CODE_START = re.compile(
+    r"\s*(?:def |class |import |from \S+ import |async def |@\w|function\b|const |let |var |export |"
     r"return\b|if \(|for \(|while \(|} else|fn |pub |impl |use \S+;|mod |struct |enum |package |func |"
     r"#include|#define|public |private |protected |static |interface |namespace |using |module |"
     r"require\(|end$|elif |else:|try:|except\b|catch \(|switch \()"
-    r"|[{;]\s*$|^\s*}\s*$|^\s*//|^\s*/\*|^\s*\*|^\s*#(?!#)"
-    r"|^\s*(?:if|elif|for|while|with|return|raise|yield|await|assert|pass|break|continue|finally|self\.)\b"
-    r"|^\s*[A-Za-z_][\w.\[\]'\"]*\s*(?:[-+*/|&%]|//|\*\*)?=\s*[^=\s]"
-    r"|^\s*[\w.]+\(.*\)[;,]?\s*$|^\s+\S.*[:(\[]\s*$|^\s*[)\]]+[,:;]?\s*$"
-    r"|^\s+\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b"
+    r"|\s*}\s*$|\s*//|\s*/\*|\s*\*|\s*#(?!#)"
+    r"|\s*(?:if|elif|for|while|with|return|raise|yield|await|assert|pass|break|continue|finally|self\.)\b"
+    r"|\s*[A-Za-z_][\w.\[\]'\"]*\s*(?:[-+*/|&%]|//|\*\*)?=\s*[^=\s]"
+    r"|\s*[\w.]+\(.*\)[;,]?\s*$|\s+\S.*[:(\[]\s*$|\s*[)\]]+[,:;]?\s*$"
+    r"|\s+\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b"
 )
+_CODE_END = re.compile(r"[{;]\s*$")
+
+
+def _is_code_line(line: str) -> bool:
+    return bool(_CODE_START.match(line)) or (("{" in line or ";" in line) and _CODE_END.search(line) is not None)
+
+
 # A Read tool or `cat -n` line-number prefix ("    12\t", "    12→") hides the code behind it.
 _NUMBERED = re.compile(r"^\s*\d+(?:\t|→|: )")
 
@@ -193,10 +222,10 @@ def _by_line_shares(lines: list[str]) -> ContentType:
     total = len(lines)
     if _search_lines(lines) >= max(2, _SEARCH_SHARE * total):
         return ContentType.SEARCH
-    logs = sum(1 for line in lines if _LOG_LINE.search(line) or _TIMESTAMP.match(line) or _DIAGNOSTIC.match(line))
+    logs = sum(1 for line in lines if _is_log_line(line) or _TIMESTAMP.match(line) or _DIAGNOSTIC.match(line))
     if logs >= max(2, _LOG_SHARE * total):
         return ContentType.LOG
-    code = sum(1 for line in lines if _CODE_LINE.search(_NUMBERED.sub("", line, count=1)))
+    code = sum(1 for line in lines if _is_code_line(_NUMBERED.sub("", line, count=1)))
     if code >= max(2, _CODE_SHARE * total):
         return ContentType.CODE
     return ContentType.TEXT

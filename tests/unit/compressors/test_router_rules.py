@@ -1,0 +1,76 @@
+"""The router's split line rules (anchored shapes matched at the start, the rest searched only when
+a substring they need is there) classify every line exactly as the single searched rule they
+replaced. The reference rules below are those originals, kept here as the specification."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from extproc.pipeline import router
+
+from . import FIXTURES
+
+PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+REFERENCE_LOG_LINE = re.compile(
+    r"^\s*\[?\s*(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRITICAL|PANIC)\b"
+    r"|\b(?:INFO|WARN(?:ING)?|ERROR|DEBUG|FATAL|CRITICAL)\b[:\]]?"
+    r"|^=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
+    r"|\b(?:PASSED|FAILED|SKIPPED|XFAIL|XPASS)\b|^(?:PASS|FAIL|ok|not ok|---) "
+    r"|^\s*(?:Collecting|Downloading|Installing|Building|Using cached|Requirement already satisfied|Successfully"
+    r"|Compiling|Finished|Running|Checking|Fresh|Updating|Locking|Resolving|Fetching|Preparing|Obtaining)\b"
+    r"|^npm (?:WARN|ERR!|notice|http|timing)|^(?:yarn|pnpm) |^added \d+ packages?"
+    r"|^(?:error|warning)(?:\[[A-Z]?\d+\])?:|^\s+--> \S+:\d+"
+    r"|^make(?:\[\d+\])?: |^(?:gcc|g\+\+|cc|clang|c\+\+|ld|ar) \S"
+    r"|^\s*(?:Step \d+/\d+|#\d+ \[|\d+/\d+ \S|\[\d+/\d+\] )|^\s*\d+%|%\||^(?:error|warning|warn|info) \S"
+    r"|\| [#\d ]{4,}\|\s+\d{1,3}%"  # conda's download bars
+    r"|^(?:NAME|NAMESPACE)\s{2,}\S+\s{2,}|\s(?:Running|Pending|CrashLoopBackOff|Completed|Terminating)\s"
+    r"|^\s*(?:E|>)\s{3}|^Traceback \(most recent call last\)|^\s+at \S+\(|exit (?:code|status) -?\d+"
+    r'|^\s*\{.*"(?:level|severity|lvl)"\s*:'
+)
+
+REFERENCE_CODE_LINE = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import |async def |@\w|function\b|const |let |var |export |"
+    r"return\b|if \(|for \(|while \(|} else|fn |pub |impl |use \S+;|mod |struct |enum |package |func |"
+    r"#include|#define|public |private |protected |static |interface |namespace |using |module |"
+    r"require\(|end$|elif |else:|try:|except\b|catch \(|switch \()"
+    r"|[{;]\s*$|^\s*}\s*$|^\s*//|^\s*/\*|^\s*\*|^\s*#(?!#)"
+    r"|^\s*(?:if|elif|for|while|with|return|raise|yield|await|assert|pass|break|continue|finally|self\.)\b"
+    r"|^\s*[A-Za-z_][\w.\[\]'\"]*\s*(?:[-+*/|&%]|//|\*\*)?=\s*[^=\s]"
+    r"|^\s*[\w.]+\(.*\)[;,]?\s*$|^\s+\S.*[:(\[]\s*$|^\s*[)\]]+[,:;]?\s*$"
+    r"|^\s+\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b"
+)
+
+pieces = st.sampled_from([
+    "INFO", "WARN", "ERROR:", "PASSED", "FAILED", "Running", "Pending", "exit code 1", "exit status 2", "%|",
+    "| ####3      |  44%", "Collecting", "npm WARN", "error[E0425]:", "  --> src/a.rs:3", "make: ", "gcc ",
+    "Step 2/5", "[3/7] ", "12%", "NAME   READY   STATUS", "E   ", ">   ", "Traceback (most recent call last)",
+    "    at foo(", '{"level": 30}', "def ", "class ", "return", "if (", "} else", "{", ";", "}", "// x", "/* x",
+    "# x", "x = 1", "f(x)", "    y:", "  name: str", "self.x", " ", "  ", "\t", "=", "==== 1 failed ====",
+    "ok ", "--- ", "abc", "123", "0x1f", "é", "\u2713"])
+lines = st.lists(pieces | st.text(max_size=6), max_size=8).map("".join)
+
+
+@PROPERTY
+@given(line=lines)
+def test_log_rule_matches_the_reference(line):
+    """A generated line is a log line for the split rule exactly when the reference rule finds one."""
+    assert router._is_log_line(line) == bool(REFERENCE_LOG_LINE.search(line))
+
+
+@PROPERTY
+@given(line=lines)
+def test_code_rule_matches_the_reference(line):
+    """A generated line is a code line for the split rule exactly when the reference rule finds one."""
+    assert router._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line))
+
+
+def test_fixture_lines_match_the_reference():
+    """Every line of every fixture is classified as the reference rules classify it."""
+    for path in FIXTURES.iterdir():
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            assert router._is_log_line(line) == bool(REFERENCE_LOG_LINE.search(line)), (path.name, line)
+            assert router._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line)), (path.name, line)
