@@ -20,7 +20,7 @@ from .formats import parse_body
 from .pipeline import Pipeline, Policy
 from .tokens import TokenCounter
 
-__all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor"]
+__all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "dump_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,8 @@ def _loads(raw: bytes) -> object:
         raise UnsupportedBody(type(exc).__name__, reason="invalid_json") from None
 
 
-def _dumps(body: dict) -> bytes:
+def dump_body(body: dict) -> bytes:
+    """Compact UTF-8 JSON; escaped ASCII when a lone surrogate (from a ``\\ud800`` escape) is in it."""
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates from \ud800 escapes survive only escaped
@@ -138,7 +139,7 @@ class BodyCompressor:
         result.tokens_after = result.tokens_before - saved
         result.blocks_changed = len(conv.changes)
         result.transforms = tuple(dict.fromkeys(change.by for change in conv.changes))
-        body = _dumps(conv.apply())
+        body = dump_body(conv.apply())
         result.body = codec.encode(body, result.content_encoding)
         result.bytes_after = len(result.body)
         result.outcome = "compressed"

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .compress import BodyRequest, BodyResult
+from .compress import BodyRequest, BodyResult, dump_body
 from .formats import anthropic_messages, detect_format, openai_chat
 from .processor import RequestContext, StreamProcessor
 
@@ -88,7 +88,7 @@ class MessageCompressor:
         except Exception:  # messages no adapter recognises: passed back as they came
             ctx.outcome, ctx.reason = "passthrough", "unknown_format"
             return CompressAnswer(call.messages, "passthrough")
-        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        raw = dump_body(body)
         request = BodyRequest(format=ctx.format, mode=call.mode, protect_recent=call.protect_recent,
                               frozen_messages=call.frozen_messages)
         ctx.started = time.perf_counter()

@@ -128,6 +128,16 @@ class TestHttpCompress:
         assert out["messages"] == body["messages"] and out["tokens_saved"] == 0
         assert sample_value(await harness.metrics(), "trimwire_failed_open_total", reason="RuntimeError") == 1
 
+    async def test_lone_surrogates_survive(self, trimwire: Harness) -> None:
+        """A \\ud800 escape in a message (valid JSON, not valid UTF-8 text) is compressed around, not a 500."""
+        body = openai_body(LOG)
+        body["messages"][1]["content"] = "odd \ud800 text"
+        payload = json.dumps({"messages": body["messages"], "model": "gpt-4o"}).encode()  # ASCII, escaped
+        reply = await post(trimwire, payload)
+        assert reply.status_code == 200
+        out = reply.json()
+        assert out["messages"][1]["content"] == "odd \ud800 text" and out["tokens_saved"] > 0
+
     async def test_disabled_api_listens_nowhere(self, start_trimwire: StartTrimwire) -> None:
         """api_enabled=false starts no HTTP API."""
         harness = await start_trimwire(api_enabled=False)
