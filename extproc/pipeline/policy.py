@@ -14,6 +14,8 @@ from ..conversation import Block, Kind
 __all__ = ["Policy"]
 
 _TRACEBACK_SIGNS = ("Traceback (most recent call last)", "\n    at ", "panicked at ", "Exception in thread")
+# The same signs as they read inside a JSON envelope (Codex's {"output": "..."}), line breaks escaped.
+_TRACEBACK_SIGNS += tuple(sign.replace("\n", "\\n") for sign in _TRACEBACK_SIGNS if "\n" in sign)
 
 
 class Policy:

@@ -64,6 +64,14 @@ class TestPolicy:
         """Output carrying a stack trace is left whole for the model to debug from."""
         assert not policy.releases(block(text=LONG + "\n" + sign + "\n" + LONG))
 
+    def test_tracebacks_inside_a_json_envelope_are_not_released(self, policy):
+        """A stack trace in Codex's {"output": "..."} (line breaks escaped) is held back as a bare one is."""
+        import json
+
+        text = json.dumps({"output": LONG + "\nTypeError: x is undefined\n    at main (index.js:3:7)\n",
+                           "metadata": {"exit_code": 1}})
+        assert "\n    at " not in text and not policy.releases(block(text=text))
+
     def test_zero_minimum_releases_empty_results(self):
         """With min_block_chars 0 even an empty tool result is released."""
         assert Policy(protected_tools=(), min_block_chars=0).releases(block(text=""))
