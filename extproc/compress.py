@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -58,11 +59,42 @@ class BodyResult:
         return self.tokens_before - self.tokens_after
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 would come back out as Infinity: not JSON
-        raise UnsupportedBody("non-finite number", reason="invalid_json")
-    return value
+class _Numbers:
+    """The numbers of one body as the client wrote them.
+
+    Python writes ``1e5`` back as ``100000.0``, ``1.10`` as ``1.1`` and ``-0`` as ``0``, so a
+    rewritten body would change bytes in fields no compressor touched. A float whose spelling
+    Python would not reproduce (and ``-0``, and ``1e400``, which would become ``Infinity``) is
+    parsed into a placeholder string instead and written back with its own spelling; every other
+    number is a plain float or int and round-trips exactly. (A placeholder inside a tool call's
+    ``input`` is counted as a few more tokens than the number: counting only.) A body whose
+    strings already hold the placeholder shape gets plain floats and non-finite ones pass through.
+    """
+
+    _SPELLED = re.compile(r'"\\u0000(\d+)\\u0000"')
+
+    def __init__(self, raw: bytes) -> None:
+        self.enabled = b"\\u0000" not in raw
+        self.spellings: list[str] = []
+
+    def number(self, text: str) -> object:
+        value = float(text)
+        if math.isfinite(value) and repr(value) == text:
+            return value
+        if not self.enabled:
+            if not math.isfinite(value):  # would come back out as Infinity: not JSON
+                raise UnsupportedBody("non-finite number", reason="invalid_json")
+            return value
+        self.spellings.append(text)
+        return f"\x00{len(self.spellings) - 1}\x00"
+
+    def integer(self, text: str) -> object:
+        return self.number(text) if text == "-0" else int(text)
+
+    def respell(self, dumped: str) -> str:
+        if not self.spellings:
+            return dumped
+        return self._SPELLED.sub(lambda match: self.spellings[int(match.group(1))], dumped)
 
 
 def _no_constant(name: str) -> float:
@@ -70,23 +102,35 @@ def _no_constant(name: str) -> float:
     raise UnsupportedBody(f"non-standard constant {name}", reason="invalid_json")
 
 
-def _loads(raw: bytes) -> object:
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    # Parsers disagree on which of two equal keys wins; a body that has them goes upstream as sent.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise UnsupportedBody("duplicate object key", reason="duplicate_keys")
+    return value
+
+
+def _loads(raw: bytes, numbers: _Numbers) -> object:
     # Decoded as strict UTF-8 here: json.loads(bytes) would accept a BOM or UTF-16 and we would
     # then forward a different byte encoding than the client sent.
     try:
-        return json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
+        return json.loads(raw.decode("utf-8"), parse_float=numbers.number, parse_int=numbers.integer,
+                          parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except PassThrough:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge ints
         raise UnsupportedBody(type(exc).__name__, reason="invalid_json") from None
 
 
-def dump_body(body: dict) -> bytes:
-    """Compact UTF-8 JSON; escaped ASCII when a lone surrogate (from a ``\\ud800`` escape) is in it."""
+def dump_body(body: dict, numbers: _Numbers | None = None) -> bytes:
+    """Compact UTF-8 JSON (numbers as the client spelled them); escaped ASCII when a lone
+    surrogate (from a ``\\ud800`` escape) is in it."""
     try:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates from \ud800 escapes survive only escaped
-        return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+    return (numbers.respell(text) if numbers is not None else text).encode("utf-8")
 
 
 class BodyCompressor:
@@ -102,7 +146,7 @@ class BodyCompressor:
         result = BodyResult(outcome="unchanged", bytes_before=len(raw), stage_seconds=timings,
                             content_encoding=request.content_encoding or "identity")
         try:
-            conv = self._parse(raw, request, timings)
+            conv, numbers = self._parse(raw, request, timings)
         except PassThrough as exc:
             result.outcome, result.reason = "passthrough", exc.reason
             return result
@@ -120,26 +164,28 @@ class BodyCompressor:
             result.tokens_after = result.tokens_before
             result.bytes_after = result.bytes_before
             return result
-        self._write(conv, request, result, timings)
+        self._write(conv, numbers, result, timings)
         return result
 
-    def _parse(self, raw: bytes, request: BodyRequest, timings: dict[str, float]) -> Conversation:
+    def _parse(self, raw: bytes, request: BodyRequest,
+               timings: dict[str, float]) -> tuple[Conversation, _Numbers]:
         started = time.perf_counter()
         if len(raw) > self.settings.max_body_bytes:
             raise PassThrough(reason="too_large")
         plain = codec.decode(raw, request.content_encoding, self.settings.max_decoded_bytes)
-        conv = parse_body(request.format, _loads(plain))
+        numbers = _Numbers(plain)
+        conv = parse_body(request.format, _loads(plain, numbers))
         timings["parse"] = time.perf_counter() - started
-        return conv
+        return conv, numbers
 
-    def _write(self, conv: Conversation, request: BodyRequest, result: BodyResult,
+    def _write(self, conv: Conversation, numbers: _Numbers, result: BodyResult,
                timings: dict[str, float]) -> None:
         started = time.perf_counter()
         saved = sum(self.tokens.count(c.block.text) - self.tokens.count(c.new_text) for c in conv.changes)
         result.tokens_after = result.tokens_before - saved
         result.blocks_changed = len(conv.changes)
         result.transforms = tuple(dict.fromkeys(change.by for change in conv.changes))
-        body = dump_body(conv.apply())
+        body = dump_body(conv.apply(), numbers)
         result.body = codec.encode(body, result.content_encoding)
         result.bytes_after = len(result.body)
         result.outcome = "compressed"

@@ -94,7 +94,7 @@ class TestBodyCompressor:
         (b'\xef\xbb\xbf{"messages":[]}', "openai", "identity", "invalid_json"),
         ('{"messages":[]}'.encode("utf-16"), "openai", "identity", "invalid_json"),
         (b'{"messages":[{"role":"user","content":"\xff\xfe"}]}', "openai", "identity", "invalid_json"),
-        (b'{"messages":[],"temperature":1e400}', "openai", "identity", "invalid_json"),
+        (b'{"messages":[],"metadata":{"a":1,"a":2}}', "openai", "identity", "duplicate_keys"),
         (b'{"messages":[],"temperature":NaN}', "openai", "identity", "invalid_json"),
         (b'{"messages":[],"seed":-Infinity}', "openai", "identity", "invalid_json"),
         (b'{"messages":[],"seed":' + b"9" * 5000 + b"}", "openai", "identity", "invalid_json"),
@@ -107,7 +107,7 @@ class TestBodyCompressor:
         (b'{"messages":[]}', "gemini", "identity", "unsupported_body"),
         (b'{"messages":[]}', "openai", "br", "unsupported_encoding"),
         (b'{"messages":[]}', "openai", "gzip", "corrupt_encoding"),
-    ], ids=["not-json", "empty", "bom", "utf-16", "bad-utf-8", "1e400", "nan", "infinity", "huge-int",
+    ], ids=["not-json", "empty", "bom", "utf-16", "bad-utf-8", "duplicate-keys", "nan", "infinity", "huge-int",
             "unclosed-nesting", "deep-nesting", "array", "string", "messages-object", "input-number",
             "unknown-format", "brotli", "not-gzip"])
     def test_bodies_we_cannot_read_pass_through(self, compressor, data, fmt, encoding, reason):
@@ -115,6 +115,25 @@ class TestBodyCompressor:
         result = compressor.run(data, BodyRequest(fmt, encoding))
         assert (result.outcome, result.reason, result.body) == ("passthrough", reason, None)
         assert result.bytes_before == len(data)
+
+    def test_numbers_keep_their_spelling_in_a_rewritten_body(self, compressor):
+        """Fields no compressor touched keep their bytes: 1e400, 1E+2, 1.10, -0, long decimals and
+        huge integers are written back as the client spelled them."""
+        numbers = ('{"a":1e400,"b":1E+2,"c":1.10,"d":-0,"e":1.000000000000000000001,'
+                   '"f":' + "9" * 400 + ',"g":[0.5,-1e-7],"h":12}')
+        body = json.loads(raw(openai_chat_body()))
+        text = json.dumps(body, separators=(",", ":"))
+        data = (text[:-1] + ',"metadata":' + numbers + "}").encode()
+        result = compressor.run(data, BodyRequest("openai"))
+        assert result.outcome == "compressed"
+        assert b'"metadata":' + numbers.encode() in result.body
+
+    def test_placeholder_shaped_strings_are_left_alone(self, compressor):
+        """A body whose strings hold \\u0000 escapes keeps its strings exactly (numbers respelled)."""
+        body = json.loads(raw(openai_chat_body()))
+        body["metadata"] = {"note": "\u00001\u0000", "ratio": 1.5}
+        result = compressor.run(json.dumps(body).encode(), BodyRequest("openai"))
+        assert json.loads(result.body)["metadata"] == {"note": "\u00001\u0000", "ratio": 1.5}
 
     def test_body_over_max_body_bytes_passes_through(self):
         """A body over max_body_bytes is not even decoded."""
