@@ -19,7 +19,7 @@ from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire
 from .envoy_stream import common, set_headers
 from .faulty import STALL, STALL_ENTERED, STALL_RELEASE, stalling_factory
-from .harness import Harness, eventually, sample_value
+from .harness import Harness, eventually, http_get, sample_value
 
 # Family name as exposed -> (type, label names). The contract dashboards and alerts rely on.
 EXPECTED_FAMILIES = {
@@ -181,7 +181,8 @@ def json_logging() -> Iterator[None]:
 
 async def test_one_log_line_per_request_without_secrets(capsys: pytest.CaptureFixture[str],
                                                         trimwire: Harness) -> None:
-    """Each request logs one JSON line with ids, user, outcome and tokens, never prompt or auth."""
+    """Each request logs one JSON line with ids, user, outcome and tokens, never prompt or auth;
+    the metrics carry neither."""
     body = encode(anthropic_body(service_listing().replace("payments", PROMPT_CANARY),
                                  prompt=f"{PROMPT_CANARY}: which services are degraded?"))
     secret = {"authorization": f"Bearer {AUTH_CANARY}", "x-api-key": AUTH_CANARY}
@@ -198,6 +199,8 @@ async def test_one_log_line_per_request_without_secrets(capsys: pytest.CaptureFi
         await second.finish()
     out = capsys.readouterr().out
     assert PROMPT_CANARY not in out and AUTH_CANARY not in out
+    status, exposition = await http_get(trimwire.ops_url + "/metrics")
+    assert status == 200 and PROMPT_CANARY not in exposition and AUTH_CANARY not in exposition
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     compressed, passthrough = [line for line in lines if line["event"] == "request"]
     assert (compressed["request_id"], passthrough["request_id"]) == (first.request_id, second.request_id)

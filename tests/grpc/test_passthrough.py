@@ -86,3 +86,13 @@ async def test_bypass_header_false_still_compresses(trimwire: Harness) -> None:
     reply = await stream.body(COMPRESSIBLE)
     assert common(reply).HasField("body_mutation")
     assert set_headers(reply)["x-trimwire-outcome"] == "compressed"
+
+
+async def test_bypass_header_is_ignored_when_bypass_is_disabled(start_trimwire) -> None:
+    """With bypass_enabled false a client cannot opt out: x-trimwire-bypass: true is compressed anyway."""
+    harness = await start_trimwire(bypass_enabled=False)
+    stream = harness.stream()
+    await stream.request_headers(headers={"x-trimwire-bypass": "true"})
+    reply = await stream.body(COMPRESSIBLE)
+    assert common(reply).HasField("body_mutation")
+    assert set_headers(reply)["x-trimwire-outcome"] == "compressed"
