@@ -74,6 +74,9 @@ class Settings:
     drain_grace_s: float = DEFAULT_DRAIN_GRACE_S
     # Compression worker processes; -1 = one per usable CPU, 0 = a thread in the server process.
     workers: int = -1
+    # Per worker process: heap it may use (RLIMIT_DATA) before an allocation fails; 0 = no limit.
+    # A request that blows past it fails open with MemoryError; the worker and the others go on.
+    worker_memory_mb: int = 0
     request_deadline_ms: int = DEFAULT_REQUEST_DEADLINE_MS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
@@ -103,7 +106,7 @@ class Settings:
                      "user_label_limit", "redis_timeout_ms"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("min_block_chars", "protect_recent_tool_results", "block_cache_bytes"):
+        for name in ("min_block_chars", "protect_recent_tool_results", "block_cache_bytes", "worker_memory_mb"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.mode not in MODES:

@@ -55,10 +55,21 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
 
+def _limit_memory(megabytes: int) -> None:
+    """Cap this worker's heap, so one runaway request raises MemoryError instead of the whole pod
+    being OOM-killed; RLIMIT_DATA (not RLIMIT_AS) leaves shared libraries and their mappings alone."""
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
 def _init_worker(settings: Settings, factory: Factory, parent_pid: int | None = None) -> None:
     global _worker_compressor
     if parent_pid is not None:
         _die_with_parent(parent_pid)
+    if settings.worker_memory_mb:
+        _limit_memory(settings.worker_memory_mb)
     _worker_compressor = factory(settings)
 
 

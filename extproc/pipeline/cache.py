@@ -14,6 +14,7 @@ are not re-counted. Both are per process: each compression worker keeps its own.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -46,39 +47,43 @@ class CacheStats:
 
 
 class ByteLRU(Generic[V]):
-    """Least-recently-used map bounded by the bytes its values claim; ``max_bytes`` 0 stores nothing."""
+    """Least-recently-used map bounded by the bytes its values claim; ``max_bytes`` 0 stores nothing.
+    Safe to share between threads (``workers=0`` compresses on two)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
         self.stats = CacheStats()
         self._items: OrderedDict[bytes, tuple[V, int]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
     def get(self, key: bytes) -> V | None:
-        item = self._items.get(key)
-        if item is None:
-            self.stats.misses += 1
-            return None
-        self._items.move_to_end(key)
-        self.stats.hits += 1
-        return item[0]
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.stats.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.stats.hits += 1
+            return item[0]
 
     def put(self, key: bytes, value: V, cost: int) -> None:
         cost += _ENTRY_OVERHEAD
         if cost > self.max_bytes:
             return  # bigger than the whole cache: never stored
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.bytes -= old[1]
-        self._items[key] = (value, cost)
-        self.bytes += cost
-        while self.bytes > self.max_bytes:
-            _, (_, freed) = self._items.popitem(last=False)
-            self.bytes -= freed
-            self.stats.evictions += 1
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._items[key] = (value, cost)
+            self.bytes += cost
+            while self.bytes > self.max_bytes:
+                _, (_, freed) = self._items.popitem(last=False)
+                self.bytes -= freed
+                self.stats.evictions += 1
 
 
 # What the compressors made of a block: (new text, compressor name), or None when nothing shrank it.

@@ -16,8 +16,8 @@ from extproc import BodyCompressor, BodyRequest, BodyResult, Pipeline, Policy, S
 from extproc.compressors import JsonCompactor
 from extproc.pipeline.router import ContentType
 
-__all__ = ["BREAK", "CRASH", "EXPLODE", "STALL", "STALL_ENTERED", "STALL_RELEASE",
-           "breaking_factory", "crashing_factory", "gated_factory", "raising_factory",
+__all__ = ["BLOW_UP", "BREAK", "CRASH", "EXPLODE", "STALL", "STALL_ENTERED", "STALL_RELEASE",
+           "blowing_up_factory", "breaking_factory", "crashing_factory", "gated_factory", "raising_factory",
            "stalling_factory"]
 
 EXPLODE = "EXPLODE-ON-THIS-BLOCK"
@@ -98,3 +98,20 @@ def gated_factory(settings: Settings) -> BodyCompressor:
             break
         time.sleep(0.01)
     return _build(settings, JsonCompactor())
+
+
+BLOW_UP = "BLOW-UP-MEMORY-ON-THIS-BLOCK"
+
+
+class BlowingUpCompressor(JsonCompactor):
+    name = "blowing_up"
+
+    def compress(self, text: str) -> str | None:
+        if BLOW_UP in text:
+            hog = bytearray(4 * 1024 * 1024 * 1024)  # 4 GiB: past any worker_memory_mb a test sets
+            return str(len(hog))
+        return super().compress(text)
+
+
+def blowing_up_factory(settings: Settings) -> BodyCompressor:
+    return _build(settings, BlowingUpCompressor())

@@ -7,8 +7,8 @@ import grpc
 from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire
 from .envoy_stream import common, set_headers
-from .faulty import (CRASH, EXPLODE, STALL, STALL_RELEASE, crashing_factory, raising_factory,
-                     stalling_factory)
+from .faulty import (BLOW_UP, CRASH, EXPLODE, STALL, STALL_RELEASE, blowing_up_factory, crashing_factory,
+                     raising_factory, stalling_factory)
 from .harness import Harness, sample_value
 
 HEALTHY = encode(anthropic_body(service_listing()))
@@ -85,3 +85,19 @@ async def test_dead_worker_process_fails_open_and_pool_recovers(start_trimwire: 
     reply, client = await one_request(harness, HEALTHY)
     assert len(reply.body_mutation.body) < len(HEALTHY)
     assert client["x-trimwire-outcome"] == "compressed"
+
+
+async def test_memory_blow_up_fails_only_that_request(start_trimwire: StartTrimwire) -> None:
+    """With worker_memory_mb set, a stage that tries to take 4 GiB fails open with MemoryError; the
+    same worker process goes on compressing."""
+    harness = await start_trimwire(factory=blowing_up_factory, workers=1, worker_memory_mb=1024,
+                                   request_deadline_ms=30_000)
+    reply, client = await one_request(harness, HEALTHY)
+    assert client["x-trimwire-outcome"] == "compressed"
+    reply, client = await one_request(harness, marked_body(BLOW_UP))
+    assert not reply.HasField("body_mutation") and client["x-trimwire-outcome"] == "failed_open"
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="MemoryError") == 1
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="BrokenProcessPool") == 0
+    reply, client = await one_request(harness, HEALTHY)
+    assert len(reply.body_mutation.body) < len(HEALTHY) and client["x-trimwire-outcome"] == "compressed"
