@@ -101,3 +101,19 @@ async def test_memory_blow_up_fails_only_that_request(start_trimwire: StartTrimw
     assert sample_value(metrics, "trimwire_failed_open_total", reason="BrokenProcessPool") == 0
     reply, client = await one_request(harness, HEALTHY)
     assert len(reply.body_mutation.body) < len(HEALTHY) and client["x-trimwire-outcome"] == "compressed"
+
+
+async def test_redis_down_costs_nothing_but_shared_hits(start_trimwire: StartTrimwire) -> None:
+    """A server whose redis_url points at nothing still compresses every request, and counts the error."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    harness = await start_trimwire(redis_url=f"redis://127.0.0.1:{port}/0", redis_timeout_ms=50)
+    for _ in range(2):
+        reply, client = await one_request(harness, HEALTHY)
+        assert len(reply.body_mutation.body) < len(HEALTHY) and client["x-trimwire-outcome"] == "compressed"
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_block_cache_total", result="shared_error") >= 1
+    assert sample_value(metrics, "trimwire_block_cache_total", result="hit") >= 1
