@@ -21,7 +21,7 @@ import re
 from collections import Counter
 
 from ..conversation import Block
-from ..pipeline.router import ContentType, content_type
+from ..pipeline.router import ContentType, content_type, line_matches
 from .repeats import SIMILAR, similar_runs
 
 __all__ = [
@@ -166,25 +166,15 @@ def _fold_similar(lines: list[str], classes: list[str], dropped: list[str | None
 
 def _classify(line: str) -> str:
     """The category of one line: passing/skipped test, progress, signal, or plain."""
-    if _is(_SKIPPED_LINE, line, line):
+    if line_matches(_SKIPPED_LINE, line):
         return _SKIPPED
-    if _is(_PASSING_LINE, line, line):
+    if line_matches(_PASSING_LINE, line):
         return _PASSING
-    if _is(_SIGNAL_LINE, line, line.lower()):
+    if line_matches(_SIGNAL_LINE, line, line.lower()):
         return _SIGNAL  # before progress: "Getting requirements to build wheel: ... 'error'" is news
-    if _is(_PROGRESS_LINE, line, line):
+    if line_matches(_PROGRESS_LINE, line):
         return _PROGRESS
     return _PLAIN
-
-
-def _is(rule: tuple[re.Pattern[str], re.Pattern[str], tuple[str, ...]], line: str, haystack: str) -> bool:
-    start, anywhere, hints = rule
-    if start.match(line):
-        return True
-    for hint in hints:  # a plain loop: measurably cheaper than any() over a generator here
-        if hint in haystack:
-            return anywhere.search(line) is not None
-    return False
 
 
 def _last_step(lines: list[str], classes: list[str], index: int) -> int | None:

@@ -16,7 +16,8 @@ from enum import Enum
 
 from ..conversation import Block
 
-__all__ = ["ContentType", "content_type", "detect", "table_columns", "fits_columns", "DEFAULT_SAMPLE_CHARS"]
+__all__ = ["ContentType", "LineRule", "content_type", "detect", "fits_columns", "line_matches", "table_columns",
+           "DEFAULT_SAMPLE_CHARS"]
 
 DEFAULT_SAMPLE_CHARS = 8192
 # Share of sampled non-blank lines that must look like grep hits / log lines / source code.
@@ -100,13 +101,25 @@ _LOG_HINTS = ("INFO", "WARN", "ERROR", "DEBUG", "FATAL", "CRITICAL", "PASSED", "
               "XPASS", "%", "Running", "Pending", "CrashLoopBackOff", "Completed", "Terminating", "exit ")
 
 
-def _is_log_line(line: str) -> bool:
-    if _LOG_START.match(line):
+LineRule = tuple[re.Pattern[str], re.Pattern[str], tuple[str, ...]]
+_LOG_RULE: LineRule = (_LOG_START, _LOG_ANYWHERE, _LOG_HINTS)
+
+
+def line_matches(rule: LineRule, line: str, haystack: str | None = None) -> bool:
+    """Does ``line`` match the rule: its start pattern at the line's start, or its anywhere pattern,
+    tried only when one of the hints is in ``haystack`` (the line itself by default)?"""
+    start, anywhere, hints = rule
+    if start.match(line):
         return True
-    for hint in _LOG_HINTS:  # a plain loop: measurably cheaper than any() over a generator here
-        if hint in line:
-            return _LOG_ANYWHERE.search(line) is not None
+    haystack = line if haystack is None else haystack
+    for hint in hints:  # a plain loop: measurably cheaper than any() over a generator here
+        if hint in haystack:
+            return anywhere.search(line) is not None
     return False
+
+
+def _is_log_line(line: str) -> bool:
+    return line_matches(_LOG_RULE, line)
 
 
 # A source line: a shape at its start (match), or a line ending in "{" or ";" (searched only then).
