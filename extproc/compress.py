@@ -160,6 +160,9 @@ class BodyCompressor:
                           protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
         result.cache = {name: total - before[name] for name, total in self.pipeline.cache_counters().items()
                         if total > before[name]}
+        # Shorter is not always cheaper: a change that costs more tokens than the text it replaces
+        # (a marker over a few dense lines) is dropped, so no request ever grows in tokens.
+        conv.changes = [c for c in conv.changes if self.tokens.count(c.new_text) < self.tokens.count(c.block.text)]
         if not conv.changed:
             result.tokens_after = result.tokens_before
             result.bytes_after = result.bytes_before

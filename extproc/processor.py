@@ -196,7 +196,7 @@ class StreamProcessor:
             if result.outcome in ("compressed", "unchanged"):
                 m.tokens_before.labels(model, user).inc(result.tokens_before)
                 m.tokens_after.labels(model, user).inc(result.tokens_after)
-                m.tokens_saved.labels(model, user).inc(result.tokens_saved)
+                m.tokens_saved.labels(model, user).inc(max(0, result.tokens_saved))  # counters never go down
             for kind, count in result.cache.items():
                 m.block_cache.labels(kind).inc(count)
             m.body_bytes.labels("before").inc(result.bytes_before)

@@ -179,3 +179,32 @@ class TestBodyCompressor:
         after = json.loads(result.body)
         assert after["messages"][0]["content"] == "broken emoji \ud83d here"
         assert json.loads(after["messages"][4]["content"])["title"] == "half \udc00 pair"
+
+
+class TokenHeavy:
+    """Applies to every block; returns fewer characters that cost more tokens."""
+
+    name = "token_heavy"
+
+    def applies(self, block) -> bool:
+        return True
+
+    def compress(self, text: str) -> str | None:
+        return "\U0001f600\u2603\u0f04" * (len(text) // 4)
+
+
+class TestNeverMoreTokens:
+    def test_a_change_that_costs_more_tokens_is_dropped(self):
+        """Fewer characters but more tokens is no saving: the block stays, the body is unchanged."""
+        from extproc import Pipeline, Policy
+        from extproc.compress import BodyCompressor
+        from extproc.pipeline.router import ContentType
+
+        settings = Settings(workers=0)
+        pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=0), dict.fromkeys(ContentType, [TokenHeavy()]))
+        compressor = BodyCompressor(settings, pipeline)
+        body = {"model": "m", "messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
+                                          {"role": "tool", "tool_call_id": "c", "content": "hello world " * 200}]}
+        assert len(TokenHeavy().compress("hello world " * 200)) < len("hello world " * 200)
+        result = compressor.run(json.dumps(body).encode(), BodyRequest("openai"))
+        assert result.outcome == "unchanged" and result.body is None and result.tokens_saved == 0
