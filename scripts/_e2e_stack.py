@@ -36,7 +36,7 @@ from extproc.envoy_config import EnvoyOptions, render  # noqa: E402
 from extproc.local_stack import find_envoy  # noqa: E402
 
 __all__ = ["ROUTES", "Proc", "free_port", "start_helper", "start_envoy3", "start_trimwire",
-           "tree_cpu_seconds", "tree_peak_rss", "tree_rss", "scrape", "trimwire_metrics"]
+           "tree_cpu_seconds", "tree_fds", "tree_peak_rss", "tree_rss", "scrape", "trimwire_metrics"]
 
 ROUTES = ("direct", "noop", "trimwire")   # the three listeners, in the order they are measured
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024     # as trimwire's default: bodies over 4 MiB must not break
@@ -261,6 +261,17 @@ def tree_peak_rss(pid: int) -> int:
 def tree_rss(pid: int) -> int:
     """Bytes resident now over the tree."""
     return _status_kb(pid, "VmRSS") * 1024
+
+
+def tree_fds(pid: int) -> dict[int, int]:
+    """Open file descriptors (entries of /proc/PID/fd) of ``pid`` and each live descendant, by pid."""
+    found = {}
+    for p in _tree(pid):
+        try:
+            found[p] = len(os.listdir(f"/proc/{p}/fd"))
+        except OSError:
+            continue
+    return found
 
 
 def scrape(text: str) -> dict[tuple[str, frozenset], float]:
