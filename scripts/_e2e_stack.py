@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import ctypes
+import math
 import os
 import signal
 import socket
@@ -35,7 +36,7 @@ if str(ROOT) not in sys.path:
 from extproc.envoy_config import EnvoyOptions, render  # noqa: E402
 from extproc.local_stack import find_envoy  # noqa: E402
 
-__all__ = ["ROUTES", "Proc", "free_port", "start_helper", "start_envoy3", "start_trimwire",
+__all__ = ["ROUTES", "Proc", "free_port", "ms", "percentile", "start_helper", "start_envoy3", "start_trimwire",
            "tree_cpu_seconds", "tree_fds", "tree_peak_rss", "tree_rss", "scrape", "trimwire_metrics"]
 
 ROUTES = ("direct", "noop", "trimwire")   # the three listeners, in the order they are measured
@@ -98,16 +99,21 @@ def _spawn(name: str, argv: list[str], workdir: Path, env: Mapping[str, str] | N
 
 
 def _wait(proc: Proc, ready, what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        proc.check()
-        try:
-            if ready():
-                return
-        except (httpx.HTTPError, OSError, ValueError):
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{what}: not ready after {timeout}s\n{proc.tail()}")
+    """Return once ``ready()`` holds; otherwise stop ``proc`` and raise (it died or timed out)."""
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc.check()
+            try:
+                if ready():
+                    return
+            except (httpx.HTTPError, OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{what}: not ready after {timeout}s\n{proc.tail()}")
+    except BaseException:
+        proc.stop()
+        raise
 
 
 def start_helper(kind: str, workdir: Path) -> Proc:
@@ -119,11 +125,7 @@ def start_helper(kind: str, workdir: Path) -> Proc:
     def accepts() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
-    try:
-        _wait(proc, accepts, kind)
-    except BaseException:
-        proc.stop()
-        raise
+    _wait(proc, accepts, kind)
     return proc
 
 
@@ -171,11 +173,7 @@ def start_envoy3(workdir: Path, upstream_url: str, noop_port: int, trimwire_port
     proc = _spawn("envoy", [find_envoy(), "-c", str(config), "--log-level", "warning", "--concurrency", "2",
                             "--base-id", str(admin_port), "--disable-hot-restart"], workdir)
     proc.ports = dict(listen, admin=admin_port)
-    try:
-        _wait(proc, lambda: _get(f"http://127.0.0.1:{admin_port}/ready").status_code == 200, "envoy /ready")
-    except BaseException:
-        proc.stop()
-        raise
+    _wait(proc, lambda: _get(f"http://127.0.0.1:{admin_port}/ready").status_code == 200, "envoy /ready")
     return proc
 
 
@@ -201,12 +199,24 @@ def start_trimwire(workdir: Path, grpc_port: int, workers: int, extra_env: Mappi
     })
     proc = _spawn("trimwire", [sys.executable, "-m", "extproc", "serve"], workdir, env)
     proc.port, proc.ports = grpc_port, {"ops": ops_port}
-    try:
-        _wait(proc, lambda: _get(f"http://127.0.0.1:{ops_port}/readyz").status_code == 200, "trimwire /readyz")
-    except BaseException:
-        proc.stop()
-        raise
+    _wait(proc, lambda: _get(f"http://127.0.0.1:{ops_port}/readyz").status_code == 200, "trimwire /readyz")
     return proc
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` by linear interpolation; NaN when there are none."""
+    if not values:
+        return math.nan
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo = math.floor(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def ms(seconds: float) -> str:
+    """Seconds as milliseconds for a table cell; a dash for NaN."""
+    return "–" if math.isnan(seconds) else f"{seconds * 1000:.1f}"
 
 
 def _get(url: str) -> httpx.Response:

@@ -59,8 +59,8 @@ sys.path.insert(0, str(ROOT))
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import write_section  # noqa: E402
-from scripts._e2e_stack import (ROUTES, Proc, envoy_version, free_port, start_envoy3,  # noqa: E402
-                                start_helper, start_trimwire, tree_cpu_seconds, tree_peak_rss, tree_rss,
+from scripts._e2e_stack import (ROUTES, Proc, envoy_version, free_port, ms, percentile,  # noqa: E402
+                                start_envoy3, start_helper, start_trimwire, tree_cpu_seconds, tree_peak_rss, tree_rss,
                                 trimwire_metrics)
 
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
@@ -354,20 +354,6 @@ def longest_conversation(rows: list[dict]) -> dict:
 
 # --- report ----------------------------------------------------------------------------------
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo = math.floor(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def _ms(x: float) -> str:
-    return "–" if math.isnan(x) else f"{x * 1000:.1f}"
-
-
 def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 and not math.isnan(a) else math.nan
 
@@ -377,14 +363,14 @@ def _x(r: float) -> str:
 
 
 def added(results: Results, shape: str, level: int, route: str, q: float) -> float:
-    return pct(results[shape, level, route].seconds, q) - pct(results[shape, level, "direct"].seconds, q)
+    return percentile(results[shape, level, route].seconds, q) - percentile(results[shape, level, "direct"].seconds, q)
 
 
 def _progress(shape: str, level: int, results: Results) -> str:
     parts = [f"{shape:10s} {level:3d} in flight:"]
     for route in ROUTES:
         run = results[shape, level, route]
-        parts.append(f"{route} p50 {_ms(pct(run.seconds, 0.5))} ms {len(run.samples) / run.wall:.0f}/s")
+        parts.append(f"{route} p50 {ms(percentile(run.seconds, 0.5))} ms {len(run.samples) / run.wall:.0f}/s")
     return "  ".join(parts)
 
 
@@ -412,8 +398,8 @@ def main_table(results: Results, args: argparse.Namespace) -> list[str]:
                 lines.append(
                     f"| {shape} | {level} | {route} | {vs_noop} "
                     f"| {_x(_ratio(rate, len(direct.samples) / direct.wall))} "
-                    f"| {' / '.join(_ms(a) for a in add) if route != 'direct' else '–'} "
-                    f"| {' / '.join(_ms(pct(run.seconds, q)) for q in (0.5, 0.95, 0.99))} "
+                    f"| {' / '.join(ms(a) for a in add) if route != 'direct' else '–'} "
+                    f"| {' / '.join(ms(percentile(run.seconds, q)) for q in (0.5, 0.95, 0.99))} "
                     f"| {rate:.1f} | {n} | {proc_cpu}, {run.envoy_cpu / n * 1000:.2f} "
                     f"| {f'{run.peak_rss / 2**20:.0f}' if route != 'direct' else '–'} "
                     f"| {_cache(run) if route == 'trimwire' else '–'} |")
@@ -441,8 +427,8 @@ def per_turn(results: Results) -> tuple[list[str], dict[int, tuple[float, float]
         noop = _turn_value(runs["noop"], t, lambda s: s.seconds) - direct
         added_s = _turn_value(runs["trimwire"], t, lambda s: s.seconds) - direct
         trimwire[t] = added_s, _turn_value(runs["trimwire"], t, lambda s: s.server)
-        lines.append(f"| {t} | {size / 1024:.0f} | {new / 1024:.1f} | {_ms(direct)} | {_ms(noop)} | {_ms(added_s)} "
-                     f"| {_x(_ratio(added_s, noop))} | {_ms(trimwire[t][1])} |")
+        lines.append(f"| {t} | {size / 1024:.0f} | {new / 1024:.1f} | {ms(direct)} | {ms(noop)} | {ms(added_s)} "
+                     f"| {_x(_ratio(added_s, noop))} | {ms(trimwire[t][1])} |")
     return lines, trimwire, last
 
 

@@ -71,8 +71,8 @@ from extproc.envoy_config import EnvoyOptions  # noqa: E402
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import write_section  # noqa: E402
-from scripts._e2e_stack import (Proc, envoy_version, free_port, scrape, start_envoy3,  # noqa: E402
-                                start_helper, start_trimwire, tree_fds, tree_rss)
+from scripts._e2e_stack import (Proc, envoy_version, free_port, ms, percentile, scrape,  # noqa: E402
+                                start_envoy3, start_helper, start_trimwire, tree_fds, tree_rss)
 
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 HEADERS = {"content-type": "application/json", "authorization": "Bearer soak", "x-api-key": "soak",
@@ -449,20 +449,6 @@ def _verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return math.nan
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo = math.floor(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def _ms(x: float) -> str:
-    return "–" if math.isnan(x) else f"{x * 1000:.1f}"
-
-
 def _bytes(n: int) -> str:
     return f"{n // 1024} KiB" if n < MIB else f"{n / MIB:g} MiB"
 
@@ -565,9 +551,9 @@ def report(result: Result, args: argparse.Namespace, meta: dict) -> str:
         f"| trimwire_failed_open_total | {server_fail_open:,.0f}"
         + (f" ({_counts(metrics, 'failed_open:')})" if server_fail_open else "") + " |",
         cache_line,
-        f"| latency p50 / p99 ms, whole run | {_ms(_pct(latencies, 0.5))} / {_ms(_pct(latencies, 0.99))} |",
-        f"| latency p50 / p99 ms, minute after warm-up vs last minute | {_ms(_pct(early, 0.5))} / "
-        f"{_ms(_pct(early, 0.99))} vs {_ms(_pct(late, 0.5))} / {_ms(_pct(late, 0.99))} |",
+        f"| latency p50 / p99 ms, whole run | {ms(percentile(latencies, 0.5))} / {ms(percentile(latencies, 0.99))} |",
+        f"| latency p50 / p99 ms, minute after warm-up vs last minute | {ms(percentile(early, 0.5))} / "
+        f"{ms(percentile(early, 0.99))} vs {ms(percentile(late, 0.5))} / {ms(percentile(late, 0.99))} |",
         f"| trimwire processes (server, workers, resource tracker) | {', '.join(map(str, processes))}; "
         f"{max(replaced, 0)} replaced |",
         f"| trimwire_stream_errors_total | {_counts(metrics, 'stream_errors:')} |",
