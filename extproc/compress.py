@@ -18,10 +18,20 @@ from .config import Settings
 from .conversation import Conversation
 from .errors import PassThrough, UnsupportedBody
 from .formats import parse_body
-from .pipeline import Pipeline, Policy
+from .pipeline import Budget, Pipeline, Policy
+from .compressors.kompress import KompressStatus
 from .tokens import TokenCounter
 
-__all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "dump_body"]
+__all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "dump_body", "inference_deadline"]
+
+# Of request_deadline_ms, the share model inference may use; the rest is for counting tokens and
+# writing the body, so a slow model leaves its blocks alone instead of failing the whole request.
+INFERENCE_SHARE = 0.8
+
+
+def inference_deadline(settings: Settings) -> float:
+    """The ``BodyRequest.deadline`` of a request whose body arrives now."""
+    return time.monotonic() + settings.request_deadline_ms / 1000 * INFERENCE_SHARE
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +43,9 @@ class BodyRequest:
     mode: str | None = None          # "cache" or "token" for this request; None: Settings.mode
     protect_recent: int | None = None  # token mode's newest results kept whole; None: Settings
     frozen_messages: int = 0         # blocks of messages before this index are never changed
+    # time.monotonic() instant by which model inference (Kompress) must be done; None: no limit.
+    # CLOCK_MONOTONIC is system-wide on Linux, so the server's instant holds in a worker process.
+    deadline: float | None = None
 
 
 @dataclass(slots=True)
@@ -52,6 +65,8 @@ class BodyResult:
     transforms: tuple[str, ...] = ()  # compressors that changed a block, in the order they first did
     # Block cache counts of this request, by trimwire_block_cache_total's result label (hit, miss, ...).
     cache: dict[str, int] = field(default_factory=dict)
+    # What timed compressors did (kompress_compressed, kompress_deadline, kompress_chunks, ...).
+    events: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -136,10 +151,12 @@ def dump_body(body: dict, numbers: _Numbers | None = None) -> bytes:
 class BodyCompressor:
     """Built once per process from Settings; ``run`` is called once per request body."""
 
-    def __init__(self, settings: Settings, pipeline: Pipeline, tokens: TokenCounter | None = None) -> None:
+    def __init__(self, settings: Settings, pipeline: Pipeline, tokens: TokenCounter | None = None,
+                 kompress: KompressStatus | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.tokens = tokens or TokenCounter()
+        self.kompress = kompress or KompressStatus(False, reason="disabled", detail="not configured")
 
     def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
         timings: dict[str, float] = {}
@@ -156,7 +173,8 @@ class BodyCompressor:
         timings["tokens"] = time.perf_counter() - started
 
         before = self.pipeline.cache_counters()
-        self.pipeline.run(conv, timings, request.mode or self.settings.mode,
+        budget = Budget(deadline=request.deadline, events=result.events)
+        self.pipeline.run(conv, timings, request.mode or self.settings.mode, budget=budget,
                           protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
         result.cache = {name: total - before[name] for name, total in self.pipeline.cache_counters().items()
                         if total > before[name]}
@@ -196,8 +214,18 @@ class BodyCompressor:
 
 
 def build_compressor(settings: Settings) -> BodyCompressor:
-    """The production BodyCompressor: default policy and routed compressors from Settings."""
+    """The production BodyCompressor: default policy and routed compressors from Settings.
+
+    Kompress's inference threads share the CPUs with the other compression processes
+    (``workers``) unless ``kompress.threads`` says how many.
+    """
     from .compressors import default_routes
+    from .compressors.kompress import load_kompress
+    from .workers import usable_cpus
+
+    processes = usable_cpus() if settings.workers < 0 else settings.workers
+    threads = settings.kompress.threads or max(1, usable_cpus() // max(1, processes))
+    kompress, status = load_kompress(settings.kompress, threads=threads)
 
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
     shared = None
@@ -205,6 +233,7 @@ def build_compressor(settings: Settings) -> BodyCompressor:
         from .pipeline.shared_cache import SharedBlockStore
 
         shared = SharedBlockStore(settings.redis_url, timeout_ms=settings.redis_timeout_ms)
-    pipeline = Pipeline(policy, default_routes(settings), protect_recent=settings.protect_recent_tool_results,
+    pipeline = Pipeline(policy, default_routes(settings, kompress=kompress),
+                        protect_recent=settings.protect_recent_tool_results,
                         cache_bytes=settings.block_cache_bytes, shared=shared)
-    return BodyCompressor(settings, pipeline)
+    return BodyCompressor(settings, pipeline, kompress=status)

@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .metrics import UNKNOWN_LABEL, sanitise
 
-__all__ = ["Settings", "load_settings", "ENV_PREFIX", "MODES"]
+__all__ = ["KompressSettings", "Settings", "load_settings", "ENV_PREFIX", "MODES", "KOMPRESS_DEVICES"]
 
 ENV_PREFIX = "TRIMWIRE_"
 
@@ -49,8 +50,50 @@ DEFAULT_PROTECT_RECENT_TOOL_RESULTS = 2
 DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 DEFAULT_REDIS_TIMEOUT_MS = 50
 
+# Kompress (compressors/kompress): the ONNX word-importance model for prose.
+KOMPRESS_DEVICES = ("auto", "cuda", "cpu")
+DEFAULT_KOMPRESS_KEEP_RATIO = 0.6
+DEFAULT_KOMPRESS_MIN_CHARS = 600
+DEFAULT_KOMPRESS_MAX_BATCH = 16
+DEFAULT_KOMPRESS_MAX_WAIT_MS = 2.0
+DEFAULT_KOMPRESS_QUEUE_CHUNKS = 256
+
 _USER_LABEL_MODES = ("raw", "hash", "drop")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KompressSettings:
+    """The ``kompress:`` section: which model, where it runs, how much prose it keeps."""
+
+    enabled: bool = True
+    device: str = "auto"               # auto: CUDA when onnxruntime-gpu finds a GPU, else CPU
+    model_dir: str = ""                # an upstream model on disk; empty: the embedded default
+    # Share of a prose block's words kept; threshold > 0 keeps words scored at least that instead.
+    keep_ratio: float = DEFAULT_KOMPRESS_KEEP_RATIO
+    threshold: float = 0.0
+    min_chars: int = DEFAULT_KOMPRESS_MIN_CHARS
+    max_batch: int = DEFAULT_KOMPRESS_MAX_BATCH          # chunks per inference call
+    max_wait_ms: float = DEFAULT_KOMPRESS_MAX_WAIT_MS    # how long a batch waits for more chunks
+    queue_chunks: int = DEFAULT_KOMPRESS_QUEUE_CHUNKS    # chunks waiting; past it a block is left alone
+    threads: int = 0                   # onnxruntime intra-op threads; 0: the CPUs per worker
+    cpu_arena: bool = False            # onnxruntime's CPU memory arena (docs/benchmarks.md: RSS)
+    # The model cannot load: false serves with the structural compressors; true fails start-up.
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.device not in KOMPRESS_DEVICES:
+            raise ConfigError(f"kompress.device must be one of {KOMPRESS_DEVICES}, got {self.device!r}")
+        if not 0.0 < self.keep_ratio <= 1.0:
+            raise ConfigError(f"kompress.keep_ratio must be in (0, 1], got {self.keep_ratio!r}")
+        if not 0.0 <= self.threshold < 1.0:
+            raise ConfigError(f"kompress.threshold must be in [0, 1), got {self.threshold!r}")
+        for name in ("max_batch", "queue_chunks"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"kompress.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("min_chars", "threads", "max_wait_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"kompress.{name} must be >= 0, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +126,9 @@ class Settings:
     header_prefix: str = DEFAULT_HEADER_PREFIX
     bypass_header: str = DEFAULT_BYPASS_HEADER
     bypass_enabled: bool = True
+    # Who may bypass: the user from user_header (or the Compressor API's user field), named as its
+    # sanitised metric label; empty: everyone, when bypass_enabled. See bypass_allowed.
+    bypass_users: tuple[str, ...] = ()
     user_header: str = DEFAULT_USER_HEADER
     user_label_mode: str = "raw"
     user_label_limit: int = DEFAULT_USER_LABEL_LIMIT
@@ -95,6 +141,7 @@ class Settings:
     redis_url: str = ""
     redis_timeout_ms: int = DEFAULT_REDIS_TIMEOUT_MS
     log_level: str = "info"
+    kompress: KompressSettings = field(default_factory=KompressSettings)
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +170,10 @@ class Settings:
             value = getattr(self, name)
             if not value or value != value.lower() or not all(c.isalnum() or c in "-_" for c in value):
                 raise ConfigError(f"{name} must be a lower-case header name, got {value!r}")
+        for user in self.bypass_users:
+            if user != sanitise(user) or user == UNKNOWN_LABEL:
+                raise ConfigError(f"bypass_users: {user!r} can never match a user (users are compared "
+                                  "sanitised: letters, digits and ._@:/+- only, at most 64 characters)")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("redis_url must start with redis://, rediss:// or unix://")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
@@ -135,6 +186,22 @@ class Settings:
                 raise ConfigError(f"{name}: cannot read {path}")
         if self.max_body_bytes > self.max_message_bytes:
             raise ConfigError("max_body_bytes must not exceed max_message_bytes")
+
+    def bypass_allowed(self, user: str | None) -> bool:
+        """Whether a request that asks to skip compression for ``user`` may do so.
+
+        The one rule for the ext_proc path and both compression APIs, so no entry point is a
+        way around it: bypass must be enabled, and with ``bypass_users`` the user must be listed.
+        The user must be listed as sanitising leaves it (its metric label): a name sanitising
+        would change never matches, so ``a b`` cannot pass for ``a_b``, nor a 70-character name
+        for its first 64. A request naming no user is never listed.
+        """
+        if not self.bypass_enabled:
+            return False
+        if not self.bypass_users:
+            return True
+        name = (user or "").strip()
+        return name == sanitise(name) and name in self.bypass_users
 
     def replace(self, **changes: Any) -> "Settings":
         """A new validated Settings with some fields changed (used by reloads and tests)."""
@@ -184,33 +251,66 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Build Settings from defaults, an optional YAML file, env vars and explicit overrides."""
+    """Build Settings from defaults, an optional YAML file, env vars and explicit overrides.
+
+    The ``kompress:`` section reads the same way: a mapping in the file, ``TRIMWIRE_KOMPRESS_<FIELD>``
+    env vars, and an override given as a KompressSettings or a mapping of its fields.
+    """
     env = os.environ if env is None else env
-    known = {f.name: f for f in fields(Settings) if f.name != "extra"}
+    known = {f.name: f for f in fields(Settings) if f.name not in ("extra", "kompress")}
     values: dict[str, Any] = {}
+    kompress: dict[str, Any] = {}
     extra: dict[str, Any] = {}
 
-    path = config_file or env.get(ENV_PREFIX + "CONFIG")
-    if path:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"config file {path}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path}: top level must be a mapping")
-        for key, raw in loaded.items():
-            if key in known:
-                values[key] = _coerce(key, known[key].type, raw)
-            else:
-                extra[key] = raw  # sections owned by later stages (e.g. kompress)
+    loaded = _read_file(config_file or env.get(ENV_PREFIX + "CONFIG"))
+    for key, raw in loaded.items():
+        if key in known:
+            values[key] = _coerce(key, known[key].type, raw)
+        elif key == "kompress":
+            kompress.update(_kompress_values(raw, "kompress."))
+        else:
+            extra[key] = raw  # sections trimwire does not own, kept for whoever reads the file
 
     for key, spec in known.items():
         raw = env.get(ENV_PREFIX + key.upper())
         if raw is not None:
             values[key] = _coerce(ENV_PREFIX + key.upper(), spec.type, raw)
+    prefix = ENV_PREFIX + "KOMPRESS_"
+    kompress.update(_kompress_values({k[len(prefix):].lower(): v for k, v in env.items() if k.startswith(prefix)},
+                                     prefix, upper=True))
     for key, raw in overrides.items():
+        if key == "kompress" and raw is not None:
+            raw = dataclasses.asdict(raw) if isinstance(raw, KompressSettings) else raw
+            kompress.update(_kompress_values(raw, "kompress."))
+            continue
         if key not in known:
             raise ConfigError(f"unknown setting {key!r}")
         if raw is not None:  # None is an unset flag: the file and env values stand
             values[key] = _coerce(key, known[key].type, raw)
-    return Settings(**values, extra=extra)
+    return Settings(**values, kompress=KompressSettings(**kompress), extra=extra)
+
+
+def _read_file(path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path}: top level must be a mapping")
+    return loaded
+
+
+def _kompress_values(raw: Any, prefix: str, *, upper: bool = False) -> dict[str, Any]:
+    """The ``kompress`` section's fields, typed; an unknown key is an error that names it."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{prefix.rstrip('._')} must be a mapping, got {type(raw).__name__}")
+    known = {f.name: f for f in fields(KompressSettings)}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = prefix + (str(key).upper() if upper else str(key))
+        if key not in known:
+            raise ConfigError(f"unknown setting {name}")
+        out[key] = _coerce(name, known[key].type, value)
+    return out

@@ -2,6 +2,7 @@
 
     TrimwireError
     ├── ConfigError          bad settings: start-up stops with the message
+    ├── KompressUnavailable  no usable Kompress model: served without it (kompress.required: stop)
     ├── PassThrough          the body is not ours to touch: forwarded untouched, counted by reason
     │   ├── UnsupportedBody    unknown shape, not JSON, wrong content-type
     │   └── BodyTooLarge       over max_body_bytes or max_decoded_bytes
@@ -17,6 +18,7 @@ from __future__ import annotations
 __all__ = [
     "TrimwireError",
     "ConfigError",
+    "KompressUnavailable",
     "PassThrough",
     "UnsupportedBody",
     "BodyTooLarge",
@@ -30,6 +32,15 @@ class TrimwireError(Exception):
 
 class ConfigError(TrimwireError):
     """A setting is missing or invalid; raised at start-up only."""
+
+
+class KompressUnavailable(TrimwireError):
+    """The Kompress model cannot load: ``reason`` is a metric label, ``detail`` the log line's text."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
 
 
 class PassThrough(TrimwireError):

@@ -6,7 +6,8 @@ Request ``{"messages": [...], "model": "...", "config": {...}, "format": "openai
 "tokens_before", "tokens_after", "tokens_saved", "compression_ratio", "transforms_applied"}``
 with ``compression_ratio = tokens_after / tokens_before``. ``x-maas-username`` (the configured
 ``user_header``) attributes the savings; ``x-headroom-bypass: true`` or trimwire's bypass header
-returns the messages unchanged. Errors: 400 with ``{"error": {"type", "message"}}`` for a missing
+returns the messages unchanged where the ext_proc path would bypass too (``bypass_enabled``,
+``bypass_users``). Errors: 400 with ``{"error": {"type", "message"}}`` for a missing
 or malformed field, 413 above ``max_body_bytes``, 503 until the server is ready. A compression
 failure is never an error: the original messages come back with ``tokens_saved: 0``.
 
@@ -120,8 +121,9 @@ def api_app(settings: Settings, service: MessageCompressor, metrics: Metrics,
         except (UnicodeDecodeError, ValueError, RecursionError):
             return _error(400, "Invalid JSON in request body.")
         headers = request.headers
-        bypass = headers.get(HEADROOM_BYPASS_HEADER, "").strip().lower() == "true" or (
-            settings.bypass_enabled and headers.get(settings.bypass_header, "").strip().lower() in _TRUE)
+        # Asked for; whether it is granted (bypass_enabled, bypass_users) is MessageCompressor's rule.
+        bypass = (headers.get(HEADROOM_BYPASS_HEADER, "").strip().lower() == "true"
+                  or headers.get(settings.bypass_header, "").strip().lower() in _TRUE)
         try:
             call = call_from_json(body, user=headers.get(settings.user_header, ""),
                                   request_id=sanitise(headers.get("x-request-id")), bypass=bypass,

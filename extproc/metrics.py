@@ -10,7 +10,12 @@ import hashlib
 import re
 import threading
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from .compressors.kompress import KompressStatus
 
 __all__ = ["Metrics", "LabelGuard", "OVERFLOW_LABEL", "UNKNOWN_LABEL"]
 
@@ -99,3 +104,28 @@ class Metrics:
                                  ["api", "status"], registry=r)
         self.api_config_ignored = Counter("trimwire_api_config_ignored", "Keys of a /v1/compress "
                                           "config that trimwire has no equivalent for.", ["key"], registry=r)
+        self.kompress_model = Gauge("trimwire_kompress_model", "1 for the Kompress model the compression "
+                                    "workers loaded and the execution provider it really runs on.",
+                                    ["model", "provider"], registry=r)
+        self.kompress_unavailable = Gauge("trimwire_kompress_unavailable", "1 when no Kompress model "
+                                          "could be loaded, by reason; prose then goes uncompressed.",
+                                          ["reason"], registry=r)
+        self.kompress_blocks = Counter("trimwire_kompress_blocks", "Prose blocks Kompress took, by result "
+                                       "(compressed, unchanged, deadline, overloaded, error).", ["result"], registry=r)
+        self.kompress_chunks = Counter("trimwire_kompress_chunks", "Chunks of up to 512 tokens sent to the "
+                                       "Kompress model.", registry=r)
+
+    def kompress_status(self, status: "KompressStatus") -> None:
+        """Record what the workers made of Kompress at start-up."""
+        if status.available:
+            self.kompress_model.labels(status.model, status.provider).set(1)
+        else:
+            self.kompress_unavailable.labels(status.reason).set(1)
+
+    def count_events(self, events: dict[str, int]) -> None:
+        """Counts a request's timed compressors reported (``BodyResult.events``)."""
+        for name, count in events.items():
+            if name == "kompress_chunks":
+                self.kompress_chunks.inc(count)
+            elif name.startswith("kompress_"):
+                self.kompress_blocks.labels(name.removeprefix("kompress_")).inc(count)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
 from . import envoy
-from .compress import BodyRequest, BodyResult
+from .compress import BodyRequest, BodyResult, inference_deadline
 from .config import MODES, Settings
 from .formats import format_for_path
 from .logs import get_logger
@@ -104,7 +104,7 @@ class StreamProcessor:
             ctx.outcome, ctx.reason = "passthrough", "method"
         elif "json" not in headers.get("content-type", "").lower():
             ctx.outcome, ctx.reason = "passthrough", "content_type"
-        elif s.bypass_enabled and headers.get(s.bypass_header, "").strip().lower() in _TRUE:
+        elif headers.get(s.bypass_header, "").strip().lower() in _TRUE and s.bypass_allowed(ctx.user):
             ctx.outcome, ctx.reason = "bypassed", "header"
         else:
             ctx.outcome, ctx.reason = "pending", ""
@@ -147,7 +147,8 @@ class StreamProcessor:
 
     async def _compress(self, ctx: RequestContext, raw: bytes) -> BodyResult | None:
         started = time.perf_counter()
-        request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding, mode=ctx.mode)
+        request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding, mode=ctx.mode,
+                              deadline=inference_deadline(self.settings))
         try:
             result = await asyncio.wait_for(self.workers.run(raw, request),
                                             timeout=self.settings.request_deadline_ms / 1000)
@@ -199,6 +200,7 @@ class StreamProcessor:
                 m.tokens_saved.labels(model, user).inc(max(0, result.tokens_saved))  # counters never go down
             for kind, count in result.cache.items():
                 m.block_cache.labels(kind).inc(count)
+            m.count_events(result.events)
             m.body_bytes.labels("before").inc(result.bytes_before)
             m.body_bytes.labels("after").inc(result.bytes_after or result.bytes_before)
             m.request_seconds.labels(fmt).observe(ctx.elapsed_ms / 1000)

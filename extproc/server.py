@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from . import tls
 from .api import compressor_pb2_grpc
 from .config import Settings
+from .errors import KompressUnavailable
 from .grpc_api import SERVICE_NAME as COMPRESSOR_SERVICE
 from .grpc_api import CompressorService
 from .http_api import start_api_http
@@ -143,7 +144,16 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
     running = TrimwireServer(settings, server, health_servicer, workers, metrics, ops_runner,
                              grpc_port, ops_port, api_runner, api_port)
     holder["s"] = running
-    await workers.warm_up()
+    kompress = await workers.warm_up()
+    metrics.kompress_status(kompress)
+    if kompress.available:
+        log.info("kompress_ready", model=kompress.model, provider=kompress.provider)
+    else:
+        log.warning("kompress_unavailable", reason=kompress.reason, detail=kompress.detail,
+                    required=settings.kompress.required)
+        if settings.kompress.required and kompress.reason != "disabled":
+            await running.stop(grace=0)
+            raise KompressUnavailable(kompress.reason, kompress.detail)
     for name in _HEALTH_NAMES:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running.ready = True

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .compress import BodyRequest, BodyResult, dump_body
+from .compress import BodyRequest, BodyResult, dump_body, inference_deadline
 from .formats import anthropic_messages, detect_format, openai_chat
 from .processor import RequestContext, StreamProcessor
 
@@ -40,7 +40,7 @@ class CompressCall:
     mode: str | None = None
     protect_recent: int | None = None
     frozen_messages: int = 0
-    bypass: bool = False
+    bypass: bool = False             # asked for; granted only by Settings.bypass_allowed
     request_id: str = ""
     entry: str = "/v1/compress"      # the path the log line and metrics name
 
@@ -72,7 +72,7 @@ class MessageCompressor:
     async def compress(self, call: CompressCall) -> CompressAnswer:
         ctx = RequestContext(request_id=call.request_id, user=call.user, path=call.entry, mode=call.mode)
         try:
-            if call.bypass:
+            if call.bypass and self.settings.bypass_allowed(call.user):
                 ctx.outcome, ctx.reason = "bypassed", "header"
                 return CompressAnswer(call.messages, "bypassed")
             return await self._compress(ctx, call)
@@ -90,7 +90,7 @@ class MessageCompressor:
             return CompressAnswer(call.messages, "passthrough")
         raw = dump_body(body)
         request = BodyRequest(format=ctx.format, mode=call.mode, protect_recent=call.protect_recent,
-                              frozen_messages=call.frozen_messages)
+                              frozen_messages=call.frozen_messages, deadline=inference_deadline(self.settings))
         ctx.started = time.perf_counter()
         try:
             result: BodyResult = await asyncio.wait_for(self.processor.workers.run(raw, request),

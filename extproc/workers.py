@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .compress import BodyCompressor, BodyRequest, BodyResult, build_compressor
+from .compressors.kompress import KompressStatus
 from .config import Settings
 
 __all__ = ["CompressionWorkers", "usable_cpus"]
@@ -78,8 +79,9 @@ def _run_in_worker(raw: bytes, request: BodyRequest) -> BodyResult:
     return _worker_compressor.run(raw, request)
 
 
-def _ping() -> int:
-    return os.getpid()
+def _status() -> KompressStatus:
+    assert _worker_compressor is not None, "worker not initialised"
+    return _worker_compressor.kompress
 
 
 class CompressionWorkers:
@@ -104,12 +106,17 @@ class CompressionWorkers:
             initargs=(self.settings, self.factory, os.getpid()),
         )
 
-    async def warm_up(self) -> None:
-        """Start every worker (and load its tokenizer) before the server reports ready."""
+    async def warm_up(self) -> KompressStatus:
+        """Start every worker (tokenizer and Kompress model loaded) before the server reports ready.
+
+        Returns what the workers made of Kompress: the first one that could not load it, if any.
+        """
         loop = asyncio.get_running_loop()
         if self._inline is not None:
-            return
-        await asyncio.gather(*(loop.run_in_executor(self._executor, _ping) for _ in range(self.processes)))
+            return self._inline.kompress
+        statuses = await asyncio.gather(*(loop.run_in_executor(self._executor, _status)
+                                          for _ in range(self.processes)))
+        return next((status for status in statuses if not status.available), statuses[0])
 
     async def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
         loop = asyncio.get_running_loop()

@@ -7,7 +7,7 @@ To add a compressor: write it in a module here (it needs only ``conversation.py`
 from __future__ import annotations
 
 from ..config import Settings
-from ..pipeline import Routes
+from ..pipeline import Compressor, Routes
 from ..pipeline.router import ContentType
 from .diff import DiffCompressor
 from .html import HtmlCompressor
@@ -24,12 +24,13 @@ __all__ = [
 ]
 
 
-def default_routes(settings: Settings) -> Routes:
+def default_routes(settings: Settings, *, kompress: Compressor | None = None) -> Routes:
     """The compressors a server offers each content type, in the order they are tried.
 
-    Types not listed (code, JSONL) reach the model byte for byte; plain text only has its runs of
-    similar lines folded until Kompress. Large JSON is sampled
-    and tabulated; JSON the sampler leaves alone (small, or not shorter) is compacted losslessly.
+    Types not listed (code, JSONL) reach the model byte for byte. Plain text has its runs of
+    similar lines folded, and prose goes to Kompress when this process has a model
+    (``kompress.load_kompress``). Large JSON is sampled and tabulated; JSON the sampler leaves
+    alone (small, or not shorter) is compacted losslessly.
     """
     return {
         ContentType.JSON: [JsonSampler(), JsonCompactor()],
@@ -38,5 +39,5 @@ def default_routes(settings: Settings) -> Routes:
         ContentType.DIFF: [DiffCompressor()],
         ContentType.HTML: [HtmlCompressor()],
         ContentType.TABLE: [TableCompressor()],
-        ContentType.TEXT: [RepeatFolder()],
+        ContentType.TEXT: [RepeatFolder()] + ([kompress] if kompress is not None else []),
     }

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Protocol, runtime_checkable
 
 from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
 from ..conversation import Block, Conversation
@@ -35,7 +35,7 @@ from .policy import Policy
 from .router import ContentType, content_type
 from .shared_cache import SharedBlockStore
 
-__all__ = ["Compressor", "Pipeline", "Policy", "Routes", "config_version"]
+__all__ = ["Budget", "Compressor", "Pipeline", "Policy", "Routes", "TimedCompressor", "config_version"]
 
 # Bump when a compressor's output changes for the same settings, so no stale result is reused.
 _CACHE_SCHEMA = "trimwire-block-cache-1"
@@ -49,6 +49,27 @@ class Compressor(Protocol):
 
     def compress(self, text: str) -> str | None:
         """New text for the block, or None to leave it alone."""
+
+
+@dataclass
+class Budget:
+    """What one request allows its compressors: a deadline, and a tally of what they did."""
+
+    deadline: float | None = None     # a time.monotonic() instant (system-wide on Linux); None: none
+    events: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.events[name] = self.events.get(name, 0) + amount
+
+
+@runtime_checkable
+class TimedCompressor(Protocol):
+    """A compressor whose work can outlast a request (model inference): it is given the budget."""
+
+    name: str
+
+    def compress_within(self, text: str, budget: Budget) -> str | None:
+        """New text, or None when nothing shrank or the budget's deadline would be missed."""
 
 
 Routes = Mapping[ContentType, Sequence[Compressor]]
@@ -85,18 +106,20 @@ class Pipeline:
         return counters
 
     def run(self, conv: Conversation, timings: dict[str, float], mode: str = "cache", *,
-            protect_recent: int | None = None, frozen_messages: int = 0) -> None:
+            protect_recent: int | None = None, frozen_messages: int = 0, budget: Budget | None = None) -> None:
         """Compress ``conv`` in place (recorded changes); add seconds per stage to ``timings``.
 
         ``protect_recent`` overrides the setting for this request; blocks of messages before
-        ``frozen_messages`` (a caller's already-cached prefix) are never touched.
+        ``frozen_messages`` (a caller's already-cached prefix) are never touched. ``budget``
+        carries the request's deadline to timed compressors and collects their counts.
         """
         recent = self.protect_recent if protect_recent is None else protect_recent
         frozen = {block for block in conv.blocks if 0 <= block.message_index < frozen_messages}
         held = self._age_rules(conv, timings, recent, frozen) if mode == "token" else frozen
+        budget = budget if budget is not None else Budget()
         for block in conv.blocks:
             if block not in held and self.policy.releases(block):
-                self._compress(conv, block, timings)
+                self._compress(conv, block, timings, budget)
 
     def _age_rules(self, conv: Conversation, timings: dict[str, float], recent: int,
                    frozen: set[Block]) -> set[Block]:
@@ -110,12 +133,14 @@ class Pipeline:
         timings["age"] = timings.get("age", 0.0) + time.perf_counter() - started
         return held
 
-    def _compress(self, conv: Conversation, block: Block, timings: dict[str, float]) -> None:
+    def _compress(self, conv: Conversation, block: Block, timings: dict[str, float], budget: Budget) -> None:
         cached = self.cache is not None or self.shared is not None
         key = self.key(block.text, block.tool_name) if cached else None
         found = self._lookup(key, timings) if key is not None else None
         if found is None:
-            outcome = self._run_compressors(block, timings)
+            # A block left alone for want of time is remembered so too: it has gone out as it
+            # was, and compressing it next turn would change bytes the provider has cached.
+            outcome = self._run_compressors(block, timings, budget)
             self._store(key, outcome)
         else:
             outcome = found[0]
@@ -141,7 +166,7 @@ class Pipeline:
         if self.shared is not None:
             self.shared.put(key, outcome)
 
-    def _run_compressors(self, block: Block, timings: dict[str, float]) -> Outcome:
+    def _run_compressors(self, block: Block, timings: dict[str, float], budget: Budget) -> Outcome:
         """(new text, compressor name) from the first routed compressor that shrinks the block."""
         started = time.perf_counter()
         envelope = open_envelope(block.text)
@@ -153,7 +178,8 @@ class Pipeline:
             if not compressor.applies(target):
                 continue
             started = time.perf_counter()
-            new_text = compressor.compress(target.text)
+            new_text = (compressor.compress_within(target.text, budget) if isinstance(compressor, TimedCompressor)
+                        else compressor.compress(target.text))
             timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
             if new_text is None or len(new_text) >= len(target.text):
                 continue
@@ -164,7 +190,15 @@ class Pipeline:
 
 
 def config_version(routes: Mapping[ContentType, Sequence[Compressor]]) -> str:
-    """A digest of the routes and every compressor's settings: cached results are per version."""
-    parts = [f"{kind.value}=" + ";".join(f"{c.name}{sorted(vars(c).items())!r}" for c in compressors)
+    """A digest of the routes and every compressor's settings: cached results are per version.
+
+    A compressor's settings are its public attributes; ``_private`` ones (a model session, a
+    batcher) are run-time machinery and would make the version differ per process.
+    """
+    parts = [f"{kind.value}=" + ";".join(f"{c.name}{_settings(c)!r}" for c in compressors)
              for kind, compressors in sorted(routes.items(), key=lambda item: item[0].value)]
     return digest(_CACHE_SCHEMA, *parts).hex()
+
+
+def _settings(compressor: Compressor) -> list[tuple[str, object]]:
+    return sorted((k, v) for k, v in vars(compressor).items() if not k.startswith("_"))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from extproc.config import Settings, load_settings
+from extproc.config import KompressSettings, Settings, load_settings
 
 from .chart import CHART_DIR, NAMESPACE, RELEASE, VARIANTS, variant_values
 
@@ -52,7 +52,26 @@ def test_config_file_loads_as_the_server_settings(render: Any, tmp_path: Path) -
         ("0.0.0.0:50051", "0.0.0.0:9090", "0.0.0.0:8080")
     assert settings.api_enabled and settings.workers == -1 and settings.mode == "cache"
     assert settings.request_deadline_ms == 2500 and settings.drain_grace_s == 15
-    assert settings.extra == {"kompress": {"device": "cpu"}}
+    assert settings.kompress.device == "cpu" and not settings.kompress.model_dir and settings.extra == {}
+
+
+def test_kompress_settings_reach_the_config_file(render: Any, tmp_path: Path) -> None:
+    """kompress.config, the device and a mounted model directory land in the kompress: section."""
+    path = tmp_path / "trimwire.yaml"
+    rendered = render(overrides={"gpu": {"enabled": True}, "kompress": {
+        "config": {"keep_ratio": 0.5, "required": True},
+        "model": {"source": "pvc", "pvc": {"claimName": "kompress-model"}}}})
+    cm = next(cm for cm in rendered.all("ConfigMap") if "trimwire.yaml" in cm["data"])
+    path.write_text(cm["data"]["trimwire.yaml"])
+    kompress = load_settings(path, env={}).kompress
+    assert (kompress.device, kompress.keep_ratio, kompress.required) == ("cuda", 0.5, True)
+    assert kompress.model_dir == "/var/lib/trimwire/model"
+
+
+def test_schema_offers_every_kompress_setting(chart: Any) -> None:
+    """kompress.config offers each KompressSettings field the chart does not set itself."""
+    offered = set(chart.schema["properties"]["kompress"]["properties"]["config"]["properties"])
+    assert offered == {f.name for f in fields(KompressSettings)} - {"device", "model_dir"}
 
 
 def test_ports_and_probes(render: Any) -> None:
@@ -265,7 +284,7 @@ def test_a_default_selector_label_can_be_replaced(render: Any) -> None:
 
 # Settings the chart sets itself, and the TLS files it does not mount (the Kubernetes gRPC
 # readiness probe speaks plaintext, so TLS on the gRPC port would keep pods unready).
-CHART_OWNED = {"grpc_address", "metrics_address", "api_address", "extra"}
+CHART_OWNED = {"grpc_address", "metrics_address", "api_address", "extra", "kompress"}
 NOT_IN_CHART = {"tls_cert_file", "tls_key_file", "tls_client_ca_file"}
 
 

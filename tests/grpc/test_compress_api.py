@@ -80,6 +80,29 @@ class TestHttpCompress:
         assert out == {"messages": body["messages"], "tokens_before": 0, "tokens_after": 0, "tokens_saved": 0,
                        "compression_ratio": 1.0, "transforms_applied": []}
 
+    @pytest.mark.parametrize("header", ["x-headroom-bypass", "x-trimwire-bypass"])
+    @pytest.mark.parametrize(("settings", "user", "bypassed"), [
+        ({"bypass_users": ["alice"]}, "alice", True),
+        ({"bypass_users": ["alice"]}, "bob", False),
+        ({"bypass_users": ["alice"]}, None, False),
+        ({"bypass_enabled": False}, "alice", False),
+    ], ids=["listed", "unlisted", "no-user", "disabled"])
+    async def test_bypass_follows_the_ext_proc_rule(self, start_trimwire: StartTrimwire, header: str,
+                                                     settings: dict, user: str | None, bypassed: bool) -> None:
+        """Either bypass header is granted only as on the ext_proc path: with bypass_enabled, and
+        with bypass_users only for a listed user; anyone else gets the messages compressed."""
+        harness = await start_trimwire(**settings)
+        body = openai_body(LOG)
+        headers = {header: "true", **({"x-maas-username": user} if user else {})}
+        out = (await post(harness, {"messages": body["messages"], "model": "gpt-4o"}, **headers)).json()
+        if bypassed:
+            assert out["messages"] == body["messages"] and out["tokens_saved"] == 0
+        else:
+            assert out["tokens_saved"] > 0 and out["transforms_applied"] == ["logs"]
+        # A bypass is decided before the messages' format is read, so it is counted under unknown.
+        fmt, outcome = ("unknown", "bypassed") if bypassed else ("openai", "compressed")
+        assert sample_value(await harness.metrics(), "trimwire_requests_total", format=fmt, outcome=outcome) == 1
+
     async def test_frozen_prefix_and_config_keys(self, trimwire: Harness) -> None:
         """frozen_message_count keeps earlier messages byte for byte; keys without an equivalent are counted."""
         body = openai_body(LOG)
@@ -167,6 +190,15 @@ class TestGrpcCompress:
         small = json.dumps([{"role": "user", "content": "hi"}]).encode()
         reply = await grpc_stub(trimwire).Compress(api.CompressRequest(messages_json=small, format="openai"))
         assert reply.messages_json == small and reply.outcome == "unchanged"
+
+    @pytest.mark.parametrize(("user", "outcome"), [("alice", "bypassed"), ("bob", "compressed"), ("", "compressed")])
+    async def test_bypass_field_only_for_listed_users(self, start_trimwire: StartTrimwire, user: str,
+                                                      outcome: str) -> None:
+        """With bypass_users set, the bypass field is granted for a listed user field only."""
+        harness = await start_trimwire(bypass_users=["alice"])
+        sent = json.dumps(openai_body(LOG)["messages"]).encode()
+        reply = await grpc_stub(harness).Compress(api.CompressRequest(messages_json=sent, user=user, bypass=True))
+        assert reply.outcome == outcome and (reply.messages_json == sent) is (outcome == "bypassed")
 
     @pytest.mark.parametrize(("request_fields", "code"), [
         ({"messages_json": b"{not json"}, grpc.StatusCode.INVALID_ARGUMENT),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
+
+from extproc import BodyRequest, Settings, build_compressor
+from tests.redis_server import pause, requires_redis, running_redis
 
 from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire
@@ -117,3 +122,31 @@ async def test_redis_down_costs_nothing_but_shared_hits(start_trimwire: StartTri
     metrics = await harness.metrics()
     assert sample_value(metrics, "trimwire_block_cache_total", result="shared_error") >= 1
     assert sample_value(metrics, "trimwire_block_cache_total", result="hit") >= 1
+
+
+@requires_redis
+async def test_slow_redis_under_load_is_given_up_on_and_the_local_path_serves(start_trimwire: StartTrimwire) -> None:
+    """A real Redis made slow, not down (CLIENT PAUSE: it accepts connections and queues commands,
+    answering none), while 24 requests run at once through two worker processes: every request is
+    answered and compressed, byte for byte as without a Redis, none fails open, and the timeouts
+    are counted as shared_error. The deadline is far above redis_timeout_ms and far below the
+    pause, so a Redis call left waiting for the pause would show as a deadline fail-open."""
+    bodies = [marked_body(f"tenant-{n % 8}") for n in range(24)]  # blocks new to the caches
+    local = build_compressor(Settings(workers=0))
+    expected = {body: local.run(body, BodyRequest("anthropic")).body for body in set(bodies)}
+    with running_redis() as url:
+        harness = await start_trimwire(redis_url=url, redis_timeout_ms=50, workers=2, request_deadline_ms=10_000)
+        _, client = await one_request(harness, HEALTHY)
+        assert client["x-trimwire-outcome"] == "compressed"
+        assert sample_value(await harness.metrics(), "trimwire_block_cache_total", result="shared_miss") >= 1
+
+        pause(url, seconds=60)  # outlasts the test: redis-server is stopped while still paused
+        # a generous bound against a hang, not a latency check
+        answers = await asyncio.wait_for(asyncio.gather(*(one_request(harness, body) for body in bodies)), 60)
+        for body, (reply, client) in zip(bodies, answers):
+            assert client["x-trimwire-outcome"] == "compressed"
+            assert reply.body_mutation.body == expected[body]
+    metrics = await harness.metrics()
+    assert sum(sample.value for sample in metrics["trimwire_failed_open_total"].samples) == 0
+    assert sample_value(metrics, "trimwire_requests_total", format="anthropic", outcome="compressed") == 25
+    assert sample_value(metrics, "trimwire_block_cache_total", result="shared_error") >= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import Iterator
 
 import grpc
@@ -40,6 +41,12 @@ EXPECTED_FAMILIES = {
     # No compression API call in this test: no series yet (labels: api, status / key).
     "trimwire_api_calls_total": ("counter", set()),
     "trimwire_api_config_ignored_total": ("counter", set()),
+    # the embedded model loads: its name and provider are set, no unavailable reason, and the
+    # requests of the busy server carry no prose, so Kompress counted nothing
+    "trimwire_kompress_model": ("gauge", {"model", "provider"}),
+    "trimwire_kompress_unavailable": ("gauge", set()),
+    "trimwire_kompress_blocks_total": ("counter", set()),
+    "trimwire_kompress_chunks_total": ("counter", set()),
 }
 MODEL = "claude-opus-4-1"
 PROMPT_CANARY = "CANARY-PROMPT-7f3a9c"
@@ -166,6 +173,28 @@ async def test_user_label_can_be_hashed(start_trimwire: StartTrimwire) -> None:
     families = await harness.metrics()
     users = {s.labels["user"] for s in families["trimwire_tokens_saved_total"].samples}
     assert len(users) == 1 and "bob" not in users.pop()
+
+
+def _can_bind(host: str) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, 0))
+        except OSError:
+            return False
+    return True
+
+
+async def test_metrics_listen_on_metrics_address_only(start_trimwire: StartTrimwire) -> None:
+    """metrics_address is the ops port's bind address, host included: bound to 127.0.0.2 the port
+    answers there and not on 127.0.0.1, so /metrics can be kept off a pod's other interfaces."""
+    if not _can_bind("127.0.0.2"):
+        pytest.skip("no 127.0.0.2 on this host's loopback")
+    harness = await start_trimwire(metrics_address="127.0.0.2:0")
+    port = harness.server.ops_port
+    status, text = await http_get(f"http://127.0.0.2:{port}/metrics")
+    assert status == 200 and "trimwire_ready 1.0" in text
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 @contextlib.contextmanager

@@ -96,3 +96,19 @@ async def test_bypass_header_is_ignored_when_bypass_is_disabled(start_trimwire) 
     reply = await stream.body(COMPRESSIBLE)
     assert common(reply).HasField("body_mutation")
     assert set_headers(reply)["x-trimwire-outcome"] == "compressed"
+
+
+@pytest.mark.parametrize(("user", "outcome"), [("alice", "bypassed"), ("mallory", "compressed"), (None, "compressed")])
+async def test_bypass_header_is_honoured_only_for_listed_users(start_trimwire, user: str | None,
+                                                               outcome: str) -> None:
+    """With bypass_users set, x-trimwire-bypass: true skips compression for a listed user only;
+    an unlisted user, or a request naming none, is compressed as if it had not asked."""
+    harness = await start_trimwire(bypass_users=["alice", "ci-bot"])
+    stream = harness.stream()
+    await stream.request_headers(headers={"x-trimwire-bypass": "true", "x-maas-username": user})
+    reply = await stream.body(COMPRESSIBLE)
+    assert common(reply).HasField("body_mutation") is (outcome == "compressed")
+    assert set_headers(await stream.response_headers())["x-trimwire-outcome"] == outcome
+    assert await stream.finish() == grpc.StatusCode.OK
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_requests_total", format="anthropic", outcome=outcome) == 1

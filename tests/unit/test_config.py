@@ -56,10 +56,41 @@ class TestSettings:
         assert load_settings(env={"TRIMWIRE_WORKERS": "4"}, workers=None).workers == 4
 
     def test_unknown_yaml_keys_land_in_extra(self, yaml_file):
-        """Sections for later stages are kept in extra, not rejected."""
-        path = yaml_file("workers: 0\nkompress:\n  model: small\n  threshold: 0.5\n")
+        """Sections trimwire does not own are kept in extra, not rejected."""
+        path = yaml_file("workers: 0\nsidecar:\n  model: small\n  threshold: 0.5\n")
         settings = load_settings(path, env={})
-        assert settings.extra == {"kompress": {"model": "small", "threshold": 0.5}}
+        assert settings.extra == {"sidecar": {"model": "small", "threshold": 0.5}}
+
+
+class TestKompressSettings:
+    def test_yaml_section_is_typed(self, yaml_file):
+        """The kompress: section becomes KompressSettings, values coerced to their types."""
+        path = yaml_file("kompress:\n  device: cpu\n  keep_ratio: '0.5'\n  max_batch: 8\n  required: yes\n")
+        kompress = load_settings(path, env={}).kompress
+        assert (kompress.device, kompress.keep_ratio, kompress.max_batch, kompress.required) == ("cpu", 0.5, 8, True)
+
+    def test_env_overrides_the_file(self, yaml_file):
+        """TRIMWIRE_KOMPRESS_<FIELD> beats the file, as for top-level settings."""
+        path = yaml_file("kompress:\n  device: cuda\n")
+        settings = load_settings(path, env={"TRIMWIRE_KOMPRESS_DEVICE": "cpu"})
+        assert settings.kompress.device == "cpu"
+
+    @pytest.mark.parametrize(("section", "message"), [
+        ({"device": "tpu"}, "kompress.device"),
+        ({"keep_ratio": 0}, "kompress.keep_ratio"),
+        ({"threshold": 1.5}, "kompress.threshold"),
+        ({"max_batch": 0}, "kompress.max_batch"),
+        ({"model": "x"}, "unknown setting kompress.model"),
+    ])
+    def test_bad_values_name_the_setting(self, section, message):
+        """A bad kompress value stops start-up with a message naming it."""
+        with pytest.raises(ConfigError, match=message):
+            load_settings(env={}, kompress=section)
+
+    def test_section_must_be_a_mapping(self, yaml_file):
+        """kompress: 3 is an error, not ignored."""
+        with pytest.raises(ConfigError, match="kompress must be a mapping"):
+            load_settings(yaml_file("kompress: 3\n"), env={})
 
     def test_empty_yaml_gives_defaults(self, yaml_file):
         """An empty file is an empty mapping."""
@@ -157,3 +188,41 @@ class TestSettings:
         assert settings.replace(workers=0).workers == 0 and settings.workers == -1
         with pytest.raises(ConfigError, match="min_block_chars"):
             settings.replace(min_block_chars=-5)
+
+
+class TestBypassUsers:
+    """Settings.bypass_allowed: the one rule the ext_proc path and both compression APIs apply."""
+
+    def test_everyone_may_bypass_when_no_users_are_listed(self):
+        """bypass_enabled with an empty bypass_users: any user, or none, may bypass."""
+        settings = Settings()
+        assert settings.bypass_users == ()
+        assert all(settings.bypass_allowed(user) for user in ("alice", "", None, "zoë"))
+
+    def test_nobody_may_bypass_when_bypass_is_disabled(self):
+        """bypass_enabled false wins over a list that names the user."""
+        settings = Settings(bypass_enabled=False, bypass_users=("alice",))
+        assert not settings.bypass_allowed("alice")
+
+    @pytest.mark.parametrize(("user", "allowed"), [
+        ("alice", True), ("ci-bot@example.com", True), (" alice ", True),
+        ("bob", False), ("Alice", False), ("", False), (None, False), ("__unknown__", False),
+        ("ci bot", False),             # sanitises to ci_bot, which is listed: a different user
+        ("c" * 64 + "d", False),       # sanitising cuts it to the listed 64-character name
+    ])
+    def test_only_listed_users_may_bypass(self, user, allowed):
+        """With users listed, only a user named exactly as its sanitised label, and listed, may bypass."""
+        settings = Settings(bypass_users=("alice", "ci-bot@example.com", "ci_bot", "c" * 64))
+        assert settings.bypass_allowed(user) is allowed
+
+    def test_users_come_from_env_and_yaml(self, yaml_file):
+        """A comma-separated env var or a YAML list."""
+        assert load_settings(env={"TRIMWIRE_BYPASS_USERS": "alice, ci-bot"}).bypass_users == ("alice", "ci-bot")
+        path = yaml_file("bypass_users: [alice, bob]\n")
+        assert load_settings(path, env={}).bypass_users == ("alice", "bob")
+
+    @pytest.mark.parametrize("user", ["zoë", "ci bot", "x" * 65, "__unknown__"])
+    def test_a_name_that_could_never_match_stops_start_up(self, user):
+        """A listed name that sanitising would change (or the no-user label) is a config error."""
+        with pytest.raises(ConfigError, match="bypass_users: .* can never match"):
+            load_settings(env={}, bypass_users=[user])

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from extproc.compressors.kompress import KompressStatus
 from extproc.metrics import OVERFLOW_LABEL, UNKNOWN_LABEL, LabelGuard, Metrics, sanitise
 
 # family -> (type, label names). Histograms also carry "le" on their buckets.
@@ -28,6 +29,10 @@ EXPECTED_FAMILIES = {
     "trimwire_block_cache": ("counter", {"result"}),
     "trimwire_api_calls": ("counter", {"api", "status"}),
     "trimwire_api_config_ignored": ("counter", {"key"}),
+    "trimwire_kompress_model": ("gauge", {"model", "provider"}),
+    "trimwire_kompress_unavailable": ("gauge", {"reason"}),
+    "trimwire_kompress_blocks": ("counter", {"result"}),
+    "trimwire_kompress_chunks": ("counter", set()),
 }
 EXPECTED_SAMPLES = {
     "trimwire_requests_total", "trimwire_passthrough_total", "trimwire_failed_open_total",
@@ -37,6 +42,8 @@ EXPECTED_SAMPLES = {
     "trimwire_stage_seconds_bucket", "trimwire_stage_seconds_sum", "trimwire_stage_seconds_count",
     "trimwire_request_seconds_bucket", "trimwire_request_seconds_sum", "trimwire_request_seconds_count",
     "trimwire_inflight_streams", "trimwire_compression_workers", "trimwire_ready",
+    "trimwire_kompress_model", "trimwire_kompress_unavailable", "trimwire_kompress_blocks_total",
+    "trimwire_kompress_chunks_total",
 }
 
 
@@ -55,6 +62,9 @@ def exercised() -> Metrics:
     metrics.api_calls.labels(api="http", status="200").inc()
     metrics.block_cache.labels(result="hit").inc()
     metrics.api_config_ignored.labels(key="target_ratio").inc()
+    metrics.kompress_status(KompressStatus(True, model="embedded", provider="CPUExecutionProvider"))
+    metrics.kompress_status(KompressStatus(False, reason="missing"))
+    metrics.count_events({"kompress_compressed": 2, "kompress_deadline": 1, "kompress_chunks": 5})
     metrics.inflight.inc()
     metrics.workers.set(2)
     metrics.ready.set(1)

@@ -4,47 +4,25 @@ never answers costs the request nothing but the shared hits."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 from extproc import BodyRequest, Settings, build_compressor
+from tests.redis_server import free_port, requires_redis, running_redis
 
 from .test_cache import FIXTURES, load, tool_body
 
-REDIS = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (apt-get install redis-server)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+pytestmark = requires_redis
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A throwaway redis-server on a loopback port, no persistence, stopped after the test."""
-    port = free_port()
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("redis-server exited at start")
-                threading.Event().wait(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running_redis() as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,147 @@
+"""Kompress: prose thinned to its important words by an ONNX token-importance model.
+
+The compressor for plain-text tool output (``ContentType.TEXT``) that reads as prose. Per block:
+split into prose lines and words (``words.py``), mark the words the rules keep (``rules.py``),
+tokenise the rest in chunks that fit the model's 512 positions, score them through the
+process's micro-batcher (``batcher.py``, one inference thread shared by every request), and keep
+the best-scored words up to ``keep_ratio`` of the prose (or those above ``threshold``). A word's
+score is its best sub-token's. Scores are rounded before ranking, so tiny numeric differences
+between devices do not change which words survive.
+
+``load_kompress`` opens the model once per process (``model.py``); when it cannot, trimwire serves
+with the structural compressors and the status says why. A block whose inference would miss the
+request's deadline, or finds the queue full, is left as it was: a long block whose first chunks
+were scored in time is thinned there and kept whole after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...config import KompressSettings
+from ...conversation import Block
+from ...errors import KompressUnavailable
+from ...pipeline import Budget
+from ...pipeline.router import ContentType, content_type
+from .batcher import Batcher
+from .model import ScoringModel, load_model
+from .words import ProseText, chunk_words, prose_share, split_prose
+
+__all__ = ["Kompress", "KompressStatus", "load_kompress", "MIN_PROSE_SHARE"]
+
+MIN_PROSE_SHARE = 0.5       # of a block's words in prose lines before Kompress takes it
+_SCORE_DIGITS = 3
+_NO_DEADLINE_S = 60.0       # direct calls (trimwire compress, benchmarks) without a request deadline
+
+
+@dataclass(frozen=True)
+class KompressStatus:
+    """What a compression process made of its Kompress settings, for logs, metrics and readiness."""
+
+    available: bool
+    model: str = ""
+    provider: str = ""
+    reason: str = ""        # when not available: disabled | missing | corrupt | no_gpu | not_installed
+    detail: str = ""
+
+
+class Kompress:
+    name = "kompress"
+
+    def __init__(self, settings: KompressSettings, model: ScoringModel, model_digest: str) -> None:
+        self.keep_ratio = settings.keep_ratio
+        self.threshold = settings.threshold
+        self.min_chars = settings.min_chars
+        self.model_digest = model_digest  # in the block cache key: another model, other results
+        self._model = model
+        self._batcher = Batcher(model.scores, max_batch=settings.max_batch,
+                                max_wait_s=settings.max_wait_ms / 1000, max_queue=settings.queue_chunks)
+
+    def applies(self, block: Block) -> bool:
+        return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars
+                and prose_share(block.text) >= MIN_PROSE_SHARE)
+
+    def compress(self, text: str) -> str | None:
+        return self.compress_within(text, Budget())
+
+    def compress_within(self, text: str, budget: Budget) -> str | None:
+        """The thinned text, or None; what happened is counted in ``budget``.
+
+        Words of chunks not scored in time (deadline, full queue) stay, as does every word when
+        the model fails: that block, not the request, fails open.
+        """
+        prose = split_prose(text)
+        if not prose.candidates:
+            return None
+        deadline = budget.deadline if budget.deadline is not None else time.monotonic() + _NO_DEADLINE_S
+        try:
+            scores, missed = self._score(prose, deadline, budget)
+        except Exception:  # a model that fails at run time
+            budget.count("kompress_error")
+            return None
+        kept = self._select(prose, scores)
+        dropped = len(prose.words) - len(kept)
+        result = ("compressed" if dropped and not missed else "partial" if dropped
+                  else missed or "unchanged")
+        budget.count("kompress_" + result)
+        return prose.join(kept) if dropped else None
+
+    def _score(self, prose: ProseText, deadline: float, budget: Budget) -> tuple[list[float | None], str]:
+        """A score per word of the prose, None for words of chunks not scored, and why not."""
+        words = [word.text for word in prose.words]
+        encoding = self._model.tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False)
+        per_word: list[list[int]] = [[] for _ in words]
+        for token_id, word in zip(encoding.ids, encoding.word_ids):
+            if word is not None:
+                per_word[word].append(token_id)
+        limit = self._model.max_tokens
+        spans = chunk_words([len(ids) for ids in per_word], limit)
+        chunks = [[t for ids in per_word[first:end] for t in ids][:limit] for first, end in spans]
+        budget.count("kompress_chunks", len(chunks))
+        results, missed = self._batcher.score(chunks, deadline)
+        scores: list[float | None] = [None] * len(words)
+        for (first, end), probs in zip(spans, results):
+            if probs is None:
+                continue
+            at = 0
+            for index in range(first, end):
+                count = len(per_word[index])  # a word with no tokens (or cut off) scores 1: kept
+                scores[index] = float(max(probs[at:at + count])) if count and at < len(probs) else 1.0
+                at += count
+        return scores, missed
+
+    def _select(self, prose: ProseText, scores: list[float | None]) -> set[int]:
+        """Indexes of the words kept: forced, unscored, and the best-scored up to the ratio."""
+        kept = {i for i, word in enumerate(prose.words) if word.keep or scores[i] is None}
+        rounded = {i: round(score, _SCORE_DIGITS) for i, score in enumerate(scores)
+                   if score is not None and i not in kept}
+        if self.threshold > 0:
+            return kept | {i for i, score in rounded.items() if score >= self.threshold}
+        scored = sum(1 for score in scores if score is not None)
+        room = max(0, math.ceil(self.keep_ratio * scored) - (scored - len(rounded)))
+        ranked = sorted(rounded, key=lambda i: (-rounded[i], i))
+        return kept | set(ranked[:room])
+
+
+def load_kompress(settings: KompressSettings, *, threads: int) -> tuple[Kompress | None, KompressStatus]:
+    """This process's Kompress compressor and its status; None when it cannot run here."""
+    if not settings.enabled:
+        return None, KompressStatus(False, reason="disabled", detail="kompress.enabled is false")
+    try:
+        model = load_model(settings, threads=threads)
+    except KompressUnavailable as exc:
+        return None, KompressStatus(False, reason=exc.reason, detail=exc.detail)
+    compressor = Kompress(settings, model, _file_digest(model.info.path))
+    return compressor, KompressStatus(True, model=model.info.name, provider=model.info.provider)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

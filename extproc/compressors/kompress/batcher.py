@@ -1,0 +1,147 @@
+"""Micro-batching: chunks from every request running in this process share inference calls.
+
+Callers (the compression threads) hand their chunks to ``score`` and wait; one inference thread
+takes up to ``max_batch`` chunks at a time, waiting at most ``max_wait_s`` for a batch to fill,
+and runs the model once for them. The queue is bounded, and a chunk that would not be scored
+before its request's deadline (judged from the measured seconds per chunk) is not queued: the
+caller gets the scores of the chunks that made it, and leaves the rest of its text alone.
+Chunks whose caller gave up are skipped, not scored.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Batcher", "Missed"]
+
+Scorer = Callable[[list[list[int]]], list[Any]]
+
+
+class Missed(Exception):
+    """Set on a chunk the inference thread skipped because its caller's deadline had passed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(eq=False)
+class _Job:
+    ids: list[int]
+    deadline: float
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+    cancelled: bool = False
+
+
+class Batcher:
+    """One inference thread per model per process, fed by a bounded queue of chunks."""
+
+    def __init__(self, scorer: Scorer, *, max_batch: int, max_wait_s: float, max_queue: int) -> None:
+        self.scorer = scorer
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=max_queue)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.seconds_per_chunk = 0.0   # running estimate, for the deadline check
+        self.calls = 0
+        self.chunks = 0
+
+    def score(self, chunks: Sequence[list[int]], deadline: float) -> tuple[list[Any | None], str]:
+        """Scores of each chunk, None for those not scored, and why some were not ("" if all were).
+
+        ``deadline`` is a ``time.monotonic()`` instant. Only the chunks that the measured cost
+        per chunk says can be done in time are queued, as many as the queue takes (``overloaded``
+        past that); waiting ends at the deadline, and the chunks still queued are dropped.
+        """
+        room = len(chunks)
+        if self.seconds_per_chunk > 0:
+            room = int((deadline - time.monotonic()) / self.seconds_per_chunk) - self._queue.qsize()
+        reason = "deadline" if room < len(chunks) else ""
+        self._start()
+        jobs: list[_Job] = []
+        for ids in chunks[:max(0, room)]:
+            job = _Job(list(ids), deadline)
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                reason = "overloaded"
+                break
+            jobs.append(job)
+        results: list[Any | None] = [None] * len(chunks)
+        try:
+            for index, job in enumerate(jobs):
+                if not job.done.wait(max(0.0, deadline - time.monotonic())):
+                    reason = "deadline"
+                    break
+                if isinstance(job.error, Missed):
+                    reason = "deadline"
+                elif job.error is not None:
+                    raise job.error
+                else:
+                    results[index] = job.result
+        finally:
+            self._cancel(jobs)  # what is still queued is not scored for nobody
+        return results, reason
+
+    @staticmethod
+    def _cancel(jobs: list[_Job]) -> None:
+        for job in jobs:
+            job.cancelled = True
+
+    def _start(self) -> None:
+        with self._lock:  # started on first use, in the process that uses it (workers are spawned)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="kompress-infer", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._collect()
+            if batch:
+                self._run(batch)
+
+    def _collect(self) -> list[_Job]:
+        """Up to max_batch live jobs: the first blocks, the rest may wait max_wait_s."""
+        first = self._queue.get()
+        batch = [first]
+        until = time.monotonic() + self.max_wait_s
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
+            except queue.Empty:
+                break
+        now = time.monotonic()
+        live = []
+        for job in batch:
+            if job.cancelled or job.deadline <= now:
+                job.error = Missed("deadline")
+                job.done.set()
+            else:
+                live.append(job)
+        return live
+
+    def _run(self, batch: list[_Job]) -> None:
+        started = time.monotonic()
+        try:
+            results = self.scorer([job.ids for job in batch])
+        except BaseException as exc:  # the callers fail open for their blocks; this thread goes on
+            for job in batch:
+                job.error = exc
+                job.done.set()
+            return
+        elapsed = time.monotonic() - started
+        per_chunk = elapsed / len(batch)
+        self.seconds_per_chunk = per_chunk if not self.calls else 0.8 * self.seconds_per_chunk + 0.2 * per_chunk
+        self.calls += 1
+        self.chunks += len(batch)
+        for job, result in zip(batch, results):
+            job.result = result
+            job.done.set()
