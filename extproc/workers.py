@@ -97,7 +97,8 @@ class CompressionWorkers:
     def _start(self) -> Executor:
         if self.processes == 0:
             self._inline = self.factory(self.settings)
-            return ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
+            # one thread per CPU: while one waits for the model (a GPU call), another compresses
+            return ThreadPoolExecutor(max_workers=max(2, usable_cpus()), thread_name_prefix="compress")
         # spawn, not fork: the parent holds gRPC threads that must not be forked.
         return ProcessPoolExecutor(
             max_workers=self.processes,

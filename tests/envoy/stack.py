@@ -151,12 +151,13 @@ def trimwire_env(grpc_port: int, ops_port: int, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_trimwire(workdir: Path, workers: int = 2) -> TrimwireProcess:
+def start_trimwire(workdir: Path, workers: int = 2, **env: str) -> TrimwireProcess:
+    """``trimwire serve`` with test settings; ``env`` adds or overrides TRIMWIRE_* variables."""
     grpc_port, ops_port = free_ports(2)
     log = workdir / f"trimwire-{grpc_port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "extproc", "serve"], cwd=REPO_ROOT,
-                                env=trimwire_env(grpc_port, ops_port, TRIMWIRE_WORKERS=str(workers)),
+                                env=trimwire_env(grpc_port, ops_port, TRIMWIRE_WORKERS=str(workers), **env),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     running = TrimwireProcess(proc, grpc_port, ops_port, log)
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,15 +129,29 @@ class Kompress:
 
 
 def load_kompress(settings: KompressSettings, *, threads: int) -> tuple[Kompress | None, KompressStatus]:
-    """This process's Kompress compressor and its status; None when it cannot run here."""
+    """This process's Kompress compressor and its status; None when it cannot run here.
+
+    One per process and settings: a second pipeline built with the same settings (a reload, the
+    servers of a test run) shares the session and its inference thread instead of opening more.
+    A failure is not remembered: the next build tries again.
+    """
     if not settings.enabled:
         return None, KompressStatus(False, reason="disabled", detail="kompress.enabled is false")
-    try:
-        model = load_model(settings, threads=threads)
-    except KompressUnavailable as exc:
-        return None, KompressStatus(False, reason=exc.reason, detail=exc.detail)
-    compressor = Kompress(settings, model, _file_digest(model.info.path))
-    return compressor, KompressStatus(True, model=model.info.name, provider=model.info.provider)
+    with _LOADED_LOCK:
+        loaded = _LOADED.get((settings, threads))
+        if loaded is None:
+            try:
+                model = load_model(settings, threads=threads)
+            except KompressUnavailable as exc:
+                return None, KompressStatus(False, reason=exc.reason, detail=exc.detail)
+            loaded = _LOADED[(settings, threads)] = Kompress(settings, model, _file_digest(model.info.path))
+    info = loaded._model.info
+    return loaded, KompressStatus(True, model=info.name, provider=info.provider)
+
+
+# The models this process opened, by settings: sessions are costly and safe to share.
+_LOADED: dict[tuple[KompressSettings, int], Kompress] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 def _file_digest(path: Path) -> str:
