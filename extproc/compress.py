@@ -26,7 +26,7 @@ __all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "d
 
 # Of request_deadline_ms, the share model inference may use; the rest is for counting tokens and
 # writing the body, so a slow model leaves its blocks alone instead of failing the whole request.
-INFERENCE_SHARE = 0.8
+INFERENCE_SHARE = 0.6
 
 
 def inference_deadline(settings: Settings) -> float:

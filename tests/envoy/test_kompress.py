@@ -23,7 +23,7 @@ pytestmark = pytest.mark.envoy
 
 API_KEY = "sk-test-0123456789abcdef"
 QUESTION = "Summarise what the documentation says about event loops, and quote it where it matters."
-DEADLINE_MS = 2500   # the production default; its inference share is 2 s
+DEADLINE_MS = 2500   # the production default; model inference may use 60% of it
 
 
 def anthropic_prose_body(outputs: list[str]) -> dict:
@@ -116,8 +116,8 @@ def test_50k_tokens_of_prose_within_the_deadline(production_deadline, upstream: 
     test_id = uuid.uuid4().hex
     client = anthropic.Anthropic(base_url=envoy.url, api_key=API_KEY, max_retries=0)
     reply = client.messages.with_raw_response.create(**body, extra_headers={TEST_ID_HEADER: test_id})
-    assert int(reply.headers["x-trimwire-tokens-before"]) >= 50_000
     assert reply.headers["x-trimwire-outcome"] == "compressed"  # not failed_open: the deadline held
+    assert int(reply.headers["x-trimwire-tokens-before"]) >= 50_000
     [received] = recorded(upstream, test_id)
     got = tool_texts(received.json())
     thinned = [n for n, (old, new) in enumerate(zip(outputs, got)) if new != old]

@@ -94,7 +94,8 @@ def numbered(text: str, start: int = 1) -> str:
 
 
 def coding_session(style: str) -> list[Turn]:
-    """Twelve turns: tests, a search, reads, a JSON listing, edits (one failing), a diff and a docs page."""
+    """Thirteen turns: tests, a search, reads, a JSON listing, edits (one failing), a diff, a docs
+    page and an issue thread (prose)."""
     tools = TOOLS[style]
     app, util, config = source("app.py", 60), source("util.py", 80), source("config.py", 30)
     util_head = "\n".join(util.split("\n")[:40])
@@ -111,6 +112,7 @@ def coding_session(style: str) -> list[Turn]:
         tools.edit("src/config.py", "no such line", "x = 1", fails=True),
         tools.shell("curl -s https://docs.example.com/retries", load("docs_page.html")),
         tools.shell("python -m upload --check", "ok: 14 chunks uploaded, last chunk 512 bytes\n" * 5),
+        tools.shell("gh issue view 1482 --comments", load("issue_thread.txt")),
     ]
 
 

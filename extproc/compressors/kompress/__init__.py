@@ -61,6 +61,9 @@ class Kompress:
         self._model = model
         self._batcher = Batcher(model.scores, max_batch=settings.max_batch,
                                 max_wait_s=settings.max_wait_ms / 1000, max_queue=settings.queue_chunks)
+        # The first request's deadline check needs a cost per chunk: one full chunk, timed now
+        # (it also warms the session up, so the first request does not pay for that).
+        self._batcher.seconds_per_chunk = model.time_chunk()
 
     def applies(self, block: Block) -> bool:
         return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars

@@ -10,6 +10,7 @@ Chunks whose caller gave up are skipped, not scored.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
@@ -50,6 +51,7 @@ class Batcher:
         self._queue: queue.Queue[_Job] = queue.Queue(maxsize=max_queue)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self.seconds_per_chunk = 0.0   # running estimate, for the deadline check
         self.calls = 0
         self.chunks = 0
@@ -101,11 +103,25 @@ class Batcher:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="kompress-infer", daemon=True)
                 self._thread.start()
+                atexit.register(self.stop)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the inference thread after its current batch. At interpreter exit a daemon thread
+        still inside onnxruntime would abort the process ("terminate called ..."), so exit waits."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        self._stopping = True
+        try:
+            self._queue.put_nowait(_Job([], 0.0, cancelled=True))  # wakes a thread waiting for work
+        except queue.Full:
+            pass
+        thread.join(timeout)
 
     def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             batch = self._collect()
-            if batch:
+            if batch and not self._stopping:
                 self._run(batch)
 
     def _collect(self) -> list[_Job]:

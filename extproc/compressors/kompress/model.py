@@ -93,6 +93,19 @@ class ScoringModel:
         return [out[i, start:start + len(chunk)] for i, chunk in enumerate(chunks)]
 
 
+    def time_chunk(self) -> float:
+        """Seconds one full chunk takes at batch 1 (the best of two runs)."""
+        import time
+
+        chunk = [self.prefix[0] if self.prefix else self.pad_id] * self.max_tokens
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            self.scores([chunk])
+            best = min(best, time.perf_counter() - started)
+        return best
+
+
 def load_model(settings: KompressSettings, *, threads: int = 1) -> ScoringModel:
     """The first candidate model that loads and answers a smoke inference, or KompressUnavailable."""
     try:

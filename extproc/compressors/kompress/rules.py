@@ -13,12 +13,16 @@ import re
 
 __all__ = ["must_keep", "KEEP_WORDS"]
 
-# Negations, modal words, and/or: the small words that decide what a sentence means.
+# Negations, modal words, and/or, quantities: the small words that decide what a sentence means
+# ("one in twenty" is not "twenty", "too small" is not "small").
 KEEP_WORDS = frozenset("""
 not no nor never none nothing nobody nowhere neither cannot can't don't doesn't didn't isn't aren't
 wasn't weren't won't wouldn't shouldn't couldn't mustn't hasn't haven't hadn't without unless except
 only must should shall may might can could would will need needs required optional
-and or but if else then before after until because
+and or but if else then before after until because than
+all any each every some most more less least fewer few many much too both either half
+zero one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty
+hundred hundreds thousand thousands million millions billion first second third last once twice
 """.split())
 
 # Punctuation that sits around a word in prose and says nothing about what it is.

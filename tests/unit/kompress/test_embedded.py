@@ -1,0 +1,49 @@
+"""The embedded default model shipped in the package: it loads offline and thins prose sensibly."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from extproc.config import KompressSettings
+from extproc.compressors.kompress import load_kompress
+from extproc.compressors.kompress.model import EMBEDDED_DIR
+from extproc.compressors.kompress.rules import must_keep
+from extproc.pipeline import Budget
+
+ISSUE = Path(__file__).resolve().parents[1] / "compressors" / "fixtures" / "issue_thread.txt"
+
+
+class TestEmbeddedModel:
+    def test_ships_with_its_card_and_licence(self):
+        """model.onnx, tokenizer.json, the Apache-2.0 LICENSE, NOTICE and the card are in the package."""
+        names = {p.name for p in EMBEDDED_DIR.iterdir()}
+        assert {"model.onnx", "tokenizer.json", "LICENSE", "NOTICE", "model.json"} <= names
+        assert "Apache License" in (EMBEDDED_DIR / "LICENSE").read_text()
+        card = json.loads((EMBEDDED_DIR / "model.json").read_text())
+        assert card["base_model"]["license"] == "Apache-2.0"
+
+    def test_loads_on_cpu_in_the_logits_layout(self):
+        """With no model_dir the embedded model loads, on CPU, as the LLMLingua-2 BERT layout."""
+        compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1)
+        assert status.available and status.model == "embedded" and status.provider == "CPUExecutionProvider"
+        assert compressor._model.info.layout == "logits"
+
+    def test_thins_a_real_issue_thread(self):
+        """On an issue thread: about keep_ratio of the prose words stay, every rule word stays,
+        fillers go first, and the non-prose lines (title, commenter lines) are unchanged."""
+        compressor, _ = load_kompress(KompressSettings(device="cpu"), threads=1)
+        text = ISSUE.read_text()
+        budget = Budget(deadline=time.monotonic() + 60)
+        out = compressor.compress_within(text, budget)
+        assert out is not None and budget.events["kompress_compressed"] == 1
+        before, after = text.split(), out.split()
+        assert 0.5 * len(before) < len(after) < 0.85 * len(before)
+        kept = set(after)
+        assert all(word in kept for word in before if must_keep(word))
+        lines_in, lines_out = text.split("\n"), out.split("\n")
+        assert lines_out[0] == lines_in[0] and [l for l in lines_out if l.endswith("commented:")] == \
+            [l for l in lines_in if l.endswith("commented:")]
+        fillers = sum(w.lower() in ("the", "a", "an") for w in before)
+        assert sum(w.lower() in ("the", "a", "an") for w in after) < 0.5 * fillers
