@@ -30,11 +30,10 @@ from ...pipeline import Budget
 from ...pipeline.router import ContentType, content_type
 from .batcher import Batcher
 from .model import ScoringModel, load_model
-from .words import ProseText, chunk_words, prose_share, split_prose
+from .words import ProseText, chunk_words, looks_like_prose, split_prose
 
-__all__ = ["Kompress", "KompressStatus", "load_kompress", "MIN_PROSE_SHARE"]
+__all__ = ["Kompress", "KompressStatus", "load_kompress"]
 
-MIN_PROSE_SHARE = 0.5       # of a block's words in prose lines before Kompress takes it
 _SCORE_DIGITS = 3
 _NO_DEADLINE_S = 60.0       # direct calls (trimwire compress, benchmarks) without a request deadline
 
@@ -67,7 +66,7 @@ class Kompress:
 
     def applies(self, block: Block) -> bool:
         return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars
-                and prose_share(block.text) >= MIN_PROSE_SHARE)
+                and looks_like_prose(block.text))
 
     def compress(self, text: str) -> str | None:
         return self.compress_within(text, Budget())

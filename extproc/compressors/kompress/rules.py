@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["must_keep", "KEEP_WORDS"]
+__all__ = ["must_keep", "KEEP_WORDS", "EDGE"]
 
 # Negations, modal words, and/or, quantities: the small words that decide what a sentence means
 # ("one in twenty" is not "twenty", "too small" is not "small").
@@ -26,7 +26,7 @@ hundred hundreds thousand thousands million millions billion first second third 
 """.split())
 
 # Punctuation that sits around a word in prose and says nothing about what it is.
-_EDGE = "\"'`()[]{}<>,;:.!?*"
+EDGE = "\"'`()[]{}<>,;:.!?*"
 
 _SIGNALS = re.compile(
     r"\d"                                        # numbers, versions, sizes, times, codes, hex ids
@@ -44,7 +44,7 @@ _SIGNALS = re.compile(
 
 def must_keep(word: str) -> bool:
     """True when ``word`` (one whitespace-free token, punctuation included) must survive."""
-    core = word.strip(_EDGE)
+    core = word.strip(EDGE)
     if not core:
         return False
     if core.lower() in KEEP_WORDS:

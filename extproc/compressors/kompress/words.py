@@ -1,10 +1,15 @@
 """From text to the words Kompress may drop, to model-sized chunks, and back to text.
 
-Only *prose lines* are thinned: lines of at least ``MIN_PROSE_WORDS`` words, most of them plain
-words, not ``Key: value`` or table rows. Every other line (code, paths, listings, headings, short
-lines) is kept byte for byte, and so is every line break, so the text keeps its shape. In a prose
-line the first word stays (a bullet, a number, the sentence's start), and so do the words
-``rules.must_keep`` names; the rest are candidates the model ranks.
+Kompress must only ever thin *prose*: paragraphs someone wrote to be read (docs, issue threads,
+web pages' text), never code, file views, logs, listings or records, whose every word an agent
+may act on. So a line is a prose line only when it is a sentence-like line of at least
+``MIN_PROSE_WORDS`` words, most of them plain words, starting with a plain word or a bullet,
+barely indented, with no tab, no aligned columns and no code signs (``_CODE``); and only in a
+paragraph of such lines that holds a sentence end. Every other line, and every line break,
+stays byte for byte. In a prose line the words ``rules.must_keep`` names stay, and so do
+capitalised words inside a sentence (names: ``Envoy``, ``List``); the model ranks the rest.
+``looks_like_prose`` is the block-level check: mostly prose lines, and no code or numbered
+file view around them.
 """
 
 from __future__ import annotations
@@ -12,15 +17,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .rules import must_keep
+from .rules import EDGE, must_keep
 
-__all__ = ["Word", "ProseText", "split_prose", "chunk_words", "MIN_PROSE_WORDS"]
+__all__ = ["Word", "ProseText", "split_prose", "chunk_words", "looks_like_prose", "prose_share",
+           "MIN_PROSE_WORDS"]
 
-MIN_PROSE_WORDS = 6
-_PLAIN_SHARE = 0.7          # of a prose line's words that are plain words (letters, edge punctuation)
+MIN_PROSE_WORDS = 8
+_SINGLE_LINE_WORDS = 15     # a paragraph of one line must be at least this long
+_PLAIN_SHARE = 0.75         # of a prose line's words that are plain words (letters, edge punctuation)
+_MAX_INDENT = 4
+_MIN_PROSE_SHARE = 0.5      # of a block's words in prose lines
+_MAX_CODE_SHARE = 0.1       # of a block's non-blank lines with code signs or line numbers
 _WORD = re.compile(r"\S+")
 _PLAIN = re.compile(r"^[\"'(\[]*[A-Za-z][a-z'’-]*[\"')\].,;:!?]*$")
-_KEY_VALUE = re.compile(r"^\s*[\w .()/-]{1,40}?:\s+\S|^\s*[|#>]|\|\s*$")
+_BULLET = frozenset("- * • > –".split())
+_KEY_VALUE = re.compile(r"^\s*[\w .()/-]{1,40}?:\s+\S|^\s*[|#]|\|\s*$")
+_COLUMNS = re.compile(r"\S(?: {2,}|\t)\S|\t")
+_LINE_NUMBER = re.compile(r"^\s*\d+(?:\t|[:|] |\s{2,})")
+_CODE = re.compile(
+    r'"""|\'\'\'|``|:param\b|:returns?:|:class:|=>|->|::|[;{]\s*$|^\s*[}\])]|\w\(.*\)\s*[:{]?\s*$'
+    r"|^\s*(?:def|class|import|from|return|elif|else:|try:|except\b|async def|function|const|let|var"
+    r"|public|private|package|#include|@\w)")
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +62,8 @@ class ProseText:
         return [i for i, word in enumerate(self.words) if not word.keep]
 
     def join(self, kept: set[int]) -> str:
-        """The text with only the kept words of each prose line; other lines as they were."""
+        """The text with only the kept words of each prose line; other lines as they were.
+        (Prose lines have no tabs or runs of spaces, so single spaces rebuild them.)"""
         by_line: dict[int, list[str]] = {}
         for index, word in enumerate(self.words):
             if word.keep or index in kept:
@@ -59,18 +78,54 @@ class ProseText:
 
 
 def split_prose(text: str) -> ProseText:
-    """The text's lines, its prose lines and their words."""
+    """The text's lines, its prose lines (in paragraphs with a sentence end) and their words."""
     lines = text.split("\n")
     words: list[Word] = []
     prose: set[int] = set()
-    for number, line in enumerate(lines):
-        tokens = _WORD.findall(line)
-        if not _is_prose(line, tokens):
-            continue
-        prose.add(number)
-        words.extend(Word(token, number, keep=must_keep(token) or (i == 0 and not _PLAIN.match(token)))
-                     for i, token in enumerate(tokens))
+    for run in _paragraphs(lines):
+        start_of_sentence = True
+        for number in run:
+            prose.add(number)
+            for i, token in enumerate(_WORD.findall(lines[number])):
+                core = token.strip(EDGE)
+                name = core[:1].isupper() and not start_of_sentence
+                marker = i == 0 and token in _BULLET
+                words.append(Word(token, number, keep=must_keep(token) or name or marker))
+                start_of_sentence = marker or (start_of_sentence and not core) or bool(_SENTENCE_END.search(token))
     return ProseText(lines, words, prose)
+
+
+def _paragraphs(lines: list[str]) -> list[list[int]]:
+    """Runs of consecutive prose-like lines that read as a paragraph."""
+    runs: list[list[int]] = []
+    current: list[int] = []
+    for number, line in enumerate(lines + [""]):
+        if number < len(lines) and _is_prose(line):
+            current.append(number)
+            continue
+        if current and _is_paragraph([lines[n] for n in current]):
+            runs.append(current)
+        current = []
+    return runs
+
+
+def _is_paragraph(lines: list[str]) -> bool:
+    words = [token for line in lines for token in _WORD.findall(line)]
+    if len(lines) == 1 and len(words) < _SINGLE_LINE_WORDS:
+        return False
+    return any(_SENTENCE_END.search(token) for token in words)
+
+
+def _is_prose(line: str) -> bool:
+    tokens = _WORD.findall(line)
+    if len(tokens) < MIN_PROSE_WORDS or len(line) - len(line.lstrip()) > _MAX_INDENT:
+        return False
+    if _KEY_VALUE.search(line) or _COLUMNS.search(line.strip()) or _CODE.search(line):
+        return False
+    if not (_PLAIN.match(tokens[0]) or tokens[0] in _BULLET):
+        return False
+    plain = sum(1 for token in tokens if _PLAIN.match(token))
+    return plain >= _PLAIN_SHARE * len(tokens)
 
 
 def prose_share(text: str) -> float:
@@ -80,11 +135,13 @@ def prose_share(text: str) -> float:
     return len(split.words) / total if total else 0.0
 
 
-def _is_prose(line: str, tokens: list[str]) -> bool:
-    if len(tokens) < MIN_PROSE_WORDS or _KEY_VALUE.search(line):
+def looks_like_prose(text: str) -> bool:
+    """Mostly prose lines, and no code or numbered file view among the rest."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
         return False
-    plain = sum(1 for token in tokens if _PLAIN.match(token))
-    return plain >= _PLAIN_SHARE * len(tokens)
+    code = sum(1 for line in lines if _CODE.search(line) or _LINE_NUMBER.match(line))
+    return code <= _MAX_CODE_SHARE * len(lines) and prose_share(text) >= _MIN_PROSE_SHARE
 
 
 def chunk_words(token_counts: list[int], max_tokens: int) -> list[tuple[int, int]]:

@@ -2,45 +2,77 @@
 
 from __future__ import annotations
 
-from extproc.compressors.kompress.words import chunk_words, prose_share, split_prose
+import pytest
+
+from extproc.compressors.kompress.words import chunk_words, looks_like_prose, prose_share, split_prose
+
+
+SENTENCES = ("The controller restarted the pods after the config map changed again today, and the new\n"
+             "replicas came up on the second node without any further help from the team.\n")
 
 
 class TestSplitProse:
-    def test_only_prose_lines_give_words(self):
-        """Code, key: value lines, tables and short lines are not prose; sentences are."""
+    def test_only_paragraph_lines_give_words(self):
+        """Code, key: value lines, tables and short lines are not prose; a paragraph is."""
         text = ("def main(argv):\n"
                 "Status:   Running on node three\n"
                 "| name | status | age | restarts | node | ip |\n"
-                "Done.\n"
-                "The controller restarted the pods after the config map changed again today.\n")
+                "Done.\n" + SENTENCES)
         split = split_prose(text)
-        assert split.prose_lines == {4}
+        assert split.prose_lines == {4, 5}
         assert [w.text for w in split.words][:3] == ["The", "controller", "restarted"]
 
-    def test_markers_and_rule_words_are_forced(self):
-        """A leading bullet and must-keep words ("not", "30") are never candidates; plain words are."""
-        split = split_prose("- the build did not finish within 30 minutes on the runner\n")
+    @pytest.mark.parametrize("line", [
+        "     3\t    description: the read access to cluster resources excluding secrets and data",
+        "20890b81 set the namespace parent to the adhoc module instead of the unknown one.",
+        "1. DateTime in List with datetimeformat option and the other options as well.",
+        "    :param kwargs: The same keyword arguments that the Field class receives here.",
+        "        or a date format string. If it is None, the field defaults to the iso format.",
+        "name    the quick brown fox    jumps over the lazy dog    and runs away again.",
+        "    return the value of the field after it has been converted to a string.",
+        '        "format": \'"{input}" cannot be formatted as a date, try another format.\',',
+    ])
+    def test_records_code_and_views_are_never_prose(self, line):
+        """Numbered views, commit lines, numbered output, docstrings, columns and code stay whole."""
+        assert split_prose(line + "\n" + line + "\n").prose_lines == set()
+
+    def test_a_single_short_line_is_no_paragraph(self):
+        """One sentence-like line under fifteen words is a heading or a message, not prose."""
+        assert split_prose("The upload finished after the retry budget was used up.\n").prose_lines == set()
+
+    def test_a_paragraph_needs_a_sentence_end(self):
+        """Lines of words with no full stop anywhere (a word list, a menu) are not prose."""
+        text = "apples oranges pears plums grapes melons lemons limes\nkiwis figs dates cherries peaches mangoes\n"
+        assert split_prose(text).prose_lines == set()
+
+    def test_markers_names_and_rule_words_are_forced(self):
+        """A bullet, names inside a sentence, and must-keep words are never candidates."""
+        split = split_prose("- the build did not finish within 30 minutes on the runner that Envoy uses.\n"
+                            "- it was retried twice and then the whole pipeline was cancelled by hand.\n")
         forced = [w.text for w in split.words if w.keep]
-        assert forced == ["-", "not", "30"]
+        assert forced == ["-", "not", "30", "Envoy", "-", "twice", "and", "then"]
 
     def test_join_keeps_every_other_line_and_the_line_breaks(self):
         """Dropping words changes only prose lines; indentation and line count stay."""
-        text = "header: value\n    the pods were restarted by the operator after the change\n\nend"
+        text = "header: value\n" + SENTENCES + "\nend"
         split = split_prose(text)
-        kept = {i for i, w in enumerate(split.words) if w.text in ("pods", "restarted", "operator")}
+        kept = {i for i, w in enumerate(split.words) if w.text in ("controller", "restarted", "pods")}
         out = split.join(kept)
-        assert out.split("\n") == ["header: value", "    pods restarted operator after", "", "end"]  # "after": a rule word
+        assert out.split("\n")[0] == "header: value" and out.split("\n")[-2:] == ["", "end"]
+        assert out.split("\n")[1] == "controller restarted pods after and"  # "after", "and": rule words
+        assert out.count("\n") == text.count("\n")
 
-    def test_join_with_everything_kept_is_the_text_for_single_spaced_prose(self):
-        """Keeping every word gives back the same text (single-spaced lines)."""
-        text = "The quick brown fox jumps over the lazy dog near the river bank.\nfoo()"
-        split = split_prose(text)
-        assert split.join(set(range(len(split.words)))) == text
+    def test_join_with_everything_kept_is_the_text(self):
+        """Keeping every word gives back the same text (prose lines are single-spaced)."""
+        split = split_prose(SENTENCES + "foo()")
+        assert split.join(set(range(len(split.words)))) == SENTENCES + "foo()"
 
-    def test_prose_share(self):
-        """The share of words in prose lines, 0 for a listing."""
+    def test_prose_share_and_looks_like_prose(self):
+        """A listing has no prose; a paragraph is all prose; code around it rules the block out."""
         assert prose_share("a.py\nb.py\nc.py\n") == 0.0
-        assert prose_share("The quick brown fox jumps over the lazy dog near the river.") == 1.0
+        assert prose_share(SENTENCES) == 1.0 and looks_like_prose(SENTENCES)
+        code = "class Field:\n    def load(self):\n        return self.value\n"
+        assert not looks_like_prose(code + SENTENCES)
 
 
 class TestChunkWords:
