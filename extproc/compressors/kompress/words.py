@@ -32,12 +32,13 @@ _WORD = re.compile(r"\S+")
 _PLAIN = re.compile(r"^[\"'(\[]*[A-Za-z][a-z'’-]*[\"')\].,;:!?]*$")
 _BULLET = frozenset("- * • > –".split())
 _KEY_VALUE = re.compile(r"^\s*[\w .()/-]{1,40}?:\s+\S|^\s*[|#]|\|\s*$")
-_COLUMNS = re.compile(r"\S(?: {2,}|\t)\S|\t")
+# Aligned columns: a tab, three spaces, or two not after a sentence end ("done.  Next" is prose).
+_COLUMNS = re.compile(r"\t|\S {3,}\S|[^\s.!?:] {2}\S")
 _LINE_NUMBER = re.compile(r"^\s*\d+(?:\t|[:|] |\s{2,})")
 _CODE = re.compile(
     r'"""|\'\'\'|``|:param\b|:returns?:|:class:|=>|->|::|[;{]\s*$|^\s*[}\])]|\w\(.*\)\s*[:{]?\s*$'
-    r"|^\s*(?:def|class|import|from|return|elif|else:|try:|except\b|async def|function|const|let|var"
-    r"|public|private|package|#include|@\w)")
+    r"|^\s*(?:(?:def|class|import|from|return|elif|async def|function|const|let|var|public|private"
+    r"|package)\b|else:|try:|except\b|#include|@\w)")
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 
 
