@@ -150,3 +150,30 @@ class TestInThePipeline:
         assert result.events["kompress_compressed"] == 1
         again = compressor.run(json.dumps(body).encode(), BodyRequest("anthropic", deadline=time.monotonic() + 5))
         assert again.body == result.body and again.cache.get("hit") == 1 and "kompress_chunks" not in again.events
+
+
+class TestConcurrentRequests:
+    def test_blocks_of_concurrent_requests_share_inference_calls(self, model_dir):
+        """Blocks compressed on several threads at once (the server's compression threads) go
+        through fewer inference calls than chunks, each with the same result as alone."""
+        import threading
+
+        compressor, _ = load_kompress(KompressSettings(model_dir=str(model_dir), device="cpu", keep_ratio=0.5,
+                                                       min_chars=10, max_wait_ms=50), threads=1)
+        alone = compressor.compress(PROSE)
+        calls_before, chunks_before = compressor._batcher.calls, compressor._batcher.chunks
+        barrier = threading.Barrier(6)
+        outputs: list[str | None] = []
+
+        def request() -> None:
+            barrier.wait()
+            outputs.append(compressor.compress_within(PROSE, Budget(deadline=time.monotonic() + 30)))
+
+        threads = [threading.Thread(target=request) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert outputs == [alone] * 6
+        chunks = compressor._batcher.chunks - chunks_before
+        assert chunks == 6 and compressor._batcher.calls - calls_before < chunks
