@@ -147,7 +147,7 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
     kompress = await workers.warm_up()
     metrics.kompress_status(kompress)
     if kompress.available:
-        log.info("kompress_ready", model=kompress.model, provider=kompress.provider)
+        log.info("kompress_ready", model=kompress.model, provider=kompress.provider, max_batch=kompress.max_batch)
     else:
         log.warning("kompress_unavailable", reason=kompress.reason, detail=kompress.detail,
                     required=settings.kompress.required)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import warnings
 
 __all__ = ["stdlib_prose"]
 
@@ -23,8 +24,10 @@ def _paragraphs() -> list[str]:
     found: list[str] = []
     for name in _MODULES:
         module = importlib.import_module(name)
-        members = [module] + [value for _, value in sorted(vars(module).items())
-                              if inspect.isclass(value) or inspect.isfunction(value)]
+        with warnings.catch_warnings():  # typing.io and typing.re warn when looked at
+            warnings.simplefilter("ignore", DeprecationWarning)
+            members = [module] + [value for _, value in sorted(vars(module).items())
+                                  if inspect.isclass(value) or inspect.isfunction(value)]
         for member in members:
             doc = inspect.getdoc(member) or ""
             for paragraph in doc.split("\n\n"):

@@ -15,7 +15,8 @@ from typing import Any
 
 from .compressors import load
 
-__all__ = ["Turn", "Tools", "TOOLS", "STYLES", "source", "numbered", "coding_session", "build", "requests"]
+__all__ = ["Turn", "Tools", "TOOLS", "STYLES", "source", "numbered", "coding_session", "prose_session", "build",
+           "requests"]
 
 SYSTEM = "You are a coding agent. Read files before editing them; run the tests."
 TASK = "The upload worker drops the last chunk. Find out why and fix it."
@@ -94,8 +95,7 @@ def numbered(text: str, start: int = 1) -> str:
 
 
 def coding_session(style: str) -> list[Turn]:
-    """Thirteen turns: tests, a search, reads, a JSON listing, edits (one failing), a diff, a docs
-    page and an issue thread (prose)."""
+    """Twelve turns: tests, a search, reads, a JSON listing, edits (one failing), a diff and a docs page."""
     tools = TOOLS[style]
     app, util, config = source("app.py", 60), source("util.py", 80), source("config.py", 30)
     util_head = "\n".join(util.split("\n")[:40])
@@ -112,8 +112,15 @@ def coding_session(style: str) -> list[Turn]:
         tools.edit("src/config.py", "no such line", "x = 1", fails=True),
         tools.shell("curl -s https://docs.example.com/retries", load("docs_page.html")),
         tools.shell("python -m upload --check", "ok: 14 chunks uploaded, last chunk 512 bytes\n" * 5),
-        tools.shell("gh issue view 1482 --comments", load("issue_thread.txt")),
     ]
+
+
+def prose_session(style: str) -> list[Turn]:
+    """A coding session that reads prose: the first turns of ``coding_session``, an issue thread
+    (Kompress thins it) read twice, and the rest."""
+    turns = coding_session(style)
+    thread = TOOLS[style].shell("gh issue view 1482 --comments", load("issue_thread.txt"))
+    return turns[:3] + [thread] + turns[3:8] + [thread] + turns[8:]
 
 
 def build(fmt: str, turns: list[Turn]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from extproc import BodyCompressor, BodyRequest
 from extproc.formats import parse_body
 from extproc.pipeline.age import EDITOR_TOOLS, READ_TOOLS, recent_tool_results
 
-from .sessions import STYLES, build, coding_session, requests
+from .sessions import STYLES, build, coding_session, prose_session, requests
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "corpus.jsonl"
 PREFIXES_PER_ROW = 6    # requests replayed per corpus conversation, spread over its length
@@ -107,6 +107,14 @@ class TestCacheReplay:
     def test_session_history_is_byte_identical(self, compressor, fmt, style):
         """Each request of a growing agent session repeats every earlier message byte for byte."""
         assert_history_unchanged(compressor, fmt, requests(fmt, coding_session(style)))
+
+    @pytest.mark.parametrize(("fmt", "style"), STYLES)
+    def test_prose_session_history_is_byte_identical(self, compressor, fmt, style):
+        """With Kompress thinning an issue thread (twice in the session), history never changes."""
+        turns = prose_session(style)
+        assert_history_unchanged(compressor, fmt, requests(fmt, turns))
+        body = build(fmt, turns)
+        assert "kompress" in compressor.run(encode(body), BodyRequest(fmt)).transforms
 
     @pytest.mark.parametrize(("fmt", "style"), STYLES)
     def test_session_is_compressed(self, compressor, fmt, style):

@@ -47,6 +47,7 @@ class KompressStatus:
     provider: str = ""
     reason: str = ""        # when not available: disabled | missing | corrupt | no_gpu | not_installed
     detail: str = ""
+    max_batch: int = 0      # chunks per inference call (1 for a model whose scores depend on the batch)
 
 
 class Kompress:
@@ -58,11 +59,18 @@ class Kompress:
         self.min_chars = settings.min_chars
         self.model_digest = model_digest  # in the block cache key: another model, other results
         self._model = model
-        self._batcher = Batcher(model.scores, max_batch=settings.max_batch,
+        # A batch-dependent model (dynamic int8) runs one chunk per call: see batch_independent.
+        self._max_batch = settings.max_batch if model.batch_independent() else 1
+        self._batcher = Batcher(model.scores, max_batch=self._max_batch,
                                 max_wait_s=settings.max_wait_ms / 1000, max_queue=settings.queue_chunks)
         # The first request's deadline check needs a cost per chunk: one full chunk, timed now
         # (it also warms the session up, so the first request does not pay for that).
         self._batcher.seconds_per_chunk = model.time_chunk()
+
+    @property
+    def max_batch(self) -> int:
+        """Chunks per inference call (not a setting of the output: results never depend on it)."""
+        return self._max_batch
 
     def applies(self, block: Block) -> bool:
         return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars
@@ -148,7 +156,7 @@ def load_kompress(settings: KompressSettings, *, threads: int) -> tuple[Kompress
                 return None, KompressStatus(False, reason=exc.reason, detail=exc.detail)
             loaded = _LOADED[(settings, threads)] = Kompress(settings, model, _file_digest(model.info.path))
     info = loaded._model.info
-    return loaded, KompressStatus(True, model=info.name, provider=info.provider)
+    return loaded, KompressStatus(True, model=info.name, provider=info.provider, max_batch=loaded.max_batch)
 
 
 # The models this process opened, by settings: sessions are costly and safe to share.

@@ -93,6 +93,22 @@ class ScoringModel:
         return [out[i, start:start + len(chunk)] for i, chunk in enumerate(chunks)]
 
 
+    def batch_independent(self) -> bool:
+        """Whether a chunk scores the same alone as beside a longer one in a batch.
+
+        Not so for dynamically quantised int8 models (the embedded one): their activation scales
+        are computed over the whole batch, padding included, so ~1.5% of word decisions would
+        depend on which other request's chunks shared the call. Cache mode needs a block's bytes
+        to depend on the block alone, so such a model is run one chunk per call.
+        """
+        import numpy as np
+
+        short = self.tokenizer.encode(_SMOKE_TEXT, add_special_tokens=False).ids
+        longer = (short * (self.max_tokens // max(1, len(short)) + 1))[:self.max_tokens]
+        alone = self.scores([short])[0]
+        beside = self.scores([short, longer])[0]
+        return bool(np.allclose(alone, beside, rtol=0.0, atol=1e-6))
+
     def time_chunk(self) -> float:
         """Seconds one full chunk takes at batch 1 (the best of two runs)."""
         import time

@@ -47,3 +47,24 @@ class TestEmbeddedModel:
             [l for l in lines_in if l.endswith("commented:")]
         fillers = sum(w.lower() in ("the", "a", "an") for w in before)
         assert sum(w.lower() in ("the", "a", "an") for w in after) < 0.5 * fillers
+
+    def test_runs_one_chunk_per_call_so_batches_never_change_bytes(self):
+        """The dynamic-int8 model scores a chunk differently beside others, so it is run alone:
+        a block compressed while other requests' blocks are in flight gives the same bytes."""
+        import threading
+
+        from tests.envoy.prose import stdlib_prose
+
+        compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1)
+        assert not compressor._model.batch_independent() and status.max_batch == compressor.max_batch == 1
+        text = ISSUE.read_text()
+        alone = compressor.compress(text)
+        others = [stdlib_prose(700, offset=17 * n) for n in range(3)]
+        outputs: list = []
+        threads = [threading.Thread(target=lambda t=t: outputs.append(compressor.compress(t))) for t in others]
+        for thread in threads:
+            thread.start()
+        again = compressor.compress(text)
+        for thread in threads:
+            thread.join(60)
+        assert again == alone and len(outputs) == 3

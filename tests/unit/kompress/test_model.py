@@ -153,3 +153,10 @@ class TestProviders:
         model = load_model(settings(tmp_path, device="cuda"))
         assert model.info.provider == "CUDAExecutionProvider"
         assert word_scores(model, "keep drop") == [0.9, 0.1]
+
+
+class TestBatchIndependence:
+    def test_a_lookup_model_is_batch_independent(self, tmp_path):
+        """An fp32 model scores each row on its own: batching is allowed."""
+        write_model_dir(tmp_path, SCORES)
+        assert load_model(settings(tmp_path, device="cpu")).batch_independent()
