@@ -21,13 +21,17 @@ _MODULES = ("argparse", "asyncio.events", "collections", "concurrent.futures", "
 
 
 def _paragraphs() -> list[str]:
+    with warnings.catch_warnings():  # typing.io and typing.re warn when their docs are read
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _docstring_paragraphs()
+
+
+def _docstring_paragraphs() -> list[str]:
     found: list[str] = []
     for name in _MODULES:
         module = importlib.import_module(name)
-        with warnings.catch_warnings():  # typing.io and typing.re warn when looked at
-            warnings.simplefilter("ignore", DeprecationWarning)
-            members = [module] + [value for _, value in sorted(vars(module).items())
-                                  if inspect.isclass(value) or inspect.isfunction(value)]
+        members = [module] + [value for _, value in sorted(vars(module).items())
+                              if inspect.isclass(value) or inspect.isfunction(value)]
         for member in members:
             doc = inspect.getdoc(member) or ""
             for paragraph in doc.split("\n\n"):
