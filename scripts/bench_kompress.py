@@ -426,7 +426,7 @@ def end_to_end(args, settings: KompressSettings, texts: list[EvalText], counter:
     chunks = budget.events.get("kompress_chunks", 0)
     return {"tokens": tokens, "text": what, "prose_share": round(prose_share(text), 3), "chunks": chunks,
             "seconds": round(seconds, 3), "chunks_per_s": round(chunks / seconds, 1), "threads": max(args.threads),
-            "max_batch": settings.max_batch, "provider": status.provider,
+            "max_batch": kompress.max_batch, "provider": status.provider,
             "projected_s_100k": round(seconds * 100_000 / tokens, 3), "events": budget.events,
             "tokens_after": counter.count(out) if out is not None else tokens}
 
