@@ -8,18 +8,18 @@ runs it directly. It knows nothing about gRPC or Envoy.
 from __future__ import annotations
 
 import json
-import math
-import re
 import time
 from dataclasses import dataclass, field
 
-from . import codec
-from .config import Settings
-from .conversation import Conversation
-from .errors import PassThrough, UnsupportedBody
-from .formats import parse_body
-from .pipeline import Budget, Pipeline, Policy
+from . import codec, rawjson
 from .compressors.kompress import KompressStatus
+from .config import Settings
+from .conversation import Change, Conversation, Kind
+from .errors import PassThrough, UnsupportedBody
+from .formats import ToolCall, adapter_for
+from .pipeline import Budget, Pipeline, Policy
+from .pipeline.cache import ItemOutcome, MessageCache, digest
+from .rawjson import Document
 from .tokens import TokenCounter
 
 __all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "dump_body", "inference_deadline"]
@@ -74,139 +74,175 @@ class BodyResult:
         return self.tokens_before - self.tokens_after
 
 
-class _Numbers:
-    """The numbers of one body as the client wrote them.
-
-    Python writes ``1e5`` back as ``100000.0``, ``1.10`` as ``1.1`` and ``-0`` as ``0``, so a
-    rewritten body would change bytes in fields no compressor touched. A float whose spelling
-    Python would not reproduce (and ``-0``, and ``1e400``, which would become ``Infinity``) is
-    parsed into a placeholder string instead and written back with its own spelling; every other
-    number is a plain float or int and round-trips exactly. (A placeholder inside a tool call's
-    ``input`` is counted as a few more tokens than the number: counting only.) A body whose
-    strings already hold the placeholder shape gets plain floats and non-finite ones pass through.
-    """
-
-    _SPELLED = re.compile(r'"\\u0000(\d+)\\u0000"')
-
-    def __init__(self, raw: bytes) -> None:
-        self.enabled = b"\\u0000" not in raw
-        self.spellings: list[str] = []
-
-    def number(self, text: str) -> object:
-        value = float(text)
-        if math.isfinite(value) and repr(value) == text:
-            return value
-        if not self.enabled:
-            if not math.isfinite(value):  # would come back out as Infinity: not JSON
-                raise UnsupportedBody("non-finite number", reason="invalid_json")
-            return value
-        self.spellings.append(text)
-        return f"\x00{len(self.spellings) - 1}\x00"
-
-    def integer(self, text: str) -> object:
-        return self.number(text) if text == "-0" else int(text)
-
-    def respell(self, dumped: str) -> str:
-        if not self.spellings:
-            return dumped
-        return self._SPELLED.sub(lambda match: self.spellings[int(match.group(1))], dumped)
-
-
-def _no_constant(name: str) -> float:
-    # NaN/Infinity are not JSON: a body carrying them goes upstream as sent, never rewritten.
-    raise UnsupportedBody(f"non-standard constant {name}", reason="invalid_json")
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    # Parsers disagree on which of two equal keys wins; a body that has them goes upstream as sent.
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        raise UnsupportedBody("duplicate object key", reason="duplicate_keys")
-    return value
-
-
-def _loads(raw: bytes, numbers: _Numbers) -> object:
-    # Decoded as strict UTF-8 here: json.loads(bytes) would accept a BOM or UTF-16 and we would
-    # then forward a different byte encoding than the client sent.
+def dump_body(body: dict) -> bytes:
+    """Compact UTF-8 JSON; escaped ASCII when a lone surrogate (from a ``\\ud800`` escape) is in it."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_float=numbers.number, parse_int=numbers.integer,
-                          parse_constant=_no_constant, object_pairs_hook=_unique_keys)
-    except PassThrough:
-        raise
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge ints
-        raise UnsupportedBody(type(exc).__name__, reason="invalid_json") from None
-
-
-def dump_body(body: dict, numbers: _Numbers | None = None) -> bytes:
-    """Compact UTF-8 JSON (numbers as the client spelled them); escaped ASCII when a lone
-    surrogate (from a ``\\ud800`` escape) is in it."""
-    try:
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        text.encode("utf-8")
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates from \ud800 escapes survive only escaped
-        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
-    return (numbers.respell(text) if numbers is not None else text).encode("utf-8")
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("utf-8")
 
+
+def _json_string(text: str) -> str:
+    """``text`` as a JSON string literal to splice into a UTF-8 body."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: only its escape can be written
+        return json.dumps(text, ensure_ascii=True)
+    return json.dumps(text, ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class _Item:
+    """One entry of the body's message array, answered by the message cache or read into blocks now."""
+
+    index: int
+    start: int                        # where its text starts in the body
+    key: bytes
+    known: ItemOutcome | None = None  # from the message cache
+    blocks: slice = field(default_factory=lambda: slice(0, 0))  # its blocks in Conversation.blocks
+
+
+@dataclass(slots=True)
+class _Body:
+    """A parsed body: its text, the blocks read now and every message of its array."""
+
+    doc: Document
+    conv: Conversation                # blocks outside the array, then those of each message read now
+    items: list[_Item]
+    names: dict[str, str | None]      # tool name by call id, for every call in the body
+    head: int                         # how many of conv.blocks lie outside the array
 
 class BodyCompressor:
-    """Built once per process from Settings; ``run`` is called once per request body."""
+    """Built once per process from Settings; ``run`` is called once per request body.
+
+    ``messages`` (cache mode only) answers each message seen before whole, so a turn's cost grows
+    with what is new in it, not with the history resent before it.
+    """
 
     def __init__(self, settings: Settings, pipeline: Pipeline, tokens: TokenCounter | None = None,
-                 kompress: KompressStatus | None = None) -> None:
+                 kompress: KompressStatus | None = None, messages: MessageCache | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.tokens = tokens or TokenCounter()
         self.kompress = kompress or KompressStatus(False, reason="disabled", detail="not configured")
+        self.messages = messages
 
     def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
         timings: dict[str, float] = {}
         result = BodyResult(outcome="unchanged", bytes_before=len(raw), stage_seconds=timings,
                             content_encoding=request.content_encoding or "identity")
+        mode = request.mode or self.settings.mode
+        memo = self.messages if mode == "cache" and not request.frozen_messages else None
+        hits_before = memo.stats.hits if memo is not None else 0
         try:
-            conv, numbers = self._parse(raw, request, timings)
+            body = self._read(raw, request, memo, timings)
         except PassThrough as exc:
             result.outcome, result.reason = "passthrough", exc.reason
             return result
+        conv = body.conv
         result.model = conv.model
         started = time.perf_counter()
-        result.tokens_before = sum(self.tokens.count(block.text) for block in conv.blocks)
+        counts = [self.tokens.count(block.text) for block in conv.blocks]
+        result.tokens_before = sum(counts) + sum(item.known.tokens_before for item in body.items if item.known)
         timings["tokens"] = time.perf_counter() - started
 
         before = self.pipeline.cache_counters()
         budget = Budget(deadline=request.deadline, events=result.events)
-        self.pipeline.run(conv, timings, request.mode or self.settings.mode, budget=budget,
+        self.pipeline.run(conv, timings, mode, budget=budget,
                           protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
         result.cache = {name: total - before[name] for name, total in self.pipeline.cache_counters().items()
                         if total > before[name]}
-        # Shorter is not always cheaper: a change that costs more tokens than the text it replaces
-        # (a marker over a few dense lines) is dropped, so no request ever grows in tokens.
-        conv.changes = [c for c in conv.changes if self.tokens.count(c.new_text) < self.tokens.count(c.block.text)]
-        if not conv.changed:
-            result.tokens_after = result.tokens_before
+        if memo is not None and memo.stats.hits > hits_before:
+            result.cache["message_hit"] = memo.stats.hits - hits_before
+        edits, saved = self._edits(body, counts, memo)
+        result.tokens_after = result.tokens_before - saved
+        if not edits:
             result.bytes_after = result.bytes_before
             return result
-        self._write(conv, numbers, result, timings)
+        self._write(body.doc, edits, result, timings)
         return result
 
-    def _parse(self, raw: bytes, request: BodyRequest,
-               timings: dict[str, float]) -> tuple[Conversation, _Numbers]:
+    def _read(self, raw: bytes, request: BodyRequest, memo: MessageCache | None,
+              timings: dict[str, float]) -> _Body:
+        """Decode and parse; read into blocks what is outside the array and each message ``memo``
+        does not answer. Every message's tool calls are registered, in order, before its blocks."""
         started = time.perf_counter()
         if len(raw) > self.settings.max_body_bytes:
             raise PassThrough(reason="too_large")
         plain = codec.decode(raw, request.content_encoding, self.settings.max_decoded_bytes)
-        numbers = _Numbers(plain)
-        conv = parse_body(request.format, _loads(plain, numbers))
+        adapter = adapter_for(request.format)
+        try:
+            text = plain.decode("utf-8")  # strict: a BOM, UTF-16 or bad bytes are not ours to re-encode
+        except UnicodeDecodeError:
+            raise UnsupportedBody("not UTF-8", reason="invalid_json") from None
+        doc = rawjson.scan(text, adapter.ITEMS)
+        conv = adapter.head(doc.body)
+        body = _Body(doc, conv, items=[], names={}, head=len(conv.blocks))
+        calls: dict[str, ToolCall] = {}
+        for index, (start, end) in enumerate(doc.items):
+            item = doc.body[adapter.ITEMS][index]
+            for call_id, call in adapter.item_calls(item):
+                calls[call_id], body.names[call_id] = call, call.name
+            entry = _Item(index, start, digest(adapter.FORMAT, text[start:end]))
+            entry.known = memo.get(entry.key, body.names) if memo is not None else None
+            if entry.known is None:
+                first = len(conv.blocks)
+                adapter.add_item(conv, index, item, calls)
+                entry.blocks = slice(first, len(conv.blocks))
+            body.items.append(entry)
         timings["parse"] = time.perf_counter() - started
-        return conv, numbers
+        return body
 
-    def _write(self, conv: Conversation, numbers: _Numbers, result: BodyResult,
+    def _edits(self, body: _Body, counts: list[int],
+               memo: MessageCache | None) -> tuple[list[tuple[int, int, str, str]], int]:
+        """Every string to write over the body's, as (start, end, new JSON, compressor), and the
+        tokens that saves. Messages read now are remembered in ``memo``."""
+        changes = {id(change.block): change for change in body.conv.changes}
+        edits, _, saved = self._changed(body, slice(0, body.head), 0, counts, changes)
+        for item in body.items:
+            outcome = item.known
+            if outcome is None:
+                relative, before, item_saved = self._changed(body, item.blocks, item.start, counts, changes)
+                answered = {block.tool_call_id for block in body.conv.blocks[item.blocks]
+                            if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None}
+                outcome = ItemOutcome(calls=tuple((call_id, body.names.get(call_id)) for call_id in sorted(answered)),
+                                      tokens_before=before, tokens_after=before - item_saved, edits=tuple(relative))
+                if memo is not None:
+                    memo.put(item.key, outcome)
+            saved += outcome.tokens_before - outcome.tokens_after
+            edits += [(start + item.start, end + item.start, new, by) for start, end, new, by in outcome.edits]
+        return edits, saved
+
+    def _changed(self, body: _Body, blocks: slice, origin: int, counts: list[int],
+                 changes: dict[int, Change]) -> tuple[list[tuple[int, int, str, str]], int, int]:
+        """The edits of ``blocks`` (positions counted from ``origin``), their tokens, tokens saved.
+
+        Shorter is not always cheaper: a change that costs more tokens than the text it replaces
+        (a marker over a few dense lines) is dropped, so no request ever grows in tokens.
+        """
+        edits = []
+        before = saved = 0
+        for number in range(blocks.start, blocks.stop):
+            block = body.conv.blocks[number]
+            before += counts[number]
+            change = changes.get(id(block))
+            if change is None or block.path is None:
+                continue
+            after = self.tokens.count(change.new_text)
+            if after >= counts[number]:
+                continue
+            start, end = body.doc.span_of(block.path)
+            edits.append((start - origin, end - origin, _json_string(change.new_text), change.by))
+            saved += counts[number] - after
+        return edits, before, saved
+
+    def _write(self, doc: Document, edits: list[tuple[int, int, str, str]], result: BodyResult,
                timings: dict[str, float]) -> None:
         started = time.perf_counter()
-        saved = sum(self.tokens.count(c.block.text) - self.tokens.count(c.new_text) for c in conv.changes)
-        result.tokens_after = result.tokens_before - saved
-        result.blocks_changed = len(conv.changes)
-        result.transforms = tuple(dict.fromkeys(change.by for change in conv.changes))
-        body = dump_body(conv.apply(), numbers)
+        result.blocks_changed = len(edits)
+        edits.sort()
+        result.transforms = tuple(dict.fromkeys(by for *_, by in edits))
+        body = rawjson.splice(doc.text, [(start, end, new) for start, end, new, _ in edits]).encode("utf-8")
         result.body = codec.encode(body, result.content_encoding)
         result.bytes_after = len(result.body)
         result.outcome = "compressed"
@@ -233,7 +269,10 @@ def build_compressor(settings: Settings) -> BodyCompressor:
         from .pipeline.shared_cache import SharedBlockStore
 
         shared = SharedBlockStore(settings.redis_url, timeout_ms=settings.redis_timeout_ms)
+    # block_cache_bytes bounds both result caches: three quarters for blocks, a quarter for messages.
+    message_bytes = settings.block_cache_bytes // 4
     pipeline = Pipeline(policy, default_routes(settings, kompress=kompress),
                         protect_recent=settings.protect_recent_tool_results,
-                        cache_bytes=settings.block_cache_bytes, shared=shared)
-    return BodyCompressor(settings, pipeline, kompress=status)
+                        cache_bytes=settings.block_cache_bytes - message_bytes, shared=shared)
+    messages = MessageCache(message_bytes) if message_bytes > 0 else None
+    return BodyCompressor(settings, pipeline, kompress=status, messages=messages)

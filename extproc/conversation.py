@@ -1,19 +1,20 @@
 """The request model every compressor works on, whatever the wire format.
 
 A format adapter (``formats/``) turns a parsed body into a ``Conversation``: a flat list of
-``Block``s in body order, each a piece of text with its role, kind, position, and for tool calls
-and their results the tool's name and parsed arguments (``tool_input``). Compressors never
-see JSON or protobufs; they ask the conversation to ``replace`` a block's text, which is
-*recorded*. Only ``apply`` writes the recorded changes back into the parsed body, so an unchanged
-request is never re-serialised.
+``Block``s in body order, each a piece of text with its role, kind, position, the path of its
+string in the body, and for tool calls and their results the tool's name and parsed arguments
+(``tool_input``). Compressors never see JSON or protobufs; they ask the conversation to
+``replace`` a block's text, which is *recorded*. ``compress.py`` then writes the new strings over
+the old ones in the body's text (``rawjson.splice``); an unchanged request is never rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from .rawjson import Path
 
 __all__ = ["Kind", "Block", "Change", "Conversation"]
 
@@ -43,11 +44,12 @@ class Block:
     tool_input: dict[str, Any] | None = field(default=None, repr=False)
     # Remembered by ``pipeline.router.content_type`` so a block is classified once.
     content_type: str | None = field(default=None, repr=False)
-    writer: Callable[[str], None] | None = field(default=None, repr=False)
+    # Where the string sits in the body (keys and indices from the root); None: read-only.
+    path: Path | None = field(default=None, repr=False)
 
     @property
     def writable(self) -> bool:
-        return self.writer is not None
+        return self.path is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +76,10 @@ class Conversation:
 
     def replace(self, block: Block, new_text: str, by: str) -> None:
         """Record that ``block`` should read ``new_text``; nothing is written yet."""
-        if block.writer is None:
+        if block.path is None:
             raise ValueError(f"block {block.kind.value} at message {block.message_index} is read-only")
         self.changes.append(Change(block, new_text, by))
 
     @property
     def changed(self) -> bool:
         return bool(self.changes)
-
-    def apply(self) -> dict[str, Any]:
-        """Write every recorded change into the body and return it."""
-        for change in self.changes:
-            assert change.block.writer is not None
-            change.block.writer(change.new_text)
-            change.block.text = change.new_text
-            change.block.content_type = None
-        return self.body

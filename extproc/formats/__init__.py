@@ -1,26 +1,42 @@
 """Wire formats: which adapter reads a body, chosen by path suffix or by the body's shape.
 
-To add a format: write ``parse(body) -> Conversation`` in a module here and register it below.
+An adapter is a module with four names (``Adapter``): ``ITEMS``, the body's array of messages
+or items; ``head(body)``, the Conversation with the blocks outside that array (system prompt,
+instructions); ``item_calls(item)``, the tool calls an item makes; and ``add_item``, which adds
+an item's blocks, each with the path of its string in the body (``Block.path``). Items are read
+one by one so the caller may skip those it has seen before (``compress.py``). To add a format:
+write such a module here and register it below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import Any, Protocol
 
 from ..conversation import Conversation
 from ..errors import UnsupportedBody
 from . import anthropic_messages, openai_chat, openai_responses
+from ._common import ToolCall
 
-__all__ = ["FORMATS", "format_for_path", "detect_format", "parse_body"]
+__all__ = ["Adapter", "FORMATS", "ToolCall", "adapter_for", "format_for_path", "detect_format", "parse_body"]
 
-Parser = Callable[[dict[str, Any]], Conversation]
 
-FORMATS: dict[str, Parser] = {
-    openai_chat.FORMAT: openai_chat.parse,
-    anthropic_messages.FORMAT: anthropic_messages.parse,
-    openai_responses.FORMAT: openai_responses.parse,
-}
+class Adapter(Protocol):
+    FORMAT: str
+    ITEMS: str
+
+    def head(self, body: dict[str, Any]) -> Conversation:
+        """The Conversation with the body's blocks outside ``ITEMS``; raises UnsupportedBody."""
+
+    def item_calls(self, item: Any) -> list[tuple[str, ToolCall]]:
+        """(call id, call) for each tool call ``item`` makes; [] for anything else, junk included."""
+
+    def add_item(self, conv: Conversation, index: int, item: Any, calls: dict[str, ToolCall]) -> None:
+        """Add the blocks of ``body[ITEMS][index]``; tool results are named from ``calls``."""
+
+
+FORMATS: dict[str, ModuleType] = {module.FORMAT: module for module in (openai_chat, anthropic_messages,
+                                                                        openai_responses)}
 
 # Matched on the path's end so gateway prefixes (/llm/<model>/v1/messages) work.
 _SUFFIXES = (
@@ -53,11 +69,22 @@ def detect_format(body: dict[str, Any]) -> str:
     return openai_chat.FORMAT
 
 
-def parse_body(format_name: str, body: Any) -> Conversation:
-    if not isinstance(body, dict):
-        raise UnsupportedBody("body is not a JSON object")
+def adapter_for(format_name: str) -> Adapter:
     try:
-        parser = FORMATS[format_name]
+        return FORMATS[format_name]  # type: ignore[return-value]
     except KeyError:
         raise UnsupportedBody(f"unknown format {format_name!r}") from None
-    return parser(body)
+
+
+def parse_body(format_name: str, body: Any) -> Conversation:
+    """The whole body as a Conversation: every block, each item's calls registered before its blocks."""
+    if not isinstance(body, dict):
+        raise UnsupportedBody("body is not a JSON object")
+    adapter = adapter_for(format_name)
+    conv = adapter.head(body)
+    calls: dict[str, ToolCall] = {}
+    items = body.get(adapter.ITEMS)
+    for index, item in enumerate(items if isinstance(items, list) else ()):
+        calls.update(adapter.item_calls(item))
+        adapter.add_item(conv, index, item, calls)
+    return conv

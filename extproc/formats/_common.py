@@ -1,25 +1,18 @@
-"""Small helpers the format adapters share: write-back closures, tool calls and type guards."""
+"""Small helpers the format adapters share: tool calls, block paths and type guards."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import UnsupportedBody
+from ..rawjson import Path
 
-__all__ = ["READ_ONLY_ROLES", "ToolCall", "tool_input", "setter", "role_setter", "require_list", "require_dict"]
+__all__ = ["READ_ONLY_ROLES", "ToolCall", "tool_input", "role_path", "require_list", "require_dict"]
 
 # System and developer prompts are the operator's rules and the provider's cached prefix: read-only
 # in every format, like Anthropic's top-level ``system`` and the Responses ``instructions``.
 READ_ONLY_ROLES = frozenset({"system", "developer"})
-
-
-class ToolCall(NamedTuple):
-    """What a tool result needs from its call: the tool's name and its parsed arguments."""
-
-    name: str | None
-    input: dict[str, Any] | None
 
 
 def tool_input(arguments: Any) -> dict[str, Any] | None:
@@ -32,19 +25,31 @@ def tool_input(arguments: Any) -> dict[str, Any] | None:
     return arguments if isinstance(arguments, dict) else None
 
 
-def setter(container: dict[str, Any] | list[Any], key: str | int) -> Callable[[str], None]:
-    """A closure that writes a new string into ``container[key]``."""
+class ToolCall:
+    """What a tool result needs from its call: the tool's name and its arguments, parsed when asked.
 
-    def write(value: str) -> None:
-        container[key] = value  # type: ignore[index]
+    Every request registers every call of the conversation, most of them answered long ago; only
+    the results compressed now ever read ``input``.
+    """
 
-    return write
+    __slots__ = ("name", "_arguments", "_input", "_parsed")
+
+    def __init__(self, name: str | None, arguments: Any = None) -> None:
+        self.name = name
+        self._arguments = arguments
+        self._input: dict[str, Any] | None = None
+        self._parsed = False
+
+    @property
+    def input(self) -> dict[str, Any] | None:
+        if not self._parsed:
+            self._input, self._parsed = tool_input(self._arguments), True
+        return self._input
 
 
-def role_setter(role: str, container: dict[str, Any] | list[Any],
-                key: str | int) -> Callable[[str], None] | None:
-    """``setter`` for message text, or None when the message's role makes it read-only."""
-    return None if role in READ_ONLY_ROLES else setter(container, key)
+def role_path(role: str, path: Path) -> Path | None:
+    """``path`` for message text, or None when the message's role makes it read-only."""
+    return None if role in READ_ONLY_ROLES else path
 
 
 def require_dict(value: Any, what: str) -> dict[str, Any]:

@@ -12,74 +12,84 @@ import json
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind
-from ._common import ToolCall, require_dict, require_list, setter, tool_input
+from ._common import ToolCall, require_dict, require_list, tool_input
 
-__all__ = ["parse"]
+__all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 
 FORMAT = "anthropic"
+ITEMS = "messages"
+_CALLS = ("tool_use", "server_tool_use")
 
 
-def parse(body: dict[str, Any]) -> Conversation:
-    messages = require_list(body.get("messages"), "messages")
+def head(body: dict[str, Any]) -> Conversation:
+    require_list(body.get(ITEMS), ITEMS)
     model = body.get("model")
     conv = Conversation(format=FORMAT, model=model if isinstance(model, str) else None, body=body)
-    _system(conv, body.get("system"))
-    calls: dict[str, ToolCall] = {}
-    for index, raw in enumerate(messages):
-        message = require_dict(raw, f"messages[{index}]")
-        role = str(message.get("role", ""))
-        content = message.get("content")
-        if isinstance(content, str):
-            conv.add(Block(kind=Kind.TEXT, role=role, text=content, message_index=index,
-                           writer=setter(message, "content")))
-        elif isinstance(content, list):
-            for block in content:
-                if isinstance(block, dict):
-                    _block(conv, block, role, index, calls)
-    return conv
-
-
-def _system(conv: Conversation, system: Any) -> None:
+    system = body.get("system")
     if isinstance(system, str):
         conv.add(Block(kind=Kind.TEXT, role="system", text=system, message_index=-1))
     elif isinstance(system, list):
         for part in system:
             if isinstance(part, dict) and isinstance(part.get("text"), str):
                 conv.add(Block(kind=Kind.TEXT, role="system", text=part["text"], message_index=-1))
+    return conv
 
 
-def _block(conv: Conversation, block: dict[str, Any], role: str, index: int,
+def item_calls(item: Any) -> list[tuple[str, ToolCall]]:
+    """The tool_use blocks of a message, by id."""
+    content = item.get("content") if isinstance(item, dict) else None
+    if not isinstance(content, list):
+        return []
+    return [(block["id"], ToolCall(block["name"], block.get("input"))) for block in content
+            if isinstance(block, dict) and block.get("type") in _CALLS
+            and isinstance(block.get("id"), str) and isinstance(block.get("name"), str)]
+
+
+def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCall]) -> None:
+    message = require_dict(item, f"messages[{index}]")
+    role = str(message.get("role", ""))
+    content = message.get("content")
+    if isinstance(content, str):
+        conv.add(Block(kind=Kind.TEXT, role=role, text=content, message_index=index,
+                       path=(ITEMS, index, "content")))
+    elif isinstance(content, list):
+        for number, block in enumerate(content):
+            if isinstance(block, dict):
+                _block(conv, block, role, (ITEMS, index, "content", number), calls)
+
+
+def _block(conv: Conversation, block: dict[str, Any], role: str, at: tuple[str | int, ...],
            calls: dict[str, ToolCall]) -> None:
     kind = block.get("type")
+    index = int(at[1])
     cached = "cache_control" in block
     if kind == "text" and isinstance(block.get("text"), str):
         conv.add(Block(kind=Kind.TEXT, role=role, text=block["text"], message_index=index,
-                       cache_control=cached, writer=setter(block, "text")))
-    elif kind in ("tool_use", "server_tool_use"):
-        call_id, name, arguments = block.get("id"), block.get("name"), tool_input(block.get("input"))
-        if isinstance(call_id, str) and isinstance(name, str):
-            calls[call_id] = ToolCall(name, arguments)
+                       cache_control=cached, path=(*at, "text")))
+    elif kind in _CALLS:
+        call_id, name = block.get("id"), block.get("name")
         conv.add(Block(kind=Kind.TOOL_CALL, role=role, text=json.dumps(block.get("input"), ensure_ascii=False),
                        message_index=index, tool_name=name if isinstance(name, str) else None,
-                       tool_call_id=call_id if isinstance(call_id, str) else None, tool_input=arguments))
+                       tool_call_id=call_id if isinstance(call_id, str) else None,
+                       tool_input=tool_input(block.get("input"))))
     elif kind == "tool_result":
-        _tool_result(conv, block, role, index, calls)
+        _tool_result(conv, block, role, at, calls)
     elif kind == "thinking" and isinstance(block.get("thinking"), str):
         conv.add(Block(kind=Kind.THINKING, role=role, text=block["thinking"], message_index=index))
 
 
-def _tool_result(conv: Conversation, block: dict[str, Any], role: str, index: int,
+def _tool_result(conv: Conversation, block: dict[str, Any], role: str, at: tuple[str | int, ...],
                  calls: dict[str, ToolCall]) -> None:
     call_id = block.get("tool_use_id")
     call_id = call_id if isinstance(call_id, str) else None
     call = calls.get(call_id) if call_id else None
-    common = dict(kind=Kind.TOOL_RESULT, role=role, message_index=index, tool_call_id=call_id,
+    common = dict(kind=Kind.TOOL_RESULT, role=role, message_index=int(at[1]), tool_call_id=call_id,
                   tool_name=call.name if call else None, tool_input=call.input if call else None,
                   is_error=block.get("is_error") is True, cache_control="cache_control" in block)
     content = block.get("content")
     if isinstance(content, str):
-        conv.add(Block(text=content, writer=setter(block, "content"), **common))
+        conv.add(Block(text=content, path=(*at, "content"), **common))
     elif isinstance(content, list):
-        for part in content:
+        for number, part in enumerate(content):
             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                conv.add(Block(text=part["text"], writer=setter(part, "text"), **common))
+                conv.add(Block(text=part["text"], path=(*at, "content", number, "text"), **common))

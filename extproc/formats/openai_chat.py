@@ -11,39 +11,47 @@ from __future__ import annotations
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind
-from ._common import ToolCall, require_dict, require_list, role_setter, tool_input
+from ._common import ToolCall, require_dict, require_list, role_path, tool_input
 
-__all__ = ["parse"]
+__all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 
 FORMAT = "openai"
+ITEMS = "messages"
 
 
-def parse(body: dict[str, Any]) -> Conversation:
-    messages = require_list(body.get("messages"), "messages")
-    conv = Conversation(format=FORMAT, model=_model(body), body=body)
-    calls: dict[str, ToolCall] = {}
-    for index, raw in enumerate(messages):
-        message = require_dict(raw, f"messages[{index}]")
-        role = str(message.get("role", ""))
-        call, tool_call_id = None, None
-        kind = Kind.TEXT
-        if role == "tool":
-            kind = Kind.TOOL_RESULT
-            tool_call_id = message.get("tool_call_id")
-            call = calls.get(tool_call_id) if isinstance(tool_call_id, str) else None
-        elif role == "function":
-            kind, call = Kind.TOOL_RESULT, ToolCall(message.get("name"), None)
-        _content_blocks(conv, message, index, role, kind, call, tool_call_id)
-        tool_calls = message.get("tool_calls")
-        for raw_call in tool_calls if isinstance(tool_calls, list) else ():  # null or junk: no calls
-            if isinstance(raw_call, dict):
-                _tool_call(conv, raw_call, index, calls)
-    return conv
-
-
-def _model(body: dict[str, Any]) -> str | None:
+def head(body: dict[str, Any]) -> Conversation:
+    require_list(body.get(ITEMS), ITEMS)
     model = body.get("model")
-    return model if isinstance(model, str) else None
+    return Conversation(format=FORMAT, model=model if isinstance(model, str) else None, body=body)
+
+
+def item_calls(item: Any) -> list[tuple[str, ToolCall]]:
+    """The calls an assistant message makes, by id."""
+    tool_calls = item.get("tool_calls") if isinstance(item, dict) else None
+    calls = []
+    for call in tool_calls if isinstance(tool_calls, list) else ():  # null or junk: no calls
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(call.get("id"), str) and isinstance(function.get("name"), str):
+            calls.append((call["id"], ToolCall(function["name"], function.get("arguments"))))
+    return calls
+
+
+def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCall]) -> None:
+    message = require_dict(item, f"messages[{index}]")
+    role = str(message.get("role", ""))
+    call, tool_call_id = None, None
+    kind = Kind.TEXT
+    if role == "tool":
+        kind = Kind.TOOL_RESULT
+        tool_call_id = message.get("tool_call_id")
+        call = calls.get(tool_call_id) if isinstance(tool_call_id, str) else None
+    elif role == "function":
+        kind, call = Kind.TOOL_RESULT, ToolCall(message.get("name"))
+    _content_blocks(conv, message, index, role, kind, call, tool_call_id)
+    tool_calls = message.get("tool_calls")
+    for raw_call in tool_calls if isinstance(tool_calls, list) else ():  # null or junk: no calls
+        if isinstance(raw_call, dict):
+            _tool_call(conv, raw_call, index)
 
 
 def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, role: str,
@@ -55,24 +63,22 @@ def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, rol
                   tool_input=call.input if call else None)
     content = message.get("content")
     if isinstance(content, str):
-        conv.add(Block(kind=kind, text=content, writer=role_setter(role, message, "content"), **common))
+        conv.add(Block(kind=kind, text=content, path=role_path(role, (ITEMS, index, "content")), **common))
         return
     if not isinstance(content, list):
         return
-    for part in content:
+    for number, part in enumerate(content):
         if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-            conv.add(Block(kind=kind, text=part["text"], writer=role_setter(role, part, "text"), **common))
+            conv.add(Block(kind=kind, text=part["text"], path=role_path(role, (ITEMS, index, "content", number, "text")),
+                           **common))
 
 
-def _tool_call(conv: Conversation, call: dict[str, Any], index: int, calls: dict[str, ToolCall]) -> None:
+def _tool_call(conv: Conversation, call: dict[str, Any], index: int) -> None:
     function = call.get("function") if isinstance(call.get("function"), dict) else {}
     name = function.get("name")
     call_id = call.get("id")
     arguments = function.get("arguments")
-    parsed = tool_input(arguments)
-    if isinstance(call_id, str) and isinstance(name, str):
-        calls[call_id] = ToolCall(name, parsed)
     if isinstance(arguments, str):
         conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=arguments, message_index=index,
                        tool_name=name if isinstance(name, str) else None,
-                       tool_call_id=call_id if isinstance(call_id, str) else None, tool_input=parsed))
+                       tool_call_id=call_id if isinstance(call_id, str) else None, tool_input=tool_input(arguments)))

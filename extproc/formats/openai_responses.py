@@ -13,42 +13,56 @@ from typing import Any
 
 from ..conversation import Block, Conversation, Kind
 from ..errors import UnsupportedBody
-from ._common import ToolCall, require_dict, role_setter, setter, tool_input
+from ._common import ToolCall, require_dict, role_path, tool_input
 
-__all__ = ["parse"]
+__all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 
 FORMAT = "responses"
+ITEMS = "input"
 
 _TEXT_PARTS = ("input_text", "output_text", "text")
 _CALLS = {"function_call": "arguments", "custom_tool_call": "input"}
 _OUTPUTS = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
 
 
-def parse(body: dict[str, Any]) -> Conversation:
+def head(body: dict[str, Any]) -> Conversation:
     model = body.get("model")
     conv = Conversation(format=FORMAT, model=model if isinstance(model, str) else None, body=body)
     if isinstance(body.get("instructions"), str):
         conv.add(Block(kind=Kind.TEXT, role="system", text=body["instructions"], message_index=-1))
-    items = body.get("input")
+    items = body.get(ITEMS)
     if isinstance(items, str):
-        conv.add(Block(kind=Kind.TEXT, role="user", text=items, message_index=0,
-                       writer=setter(body, "input")))
-        return conv
-    if not isinstance(items, list):
+        conv.add(Block(kind=Kind.TEXT, role="user", text=items, message_index=0, path=(ITEMS,)))
+    elif not isinstance(items, list):
         raise UnsupportedBody("input is neither a string nor an array")
-    calls: dict[str, ToolCall] = {}
-    for index, raw in enumerate(items):
-        item = require_dict(raw, f"input[{index}]")
-        kind = item.get("type", "message" if "role" in item else None)
-        if not isinstance(kind, str):  # a list or object here is no item we know (and unhashable)
-            continue
-        if kind == "message":
-            _message(conv, item, index)
-        elif kind in _CALLS:
-            _call(conv, item, index, _CALLS[kind], calls)
-        elif kind in _OUTPUTS:
-            _output(conv, item, index, calls)
     return conv
+
+
+def _kind(item: dict[str, Any]) -> str | None:
+    kind = item.get("type", "message" if "role" in item else None)
+    return kind if isinstance(kind, str) else None  # a list or object here is no item we know
+
+
+def item_calls(item: Any) -> list[tuple[str, ToolCall]]:
+    """The call a ``function_call`` or ``custom_tool_call`` item makes, by its ``call_id``."""
+    if not isinstance(item, dict):
+        return []
+    field = _CALLS.get(_kind(item) or "")
+    call_id, name = item.get("call_id"), item.get("name")
+    if field is None or not isinstance(call_id, str) or not isinstance(name, str):
+        return []
+    return [(call_id, ToolCall(name, item.get(field)))]
+
+
+def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCall]) -> None:
+    item = require_dict(item, f"input[{index}]")
+    kind = _kind(item)
+    if kind == "message":
+        _message(conv, item, index)
+    elif kind in _CALLS:
+        _call(conv, item, index, _CALLS[kind])
+    elif kind in _OUTPUTS:
+        _output(conv, item, index, calls)
 
 
 def _message(conv: Conversation, item: dict[str, Any], index: int) -> None:
@@ -56,24 +70,21 @@ def _message(conv: Conversation, item: dict[str, Any], index: int) -> None:
     content = item.get("content")
     if isinstance(content, str):
         conv.add(Block(kind=Kind.TEXT, role=role, text=content, message_index=index,
-                       writer=role_setter(role, item, "content")))
+                       path=role_path(role, (ITEMS, index, "content"))))
     elif isinstance(content, list):
-        for part in content:
+        for number, part in enumerate(content):
             if isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
                 conv.add(Block(kind=Kind.TEXT, role=role, text=part["text"], message_index=index,
-                               writer=role_setter(role, part, "text")))
+                               path=role_path(role, (ITEMS, index, "content", number, "text"))))
 
 
-def _call(conv: Conversation, item: dict[str, Any], index: int, field: str,
-          calls: dict[str, ToolCall]) -> None:
+def _call(conv: Conversation, item: dict[str, Any], index: int, field: str) -> None:
     call_id, name = item.get("call_id"), item.get("name")
-    arguments = tool_input(item.get(field))
-    if isinstance(call_id, str) and isinstance(name, str):
-        calls[call_id] = ToolCall(name, arguments)
     if isinstance(item.get(field), str):
         conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=item[field], message_index=index,
                        tool_name=name if isinstance(name, str) else None,
-                       tool_call_id=call_id if isinstance(call_id, str) else None, tool_input=arguments))
+                       tool_call_id=call_id if isinstance(call_id, str) else None,
+                       tool_input=tool_input(item.get(field))))
 
 
 def _output(conv: Conversation, item: dict[str, Any], index: int, calls: dict[str, ToolCall]) -> None:
@@ -87,8 +98,8 @@ def _output(conv: Conversation, item: dict[str, Any], index: int, calls: dict[st
                   tool_call_id=call_id, tool_input=call.input if call else None)
     output = item.get("output")
     if isinstance(output, str):
-        conv.add(Block(text=output, writer=setter(item, "output"), **common))
+        conv.add(Block(text=output, path=(ITEMS, index, "output"), **common))
     elif isinstance(output, list):
-        for part in output:
+        for number, part in enumerate(output):
             if isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
-                conv.add(Block(text=part["text"], writer=setter(part, "text"), **common))
+                conv.add(Block(text=part["text"], path=(ITEMS, index, "output", number, "text"), **common))

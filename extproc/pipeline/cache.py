@@ -7,8 +7,13 @@ pure function of exactly those inputs, so a hit gives the bytes a fresh run woul
 (tests/unit/test_cache.py checks it on real-shaped fixtures). The age rules of token mode decide
 *whether* a block is offered; they are not cached.
 
-``ByteLRU`` is the bounded map underneath, also used by ``tokens.TokenCounter`` so resent blocks
-are not re-counted. Both are per process: each compression worker keeps its own.
+``MessageCache`` sits one level up: what a whole message (an item of the body's message array)
+came to, keyed by a digest of its JSON text as the client sent it, so a resent message is not even
+read into blocks. Cache mode only: there a message's outcome depends on its own text, the names of
+the tools it answers (checked on every hit) and the settings, which the cache is built with.
+
+``ByteLRU`` is the bounded map underneath both, also used by ``tokens.TokenCounter`` so resent
+blocks are not re-counted. All are per process: each compression worker keeps its own.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["ByteLRU", "BlockCache", "CacheStats", "Outcome", "digest", "DEFAULT_BLOCK_CACHE_BYTES"]
+__all__ = ["ByteLRU", "BlockCache", "CacheStats", "ItemOutcome", "MessageCache", "Outcome", "digest",
+           "DEFAULT_BLOCK_CACHE_BYTES"]
 
 DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _ENTRY_OVERHEAD = 120   # bytes per entry beyond its text: key, tuple, OrderedDict node (measured order)
@@ -110,3 +116,36 @@ class BlockCache:
 
     def put(self, key: bytes, outcome: Outcome) -> None:
         self._lru.put(key, (outcome,), len(outcome[0]) if outcome else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """What one message of a body came to: token counts and the strings written over its own."""
+
+    # (tool call id, tool name or None) for each call its tool results answer, as named when cached.
+    calls: tuple[tuple[str, str | None], ...]
+    tokens_before: int
+    tokens_after: int
+    # (start, end) of a string counted from the message's first character, its new JSON, compressor
+    edits: tuple[tuple[int, int, str, str], ...]
+
+
+class MessageCache:
+    """Message outcomes by digest of (format, message text); a hit holds only if its tools still match."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._lru: ByteLRU[ItemOutcome] = ByteLRU(max_bytes)
+
+    @property
+    def stats(self) -> CacheStats:
+        return self._lru.stats
+
+    def get(self, key: bytes, tool_names: dict[str, str | None]) -> ItemOutcome | None:
+        """The outcome stored under ``key`` if every call it answers still has the same tool name."""
+        found = self._lru.get(key)
+        if found is not None and any(tool_names.get(call_id) != name for call_id, name in found.calls):
+            return None
+        return found
+
+    def put(self, key: bytes, outcome: ItemOutcome) -> None:
+        self._lru.put(key, outcome, sum(len(edit[2]) for edit in outcome.edits) + 64 * len(outcome.calls))

@@ -121,7 +121,7 @@ async def test_redis_down_costs_nothing_but_shared_hits(start_trimwire: StartTri
         assert len(reply.body_mutation.body) < len(HEALTHY) and client["x-trimwire-outcome"] == "compressed"
     metrics = await harness.metrics()
     assert sample_value(metrics, "trimwire_block_cache_total", result="shared_error") >= 1
-    assert sample_value(metrics, "trimwire_block_cache_total", result="hit") >= 1
+    assert sample_value(metrics, "trimwire_block_cache_total", result="message_hit") >= 1
 
 
 @requires_redis

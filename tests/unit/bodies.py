@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from extproc import rawjson
+
 # What a search tool, a test runner and a directory listing print: pretty JSON, a few hundred bytes.
 SEARCH_RESULTS = json.dumps({
     "total": 3,
@@ -190,9 +192,13 @@ def diff_paths(before: Any, after: Any, path: tuple = ()) -> set[tuple]:
     return set()
 
 
-def round_trip(body: dict[str, Any]) -> dict[str, Any]:
-    """The body as the upstream would read it after we serialise it."""
-    return json.loads(json.dumps(body, ensure_ascii=False))
+def apply(conv) -> dict[str, Any]:
+    """The body as the upstream reads it once ``conv``'s recorded changes are spliced in, by the
+    means compress.py uses: the span of each changed block's path in the body's text."""
+    text = json.dumps(conv.body, ensure_ascii=False)
+    doc = rawjson.scan(text, items_key="")  # no item spans: every path is walked from the root
+    edits = [(*doc.span_of(change.block.path), json.dumps(change.new_text)) for change in conv.changes]
+    return json.loads(rawjson.splice(text, edits))
 
 
 def summary(conv) -> list[tuple]:

@@ -9,13 +9,15 @@ import pytest
 from extproc import Kind, UnsupportedBody
 from extproc.formats import anthropic_messages
 
-from .bodies import FILE_BODY, SEARCH_RESULTS, TEST_REPORT, anthropic_body, diff_paths, round_trip, summary
+from extproc.formats import parse_body
+
+from .bodies import FILE_BODY, SEARCH_RESULTS, TEST_REPORT, anthropic_body, diff_paths, apply, summary
 
 
 class TestAnthropicMessages:
     def test_blocks_follow_the_content(self):
         """System, text, thinking, tool uses and tool results become blocks in body order."""
-        conv = anthropic_messages.parse(anthropic_body())
+        conv = parse_body(anthropic_messages.FORMAT, anthropic_body())
         assert conv.format == "anthropic" and conv.model == "claude-opus-4-1-20250805"
         assert summary(conv) == [
             ("text", "system", None, None, False, False, False),
@@ -37,7 +39,7 @@ class TestAnthropicMessages:
 
     def test_tool_result_text_from_string_and_blocks(self):
         """String content is one block; block content yields its text parts and skips its images."""
-        conv = anthropic_messages.parse(anthropic_body())
+        conv = parse_body(anthropic_messages.FORMAT, anthropic_body())
         results = [b.text for b in conv.blocks if b.kind is Kind.TOOL_RESULT]
         assert results[:3] == [TEST_REPORT, FILE_BODY, SEARCH_RESULTS]
 
@@ -45,30 +47,30 @@ class TestAnthropicMessages:
         """A tool_use block reads as its input serialised, non-ASCII kept."""
         body = {"messages": [{"role": "assistant", "content": [
             {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "café"}}]}]}
-        (block,) = anthropic_messages.parse(body).blocks
+        (block,) = parse_body(anthropic_messages.FORMAT, body).blocks
         assert (block.kind, block.tool_name, block.text) == (Kind.TOOL_CALL, "web_search", '{"query": "café"}')
 
     def test_string_system_is_one_read_only_block(self):
         """A plain-string system prompt is a single read-only system block."""
-        conv = anthropic_messages.parse({"system": "Be brief.", "messages": []})
+        conv = parse_body(anthropic_messages.FORMAT, {"system": "Be brief.", "messages": []})
         assert [(b.role, b.text, b.writable) for b in conv.blocks] == [("system", "Be brief.", False)]
 
     def test_text_block_cache_control_is_noted(self):
         """A text block carrying cache_control is flagged and stays writable."""
         body = {"messages": [{"role": "user", "content": [
             {"type": "text", "text": "long context", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}]}
-        (block,) = anthropic_messages.parse(body).blocks
+        (block,) = parse_body(anthropic_messages.FORMAT, body).blocks
         assert (block.cache_control, block.writable) == (True, True)
 
     def test_redacted_thinking_images_and_documents_give_no_block(self):
         """Non-text content is not in the model at all, so nothing can touch it."""
-        conv = anthropic_messages.parse(anthropic_body())
+        conv = parse_body(anthropic_messages.FORMAT, anthropic_body())
         assert [b.kind for b in conv.blocks if b.message_index == 0] == [Kind.TEXT]
         assert [b.kind for b in conv.blocks if b.message_index == 1].count(Kind.THINKING) == 1
 
     def test_system_thinking_and_calls_are_read_only(self):
         """System blocks, thinking and tool_use inputs have no writer; replace refuses them."""
-        conv = anthropic_messages.parse(anthropic_body())
+        conv = parse_body(anthropic_messages.FORMAT, anthropic_body())
         read_only = {(b.kind, b.role) for b in conv.blocks if not b.writable}
         assert read_only == {(Kind.TEXT, "system"), (Kind.THINKING, "assistant"), (Kind.TOOL_CALL, "assistant")}
         thinking = next(b for b in conv.blocks if b.kind is Kind.THINKING)
@@ -78,10 +80,10 @@ class TestAnthropicMessages:
     def test_apply_writes_only_the_replaced_fields(self):
         """A string tool_result and a text part inside block content are rewritten, nothing else."""
         original = anthropic_body()
-        conv = anthropic_messages.parse(copy.deepcopy(original))
+        conv = parse_body(anthropic_messages.FORMAT, copy.deepcopy(original))
         conv.replace(conv.blocks[9], "REPORT", by="test")
         conv.replace(conv.blocks[11], "RESULTS", by="test")
-        after = round_trip(conv.apply())
+        after = apply(conv)
         assert diff_paths(original, after) == {
             ("messages", 2, "content", 0, "content"),
             ("messages", 2, "content", 2, "content", 0, "text"),
@@ -91,9 +93,9 @@ class TestAnthropicMessages:
     def test_untouched_fields_survive_apply(self):
         """Signatures, redacted data, inputs, images, documents and cache_control are identical after apply."""
         original = anthropic_body()
-        conv = anthropic_messages.parse(copy.deepcopy(original))
+        conv = parse_body(anthropic_messages.FORMAT, copy.deepcopy(original))
         conv.replace(conv.blocks[9], "REPORT", by="test")
-        after = round_trip(conv.apply())
+        after = apply(conv)
         for key in ("system", "tools", "tool_choice", "thinking", "metadata", "max_tokens", "stream"):
             assert after[key] == original[key]
         assert after["messages"][0] == original["messages"][0]
@@ -110,7 +112,7 @@ class TestAnthropicMessages:
         body = {"messages": [{"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": "t1", "is_error": "yes", "content": "x"},
             {"type": "tool_result", "tool_use_id": "t2", "is_error": True, "content": "y"}]}]}
-        assert [b.is_error for b in anthropic_messages.parse(body).blocks] == [False, True]
+        assert [b.is_error for b in parse_body(anthropic_messages.FORMAT, body).blocks] == [False, True]
 
     @pytest.mark.parametrize("body", [
         {"system": "s"},
@@ -121,11 +123,11 @@ class TestAnthropicMessages:
     def test_malformed_shapes_raise_unsupported(self, body):
         """messages must be an array of objects, or the body is not ours."""
         with pytest.raises(UnsupportedBody, match="messages"):
-            anthropic_messages.parse(body)
+            parse_body(anthropic_messages.FORMAT, body)
 
     def test_unknown_block_types_are_skipped(self):
         """Block types trimwire does not know, and non-object blocks, give no block and no error."""
         body = {"messages": [{"role": "user", "content": [
             "loose string", 7, {"type": "search_result", "content": [{"type": "text", "text": "r"}]},
             {"type": "text", "text": 5}]}]}
-        assert anthropic_messages.parse(body).blocks == []
+        assert parse_body(anthropic_messages.FORMAT, body).blocks == []

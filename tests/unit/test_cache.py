@@ -58,8 +58,9 @@ class TestBlockCache:
     def test_a_hit_gives_the_bytes_a_fresh_run_gives(self, mode):
         """Every body, compressed again from the cache, is byte-identical to an uncached compressor's output."""
         cached = build_compressor(Settings(workers=0))
+        cached.messages = None  # the block cache alone, not the message cache over it
         fresh = build_compressor(Settings(workers=0, block_cache_bytes=0))
-        assert fresh.pipeline.cache is None
+        assert fresh.pipeline.cache is None and fresh.messages is None
         raw = tool_body([load(name) for name in FIXTURES])
         first = cached.run(raw, BodyRequest("openai", mode=mode))
         again = cached.run(raw, BodyRequest("openai", mode=mode))
@@ -75,7 +76,7 @@ class TestBlockCache:
         for body in requests(fmt, coding_session(style)):
             raw = json.dumps(body).encode()
             result = cached.run(raw, BodyRequest(fmt))
-            hits += result.cache.get("hit", 0)
+            hits += result.cache.get("hit", 0) + result.cache.get("message_hit", 0)
             assert result.body == fresh.run(raw, BodyRequest(fmt)).body
         assert hits > 0
 
@@ -93,12 +94,63 @@ class TestBlockCache:
         assert default.key("text", "bash") != default.key("text", "grep")
 
     def test_bounded_by_its_setting(self):
-        """The cache never holds more than block_cache_bytes."""
+        """Block and message caches together never hold more than block_cache_bytes."""
         compressor = build_compressor(Settings(workers=0, block_cache_bytes=20_000))
         for name in FIXTURES:
             compressor.run(tool_body([load(name)]), BodyRequest("openai"))
-        assert 0 < compressor.pipeline.cache.bytes <= 20_000
+        assert 0 < compressor.pipeline.cache.bytes + compressor.messages._lru.bytes <= 20_000
         assert compressor.pipeline.cache.stats.evictions > 0
+
+
+class TestMessageCache:
+    def test_a_resent_body_is_answered_message_by_message(self):
+        """The same body again is answered from the message cache: no block is looked up or counted,
+        and the bytes and token counts are those of the first run and of an uncached compressor."""
+        cached = build_compressor(Settings(workers=0))
+        fresh = build_compressor(Settings(workers=0, block_cache_bytes=0))
+        raw = tool_body([load(name) for name in FIXTURES])
+        first = cached.run(raw, BodyRequest("openai"))
+        again = cached.run(raw, BodyRequest("openai"))
+        assert again.cache == {"message_hit": 1 + 2 * len(FIXTURES)}
+        uncached = fresh.run(raw, BodyRequest("openai"))
+        assert first.body == again.body == uncached.body is not None
+        assert (again.tokens_before, again.tokens_after) == (uncached.tokens_before, uncached.tokens_after)
+        assert again.blocks_changed == uncached.blocks_changed and again.transforms == uncached.transforms
+
+    def test_a_message_answering_another_tool_is_read_again(self):
+        """A cached tool result is not reused when the call it answers now names another tool: the
+        same output from a protected file-read tool stays as it is."""
+        compressor = build_compressor(Settings(workers=0))
+        output = load("pytest_verbose.txt")
+        compressed = compressor.run(tool_body([output]), BodyRequest("openai"))
+        assert compressed.outcome == "compressed"
+        body = json.loads(tool_body([output]))
+        body["messages"][1]["tool_calls"][0]["function"]["name"] = "Read"
+        result = compressor.run(json.dumps(body).encode(), BodyRequest("openai"))
+        assert result.outcome == "unchanged" and result.body is None
+        assert result.cache.get("message_hit") == 2  # the user message and the call, not the result
+
+    @pytest.mark.parametrize("request_", [BodyRequest("openai", mode="token"), BodyRequest("openai", frozen_messages=1)])
+    def test_only_cache_mode_without_a_frozen_prefix_uses_it(self, request_):
+        """Token mode (age rules read the whole conversation) and a frozen prefix read every message."""
+        compressor = build_compressor(Settings(workers=0))
+        raw = tool_body([load("pytest_verbose.txt")])
+        compressor.run(raw, BodyRequest("openai"))
+        assert "message_hit" not in compressor.run(raw, request_).cache
+
+    def test_only_the_new_messages_of_a_turn_are_read(self, monkeypatch):
+        """A turn that adds one tool result to a cached conversation reads only that result's message
+        and the call before it into blocks."""
+        from extproc.formats import openai_chat
+        compressor = build_compressor(Settings(workers=0))
+        outputs = [load(name) for name in FIXTURES]
+        compressor.run(tool_body(outputs[:-1]), BodyRequest("openai"))
+        read: list[int] = []
+        real = openai_chat.add_item
+        monkeypatch.setattr(openai_chat, "add_item", lambda conv, index, *rest: read.append(index) or real(conv, index, *rest))
+        result = compressor.run(tool_body(outputs), BodyRequest("openai"))
+        assert read == [2 * len(outputs) - 1, 2 * len(outputs)]
+        assert result.cache["message_hit"] == 2 * len(outputs) - 1
 
 
 class TestTokenCounts:

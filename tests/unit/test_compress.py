@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from extproc import BodyRequest, Settings, build_compressor
+from extproc import BodyRequest, Settings, build_compressor, rawjson
 from extproc.codec import decode, encode
 from extproc.formats import parse_body
 from extproc.tokens import TokenCounter
@@ -59,14 +59,15 @@ class TestBodyCompressor:
 
     def test_stages_are_timed(self):
         """A compressed body reports time for parse, tokens, the block cache, routing, each compressor
-        run and serialise; the same body again is answered from the block cache, with no compressor run."""
+        run and serialise; the same body again is answered from the message cache, with no block
+        looked up and no compressor run."""
         compressor = build_compressor(Settings(workers=0))
         first = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
         assert set(first.stage_seconds) == {"parse", "tokens", "cache", "router", "json_compact", "serialize"}
         assert "hit" not in first.cache and first.cache["miss"] >= 1
         again = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
-        assert set(again.stage_seconds) == {"parse", "tokens", "cache", "serialize"}
-        assert again.cache == {"hit": first.cache["miss"]} and again.body == first.body
+        assert set(again.stage_seconds) == {"parse", "tokens", "serialize"}
+        assert set(again.cache) == {"message_hit"} and again.body == first.body
 
     def test_same_body_same_bytes(self, compressor):
         """Compression is deterministic, so a resent history hits the provider's prompt cache."""
@@ -129,11 +130,32 @@ class TestBodyCompressor:
         assert b'"metadata":' + numbers.encode() in result.body
 
     def test_placeholder_shaped_strings_are_left_alone(self, compressor):
-        """A body whose strings hold \\u0000 escapes keeps its strings exactly (numbers respelled)."""
+        """A body whose strings hold \\u0000 escapes keeps its strings exactly."""
         body = json.loads(raw(openai_chat_body()))
         body["metadata"] = {"note": "\u00001\u0000", "ratio": 1.5}
         result = compressor.run(json.dumps(body).encode(), BodyRequest("openai"))
         assert json.loads(result.body)["metadata"] == {"note": "\u00001\u0000", "ratio": 1.5}
+
+    def test_only_the_changed_strings_are_rewritten(self, compressor):
+        """A rewritten body is the client's text with new strings over the released ones: its
+        whitespace, key order, escapes and numbers everywhere else stay byte for byte."""
+        text = json.dumps(openai_chat_body(), indent=2, ensure_ascii=True).replace('"model"', '"model" ', 1)
+        result = compressor.run(text.encode(), BodyRequest("openai"))
+        assert result.outcome == "compressed"
+        out = result.body.decode()
+        doc = rawjson.scan(text, "messages")
+        spans = sorted(doc.span_of(path) for path in RELEASED_PATHS["openai"])
+        kept, at = [], 0
+        for start, end in spans:
+            kept.append(text[at:start])
+            at = end
+        kept.append(text[at:])
+        position = 0
+        for piece in kept:  # every stretch between the released strings is in the output, in order
+            found = out.find(piece, position)
+            assert found >= 0, piece[:80]
+            position = found + len(piece)
+        assert len(out) < len(text)
 
     def test_body_over_max_body_bytes_passes_through(self):
         """A body over max_body_bytes is not even decoded."""

@@ -11,16 +11,16 @@ from extproc.compressors import default_routes
 from extproc.pipeline import router
 from extproc.pipeline.router import ContentType, content_type
 
+from .bodies import apply
 from .compressors import load
 
 
 def conversation(*texts: str, kind: Kind = Kind.TOOL_RESULT) -> Conversation:
-    """A conversation whose blocks write into body["parts"][i]."""
+    """A conversation whose blocks are the strings of body["parts"]."""
     body = {"parts": list(texts)}
     conv = Conversation(format="test", model="m", body=body)
     for index, text in enumerate(texts):
-        conv.add(Block(kind=kind, role="tool", text=text, message_index=index,
-                       writer=lambda value, i=index: body["parts"].__setitem__(i, value)))
+        conv.add(Block(kind=kind, role="tool", text=text, message_index=index, path=("parts", index)))
     return conv
 
 
@@ -74,16 +74,16 @@ def everywhere(*compressors) -> dict:
 
 class TestConversation:
     def test_replace_records_without_writing(self):
-        """replace only records the change; the body and block text change on apply."""
+        """replace only records the change; the body and block text stay, the block's path says
+        where the new text goes."""
         conv = conversation("hello")
         conv.replace(conv.blocks[0], "hi", by="test")
         assert conv.changed and conv.body == {"parts": ["hello"]} and conv.blocks[0].text == "hello"
-        assert conv.apply() == {"parts": ["hi"]}
-        assert conv.blocks[0].text == "hi"
+        assert apply(conv) == {"parts": ["hi"]}
         assert [(c.new_text, c.by) for c in conv.changes] == [("hi", "test")]
 
     def test_replace_read_only_block_raises(self):
-        """A block without a writer cannot have a change recorded, and says which block it is."""
+        """A block without a path cannot have a change recorded, and says which block it is."""
         conv = Conversation(format="test", model=None, body={})
         conv.add(Block(kind=Kind.THINKING, role="assistant", text="t", message_index=3))
         with pytest.raises(ValueError, match="thinking at message 3 is read-only"):
@@ -187,14 +187,6 @@ class TestRouting:
         assert names == {ContentType.JSON: ["json_sampler", "json_compact"], ContentType.LOG: ["logs"],
                          ContentType.SEARCH: ["search"], ContentType.DIFF: ["diff"], ContentType.HTML: ["html"],
                          ContentType.TABLE: ["table"], ContentType.TEXT: ["repeats"]}
-
-    def test_remembered_type_is_forgotten_when_text_changes(self):
-        """A block's detected type is kept until apply writes new text into it."""
-        conv = conversation(CODE)
-        assert content_type(conv.blocks[0]) is ContentType.CODE
-        conv.replace(conv.blocks[0], PROSE, by="test")
-        conv.apply()
-        assert content_type(conv.blocks[0]) is ContentType.TEXT
 
 
 class TestPerRequestOptions:

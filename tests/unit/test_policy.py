@@ -10,7 +10,7 @@ LONG = "x" * 300
 
 
 def block(kind: Kind = Kind.TOOL_RESULT, text: str = LONG, **fields) -> Block:
-    return Block(kind=kind, role="tool", text=text, message_index=1, writer=lambda _: None, **fields)
+    return Block(kind=kind, role="tool", text=text, message_index=1, path=("messages", 1, "content"), **fields)
 
 
 @pytest.fixture

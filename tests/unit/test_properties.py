@@ -17,7 +17,7 @@ from extproc import BodyCompressor, BodyRequest
 from extproc.compressors import JsonCompactor
 from extproc.formats import parse_body
 
-from .bodies import summary
+from .bodies import apply, summary
 
 PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -178,10 +178,11 @@ def check_only_released_blocks_change(compressor: BodyCompressor, fmt: str, body
     for old, new in zip(before.blocks, rebuilt.blocks):
         stale = mode == "token" and new.text.startswith("[trimwire: earlier read of ") and old.writable
         if compressor.pipeline.policy.releases(old) or stale:
-            old.writer(new.text)
+            if new.text != old.text:
+                before.replace(old, new.text, by="test")
         else:
             assert new.text == old.text
-    assert before.body == after
+    assert apply(before) == after
     assert result.tokens_after == sum(compressor.tokens.count(b.text) for b in rebuilt.blocks)
 
 

@@ -1,0 +1,198 @@
+"""A request body as JSON text: parsed once, with where its parts sit, so changes are spliced in.
+
+trimwire never re-serialises a body. ``scan`` parses it (strict: no duplicate keys, no NaN or
+Infinity) and notes the span of each top-level member and of each item of one array member
+(``messages`` or ``input``); ``Document.span_of`` finds the span of the string at a path, and
+``splice`` writes new strings over those spans. Every other byte reaches the provider as the
+client wrote it: numbers keep their spelling, keys their order, strings their escapes.
+
+Item spans also let a caller recognise an item it has seen before by its text alone
+(``compress.py``'s message cache). Parsing is the json module's C scanner throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import json.scanner
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import PassThrough, UnsupportedBody
+
+__all__ = ["Document", "Path", "scan", "splice"]
+
+Path = tuple[str | int, ...]   # keys and indices from the body's root to a string
+Span = tuple[int, int]         # [start, end) in the body's text
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which of two equal keys wins; a body that has them goes upstream as sent.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise UnsupportedBody("duplicate object key", reason="duplicate_keys")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    # NaN/Infinity are not JSON: a body carrying them goes upstream as sent.
+    raise UnsupportedBody(f"non-standard constant {name}", reason="invalid_json")
+
+
+_scan_once = json.scanner.make_scanner(json.JSONDecoder(object_pairs_hook=_unique_keys,
+                                                         parse_constant=_no_constant))
+_scan_string = json.decoder.scanstring
+
+
+def _invalid(detail: str) -> UnsupportedBody:
+    return UnsupportedBody(detail, reason="invalid_json")
+
+
+def _skip_ws(text: str, index: int) -> int:
+    return _WHITESPACE.match(text, index).end()  # type: ignore[union-attr]
+
+
+def _value(text: str, index: int) -> tuple[Any, int]:
+    """The JSON value starting at ``index`` and the index after it."""
+    try:
+        return _scan_once(text, index)
+    except StopIteration:
+        raise _invalid(f"no JSON value at {index}") from None
+
+
+def _key(text: str, index: int) -> tuple[str, int]:
+    """An object key at ``index`` and the index after its colon and whitespace."""
+    if text[index:index + 1] != '"':
+        raise _invalid(f"expected a key at {index}")
+    key, index = _scan_string(text, index + 1, True)
+    index = _skip_ws(text, index)
+    if text[index:index + 1] != ":":
+        raise _invalid(f"expected ':' at {index}")
+    return key, _skip_ws(text, index + 1)
+
+
+def _after_item(text: str, index: int, close: str) -> tuple[int, bool]:
+    """Past the ``,`` or the closing bracket after an item: (next index, whether it closed)."""
+    index = _skip_ws(text, index)
+    mark = text[index:index + 1]
+    if mark == ",":
+        return _skip_ws(text, index + 1), False
+    if mark == close:
+        return index + 1, True
+    raise _invalid(f"expected ',' or {close!r} at {index}")
+
+
+def _array(text: str, index: int) -> tuple[list[Any], list[Span], int]:
+    """The array at ``index`` (its ``[``), its items' spans, and the index after it."""
+    items: list[Any] = []
+    spans: list[Span] = []
+    index = _skip_ws(text, index + 1)
+    if text[index:index + 1] == "]":
+        return items, spans, index + 1
+    closed = False
+    while not closed:
+        item, end = _value(text, index)
+        items.append(item)
+        spans.append((index, end))
+        index, closed = _after_item(text, end, "]")
+    return items, spans, index
+
+
+@dataclass(slots=True)
+class Document:
+    """A parsed body object with the spans of its members and of its ``items_key`` array's items."""
+
+    text: str
+    body: dict[str, Any]
+    items_key: str
+    members: dict[str, Span] = field(default_factory=dict)
+    items: list[Span] = field(default_factory=list)
+
+    def span_of(self, path: Path) -> Span:
+        """The span of the string at ``path`` (a key of the body, then keys and indices)."""
+        first, rest = path[0], path[1:]
+        if first == self.items_key and rest and isinstance(rest[0], int) and self.items:
+            return _string_span(self.text, self.items[rest[0]][0], rest[1:])
+        return _string_span(self.text, self.members[str(first)][0], rest)
+
+
+def scan(text: str, items_key: str) -> Document:
+    """Parse ``text``, a JSON object; raises UnsupportedBody (``invalid_json``, ``duplicate_keys``)."""
+    try:
+        return _scan(text, items_key)
+    except PassThrough:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError from scanstring, huge ints
+        raise _invalid(type(exc).__name__) from None
+
+
+def _scan(text: str, items_key: str) -> Document:
+    index = _skip_ws(text, 0)
+    if text[index:index + 1] != "{":
+        value, end = _value(text, index)  # valid JSON that is not an object, or not JSON at all
+        if _skip_ws(text, end) != len(text):
+            raise _invalid("extra data")
+        raise UnsupportedBody("body is not a JSON object")
+    doc = Document(text=text, body={}, items_key=items_key)
+    index = _skip_ws(text, index + 1)
+    closed = text[index:index + 1] == "}"
+    index += closed
+    while not closed:
+        key, start = _key(text, index)
+        if key in doc.body:
+            raise UnsupportedBody("duplicate object key", reason="duplicate_keys")
+        if key == items_key and text[start:start + 1] == "[":
+            value, doc.items, end = _array(text, start)
+        else:
+            value, end = _value(text, start)
+        doc.body[key], doc.members[key] = value, (start, end)
+        index, closed = _after_item(text, end, "}")
+    if _skip_ws(text, index) != len(text):
+        raise _invalid("extra data")
+    return doc
+
+
+def _string_span(text: str, index: int, path: Path) -> Span:
+    """Walk ``path`` from the value at ``index``; the span of the string found there."""
+    for step in path:
+        if isinstance(step, int):
+            index = _nth_item(text, index, step)
+        else:
+            index = _member(text, index, step)
+    if text[index:index + 1] != '"':
+        raise ValueError(f"no string at {index}")
+    _, end = _scan_string(text, index + 1, True)
+    return index, end
+
+
+def _nth_item(text: str, index: int, n: int) -> int:
+    index = _skip_ws(text, index + 1)  # past the '['
+    for _ in range(n):
+        _, end = _value(text, index)
+        index, _ = _after_item(text, end, "]")
+    return index
+
+
+def _member(text: str, index: int, name: str) -> int:
+    index = _skip_ws(text, index + 1)  # past the '{'
+    while True:
+        key, start = _key(text, index)
+        if key == name:
+            return start
+        _, end = _value(text, start)
+        index, closed = _after_item(text, end, "}")
+        if closed:
+            raise KeyError(name)
+
+
+def splice(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """``text`` with each ``(start, end, new_json)`` written over its span (spans never overlap)."""
+    pieces: list[str] = []
+    at = 0
+    for start, end, new in sorted(edits):
+        pieces += (text[at:start], new)
+        at = end
+    pieces.append(text[at:])
+    return "".join(pieces)
