@@ -9,7 +9,7 @@ installed``, apt's ``Setting up pkg (version)``, exit codes), ``DEFAULT_CONTEXT_
 around each of those, and the first ``DEFAULT_HEAD_LINES`` and last ``DEFAULT_TAIL_LINES`` lines
 unless they are progress or passing-test lines.
 
-Dropped: progress lines (download bars, percentages, ``Collecting``/``Downloading``,
+Dropped: progress lines (download bars, ``[ 45%]`` steps, ``Collecting``/``Downloading``,
 ``Compiling x v1.2``, ``npm http``, apt's ``Get:``/``Unpacking``, Maven's ``Downloading from``),
 passing and skipped test lines (``PASSED``, ``... ok``, ``--- PASS``, ``✓``, a Maven Surefire
 test class that ran clean: its ``Running`` line and its ``Failures: 0, Errors: 0, Skipped: 0``
@@ -32,7 +32,9 @@ __all__ = [
     "DEFAULT_CONTEXT_LINES", "DEFAULT_MAX_PLAIN_LINES", "DEFAULT_MAX_BLOCK_LINES",
 ]
 
-DEFAULT_MIN_LINES = 40          # shorter logs are left alone
+# Shorter logs are left alone. Under head + tail lines only noise (passing tests, progress, repeats)
+# can go, so a short test run or install loses its noise and keeps everything else.
+DEFAULT_MIN_LINES = 20
 DEFAULT_HEAD_LINES = 10
 DEFAULT_TAIL_LINES = 20
 DEFAULT_CONTEXT_LINES = 2       # around each error, warning or summary line
@@ -61,7 +63,8 @@ _SKIPPED_LINE = (
     re.compile(r"\s(?:SKIPPED|XFAIL)\b|\.\.\. skipped\b"), ("SKIPPED", "XFAIL", "... skipped"))
 _PROGRESS_LINE = (
     re.compile(
-        r"\s*\[?\s*\d{1,3}(?:\.\d+)?%\]?\s"
+        # "[ 45%] Building ...", "45% [=====>   ]", " 45%|####": a bare "95% of requests ..." is a result
+        r"\s*\[\s*\d{1,3}(?:\.\d+)?%\]\s|\s*\d{1,3}(?:\.\d+)?%\s*(?:[|\[]|$)"
         r"|\s*(?:\[INFO\] )?(?:Collecting|Downloading|Using cached|Requirement already satisfied|Obtaining|Preparing metadata"
         r"|Getting requirements|Building wheels? for|Created wheel|Stored in directory|Installing build dependencies"
         r"|Attempting uninstall|Found existing installation|Uninstalling|Successfully uninstalled|Looking in indexes"

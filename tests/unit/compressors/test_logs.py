@@ -144,6 +144,27 @@ class TestLogCompressor:
         assert logs.compress(text) is None
         assert not logs.applies(block(text))
 
+    def test_a_short_test_run_loses_only_its_passing_lines(self, logs):
+        """A 25-line pytest -v run drops its PASSED lines and keeps its header, warnings and summary."""
+        passed = [f"tests/test_dates.py::test_parse_rfc822[value{i}-rfc] PASSED" for i in range(14)]
+        head = ["============================= test session starts ==============================",
+                "platform linux -- Python 3.11.5, pytest-8.3.2, pluggy-1.5.0", "rootdir: /testbed",
+                "collecting ... collected 101 items / 87 deselected / 14 selected", ""]
+        tail = ["", "=============================== warnings summary ===============================",
+                "src/dates/__init__.py:17", "  /testbed/src/dates/__init__.py:17: DeprecationWarning: LooseVersion",
+                "", "================= 14 passed, 87 deselected, 1 warning in 0.08s ================="]
+        text = "\n".join(head + passed + tail)
+        out = logs.compress(text)
+        assert out == "\n".join(head + ["[trimwire: 14 lines omitted (14 passing test)]"] + tail)
+
+    def test_a_percentage_that_is_a_result_is_not_progress(self, logs):
+        """cmake's "[ 45%] Building" lines go; "95% of requests ..." printed by a load test stays."""
+        steps = [f"[{round(100 * i / 60):3d}%] Building C object src/CMakeFiles/core.dir/m{i}.c.o" for i in range(60)]
+        results = ["95% of requests finished under 120 ms", "100% of checks green"]
+        out = logs.compress("\n".join(steps[:30] + results + steps[30:]))
+        assert all(line in out.split("\n") for line in results)
+        assert steps[40] not in out
+
     def test_nothing_to_drop(self, logs):
         """A log of distinct signal lines compresses to nothing and is left alone."""
         text = "\n".join(f"src/m{i}.c:{i}:1: error: unknown type name 'T{i}'" for i in range(80))
