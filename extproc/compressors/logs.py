@@ -4,8 +4,9 @@ Kept, byte for byte: error, failure and warning lines (a line repeated later is 
 followed by a note saying how often it occurs), tracebacks and stack traces in full (pytest's
 FAILURES/ERRORS sections, Python tracebacks, the lines indented deeper than an error line such
 as rustc's ``-->`` snippets, gcc's caret snippets or Java ``at`` frames), test and build
-summaries (``== 3 failed, 10 passed ==``, ``Tests:``, ``test result:``, ``Successfully
-installed``, apt's ``Setting up pkg (version)``, exit codes), ``DEFAULT_CONTEXT_LINES`` lines
+summaries, indented or not (``== 3 failed, 10 passed ==``, ``Tests:``, ``test result:``,
+``Successfully installed``, apt's ``Setting up pkg (version)`` and ``0 upgraded, 2 newly
+installed``, ``patching file``, exit codes), ``DEFAULT_CONTEXT_LINES`` lines
 around each of those, and the first ``DEFAULT_HEAD_LINES`` and last ``DEFAULT_TAIL_LINES`` lines
 unless they are progress or passing-test lines.
 
@@ -78,9 +79,9 @@ _PROGRESS_LINE = (
 _SIGNAL_LINE = (
     re.compile(
         r"=+ .+ =+$|-+ .+ -+$|_{3,} .+ _{3,}$|\s*E\s{2,}|\s*>\s{3}|\s+--> "
-        r"|(?:Tests:|Test Suites:|Snapshots:|Time:|Ran \d+ tests?|OK\b|FAILED|test result:|Finished"
-        r"|Successfully installed|Setting up \S+ \(|added \d+ packages?|found \d+|\d+ (?:passing|failing|pending)|BUILD |Tests run:"
-        r"|Done in|\s*\d+ (?:passed|failed))"
+        r"|\s*(?:Tests:|Test Suites:|Snapshots:|Time:|Ran \d+ tests?|OK\b|FAILED|test result:|Finished"
+        r"|Successfully installed|Setting up \S+ \(|\d+ upgraded, \d+ newly installed|patching file "
+        r"|added \d+ packages?|found \d+|\d+ (?:passing|failing|pending)|BUILD |Tests run:|Done in|\d+ (?:passed|failed))"
         r"|not ok |--- FAIL|FAIL\b|\s*[✗✕×✘]\s|npm ERR!|make(?:\[\d+\])?: \*\*\*|\s*\^+\s*$"),
     re.compile(
         r"(?i:\b(?:errors?|fail(?:ed|ure|ures|ing)?|fatal|panic(?:ked)?|exception|traceback|critical|warn(?:ing|ings)?"

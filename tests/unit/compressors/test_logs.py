@@ -251,6 +251,17 @@ class TestIndentedBlocks:
         assert body[50] not in out
         assert "  setup.py:12: SetuptoolsDeprecationWarning: License classifiers are deprecated." in out
 
+    def test_indented_summaries_are_kept(self, logs):
+        """Summaries printed indented by a nested tool (pip's build env, cargo) are kept among many plain lines."""
+        plain = [f"  writing build/lib/pkg/module_{i}.py -> build/bdist/pkg" for i in range(120)]
+        summaries = ["  Successfully installed cython-0.29.22 numpy-1.19.3 setuptools-68.0.0",
+                     "    Finished `release` profile [optimized] target(s) in 41.07s",
+                     "0 upgraded, 2 newly installed, 0 to remove and 3 not upgraded.",
+                     "patching file src/pkg/tests/test_separable.py"]
+        out = logs.compress("\n".join(plain[:40] + summaries[:2] + plain[40:80] + summaries[2:] + plain[80:]))
+        assert all(line in out.split("\n") for line in summaries)
+        assert plain[60] not in out
+
     def test_deeper_snippets_under_a_warning_are_kept(self, logs):
         """gcc's source and caret lines, indented deeper than its warning, stay with it."""
         noise = [f"  gcc -O2 -fPIC -c src/mod{i}.c -o build/mod{i}.o" for i in range(150)]
