@@ -2,16 +2,20 @@
 
 Kept, byte for byte: error, failure and warning lines (a line repeated later is kept once and
 followed by a note saying how often it occurs), tracebacks and stack traces in full (pytest's
-FAILURES/ERRORS sections, Python tracebacks, indented blocks under an error such as rustc's
-``-->`` snippets or Java ``at`` frames), test and build summaries (``== 3 failed, 10 passed ==``,
-``Tests:``, ``test result:``, ``Successfully installed``, exit codes), ``DEFAULT_CONTEXT_LINES``
-lines around each of those, and the first ``DEFAULT_HEAD_LINES`` and last ``DEFAULT_TAIL_LINES``
-lines unless they are progress or passing-test lines.
+FAILURES/ERRORS sections, Python tracebacks, the lines indented deeper than an error line such
+as rustc's ``-->`` snippets, gcc's caret snippets or Java ``at`` frames), test and build
+summaries, indented or not (``== 3 failed, 10 passed ==``, ``Tests:``, ``test result:``,
+``Successfully installed``, apt's ``Setting up pkg (version)`` and ``0 upgraded, 2 newly
+installed``, ``patching file``, exit codes), ``DEFAULT_CONTEXT_LINES`` lines
+around each of those, and the first ``DEFAULT_HEAD_LINES`` and last ``DEFAULT_TAIL_LINES`` lines
+unless they are progress or passing-test lines.
 
-Dropped: progress lines (download bars, percentages, ``Collecting``/``Downloading``,
-``Compiling x v1.2``, ``npm http``), passing and skipped test lines (``PASSED``, ``... ok``,
-``--- PASS``, ``✓``), repeated lines, and, when there are more than ``DEFAULT_MAX_PLAIN_LINES``
-of them, the remaining unflagged lines. Each run of dropped lines becomes one marker line, e.g.
+Dropped: progress lines (download bars, ``[ 45%]`` steps, ``Collecting``/``Downloading``,
+``Compiling x v1.2``, ``npm http``, apt's ``Get:``/``Unpacking``, Maven's ``Downloading from``),
+passing and skipped test lines (``PASSED``, ``... ok``, ``--- PASS``, ``✓``, a Maven Surefire
+test class that ran clean: its ``Running`` line and its ``Failures: 0, Errors: 0, Skipped: 0``
+line), repeated lines, and, when there are more than ``DEFAULT_MAX_PLAIN_LINES`` of them, the
+remaining unflagged lines. Each run of dropped lines becomes one marker line, e.g.
 ``[trimwire: 412 lines omitted (398 passing test, 14 progress)]``.
 """
 
@@ -29,7 +33,9 @@ __all__ = [
     "DEFAULT_CONTEXT_LINES", "DEFAULT_MAX_PLAIN_LINES", "DEFAULT_MAX_BLOCK_LINES",
 ]
 
-DEFAULT_MIN_LINES = 40          # shorter logs are left alone
+# Shorter logs are left alone. Under head + tail lines only noise (passing tests, progress, repeats)
+# can go, so a short test run or install loses its noise and keeps everything else.
+DEFAULT_MIN_LINES = 20
 DEFAULT_HEAD_LINES = 10
 DEFAULT_TAIL_LINES = 20
 DEFAULT_CONTEXT_LINES = 2       # around each error, warning or summary line
@@ -45,31 +51,37 @@ _MIN_DEDUP_CHARS = 8            # shorter repeated lines ("}", "--", "  |") are 
 
 # Each kind of line is (rule anchored at the line start, rule anywhere in it, substrings the second
 # needs): most lines fail the cheap substring test, which keeps a 100k-line log under a second.
+# Maven Surefire/Failsafe's line for one test class that ran clean, e.g. "[INFO] Tests run: 17,
+# Failures: 0, Errors: 0, Skipped: 0, Time elapsed: 0.23 s -- in com.example.FooTest". The run's
+# total ("Tests run: 518, Failures: 0, ...") has no "Time elapsed" and stays a summary.
+_SUREFIRE_CLEAN = r"(?:\[INFO\] )?Tests run: \d+, Failures: 0, Errors: 0, Skipped: 0, Time elapsed: "
 _PASSING_LINE = (
     re.compile(r"\S+\.py [.sxX]+\s*(?:\[\s*\d+%\])?$|\s*--- PASS: |=== (?:RUN|PAUSE|CONT|NAME) "
-               r"|ok\s+\S+\s+(?:[\d.]+s|\(cached\))|PASS$|PASS\s|\s*[✓✔√]\s|ok \d+ "),
+               r"|ok\s+\S+\s+(?:[\d.]+s|\(cached\))|PASS$|PASS\s|\s*[✓✔√]\s|ok \d+ |" + _SUREFIRE_CLEAN),
     re.compile(r"\sPASSED\b|\.\.\. ok$"), ("PASSED", "... ok"))
 _SKIPPED_LINE = (
     re.compile(r"\s*--- SKIP: |ok \d+ .*# SKIP"),
     re.compile(r"\s(?:SKIPPED|XFAIL)\b|\.\.\. skipped\b"), ("SKIPPED", "XFAIL", "... skipped"))
 _PROGRESS_LINE = (
     re.compile(
-        r"\s*\[?\s*\d{1,3}(?:\.\d+)?%\]?\s"
-        r"|\s*(?:Collecting|Downloading|Using cached|Requirement already satisfied|Obtaining|Preparing metadata"
+        # "[ 45%] Building ...", "45% [=====>   ]", " 45%|####": a bare "95% of requests ..." is a result
+        r"\s*\[\s*\d{1,3}(?:\.\d+)?%\]\s|\s*\d{1,3}(?:\.\d+)?%\s*(?:[|\[]|$)"
+        r"|\s*(?:\[INFO\] )?(?:Collecting|Downloading|Using cached|Requirement already satisfied|Obtaining|Preparing metadata"
         r"|Getting requirements|Building wheels? for|Created wheel|Stored in directory|Installing build dependencies"
         r"|Attempting uninstall|Found existing installation|Uninstalling|Successfully uninstalled|Looking in indexes"
         r"|Processing \S|Downloaded \S+ v\d|Compiling \S+ v\d|Checking \S+ v\d|Fresh \S+ v\d|Documenting \S+ v\d"
-        r"|Updating crates\.io|Locking \d+ packages|Adding \S+ v\d|Unpacking|Setting up|Selecting previously"
+        r"|Updating crates\.io|Locking \d+ packages|Adding \S+ v\d|Unpacking|Selecting previously"
         r"|Preparing to unpack|Get:\d+ |Hit:\d+ |Ign:\d+ |Progress \(\d+\)|Downloading from|Downloaded from)\b"
-        r"|npm (?:http|timing|sill|verb) |go: downloading |make(?:\[\d+\])?: (?:Entering|Leaving) directory"),
+        r"|npm (?:http|timing|sill|verb) |go: downloading |make(?:\[\d+\])?: (?:Entering|Leaving) directory"
+        r"|\S+ +-{20,} +[\d.]+ ?[KMGT]?i?B/"),  # uv's per-package download bars
     re.compile(r"\r.|\d%\||[━█▉▊▋▌▍▎▏■]{6,}|\[[=#>\-. ]{10,}\]|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|\| [#\d ]{4,}\|\s+\d{1,3}%"),
     ("\r", "%", "━", "█", "■", "[", "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"))
 _SIGNAL_LINE = (
     re.compile(
         r"=+ .+ =+$|-+ .+ -+$|_{3,} .+ _{3,}$|\s*E\s{2,}|\s*>\s{3}|\s+--> "
-        r"|(?:Tests:|Test Suites:|Snapshots:|Time:|Ran \d+ tests?|OK\b|FAILED|test result:|Finished"
-        r"|Successfully installed|added \d+ packages?|found \d+|\d+ (?:passing|failing|pending)|BUILD |Tests run:"
-        r"|Done in|\s*\d+ (?:passed|failed))"
+        r"|\s*(?:Tests:|Test Suites:|Snapshots:|Time:|Ran \d+ tests?|OK\b|FAILED|test result:|Finished"
+        r"|Successfully installed|Setting up \S+ \(|\d+ upgraded, \d+ newly installed|patching file "
+        r"|added \d+ packages?|found \d+|\d+ (?:passing|failing|pending)|BUILD |Tests run:|Done in|\d+ (?:passed|failed))"
         r"|not ok |--- FAIL|FAIL\b|\s*[✗✕×✘]\s|npm ERR!|make(?:\[\d+\])?: \*\*\*|\s*\^+\s*$"),
     re.compile(
         r"(?i:\b(?:errors?|fail(?:ed|ure|ures|ing)?|fatal|panic(?:ked)?|exception|traceback|critical|warn(?:ing|ings)?"
@@ -81,6 +93,9 @@ _SIGNAL_LINE = (
      "abort", "segmentation", "core dumped", "killed", "oom", "unable", "cannot", "could not", "not found",
      "deprecated", "vulnerab", "exit", "non-zero", "unresolved", "undefined", "crash", "backoff", "evicted",
      "unhealthy", "degraded", '"level"'))
+# "[INFO] Running com.example.FooTest": the start of a test class, dropped with its clean result.
+_TEST_CLASS_START = re.compile(r"^(?:\[INFO\] )?Running [\w$]+(?:\.[\w$]+)+\s*$")
+_TEST_CLASS_CLEAN = re.compile(_SUREFIRE_CLEAN)
 _TRACE_START = re.compile(
     r"^\s*Traceback \(most recent call last\)|^\s*stack backtrace:|^goroutine \d+ \[|^Exception in thread"
     r"|^\s*Caused by:|^panic: |^thread '.*' panicked at")
@@ -113,7 +128,7 @@ class LogCompressor:
         lines = text.split("\n")
         if len(lines) <= self.min_lines:
             return None
-        classes = [_classify(line) for line in lines]
+        classes = _clean_test_classes(lines, [_classify(line) for line in lines])
         dropped = self._plan(lines, classes)
         if not any(dropped):
             return None
@@ -177,6 +192,18 @@ def _classify(line: str) -> str:
     return _PLAIN
 
 
+def _clean_test_classes(lines: list[str], classes: list[str]) -> list[str]:
+    """``classes`` with each "Running <class>" line whose class ran clean (the next line says so)
+    counted as a passing test line too; a class that failed keeps the line that started it."""
+    for index, line in enumerate(lines):
+        if not _TEST_CLASS_START.match(line):
+            continue
+        following = next((j for j in range(index + 1, len(lines)) if lines[j].strip()), None)
+        if following is not None and _TEST_CLASS_CLEAN.match(lines[following]):
+            classes[index] = _PASSING
+    return classes
+
+
 def _last_step(lines: list[str], classes: list[str], index: int) -> int | None:
     """The progress line that started the step an error belongs to ("Collecting psycopg-c==3.2.1")."""
     for j in range(index - 1, max(-1, index - _STEP_LOOKBACK), -1):
@@ -211,11 +238,17 @@ def _full_blocks(lines: list[str], classes: list[str], max_block_lines: int) -> 
 
 
 def _indented_block_end(lines: list[str], start: int, limit: int | None) -> int:
-    """End (exclusive) of the indented lines under ``lines[start]``, plus a closing exception line."""
+    """End (exclusive) of the lines indented deeper than ``lines[start]``, plus a closing exception line.
+
+    Deeper, not merely indented: in a log whose lines are all indented (pip's build output, a
+    nested tool's output) a warning must not take the following lines as its snippet."""
+    depth = _indent(lines[start])
     end = start + 1
     while end < len(lines) and (limit is None or end - start <= limit):
         line = lines[end]
-        if line[:1] in (" ", "\t") or (not line.strip() and end + 1 < len(lines) and lines[end + 1][:1] in (" ", "\t")):
+        if line.strip() and _indent(line) > depth:
+            end += 1
+        elif not line.strip() and end + 1 < len(lines) and lines[end + 1].strip() and _indent(lines[end + 1]) > depth:
             end += 1
         else:
             break
@@ -223,6 +256,12 @@ def _indented_block_end(lines: list[str], start: int, limit: int | None) -> int:
     if traceback and end < len(lines) and lines[end].strip():
         end += 1  # "ValueError: bad input" closes a Python traceback unindented
     return end
+
+
+def _indent(line: str) -> int:
+    """Columns of leading white space, a tab counting as eight."""
+    stripped = line.lstrip(" \t")
+    return len(line[:len(line) - len(stripped)].expandtabs(8))
 
 
 def _render(lines: list[str], classes: list[str], dropped: list[str | None]) -> str:

@@ -89,6 +89,10 @@ _LOG_START = re.compile(
     r"|(?:NAME|NAMESPACE)\s{2,}\S+\s{2,}"
     r"|\s*(?:E|>)\s{3}|Traceback \(most recent call last\)|\s+at \S+\("
     r'|\s*\{.*"(?:level|severity|lvl)"\s*:'
+    # apt and dpkg, spinners (uv, npm, cargo), uv's per-package download bars
+    r"|(?:Get|Hit|Ign|Err):\d+ \S|Reading (?:package lists|state information)|\(Reading database |Fetched \d"
+    r"|Selecting previously unselected |Preparing to unpack |Unpacking \S|Setting up \S|Processing triggers "
+    r"|\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] |\S+ +[-━]{20,} +[\d.]+ ?[KMGT]?i?B/"
 )
 _LOG_ANYWHERE = re.compile(
     r"\b(?:INFO|WARN(?:ING)?|ERROR|DEBUG|FATAL|CRITICAL)\b[:\]]?"

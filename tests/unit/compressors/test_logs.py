@@ -33,7 +33,8 @@ def logs() -> LogCompressor:
 
 
 class TestLogCompressor:
-    @pytest.mark.parametrize("name", ["pytest_verbose.txt", "pip_install.txt", "npm_install.txt", "cargo_build.txt"])
+    @pytest.mark.parametrize("name", ["pytest_verbose.txt", "pip_install.txt", "npm_install.txt", "cargo_build.txt",
+                                      "maven_test.txt", "apt_uv_install.txt"])
     def test_kept_lines_are_original_lines_and_markers_add_up(self, logs, name):
         """Every kept line is an original line in order, and the markers count exactly what is gone."""
         text = load(name)
@@ -143,6 +144,27 @@ class TestLogCompressor:
         assert logs.compress(text) is None
         assert not logs.applies(block(text))
 
+    def test_a_short_test_run_loses_only_its_passing_lines(self, logs):
+        """A 25-line pytest -v run drops its PASSED lines and keeps its header, warnings and summary."""
+        passed = [f"tests/test_dates.py::test_parse_rfc822[value{i}-rfc] PASSED" for i in range(14)]
+        head = ["============================= test session starts ==============================",
+                "platform linux -- Python 3.11.5, pytest-8.3.2, pluggy-1.5.0", "rootdir: /testbed",
+                "collecting ... collected 101 items / 87 deselected / 14 selected", ""]
+        tail = ["", "=============================== warnings summary ===============================",
+                "src/dates/__init__.py:17", "  /testbed/src/dates/__init__.py:17: DeprecationWarning: LooseVersion",
+                "", "================= 14 passed, 87 deselected, 1 warning in 0.08s ================="]
+        text = "\n".join(head + passed + tail)
+        out = logs.compress(text)
+        assert out == "\n".join(head + ["[trimwire: 14 lines omitted (14 passing test)]"] + tail)
+
+    def test_a_percentage_that_is_a_result_is_not_progress(self, logs):
+        """cmake's "[ 45%] Building" lines go; "95% of requests ..." printed by a load test stays."""
+        steps = [f"[{round(100 * i / 60):3d}%] Building C object src/CMakeFiles/core.dir/m{i}.c.o" for i in range(60)]
+        results = ["95% of requests finished under 120 ms", "100% of checks green"]
+        out = logs.compress("\n".join(steps[:30] + results + steps[30:]))
+        assert all(line in out.split("\n") for line in results)
+        assert steps[40] not in out
+
     def test_nothing_to_drop(self, logs):
         """A log of distinct signal lines compresses to nothing and is left alone."""
         text = "\n".join(f"src/m{i}.c:{i}:1: error: unknown type name 'T{i}'" for i in range(80))
@@ -175,3 +197,95 @@ class TestKubernetesSignals:
         text = "\n".join(noise[:50] + news + noise[50:])
         out = logs.compress(text)
         assert out is not None and all(line in out.split("\n") for line in news)
+
+
+class TestMavenSurefire:
+    def test_clean_test_classes_go_and_are_counted(self, logs):
+        """Each test class that ran clean loses its Running line and its result line, counted as passing tests."""
+        out = logs.compress(load("maven_test.txt"))
+        assert "[INFO] Running com.acme.billing.InvoiceTest" not in out
+        assert "Time elapsed: 0.084 s -- in com.acme.billing.InvoiceTest" not in out
+        assert categories(out)["passing test"] == 2 * 28  # 30 classes, one failed and one skipped a test
+
+    def test_failing_and_skipping_classes_and_totals_stay(self, logs):
+        """The failed class (its Running line, result, failure and stack frames), the class that skipped a test,
+        the failure list, the run's total and the build result are all kept."""
+        text = load("maven_test.txt")
+        out = logs.compress(text)
+        failed = text[text.index("[INFO] Running com.acme.billing.ProrationTest"):text.index("(ProrationTest.java:58)")]
+        assert failed in out
+        for line in ("[WARNING] Tests run: 28, Failures: 0, Errors: 0, Skipped: 1, Time elapsed: 0.350 s -- in "
+                     "com.acme.billing.TrialPeriodTest",
+                     "[ERROR]   ProrationTest.splitsMidCycleUpgrade:58 expected: <10.02> but was: <10.03>",
+                     "[ERROR] Tests run: 401, Failures: 1, Errors: 0, Skipped: 1",
+                     "[INFO] BUILD FAILURE"):
+            assert line in out.split("\n")
+
+    def test_a_clean_total_is_a_summary_not_a_class(self, logs):
+        """A run's clean total has no "Time elapsed" and is kept; a Running line not followed by a clean result stays."""
+        lines = [f"[INFO] Running org.example.Case{i}Test" if i % 2 == 0 else
+                 f"[INFO] Tests run: 3, Failures: 0, Errors: 0, Skipped: 0, Time elapsed: 0.0{i % 10} s -- in "
+                 f"org.example.Case{i - 1}Test" for i in range(80)]
+        lines += ["[INFO] Running org.example.HangingTest", "[INFO] ", "[INFO] Results:",
+                  "[INFO] Tests run: 120, Failures: 0, Errors: 0, Skipped: 0", "[INFO] BUILD SUCCESS"]
+        out = logs.compress("\n".join(lines))
+        assert "[INFO] Tests run: 120, Failures: 0, Errors: 0, Skipped: 0" in out
+        assert "[INFO] Running org.example.HangingTest" in out
+        assert categories(out) == {"passing test": 80}
+
+    def test_maven_downloads_are_progress(self, logs):
+        """Maven's "[INFO] Downloading from" / "Downloaded from" lines are progress, like pip's downloads."""
+        out = logs.compress(load("maven_test.txt"))
+        assert "Downloaded from central" not in out
+        assert "[trimwire: 8 lines omitted (8 progress)]" in out
+
+
+class TestIndentedBlocks:
+    def test_a_warning_does_not_take_lines_at_its_own_depth(self, logs):
+        """In a log indented throughout (pip's build output), a warning keeps only lines indented deeper than it."""
+        body = [f"  writing manifest file 'build/lib/pkg{i}.egg-info/SOURCES.txt'" for i in range(100)]
+        text = "\n".join(["Building wheel for pkg (pyproject.toml) ... started",
+                          "  setup.py:12: SetuptoolsDeprecationWarning: License classifiers are deprecated.",
+                          *body, "  Building wheel for pkg (pyproject.toml) ... done"])
+        out = logs.compress(text)
+        assert body[50] not in out
+        assert "  setup.py:12: SetuptoolsDeprecationWarning: License classifiers are deprecated." in out
+
+    def test_indented_summaries_are_kept(self, logs):
+        """Summaries printed indented by a nested tool (pip's build env, cargo) are kept among many plain lines."""
+        plain = [f"  writing build/lib/pkg/module_{i}.py -> build/bdist/pkg" for i in range(120)]
+        summaries = ["  Successfully installed cython-0.29.22 numpy-1.19.3 setuptools-68.0.0",
+                     "    Finished `release` profile [optimized] target(s) in 41.07s",
+                     "0 upgraded, 2 newly installed, 0 to remove and 3 not upgraded.",
+                     "patching file src/pkg/tests/test_separable.py"]
+        out = logs.compress("\n".join(plain[:40] + summaries[:2] + plain[40:80] + summaries[2:] + plain[80:]))
+        assert all(line in out.split("\n") for line in summaries)
+        assert plain[60] not in out
+
+    def test_deeper_snippets_under_a_warning_are_kept(self, logs):
+        """gcc's source and caret lines, indented deeper than its warning, stay with it."""
+        noise = [f"  gcc -O2 -fPIC -c src/mod{i}.c -o build/mod{i}.o" for i in range(150)]
+        warning = ["  src/wrap.c:807:5: warning: 'strncpy' specified bound 72 equals destination size",
+                   "    807 |     strncpy(ps[i].value, strvalue, 72);",
+                   "        |     ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"]
+        out = logs.compress("\n".join(noise[:75] + warning + noise[75:]))
+        assert "\n".join(warning) in out
+        assert noise[100] not in out
+
+
+class TestAptAndUv:
+    def test_apt_keeps_what_it_set_up_and_drops_the_fetches(self, logs):
+        """apt's Setting up lines (package and version) stay; Get, Selecting, Preparing and Unpacking lines go."""
+        text = load("apt_uv_install.txt")
+        out = logs.compress(text)
+        assert "Setting up curl:amd64 (8.5.0-2ubuntu10.6) ..." in out
+        assert all(line in out for line in text.split("\n") if line.startswith("Setting up "))
+        assert "Unpacking curl:amd64 (8.5.0-2ubuntu10.6) ..." not in out
+        assert "amd64 curl amd64 8.5.0-2ubuntu10.6 [226 kB]" not in out
+
+    def test_uv_bars_and_spinners_go_and_the_install_list_stays(self, logs):
+        """uv's download bars and spinner frames are progress; the packages it installed are kept."""
+        out = logs.compress(load("apt_uv_install.txt"))
+        assert "------------------------------ 16.00 KiB/63.65 KiB" not in out
+        assert "Preparing packages... (0/4)" not in out
+        assert " + requests==2.32.5" in out

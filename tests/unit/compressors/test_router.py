@@ -57,6 +57,8 @@ class TestDetect:
         ("pip_install.txt", ContentType.LOG),
         ("npm_install.txt", ContentType.LOG),
         ("cargo_build.txt", ContentType.LOG),
+        ("maven_test.txt", ContentType.LOG),
+        ("apt_uv_install.txt", ContentType.LOG),
         ("kubectl_pods.json", ContentType.JSON),
         ("github_issues.json", ContentType.JSON),
         ("grep_rn.txt", ContentType.SEARCH),

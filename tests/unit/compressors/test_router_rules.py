@@ -30,6 +30,9 @@ REFERENCE_LOG_LINE = re.compile(
     r"|^(?:NAME|NAMESPACE)\s{2,}\S+\s{2,}|\s(?:Running|Pending|CrashLoopBackOff|Completed|Terminating)\s"
     r"|^\s*(?:E|>)\s{3}|^Traceback \(most recent call last\)|^\s+at \S+\(|exit (?:code|status) -?\d+"
     r'|^\s*\{.*"(?:level|severity|lvl)"\s*:'
+    r"|^(?:Get|Hit|Ign|Err):\d+ \S|^Reading (?:package lists|state information)|^\(Reading database |^Fetched \d"
+    r"|^Selecting previously unselected |^Preparing to unpack |^Unpacking \S|^Setting up \S|^Processing triggers "
+    r"|^\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] |^\S+ +[-━]{20,} +[\d.]+ ?[KMGT]?i?B/"
 )
 
 REFERENCE_CODE_LINE = re.compile(
@@ -50,7 +53,9 @@ pieces = st.sampled_from([
     "Step 2/5", "[3/7] ", "12%", "NAME   READY   STATUS", "E   ", ">   ", "Traceback (most recent call last)",
     "    at foo(", '{"level": 30}', "def ", "class ", "return", "if (", "} else", "{", ";", "}", "// x", "/* x",
     "# x", "x = 1", "f(x)", "    y:", "  name: str", "self.x", " ", "  ", "\t", "=", "==== 1 failed ====",
-    "ok ", "--- ", "abc", "123", "0x1f", "é", "\u2713"])
+    "ok ", "--- ", "abc", "123", "0x1f", "é", "\u2713", "Get:3 ", "Hit:1 http", "Reading package lists",
+    "(Reading database ", "Fetched 1704 kB", "Unpacking curl", "Setting up", "Processing triggers ", "⠼ ",
+    "pytest  ", "-" * 30, " 14.88 KiB/"])
 lines = st.lists(pieces | st.text(max_size=6), max_size=8).map("".join)
 
 
