@@ -1,4 +1,4 @@
-"""grep / ripgrep output capped per file and overall, with each file's path printed once.
+"""grep / ripgrep output capped per file and overall, every kept line exactly as it was.
 
 Reads ``path:line:text`` and ``path:line:col:text`` hits, grep ``-C`` context lines
 (``path-line-text``) and ``--`` separators, ripgrep's ``--heading`` layout (a path line, then
@@ -6,13 +6,8 @@ Reads ``path:line:text`` and ``path:line:col:text`` hits, grep ``-C`` context li
 single-file grep. Hits are grouped by file in order of first appearance; the first
 ``DEFAULT_MAX_FILES`` files keep their first hits each (context lines go with the hit nearest to
 them): ``DEFAULT_MAX_MATCHES_PER_FILE`` hits, or an equal share of ``DEFAULT_MAX_TOTAL_MATCHES``
-when that is more, so a search that hit few files keeps more of each.
-
-Kept lines stay in order with their line numbers and text byte for byte. A run of two or more
-kept lines that grep prefixed with the same path is laid out as ripgrep ``--heading`` prints it:
-the path once on a line of its own, then the lines without it (``src/app.py:12:x`` becomes
-``src/app.py`` and ``12:x``; context ``src/app.py-13-y`` becomes ``13-y``). A path that could be
-read as a line number (``12-notes.md``) is never made a heading.
+when that is more, so a search that hit few files keeps more of each. A kept line is never
+merged, shortened or renumbered.
 
 Each file that lost hits gets one marker after its last kept line, e.g.
 ``[trimwire: 35 more matches in src/app/models.py omitted]``, and files dropped whole get one
@@ -55,12 +50,11 @@ class SearchCompressor:
 
     def __init__(self, *, max_files: int = DEFAULT_MAX_FILES, max_matches_per_file: int = DEFAULT_MAX_MATCHES_PER_FILE,
                  max_total_matches: int = DEFAULT_MAX_TOTAL_MATCHES,
-                 max_listed_files: int = DEFAULT_MAX_LISTED_FILES, headings: bool = True) -> None:
+                 max_listed_files: int = DEFAULT_MAX_LISTED_FILES) -> None:
         self.max_files = max_files
         self.max_matches_per_file = max_matches_per_file
         self.max_total_matches = max_total_matches
         self.max_listed_files = max_listed_files
-        self.headings = headings
 
     def applies(self, block: Block) -> bool:
         return content_type(block) is ContentType.SEARCH
@@ -74,8 +68,9 @@ class SearchCompressor:
         files = _files_in_order(entries)
         kept_files = set(files[:self.max_files])
         keep = self._keep(entries, kept_files)
-        rendered = _render(lines, entries, keep)
-        out = _with_headings(rendered) if self.headings else [line for line, _ in rendered]
+        if all(keep):
+            return None
+        out = _render(lines, entries, keep)
         dropped_files = files[self.max_files:]
         if dropped_files:
             out.append(self._closing_marker(entries, dropped_files))
@@ -201,8 +196,8 @@ def _follows_kept_file(entries: list[_Entry], kept_files: set[str | None], index
     return before is None or before.kind in (_OTHER, _SEPARATOR) or before.path in kept_files
 
 
-def _render(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[tuple[str, _Entry | None]]:
-    """Kept lines in order, and after each kept file's last kept line a marker (entry None) for what it lost."""
+def _render(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[str]:
+    """Kept lines in order, and after each kept file's last kept line a marker for what it lost."""
     omitted: dict[str | None, list[int]] = {}
     last_kept: dict[str | None, int] = {}
     for index, (entry, kept) in enumerate(zip(entries, keep)):
@@ -212,61 +207,14 @@ def _render(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[t
             else:
                 counts = omitted.setdefault(entry.path, [0, 0])
                 counts[entry.kind == _CONTEXT] += 1
-    out: list[tuple[str, _Entry | None]] = []
+    out: list[str] = []
     for index, (line, kept) in enumerate(zip(lines, keep)):
         if kept:
-            out.append((line, entries[index]))
+            out.append(line)
         path = entries[index].path
         if kept and last_kept.get(path) == index and path in omitted:
-            out.append((_file_marker(path, *omitted[path]), None))
+            out.append(_file_marker(path, *omitted[path]))
     return out
-
-
-def _with_headings(rendered: list[tuple[str, _Entry | None]]) -> list[str]:
-    """The rendered lines, each run of two or more printed with the same path prefix laid out under
-    that path as a heading (separators inside the run stay where they were)."""
-    out: list[str] = []
-    index = 0
-    while index < len(rendered):
-        end = _prefixed_run_end(rendered, index)
-        if sum(_prefixed(*item) is not None for item in rendered[index:end]) < 2:
-            out.append(rendered[index][0])
-            index += 1
-            continue
-        path = _prefixed(*rendered[index])
-        out.append(path)
-        out.extend(line[len(path) + 1:] if _prefixed(line, entry) else line for line, entry in rendered[index:end])
-        index = end
-    return out
-
-
-def _prefixed_run_end(rendered: list[tuple[str, _Entry | None]], start: int) -> int:
-    """End (exclusive) of the run from ``start`` of lines prefixed with one path, ``--`` between them."""
-    path = _prefixed(*rendered[start])
-    end = start + 1
-    probe = end
-    while path is not None and probe < len(rendered):
-        line, entry = rendered[probe]
-        if entry is not None and entry.kind == _SEPARATOR:
-            probe += 1
-        elif _prefixed(line, entry) == path:
-            probe += 1
-            end = probe
-        else:
-            break
-    return end
-
-
-def _prefixed(line: str, entry: _Entry | None) -> str | None:
-    """The path a hit or context line begins with (``path:`` or ``path-``), when it may be a heading."""
-    if entry is None or entry.kind not in (_MATCH, _CONTEXT) or not entry.path:
-        return None
-    path = entry.path
-    if not line.startswith(path) or line[len(path):len(path) + 1] not in (":", "-"):
-        return None  # a line under a ripgrep heading, or the heading layout already
-    if _LINE_ONLY.match(path) or any(char.isspace() for char in path):
-        return None
-    return path
 
 
 def _file_marker(path: str | None, matches: int, context: int) -> str:

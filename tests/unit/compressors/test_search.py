@@ -1,4 +1,4 @@
-"""SearchCompressor: grep and ripgrep hits capped per file and overall, each file's path printed once."""
+"""SearchCompressor: grep and ripgrep hits capped per file and overall, kept lines untouched."""
 
 from __future__ import annotations
 
@@ -9,36 +9,15 @@ import pytest
 
 from extproc.compressors.search import SearchCompressor
 
-from . import MARKER, block, content_lines, is_subsequence, load
+from . import block, content_lines, is_subsequence, load
 
 HIT = re.compile(r"^(?P<path>[^\s:]+?):(?P<line>\d+):")
 FILE_MARKER = re.compile(r"^\[trimwire: (\d+) more match(?:es)?(?: \(and (\d+) context lines?\))?(?: in (\S+))? omitted\]$")
 CLOSING = re.compile(r"^\[trimwire: (\d+) more files? with (\d+) match(?:es)? omitted: (.+)\]$")
 
 
-NUMBERED = re.compile(r"^\d+([:-])")
-
-
-def flat(text: str) -> str:
-    """``text`` with ripgrep-style headings undone: each line under a heading gets its path back."""
-    lines = text.split("\n")
-    out: list[str] = []
-    heading = None
-    for index, line in enumerate(lines):
-        numbered = NUMBERED.match(line)
-        if heading is not None and numbered:
-            out.append(heading + numbered.group(1) + line)
-        elif (index + 1 < len(lines) and NUMBERED.match(lines[index + 1]) and not NUMBERED.match(line)
-              and line not in ("", "--") and not line[0].isspace() and not MARKER.match(line)):
-            heading = line
-        else:
-            heading = heading if line == "--" else None
-            out.append(line)
-    return "\n".join(out)
-
-
 def hits_per_file(text: str) -> Counter:
-    return Counter(m.group("path") for m in map(HIT.match, flat(text).split("\n")) if m)
+    return Counter(m.group("path") for m in map(HIT.match, text.split("\n")) if m)
 
 
 @pytest.fixture
@@ -56,7 +35,7 @@ class TestSearchCompressor:
         assert len(files) == 18
         assert list(after) == files[:10]
         assert all(after[path] == min(8, before[path]) for path in files[:10])
-        assert is_subsequence(content_lines(flat(out)), text.split("\n"))
+        assert is_subsequence(content_lines(out), text.split("\n"))
         assert len(out) < 0.5 * len(text)
 
     def test_file_markers_count_what_each_file_lost(self, search):
@@ -67,7 +46,7 @@ class TestSearchCompressor:
         markers = {m.group(3): int(m.group(1)) for m in map(FILE_MARKER.match, out.split("\n")) if m}
         assert markers == {path: before[path] - 8 for path in before if before[path] > 8}
         assert not any(CLOSING.match(line) for line in out.split("\n"))  # 18 files: under the default 20
-        assert ("\n57:        This combines the connect and read timeouts into one; the read timeout\n"
+        assert ("urllib3/util/timeout.py:57:        This combines the connect and read timeouts into one; the read timeout\n"
                 "[trimwire: 47 more matches in urllib3/util/timeout.py omitted]") in out
 
     def test_closing_marker_names_dropped_files(self):
@@ -95,10 +74,11 @@ class TestSearchCompressor:
         """grep -C context lines stay with the hit nearest them and go when it goes."""
         text = load("grep_context.txt")
         out = SearchCompressor(max_matches_per_file=1, max_total_matches=0).compress(text)
-        assert ("urllib3/util/retry.py\n18-    ProtocolError,\n19-    ProxyError,\n20:    ReadTimeoutError,\n"
-                "21-    ResponseError,\n22-)\n"
+        assert ("urllib3/util/retry.py-18-    ProtocolError,\nurllib3/util/retry.py-19-    ProxyError,\n"
+                "urllib3/util/retry.py:20:    ReadTimeoutError,\nurllib3/util/retry.py-21-    ResponseError,\n"
+                "urllib3/util/retry.py-22-)\n"
                 "[trimwire: 1 more match (and 4 context lines) in urllib3/util/retry.py omitted]") in out
-        kept = content_lines(flat(out))
+        kept = content_lines(out)
         assert is_subsequence(kept, text.split("\n"))
         assert all(after[path] == 1 for after in [hits_per_file(out)] for path in after)
 
@@ -106,9 +86,9 @@ class TestSearchCompressor:
         """path:line:col: hits keep their column and are grouped like plain hits."""
         text = load("rg_vimgrep.txt")
         out = SearchCompressor(max_matches_per_file=3, max_total_matches=0).compress(text)
-        assert out.startswith("aiohttp/client.py\n164:6:    \"ClientTimeout\",\n")
+        assert "aiohttp/client.py:164:6:    \"ClientTimeout\",\n" in out
         assert "[trimwire: 10 more matches in aiohttp/client.py omitted]" in out
-        assert "aiohttp/client.py:403:40:" not in flat(out)
+        assert "aiohttp/client.py:403:40:" not in out
 
     def test_single_file_grep_without_paths(self):
         """grep -n on one file prints line:text; the cap applies and the marker names no file."""
@@ -133,16 +113,15 @@ class TestSearchCompressor:
         assert search.compress("\n".join(lines[:19])) is None
 
     def test_paths_are_never_merged_or_renumbered(self, search):
-        """Every kept hit, given back the path of its heading, is exactly a line grep printed."""
+        """Every kept hit still starts with its own path and line number, exactly as grep printed it."""
         text = load("grep_rn.txt")
         original = set(text.split("\n"))
-        assert all(line in original for line in flat(search.compress(text)).split("\n") if HIT.match(line))
+        assert all(line in original for line in search.compress(text).split("\n") if HIT.match(line))
 
     def test_small_results_are_left_alone(self, search):
-        """Results within the caps whose paths are not repeated are not touched."""
+        """Results within the caps are not touched."""
+        assert search.compress(load("grep_context.txt")) is None
         assert search.compress("src/a.py:1:import os\nsrc/b.py:2:import os\n") is None
-        assert search.compress("\n".join(f"{n}:    retries = {n}" for n in range(1, 30))) is None
-        assert SearchCompressor(headings=False).compress(load("grep_context.txt")) is None
 
     def test_applies_only_to_search_output(self, search):
         """grep output applies; a log does not."""
@@ -153,41 +132,3 @@ class TestSearchCompressor:
         """The same text gives the same bytes every time."""
         text = load("rg_heading.txt")
         assert search.compress(text) == SearchCompressor().compress(text)
-
-
-class TestHeadings:
-    def test_a_file_run_is_printed_under_its_path(self, search):
-        """Hits and context lines that repeat one path become the path once, then line:text and line-text."""
-        text = ("src/billing/invoice_service.py-40-    def total(self):\n"
-                "src/billing/invoice_service.py:41:        return sum(line.amount for line in self.lines)\n"
-                "--\n"
-                "src/billing/invoice_service.py:88:        total = self.total()\n"
-                "src/billing/refunds.py:12:from .invoice_service import total\n")
-        assert search.compress(text) == (
-            "src/billing/invoice_service.py\n40-    def total(self):\n"
-            "41:        return sum(line.amount for line in self.lines)\n--\n88:        total = self.total()\n"
-            "src/billing/refunds.py:12:from .invoice_service import total\n")
-
-    def test_headings_give_back_every_line(self, search):
-        """Undoing the headings of a result within the caps gives the original text exactly."""
-        text = load("grep_context.txt")
-        out = search.compress(text)
-        assert out is not None and len(out) < 0.8 * len(text)
-        assert flat(out) == text
-
-    def test_a_path_that_reads_as_a_line_number_keeps_its_prefix(self, search):
-        """A file named like a numbered line (12-notes.md) is never made a heading."""
-        text = "\n".join(f"12-notes.md:{n}:retry budget {n}" for n in range(1, 6)) + "\n"
-        assert search.compress(text) is None
-
-    def test_ripgrep_heading_output_stays_as_it_is(self, search):
-        """Output already under headings is not laid out again."""
-        text = "aiohttp/web_ws.py\n20:    calculate_timeout_when,\n60:    import asyncio as async_timeout\n"
-        assert search.compress(text) is None
-
-    def test_headings_can_be_turned_off(self):
-        """With headings=False every kept line keeps the prefix grep printed."""
-        text = load("grep_rn.txt")
-        out = SearchCompressor(headings=False).compress(text)
-        original = set(text.split("\n"))
-        assert all(line in original for line in content_lines(out))
