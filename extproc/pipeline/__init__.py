@@ -38,7 +38,7 @@ from .shared_cache import SharedBlockStore
 __all__ = ["Budget", "Compressor", "Pipeline", "Policy", "Routes", "TimedCompressor", "config_version"]
 
 # Bump when a compressor's output changes for the same settings, so no stale result is reused.
-_CACHE_SCHEMA = "trimwire-block-cache-1"
+_CACHE_SCHEMA = "trimwire-block-cache-2"
 
 
 class Compressor(Protocol):
