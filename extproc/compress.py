@@ -18,7 +18,7 @@ from .conversation import Change, Conversation, Kind
 from .errors import PassThrough, UnsupportedBody
 from .formats import ToolCall, adapter_for
 from .pipeline import Budget, Pipeline, Policy
-from .pipeline.cache import ItemOutcome, MessageCache, digest
+from .pipeline.cache import ItemOutcome, MessageCache, message_key
 from .rawjson import Document
 from .tokens import TokenCounter
 
@@ -99,7 +99,7 @@ class _Item:
     start: int                        # where its text starts in the body
     key: bytes
     known: ItemOutcome | None = None  # from the message cache
-    blocks: slice = field(default_factory=lambda: slice(0, 0))  # its blocks in Conversation.blocks
+    blocks: slice | None = None       # its blocks in Conversation.blocks, when read now
 
 
 @dataclass(slots=True)
@@ -179,11 +179,11 @@ class BodyCompressor:
         conv = adapter.head(doc.body)
         body = _Body(doc, conv, items=[], names={}, head=len(conv.blocks))
         calls: dict[str, ToolCall] = {}
-        for index, (start, end) in enumerate(doc.items):
-            item = doc.body[adapter.ITEMS][index]
+        values = doc.body[adapter.ITEMS] if doc.items else ()
+        for index, (item, (start, end)) in enumerate(zip(values, doc.items)):
             for call_id, call in adapter.item_calls(item):
                 calls[call_id], body.names[call_id] = call, call.name
-            entry = _Item(index, start, digest(adapter.FORMAT, text[start:end]))
+            entry = _Item(index, start, message_key(adapter.FORMAT, text[start:end]))
             entry.known = memo.get(entry.key, body.names) if memo is not None else None
             if entry.known is None:
                 first = len(conv.blocks)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 __all__ = ["ByteLRU", "BlockCache", "CacheStats", "ItemOutcome", "MessageCache", "Outcome", "digest",
-           "DEFAULT_BLOCK_CACHE_BYTES"]
+           "message_key", "DEFAULT_BLOCK_CACHE_BYTES"]
 
 DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _ENTRY_OVERHEAD = 120   # bytes per entry beyond its text: key, tuple, OrderedDict node (measured order)
@@ -118,6 +118,11 @@ class BlockCache:
         self._lru.put(key, (outcome,), len(outcome[0]) if outcome else 0)
 
 
+def message_key(format_name: str, text: str) -> bytes:
+    """The message cache key: a digest of a message's JSON text (valid UTF-8), per wire format."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16, person=format_name.encode()[:16]).digest()
+
+
 @dataclass(frozen=True, slots=True)
 class ItemOutcome:
     """What one message of a body came to: token counts and the strings written over its own."""
@@ -143,7 +148,8 @@ class MessageCache:
     def get(self, key: bytes, tool_names: dict[str, str | None]) -> ItemOutcome | None:
         """The outcome stored under ``key`` if every call it answers still has the same tool name."""
         found = self._lru.get(key)
-        if found is not None and any(tool_names.get(call_id) != name for call_id, name in found.calls):
+        if found is not None and found.calls and any(tool_names.get(call_id) != name
+                                                     for call_id, name in found.calls):
             return None
         return found
 
