@@ -93,8 +93,8 @@ class MessageCompressor:
                               frozen_messages=call.frozen_messages, deadline=inference_deadline(self.settings))
         ctx.started = time.perf_counter()
         try:
-            result: BodyResult = await asyncio.wait_for(self.processor.workers.run(raw, request),
-                                                        timeout=self.settings.request_deadline_ms / 1000)
+            async with asyncio.timeout(self.settings.request_deadline_ms / 1000):
+                result: BodyResult = await self.processor.workers.run(raw, request)
         except asyncio.TimeoutError:
             ctx.outcome, ctx.reason = "failed_open", "deadline"
             return CompressAnswer(call.messages, "failed_open")
