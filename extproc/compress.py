@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from . import codec, rawjson
 from .compressors.kompress import KompressStatus
 from .config import Settings
-from .conversation import Change, Conversation, Kind
+from .conversation import Change, Kind
 from .errors import PassThrough, UnsupportedBody
-from .formats import ToolCall, adapter_for
+from .formats import adapter_for
 from .pipeline import Budget, Pipeline, Policy
-from .pipeline.cache import ItemOutcome, MessageCache, message_key
+from .messages import Body, Checkpoints, MessageReader
+from .pipeline.cache import ItemOutcome, MessageCache
 from .rawjson import Document
 from .tokens import TokenCounter
 
@@ -91,51 +92,29 @@ def _json_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-@dataclass(slots=True)
-class _Item:
-    """One entry of the body's message array, answered by the message cache or read into blocks now."""
-
-    index: int
-    start: int                        # where its text starts in the body
-    key: bytes
-    known: ItemOutcome | None = None  # from the message cache
-    blocks: slice | None = None       # its blocks in Conversation.blocks, when read now
-
-
-@dataclass(slots=True)
-class _Body:
-    """A parsed body: its text, the blocks read now and every message of its array."""
-
-    doc: Document
-    conv: Conversation                # blocks outside the array, then those of each message read now
-    items: list[_Item]
-    names: dict[str, str | None]      # tool name by call id, for every call in the body
-    head: int                         # how many of conv.blocks lie outside the array
-
 class BodyCompressor:
     """Built once per process from Settings; ``run`` is called once per request body.
 
-    ``messages`` (cache mode only) answers each message seen before whole, so a turn's cost grows
-    with what is new in it, not with the history resent before it.
+    ``reader`` (cache mode only) answers each message seen before whole (``messages.py``), so a
+    turn's cost grows with what is new in it, not with the history resent before it.
     """
 
     def __init__(self, settings: Settings, pipeline: Pipeline, tokens: TokenCounter | None = None,
-                 kompress: KompressStatus | None = None, messages: MessageCache | None = None) -> None:
+                 kompress: KompressStatus | None = None, reader: MessageReader | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.tokens = tokens or TokenCounter()
         self.kompress = kompress or KompressStatus(False, reason="disabled", detail="not configured")
-        self.messages = messages
+        self.reader = reader or MessageReader()
 
     def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
         timings: dict[str, float] = {}
         result = BodyResult(outcome="unchanged", bytes_before=len(raw), stage_seconds=timings,
                             content_encoding=request.content_encoding or "identity")
         mode = request.mode or self.settings.mode
-        memo = self.messages if mode == "cache" and not request.frozen_messages else None
-        hits_before = memo.stats.hits if memo is not None else 0
+        cached = mode == "cache" and not request.frozen_messages
         try:
-            body = self._read(raw, request, memo, timings)
+            body = self._read(raw, request, cached, timings)
         except PassThrough as exc:
             result.outcome, result.reason = "passthrough", exc.reason
             return result
@@ -143,7 +122,7 @@ class BodyCompressor:
         result.model = conv.model
         started = time.perf_counter()
         counts = [self.tokens.count(block.text) for block in conv.blocks]
-        result.tokens_before = sum(counts) + sum(item.known.tokens_before for item in body.items if item.known)
+        result.tokens_before = sum(counts) + sum(item.outcome.tokens_before for item in body.items if item.outcome)
         timings["tokens"] = time.perf_counter() - started
 
         before = self.pipeline.cache_counters()
@@ -152,9 +131,12 @@ class BodyCompressor:
                           protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
         result.cache = {name: total - before[name] for name, total in self.pipeline.cache_counters().items()
                         if total > before[name]}
-        if memo is not None and memo.stats.hits > hits_before:
-            result.cache["message_hit"] = memo.stats.hits - hits_before
-        edits, saved = self._edits(body, counts, memo)
+        edits, saved = self._edits(body, counts)
+        if cached:
+            read_now = sum(item.blocks is not None for item in body.items[body.reused:])
+            counts_by_result = {"message_hit": len(body.items) - read_now, "message_miss": read_now}
+            result.cache.update((name, count) for name, count in counts_by_result.items() if count)
+            self.reader.remember(body)
         result.tokens_after = result.tokens_before - saved
         if not edits:
             result.bytes_after = result.bytes_before
@@ -162,10 +144,7 @@ class BodyCompressor:
         self._write(body.doc, edits, result, timings)
         return result
 
-    def _read(self, raw: bytes, request: BodyRequest, memo: MessageCache | None,
-              timings: dict[str, float]) -> _Body:
-        """Decode and parse; read into blocks what is outside the array and each message ``memo``
-        does not answer. Every message's tool calls are registered, in order, before its blocks."""
+    def _read(self, raw: bytes, request: BodyRequest, cached: bool, timings: dict[str, float]) -> Body:
         started = time.perf_counter()
         if len(raw) > self.settings.max_body_bytes:
             raise PassThrough(reason="too_large")
@@ -175,45 +154,28 @@ class BodyCompressor:
             text = plain.decode("utf-8")  # strict: a BOM, UTF-16 or bad bytes are not ours to re-encode
         except UnicodeDecodeError:
             raise UnsupportedBody("not UTF-8", reason="invalid_json") from None
-        doc = rawjson.scan(text, adapter.ITEMS)
-        conv = adapter.head(doc.body)
-        body = _Body(doc, conv, items=[], names={}, head=len(conv.blocks))
-        calls: dict[str, ToolCall] = {}
-        values = doc.body[adapter.ITEMS] if doc.items else ()
-        for index, (item, (start, end)) in enumerate(zip(values, doc.items)):
-            for call_id, call in adapter.item_calls(item):
-                calls[call_id], body.names[call_id] = call, call.name
-            entry = _Item(index, start, message_key(adapter.FORMAT, text[start:end]))
-            entry.known = memo.get(entry.key, body.names) if memo is not None else None
-            if entry.known is None:
-                first = len(conv.blocks)
-                adapter.add_item(conv, index, item, calls)
-                entry.blocks = slice(first, len(conv.blocks))
-            body.items.append(entry)
+        body = self.reader.read(plain, text, adapter, cached)
         timings["parse"] = time.perf_counter() - started
         return body
 
-    def _edits(self, body: _Body, counts: list[int],
-               memo: MessageCache | None) -> tuple[list[tuple[int, int, str, str]], int]:
+    def _edits(self, body: Body, counts: list[int]) -> tuple[list[tuple[int, int, str, str]], int]:
         """Every string to write over the body's, as (start, end, new JSON, compressor), and the
-        tokens that saves. Messages read now are remembered in ``memo``."""
+        tokens that saves; what each message read now came to is set on it."""
         changes = {id(change.block): change for change in body.conv.changes}
         edits, _, saved = self._changed(body, slice(0, body.head), 0, counts, changes)
         for item in body.items:
-            outcome = item.known
-            if outcome is None:
+            if item.outcome is None:
+                assert item.blocks is not None
                 relative, before, item_saved = self._changed(body, item.blocks, item.start, counts, changes)
                 answered = {block.tool_call_id for block in body.conv.blocks[item.blocks]
                             if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None}
-                outcome = ItemOutcome(calls=tuple((call_id, body.names.get(call_id)) for call_id in sorted(answered)),
-                                      tokens_before=before, tokens_after=before - item_saved, edits=tuple(relative))
-                if memo is not None:
-                    memo.put(item.key, outcome)
-            saved += outcome.tokens_before - outcome.tokens_after
-            edits += [(start + item.start, end + item.start, new, by) for start, end, new, by in outcome.edits]
+                item.outcome = ItemOutcome(calls=tuple((call_id, body.names.get(call_id)) for call_id in sorted(answered)),
+                                           tokens_before=before, tokens_after=before - item_saved, edits=tuple(relative))
+            saved += item.outcome.tokens_before - item.outcome.tokens_after
+            edits += [(start + item.start, end + item.start, new, by) for start, end, new, by in item.outcome.edits]
         return edits, saved
 
-    def _changed(self, body: _Body, blocks: slice, origin: int, counts: list[int],
+    def _changed(self, body: Body, blocks: slice, origin: int, counts: list[int],
                  changes: dict[int, Change]) -> tuple[list[tuple[int, int, str, str]], int, int]:
         """The edits of ``blocks`` (positions counted from ``origin``), their tokens, tokens saved.
 
@@ -269,10 +231,11 @@ def build_compressor(settings: Settings) -> BodyCompressor:
         from .pipeline.shared_cache import SharedBlockStore
 
         shared = SharedBlockStore(settings.redis_url, timeout_ms=settings.redis_timeout_ms)
-    # block_cache_bytes bounds both result caches: three quarters for blocks, a quarter for messages.
-    message_bytes = settings.block_cache_bytes // 4
+    # block_cache_bytes bounds every result cache: half for blocks, a quarter for messages, a
+    # quarter for each conversation's last body.
+    quarter = settings.block_cache_bytes // 4
     pipeline = Pipeline(policy, default_routes(settings, kompress=kompress),
                         protect_recent=settings.protect_recent_tool_results,
-                        cache_bytes=settings.block_cache_bytes - message_bytes, shared=shared)
-    messages = MessageCache(message_bytes) if message_bytes > 0 else None
-    return BodyCompressor(settings, pipeline, kompress=status, messages=messages)
+                        cache_bytes=settings.block_cache_bytes - 2 * quarter, shared=shared)
+    reader = MessageReader(MessageCache(quarter), Checkpoints(quarter)) if quarter > 0 else None
+    return BodyCompressor(settings, pipeline, kompress=status, reader=reader)

@@ -15,15 +15,20 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import PassThrough, UnsupportedBody
 
-__all__ = ["Document", "Path", "scan", "splice"]
+__all__ = ["Document", "Path", "Prefix", "Resume", "Span", "scan", "splice"]
 
 Path = tuple[str | int, ...]   # keys and indices from the body's root to a string
 Span = tuple[int, int]         # [start, end) in the body's text
+# The first items of the array, parsed, with their spans: known to be the body's own first items.
+Prefix = tuple[list[Any], list[Span]]
+# Called with the span of the array's second item; may answer with a Prefix to skip scanning.
+Resume = Callable[[Span], Prefix | None]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
@@ -84,8 +89,9 @@ def _after_item(text: str, index: int, close: str) -> tuple[int, bool]:
     raise _invalid(f"expected ',' or {close!r} at {index}")
 
 
-def _array(text: str, index: int) -> tuple[list[Any], list[Span], int]:
-    """The array at ``index`` (its ``[``), its items' spans, and the index after it."""
+def _array(text: str, index: int, resume: Resume | None) -> tuple[list[Any], list[Span], int]:
+    """The array at ``index`` (its ``[``), its items' spans, and the index after it. ``resume``
+    may answer for the first items once two are read: scanning goes on after them."""
     items: list[Any] = []
     spans: list[Span] = []
     index = _skip_ws(text, index + 1)
@@ -96,6 +102,11 @@ def _array(text: str, index: int) -> tuple[list[Any], list[Span], int]:
         item, end = _value(text, index)
         items.append(item)
         spans.append((index, end))
+        if resume is not None and len(spans) == 2:
+            prefix, resume = resume(spans[1]), None
+            if prefix is not None:
+                items, spans = list(prefix[0]), list(prefix[1])
+                end = spans[-1][1]
         index, closed = _after_item(text, end, "]")
     return items, spans, index
 
@@ -118,17 +129,22 @@ class Document:
         return _string_span(self.text, self.members[str(first)][0], rest)
 
 
-def scan(text: str, items_key: str) -> Document:
-    """Parse ``text``, a JSON object; raises UnsupportedBody (``invalid_json``, ``duplicate_keys``)."""
+def scan(text: str, items_key: str, resume: Resume | None = None) -> Document:
+    """Parse ``text``, a JSON object; raises UnsupportedBody (``invalid_json``, ``duplicate_keys``).
+
+    ``resume``, called once the ``items_key`` array's second item is read, may hand back the first
+    items of that array (a Prefix), which the caller knows to be this text's own (an earlier body
+    with the same bytes up to there): they are taken as they are and scanning goes on after them.
+    """
     try:
-        return _scan(text, items_key)
+        return _scan(text, items_key, resume)
     except PassThrough:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError from scanstring, huge ints
         raise _invalid(type(exc).__name__) from None
 
 
-def _scan(text: str, items_key: str) -> Document:
+def _scan(text: str, items_key: str, resume: Resume | None) -> Document:
     index = _skip_ws(text, 0)
     if text[index:index + 1] != "{":
         value, end = _value(text, index)  # valid JSON that is not an object, or not JSON at all
@@ -144,7 +160,7 @@ def _scan(text: str, items_key: str) -> Document:
         if key in doc.body:
             raise UnsupportedBody("duplicate object key", reason="duplicate_keys")
         if key == items_key and text[start:start + 1] == "[":
-            value, doc.items, end = _array(text, start)
+            value, doc.items, end = _array(text, start, resume)
         else:
             value, end = _value(text, start)
         doc.body[key], doc.members[key] = value, (start, end)

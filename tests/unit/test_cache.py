@@ -8,6 +8,7 @@ import json
 import pytest
 
 from extproc import BodyRequest, Settings, build_compressor
+from extproc.messages import MessageReader
 from extproc.pipeline.cache import ByteLRU
 from extproc.tokens import TokenCounter
 
@@ -58,9 +59,9 @@ class TestBlockCache:
     def test_a_hit_gives_the_bytes_a_fresh_run_gives(self, mode):
         """Every body, compressed again from the cache, is byte-identical to an uncached compressor's output."""
         cached = build_compressor(Settings(workers=0))
-        cached.messages = None  # the block cache alone, not the message cache over it
+        cached.reader = MessageReader()  # the block cache alone, no message answered whole
         fresh = build_compressor(Settings(workers=0, block_cache_bytes=0))
-        assert fresh.pipeline.cache is None and fresh.messages is None
+        assert fresh.pipeline.cache is None and fresh.reader.messages is fresh.reader.checkpoints is None
         raw = tool_body([load(name) for name in FIXTURES])
         first = cached.run(raw, BodyRequest("openai", mode=mode))
         again = cached.run(raw, BodyRequest("openai", mode=mode))
@@ -94,11 +95,13 @@ class TestBlockCache:
         assert default.key("text", "bash") != default.key("text", "grep")
 
     def test_bounded_by_its_setting(self):
-        """Block and message caches together never hold more than block_cache_bytes."""
-        compressor = build_compressor(Settings(workers=0, block_cache_bytes=20_000))
+        """Block, message and checkpoint caches together never hold more than block_cache_bytes."""
+        compressor = build_compressor(Settings(workers=0, block_cache_bytes=40_000))
         for name in FIXTURES:
             compressor.run(tool_body([load(name)]), BodyRequest("openai"))
-        assert 0 < compressor.pipeline.cache.bytes + compressor.messages._lru.bytes <= 20_000
+        reader = compressor.reader
+        held = compressor.pipeline.cache.bytes + reader.messages._lru.bytes + reader.checkpoints._lru.bytes
+        assert 0 < held <= 40_000
         assert compressor.pipeline.cache.stats.evictions > 0
 
 
@@ -111,7 +114,7 @@ class TestMessageCache:
         raw = tool_body([load(name) for name in FIXTURES])
         first = cached.run(raw, BodyRequest("openai"))
         again = cached.run(raw, BodyRequest("openai"))
-        assert again.cache == {"message_hit": 1 + 2 * len(FIXTURES)}
+        assert again.cache == {"message_hit": 1 + 2 * len(FIXTURES)}  # none read, no block looked up
         uncached = fresh.run(raw, BodyRequest("openai"))
         assert first.body == again.body == uncached.body is not None
         assert (again.tokens_before, again.tokens_after) == (uncached.tokens_before, uncached.tokens_after)
@@ -128,7 +131,7 @@ class TestMessageCache:
         body["messages"][1]["tool_calls"][0]["function"]["name"] = "Read"
         result = compressor.run(json.dumps(body).encode(), BodyRequest("openai"))
         assert result.outcome == "unchanged" and result.body is None
-        assert result.cache.get("message_hit") == 2  # the user message and the call, not the result
+        assert result.cache == {"message_hit": 1, "message_miss": 2}  # the user message only; Read is held
 
     @pytest.mark.parametrize("request_", [BodyRequest("openai", mode="token"), BodyRequest("openai", frozen_messages=1)])
     def test_only_cache_mode_without_a_frozen_prefix_uses_it(self, request_):

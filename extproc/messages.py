@@ -1,0 +1,176 @@
+"""A body's messages: each answered whole when it was seen before, else read into blocks.
+
+In cache mode what a message comes to (its tokens, and the strings trimwire writes over its own)
+depends only on its JSON text, the names of the tools its results answer and the settings. A
+coding agent resends its whole history every turn, so most messages of a body were seen before:
+
+* ``Checkpoints`` remember each conversation's last request (per worker, by its first two
+  messages: a system prompt alone is shared by every conversation of an agent).
+  A body that begins with the same bytes is scanned only from where the two part; every message
+  before that point is taken as it came out last time. A turn costs what is new in it.
+* the message cache (``pipeline.cache.MessageCache``) answers any other message seen before, by
+  its text.
+
+Everything else is read into blocks by the format adapter, for the pipeline to compress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from . import rawjson
+from .conversation import Conversation
+from .formats import Adapter, ToolCall
+from .pipeline.cache import ByteLRU, ItemOutcome, MessageCache, message_key
+from .rawjson import Document, Span
+
+__all__ = ["Body", "Checkpoints", "Item", "MessageReader"]
+
+
+@dataclass(slots=True)
+class Item:
+    """One entry of the body's message array."""
+
+    start: int                          # where its text starts and ends in the body
+    end: int
+    byte_end: int                       # where it ends in the body's UTF-8 bytes
+    key: bytes                          # its message cache key
+    calls: list[tuple[str, ToolCall]]   # the tool calls it makes
+    outcome: ItemOutcome | None = None  # known, or worked out once its blocks are compressed
+    blocks: slice | None = None         # its blocks in the Conversation, when read now
+
+
+@dataclass(slots=True)
+class Body:
+    """A parsed body and its messages."""
+
+    plain: bytes                      # the decoded body
+    doc: Document
+    conv: Conversation                # blocks outside the array, then those of each message read now
+    items: list[Item]
+    names: dict[str, str | None]      # tool name by call id, for every call in the body
+    head: int                         # how many of conv.blocks lie outside the array
+    checkpoint: bytes | None = None   # where this body is remembered for the conversation's next one
+    reused: int = 0                   # how many first items came from the previous request
+
+
+@dataclass(frozen=True, slots=True)
+class _Checkpoint:
+    plain: bytes
+    values: list[Any]
+    spans: list[Span]
+    items: list[Item]
+
+
+class Checkpoints:
+    """Each conversation's last body, by a digest of its bytes up to the end of its second message.
+
+    The key only finds a candidate: what is reused is what the new body shares with it byte for
+    byte, so two conversations that start alike cost each other speed, never correctness."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._lru: ByteLRU[_Checkpoint] = ByteLRU(max_bytes)
+
+    def get(self, key: bytes) -> _Checkpoint | None:
+        return self._lru.get(key)
+
+    def put(self, key: bytes, body: Body) -> None:
+        values = body.doc.body[body.doc.items_key]
+        # the parsed messages kept with it take a few times their text
+        self._lru.put(key, _Checkpoint(body.plain, values, body.doc.items, body.items), 4 * len(body.plain))
+
+
+def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
+    """How many of the checkpoint's first items ``plain`` holds byte for byte, from its first byte."""
+    old = memoryview(checkpoint.plain)
+    low, high = 0, len(checkpoint.items)  # items [0, low) are shared; [high, ...) are not
+    while low < high:
+        mid = (low + high + 1) // 2
+        if plain.startswith(old[:checkpoint.items[mid - 1].byte_end]):  # a memcmp, no copy
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+class _Resume:
+    """``rawjson.Resume`` for one body: finds the conversation's checkpoint once two messages are
+    read, and hands back the messages the body shares with it."""
+
+    def __init__(self, plain: bytes, text: str, person: bytes, checkpoints: Checkpoints | None) -> None:
+        self.plain, self.text, self.person, self.checkpoints = plain, text, person, checkpoints
+        self.key: bytes | None = None
+        self.checkpoint: _Checkpoint | None = None
+        self.shared = 0
+
+    def __call__(self, second: Span) -> rawjson.Prefix | None:
+        head = self.plain[:len(self.text[:second[1]].encode())]
+        self.key = hashlib.blake2b(head, digest_size=16, person=self.person).digest()
+        self.checkpoint = self.checkpoints.get(self.key) if self.checkpoints is not None else None
+        if self.checkpoint is None:
+            return None
+        self.shared = _common_items(self.checkpoint, self.plain)
+        return (self.checkpoint.values[:self.shared], self.checkpoint.spans[:self.shared]) if self.shared else None
+
+
+class MessageReader:
+    """Reads a body's messages, answering those seen before from the checkpoints and the cache."""
+
+    def __init__(self, messages: MessageCache | None = None, checkpoints: Checkpoints | None = None) -> None:
+        self.messages = messages
+        self.checkpoints = checkpoints
+
+    def read(self, plain: bytes, text: str, adapter: Adapter, cached: bool) -> Body:
+        """``cached``: answer messages seen before (cache mode, nothing frozen), else read them all.
+
+        Every message's tool calls are registered, in order, before its blocks are read.
+        """
+        resume = _Resume(plain, text, adapter.FORMAT.encode()[:16], self.checkpoints if cached else None)
+        doc = rawjson.scan(text, adapter.ITEMS, resume if cached else None)
+        conv = adapter.head(doc.body)
+        body = Body(plain, doc, conv, items=[], names={}, head=len(conv.blocks), checkpoint=resume.key,
+                    reused=resume.shared)
+        calls: dict[str, ToolCall] = {}
+        if resume.checkpoint is not None and resume.shared:
+            body.items = resume.checkpoint.items[:resume.shared]
+            for item in body.items:
+                for call_id, call in item.calls:
+                    calls[call_id], body.names[call_id] = call, call.name
+        self._read_rest(body, text, adapter, calls, self.messages if cached else None)
+        return body
+
+    def _read_rest(self, body: Body, text: str, adapter: Adapter, calls: dict[str, ToolCall],
+                   memo: MessageCache | None) -> None:
+        values, spans, conv = body.doc.body.get(adapter.ITEMS), body.doc.items, body.conv
+        if body.items:
+            last = body.items[-1]
+            position, byte_position = last.end, last.byte_end
+        else:
+            position = spans[0][0] if spans else 0
+            byte_position = len(text[:position].encode())
+        for index in range(body.reused, len(spans)):
+            start, end = spans[index]
+            item_text = text[start:end]
+            byte_end = byte_position + (start - position) + len(item_text.encode())  # separators are ASCII
+            made = adapter.item_calls(values[index])
+            entry = Item(start, end, byte_end, message_key(adapter.FORMAT, item_text), made)
+            for call_id, call in made:
+                calls[call_id], body.names[call_id] = call, call.name
+            entry.outcome = memo.get(entry.key, body.names) if memo is not None else None
+            if entry.outcome is None:
+                first = len(conv.blocks)
+                adapter.add_item(conv, index, values[index], calls)
+                entry.blocks = slice(first, len(conv.blocks))
+            body.items.append(entry)
+            position, byte_position = end, byte_end
+
+    def remember(self, body: Body) -> None:
+        """Keep what the messages read now came to, and the body for the conversation's next one."""
+        for item in body.items[body.reused:]:
+            if item.blocks is not None and self.messages is not None and item.outcome is not None:
+                self.messages.put(item.key, item.outcome)
+            item.blocks = None  # the Conversation they point into ends with this request
+        if self.checkpoints is not None and body.checkpoint is not None:
+            self.checkpoints.put(body.checkpoint, body)

@@ -1,0 +1,103 @@
+"""Messages answered whole: a conversation's next request is read from where it parts from the last
+one, and every answer is the one a compressor without caches gives."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from extproc import BodyRequest, Settings, build_compressor
+from extproc.formats import adapter_for
+
+from .sessions import STYLES, coding_session, requests
+
+
+def encode(body: dict) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def read(compressor, fmt: str, body: dict):
+    """The reader's view of ``body`` (not compressed, not remembered)."""
+    plain = encode(body)
+    return compressor.reader.read(plain, plain.decode(), adapter_for(fmt), cached=True)
+
+
+@pytest.fixture
+def pair():
+    """A compressor with every cache, and one with none to check its answers against."""
+    return build_compressor(Settings(workers=0)), build_compressor(Settings(workers=0, block_cache_bytes=0))
+
+
+class TestCheckpoints:
+    @pytest.mark.parametrize(("fmt", "style"), STYLES)
+    def test_each_turn_reads_only_what_is_new(self, pair, fmt, style):
+        """Replayed turn by turn, every request reuses the messages of the one before it (Claude
+        Code's but the last: its cache marker moves on to the newest message) and gives the bytes
+        and token counts of a compressor without caches."""
+        cached, fresh = pair
+        turns = requests(fmt, coding_session(style))
+        previous = 0
+        for number, body in enumerate(turns):
+            items = body[adapter_for(fmt).ITEMS]
+            expected = previous - (fmt == "anthropic") if number else 0
+            assert read(cached, fmt, body).reused == expected
+            result, expected = cached.run(encode(body), BodyRequest(fmt)), fresh.run(encode(body), BodyRequest(fmt))
+            assert (result.body, result.tokens_before, result.tokens_after) == (
+                expected.body, expected.tokens_before, expected.tokens_after)
+            previous = len(items)
+
+    def test_a_changed_earlier_message_stops_the_reuse_there(self, pair):
+        """An agent that moves its cache marker rewrites one earlier message: the messages before it
+        are reused, that one and the rest are answered by the message cache or read again."""
+        cached, fresh = pair
+        bodies = requests("anthropic", coding_session("claude_code"))
+        cached.run(encode(bodies[-2]), BodyRequest("anthropic"))
+        body = copy.deepcopy(bodies[-1])
+        marked = body["messages"][3]["content"][0]
+        marked["cache_control"] = {"type": "ephemeral"}
+        assert read(cached, "anthropic", body).reused == 3
+        result = cached.run(encode(body), BodyRequest("anthropic"))
+        assert result.body == fresh.run(encode(body), BodyRequest("anthropic")).body
+
+    def test_another_conversation_reuses_nothing(self, pair):
+        """A body whose task differs (the same system prompt before it) finds no checkpoint."""
+        cached, _ = pair
+        bodies = requests("openai", coding_session("swe_agent"))
+        cached.run(encode(bodies[-1]), BodyRequest("openai"))
+        other = copy.deepcopy(bodies[-1])
+        assert other["messages"][0]["role"] == "system"
+        other["messages"][1]["content"] += " (on the staging branch)"
+        assert read(cached, "openai", other).reused == 0
+
+    def test_an_earlier_turn_sent_again_is_a_prefix_too(self, pair):
+        """A retry of an earlier, shorter request reuses all of its messages and compresses as before."""
+        cached, fresh = pair
+        bodies = requests("openai", coding_session("cursor"))
+        cached.run(encode(bodies[-1]), BodyRequest("openai"))
+        early = bodies[2]
+        assert read(cached, "openai", early).reused == len(early["messages"])
+        assert cached.run(encode(early), BodyRequest("openai")).body == fresh.run(encode(early), BodyRequest("openai")).body
+
+    def test_characters_of_several_bytes_before_and_inside_messages(self, pair):
+        """Reuse is found by bytes, spans are counted in characters: text of 2-, 3- and 4-byte
+        characters anywhere still gives the uncached answer."""
+        cached, fresh = pair
+        bodies = requests("anthropic", coding_session("claude_code"))
+        for body in bodies:
+            body = copy.deepcopy(body)
+            body["system"] = "Réponds en français ✓ 🚀"
+            body["messages"][0]["content"] = "Ünïcödé ✓ task 🚀: " + str(body["messages"][0]["content"])
+            result = cached.run(encode(body), BodyRequest("anthropic"))
+            assert result.body == fresh.run(encode(body), BodyRequest("anthropic")).body
+        assert read(cached, "anthropic", body).reused == len(body["messages"])
+
+    @pytest.mark.parametrize("request_", [BodyRequest("openai", mode="token"), BodyRequest("openai", frozen_messages=1)])
+    def test_only_cache_mode_without_a_frozen_prefix_reuses(self, pair, request_):
+        """Token mode and a frozen prefix read every message: no message is answered whole."""
+        cached, _ = pair
+        body = requests("openai", coding_session("swe_agent"))[-1]
+        cached.run(encode(body), BodyRequest("openai"))
+        result = cached.run(encode(body), request_)
+        assert "message_hit" not in result.cache and "message_miss" not in result.cache
