@@ -180,6 +180,7 @@ class StreamProcessor:
                 prefix + "tokens-after": str(result.tokens_after),
                 prefix + "tokens-saved": str(result.tokens_saved),
                 prefix + "ratio": f"{ratio:.4f}",
+                prefix + "ms": f"{ctx.elapsed_ms:.2f}",  # body in hand to reply: what trimwire added
             })
         return headers
 

@@ -17,7 +17,7 @@ numbers in flight, in two traffic shapes:
 
 Prints, ratios first: latency added over the no-ext_proc route (p50/p95/p99), requests per second,
 CPU per request (processor and Envoy, from /proc), trimwire's peak RSS (server + workers, VmHWM),
-block-cache hit rate and stage times (trimwire's /metrics), per-turn time for the replayed
+cache hit rates and stage times (trimwire's /metrics), per-turn time for the replayed
 conversation, and which of the issue's targets this run meets. Everything shares the machine's
 cores: at 16 in flight the load generator itself queues, so compare requests per second there.
 
@@ -88,7 +88,7 @@ class Sample:
     size: int
     seconds: float
     cpu: float | None = None       # the processor's CPU in this request's window (1 in flight only)
-    server: float | None = None    # trimwire_request_seconds for this request (1 in flight only)
+    server: float | None = None    # trimwire's x-trimwire-ms for this request, in seconds
 
 
 @dataclass
@@ -184,25 +184,18 @@ def warm_requests(n: int) -> list[Request]:
 
 @dataclass
 class Probe:
-    """Per-request look at the processor, used with 1 in flight; its own time is not measured."""
+    """The processor's CPU in each request's window (/proc), used with 1 in flight; its own time is
+    not measured. trimwire's own time per request comes back in its ``x-trimwire-ms`` header, so
+    nothing is asked of the processor between requests."""
 
     pid: int
-    http: httpx.Client
-    ops_url: str | None = None     # trimwire: also its server time for each request
     _cpu: float = 0.0
-    _served: Counter | None = None
 
     def before(self) -> None:
-        if self.ops_url and self._served is None:
-            self._served = trimwire_metrics(self.http, self.ops_url)
         self._cpu = tree_cpu_seconds(self.pid)
 
     def after(self, sample: Sample) -> None:
         sample.cpu = tree_cpu_seconds(self.pid) - self._cpu
-        if self.ops_url:
-            key_n, key_s = ("trimwire_request_seconds_count", ""), ("trimwire_request_seconds_sum", "")
-            now = trimwire_metrics(self.http, self.ops_url, self._served[key_n])
-            sample.server, self._served = now[key_s] - self._served[key_s], now
 
 
 _TLS = ssl.create_default_context()  # unused on plain loopback HTTP; shared so no client loads CAs
@@ -246,6 +239,8 @@ async def drive(url: str, sessions: list[Session], concurrency: int, max_seconds
                         run.errors += 1
                         continue
                     sample = Sample(request.turn, len(request.body), time.perf_counter() - started)
+                    if "x-trimwire-ms" in response.headers:
+                        sample.server = float(response.headers["x-trimwire-ms"]) / 1000
                     if response.status_code != 200:
                         run.errors += 1
                         continue
@@ -306,7 +301,7 @@ class Bench:
         proc = {"noop": self.noop, "trimwire": self.trimwire}.get(route)
         probe = None
         if concurrency == 1 and proc is not None:
-            probe = Probe(proc.pid, self.http, f"http://127.0.0.1:{proc.ports['ops']}" if route == "trimwire" else None)
+            probe = Probe(proc.pid)
         url = f"http://127.0.0.1:{self.envoy.ports[route]}"
         run, before, after = asyncio.run(drive(url, sessions, concurrency, self.max_seconds,
                                                self._snapshot(route), probe))
@@ -375,15 +370,19 @@ def _progress(shape: str, level: int, results: Results) -> str:
 
 
 def _cache(run: Run) -> str:
-    hits = run.metrics["trimwire_block_cache_total", "hit"]
-    misses = run.metrics["trimwire_block_cache_total", "miss"]
-    return f"{hits / (hits + misses):.0%} of {hits + misses:.0f}" if hits + misses else "no lookups"
+    """Messages answered whole (last request or message cache), then block cache lookups."""
+    parts = []
+    for label, hit, miss in (("messages", "message_hit", "message_miss"), ("blocks", "hit", "miss")):
+        hits, misses = run.metrics["trimwire_block_cache_total", hit], run.metrics["trimwire_block_cache_total", miss]
+        if hits + misses:
+            parts.append(f"{label} {hits / (hits + misses):.0%} of {hits + misses:.0f}")
+    return ", ".join(parts) or "no lookups"
 
 
 def main_table(results: Results, args: argparse.Namespace) -> list[str]:
     lines = ["| traffic | in flight | route | added p50 vs no-op's | req/s vs direct | added p50 / p95 / p99 ms "
              "| p50 / p95 / p99 ms | req/s | requests | CPU ms/req processor, Envoy | peak RSS MiB "
-             "| block cache hits |",
+             "| cache hits |",
              "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for shape in ("first-seen", "replay"):
         for level in args.concurrency:
@@ -507,8 +506,8 @@ def report(results: Results, args: argparse.Namespace, meta: dict) -> str:
         *main_table(results, args),
         "",
         f"Replayed conversation at 1 in flight, turn by turn (median over the repeats and turns "
-        f"t-{WINDOW} to t+{WINDOW}; new = bytes added since the turn before; server = "
-        "trimwire_request_seconds, from the body in hand to the reply):",
+        f"t-{WINDOW} to t+{WINDOW}; new = bytes added since the turn before; server = trimwire's "
+        "x-trimwire-ms header, from the body in hand to the reply):",
         "",
         *turn_lines,
         "",

@@ -15,7 +15,7 @@ from .envoy_stream import OPENAI_PATH, common, removed_headers, set_headers
 from .harness import Harness
 
 SAVINGS = ("x-trimwire-outcome", "x-trimwire-tokens-before", "x-trimwire-tokens-after",
-           "x-trimwire-tokens-saved", "x-trimwire-ratio")
+           "x-trimwire-tokens-saved", "x-trimwire-ratio", "x-trimwire-ms")
 
 
 class TestCompression:
@@ -32,7 +32,8 @@ class TestCompression:
         assert set_headers(reply)["content-length"] == str(len(mutated))
 
     async def test_body_reply_and_response_headers_carry_the_same_savings(self, trimwire: Harness) -> None:
-        """Tokens before/after/saved, ratio and outcome are set upstream and returned to the client."""
+        """Tokens before/after/saved, ratio, outcome and the milliseconds trimwire took are set
+        upstream and returned to the client."""
         stream = trimwire.stream()
         await stream.request_headers()
         upstream = set_headers(await stream.body(encode(anthropic_body(service_listing()))))
@@ -45,6 +46,7 @@ class TestCompression:
         assert 0 < after < before
         assert int(savings["x-trimwire-tokens-saved"]) == before - after
         assert float(savings["x-trimwire-ratio"]) == round(after / before, 4)
+        assert 0 < float(savings["x-trimwire-ms"]) < 30_000
 
     async def test_openai_tool_message_is_compacted(self, trimwire: Harness) -> None:
         """A role:tool message of pretty JSON on the chat completions path is compacted."""
