@@ -98,8 +98,9 @@ class Metrics:
                              "(0 = in-process thread).", registry=r)
         self.ready = Gauge("trimwire_ready", "1 when the server is ready to serve.", registry=r)
         self.block_cache = Counter("trimwire_block_cache", "Block cache lookups in the compression "
-                                   "workers (hit, miss), entries evicted (eviction) and messages answered "
-                                   "whole by the message cache (message_hit).", ["result"], registry=r)
+                                   "workers (hit, miss), entries evicted (eviction), and messages answered "
+                                   "whole (message_hit) or read into blocks (message_miss).", ["result"],
+                                   registry=r)
         self.api_calls = Counter("trimwire_api_calls", "Calls of the compression APIs (/v1/compress, "
                                  "gRPC Compress) by API and answer (HTTP status or gRPC code).",
                                  ["api", "status"], registry=r)
