@@ -58,7 +58,10 @@ def _mutation(set_headers: Mapping[str, str], remove: Iterable[str]) -> pb.Heade
 
 
 def _common(set_headers: Mapping[str, str], remove: Iterable[str], body: bytes | None = None) -> pb.CommonResponse:
-    common = pb.CommonResponse(header_mutation=_mutation(set_headers, remove))
+    remove = list(remove)
+    # nothing to change: no mutation at all, rather than an empty one for Envoy to walk
+    common = pb.CommonResponse(header_mutation=_mutation(set_headers, remove)) if set_headers or remove \
+        else pb.CommonResponse()
     if body is not None:
         common.body_mutation.body = body
     return common
