@@ -26,6 +26,12 @@ from .workers import CompressionWorkers
 __all__ = ["RequestContext", "StreamProcessor"]
 
 _TRUE = ("1", "true", "yes", "on")
+# After its last reply (response headers) a stream waits this long for Envoy, which resets it at
+# once, instead of ending the call itself or reading on: grpc.aio leaks a batch's native op array
+# when a reset lands on a pending read or on a status sent after it (grpc/grpc#43360), measured at
+# ~130 bytes a request through Envoy, for the life of the process. A peer that half-closes and
+# waits for the status gets it after this long; its HTTP request went on without waiting.
+LAST_REPLY_WAIT_S = 0.05
 log = get_logger("trimwire.request")
 
 
@@ -47,6 +53,7 @@ class RequestContext:
     result: BodyResult | None = None
     started: float = 0.0             # when the complete body was in hand
     elapsed_ms: float = 0.0
+    answered: bool = False           # the last reply (response headers) has gone
 
     @property
     def ours(self) -> bool:
@@ -79,13 +86,15 @@ class StreamProcessor:
                         yield reply
                 elif kind == "response_headers":
                     yield envoy.response_headers_reply(self._savings_headers(ctx))
-                    # Our last phase: end the stream now (Envoy then goes on without us) rather
-                    # than wait for Envoy to close it. Envoy often resets it instead, and a reset
-                    # that lands while grpc.aio awaits the next message leaks that read's native
-                    # op array (grpc/grpc#43360), ~100 bytes a stream for the life of the process.
+                    ctx.answered = True
+                    await asyncio.sleep(LAST_REPLY_WAIT_S)  # Envoy's reset ends it (see the constant)
                     return
                 elif kind is not None:
                     yield envoy.empty_reply(kind)
+        except (asyncio.CancelledError, GeneratorExit):
+            if not ctx.answered:  # a reset after our last reply is how Envoy ends every stream
+                self.metrics.stream_errors.labels("cancelled").inc()
+            raise
         finally:
             self.metrics.inflight.dec()
             self.account(ctx)

@@ -47,12 +47,9 @@ class _ExternalProcessor(pb_grpc.ExternalProcessorServicer):
 
     async def Process(self, request_iterator: AsyncIterator[pb.ProcessingRequest],
                       context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ProcessingResponse]:
-        try:
+        try:  # a cancel (Envoy's reset) is counted by the processor and goes on up
             async for reply in self.processor.process(request_iterator):
                 yield reply
-        except asyncio.CancelledError:
-            self.metrics.stream_errors.labels("cancelled").inc()
-            raise
         except Exception as exc:  # one broken stream never affects another
             self.metrics.stream_errors.labels(type(exc).__name__).inc()
             log.warning("stream_error", error=type(exc).__name__)

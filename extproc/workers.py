@@ -175,6 +175,11 @@ class CompressionWorkers:
         else:
             self._all = [_Worker(settings, factory) for _ in range(self.processes)]
 
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes' ids (none with ``workers=0``)."""
+        return [worker.process.pid for worker in self._all if worker.process.pid is not None]
+
     async def warm_up(self) -> KompressStatus:
         """Wait until every worker has its tokenizer and Kompress model loaded.
 

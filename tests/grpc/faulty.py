@@ -16,14 +16,16 @@ from extproc import BodyCompressor, BodyRequest, BodyResult, Pipeline, Policy, S
 from extproc.compressors import JsonCompactor
 from extproc.pipeline.router import ContentType
 
-__all__ = ["BLOW_UP", "BREAK", "CRASH", "EXPLODE", "STALL", "STALL_ENTERED", "STALL_RELEASE",
-           "blowing_up_factory", "breaking_factory", "crashing_factory", "gated_factory", "raising_factory",
-           "stalling_factory"]
+__all__ = ["BLOW_UP", "BREAK", "CRASH", "EXPLODE", "SLEEP", "SLEEP_SECONDS", "STALL", "STALL_ENTERED",
+           "STALL_RELEASE", "blowing_up_factory", "breaking_factory", "crashing_factory", "gated_factory",
+           "raising_factory", "sleeping_factory", "stalling_factory"]
 
 EXPLODE = "EXPLODE-ON-THIS-BLOCK"
 BREAK = "BREAK-ON-THIS-BODY"
 CRASH = "CRASH-ON-THIS-BLOCK"
 STALL = "STALL-ON-THIS-BLOCK"
+SLEEP = "SLEEP-ON-THIS-BLOCK"
+SLEEP_SECONDS = 2.5
 # In-process only (workers=0): set when a stall begins, and by the test to end it.
 STALL_ENTERED = threading.Event()
 STALL_RELEASE = threading.Event()
@@ -45,6 +47,17 @@ class StallingCompressor(JsonCompactor):
         if STALL in text:
             STALL_ENTERED.set()
             STALL_RELEASE.wait(30)
+        return super().compress(text)
+
+
+class SleepingCompressor(JsonCompactor):
+    """Takes SLEEP_SECONDS over a marked block, in any process (a model call that runs long)."""
+
+    name = "sleeping"
+
+    def compress(self, text: str) -> str | None:
+        if SLEEP in text:
+            time.sleep(SLEEP_SECONDS)
         return super().compress(text)
 
 
@@ -80,6 +93,10 @@ def raising_factory(settings: Settings) -> BodyCompressor:
 
 def stalling_factory(settings: Settings) -> BodyCompressor:
     return _build(settings, StallingCompressor())
+
+
+def sleeping_factory(settings: Settings) -> BodyCompressor:
+    return _build(settings, SleepingCompressor())
 
 
 def crashing_factory(settings: Settings) -> BodyCompressor:

@@ -12,8 +12,8 @@ from tests.redis_server import pause, requires_redis, running_redis
 from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire
 from .envoy_stream import common, set_headers
-from .faulty import (BLOW_UP, CRASH, EXPLODE, STALL, STALL_RELEASE, blowing_up_factory, crashing_factory,
-                     raising_factory, stalling_factory)
+from .faulty import (BLOW_UP, CRASH, EXPLODE, SLEEP, SLEEP_SECONDS, STALL, STALL_RELEASE, blowing_up_factory,
+                     crashing_factory, raising_factory, sleeping_factory, stalling_factory)
 from .harness import Harness, sample_value
 
 HEALTHY = encode(anthropic_body(service_listing()))
@@ -90,6 +90,35 @@ async def test_dead_worker_process_fails_open_and_pool_recovers(start_trimwire: 
     reply, client = await one_request(harness, HEALTHY)
     assert len(reply.body_mutation.body) < len(HEALTHY)
     assert client["x-trimwire-outcome"] == "compressed"
+
+
+async def test_only_the_dead_worker_process_is_replaced(start_trimwire: StartTrimwire) -> None:
+    """Of two worker processes, the one that dies is replaced; the other keeps running (and its
+    caches), and both serve the requests after."""
+    harness = await start_trimwire(factory=crashing_factory, workers=2, request_deadline_ms=30_000)
+    before = set(harness.server.workers.pids)
+    reply, client = await one_request(harness, marked_body(CRASH))
+    assert client["x-trimwire-outcome"] == "failed_open"
+    for _ in range(4):
+        reply, client = await one_request(harness, HEALTHY)
+        assert client["x-trimwire-outcome"] == "compressed"
+    after = set(harness.server.workers.pids)
+    assert len(before) == len(after) == 2 and len(before & after) == 1
+
+
+async def test_a_worker_past_the_deadline_answers_late_then_serves(start_trimwire: StartTrimwire) -> None:
+    """A body whose compression outlasts request_deadline_ms fails open; its only worker finishes
+    it, the late answer is dropped, and the next request (queued meanwhile) is compressed."""
+    harness = await start_trimwire(factory=sleeping_factory, workers=1, request_deadline_ms=2_000)
+    assert SLEEP_SECONDS * 1000 > 2_000
+    pids = harness.server.workers.pids
+    reply, client = await one_request(harness, marked_body(SLEEP))
+    assert client["x-trimwire-outcome"] == "failed_open" and not reply.HasField("body_mutation")
+    reply, client = await one_request(harness, HEALTHY)
+    assert client["x-trimwire-outcome"] == "compressed" and len(reply.body_mutation.body) < len(HEALTHY)
+    assert harness.server.workers.pids == pids  # the same process: busy, not broken
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="deadline") == 1
 
 
 async def test_memory_blow_up_fails_only_that_request(start_trimwire: StartTrimwire) -> None:

@@ -164,6 +164,26 @@ async def test_cancelled_stream_does_not_affect_a_concurrent_one(trimwire: Harne
     assert sample_value(metrics, "trimwire_requests_total", format="anthropic", outcome="compressed") == 1
 
 
+async def test_a_reset_after_the_last_reply_is_how_envoy_ends_a_stream(trimwire: Harness) -> None:
+    """Envoy resets each stream as soon as it has the response-headers reply: the server is waiting
+    for that (no read or status in flight, which grpc.aio would leak), and it is not counted as a
+    cancelled stream; the request is accounted as compressed."""
+    stream = trimwire.stream()
+    await stream.request_headers()
+    await stream.body(BODY)
+    assert set_headers(await stream.response_headers())["x-trimwire-outcome"] == "compressed"
+    stream.call.cancel()
+    assert await stream.call.code() == grpc.StatusCode.CANCELLED
+
+    async def accounted() -> bool:
+        metrics = await trimwire.metrics()
+        return sample_value(metrics, "trimwire_requests_total", format="anthropic", outcome="compressed") == 1 \
+            and sample_value(metrics, "trimwire_inflight_streams") == 0
+
+    await eventually(accounted)
+    assert sample_value(await trimwire.metrics(), "trimwire_stream_errors_total", kind="cancelled") == 0
+
+
 async def test_stream_fault_ends_only_that_stream(start_trimwire: StartTrimwire) -> None:
     """A server-side fault aborts its own stream with INTERNAL while a concurrent stream completes."""
     harness = await start_trimwire(factory=breaking_factory)
