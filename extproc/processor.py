@@ -85,8 +85,8 @@ class StreamProcessor:
                     for reply in await self._on_request_trailers(ctx):
                         yield reply
                 elif kind == "response_headers":
+                    ctx.answered = True  # before the yield: Envoy may reset while it is being sent
                     yield envoy.response_headers_reply(self._savings_headers(ctx))
-                    ctx.answered = True
                     await asyncio.sleep(LAST_REPLY_WAIT_S)  # Envoy's reset ends it (see the constant)
                     return
                 elif kind is not None:
