@@ -16,7 +16,6 @@ Everything else is read into blocks by the format adapter, for the pipeline to c
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,15 +98,14 @@ class _Resume:
     """``rawjson.Resume`` for one body: finds the conversation's checkpoint once two messages are
     read, and hands back the messages the body shares with it."""
 
-    def __init__(self, plain: bytes, text: str, person: bytes, checkpoints: Checkpoints | None) -> None:
-        self.plain, self.text, self.person, self.checkpoints = plain, text, person, checkpoints
+    def __init__(self, plain: bytes, text: str, format_name: str, checkpoints: Checkpoints | None) -> None:
+        self.plain, self.text, self.format, self.checkpoints = plain, text, format_name, checkpoints
         self.key: bytes | None = None
         self.checkpoint: _Checkpoint | None = None
         self.shared = 0
 
     def __call__(self, second: Span) -> rawjson.Prefix | None:
-        head = self.plain[:len(self.text[:second[1]].encode())]
-        self.key = hashlib.blake2b(head, digest_size=16, person=self.person).digest()
+        self.key = message_key(self.format, self.plain[:len(self.text[:second[1]].encode())])
         self.checkpoint = self.checkpoints.get(self.key) if self.checkpoints is not None else None
         if self.checkpoint is None:
             return None
@@ -127,7 +125,7 @@ class MessageReader:
 
         Every message's tool calls are registered, in order, before its blocks are read.
         """
-        resume = _Resume(plain, text, adapter.FORMAT.encode()[:16], self.checkpoints if cached else None)
+        resume = _Resume(plain, text, adapter.FORMAT, self.checkpoints if cached else None)
         doc = rawjson.scan(text, adapter.ITEMS, resume if cached else None)
         conv = adapter.head(doc.body)
         body = Body(plain, doc, conv, items=[], names={}, head=len(conv.blocks), checkpoint=resume.key,
@@ -152,10 +150,10 @@ class MessageReader:
             byte_position = len(text[:position].encode())
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
-            item_text = text[start:end]
-            byte_end = byte_position + (start - position) + len(item_text.encode())  # separators are ASCII
+            encoded = text[start:end].encode()
+            byte_end = byte_position + (start - position) + len(encoded)  # separators are ASCII
             made = adapter.item_calls(values[index])
-            entry = Item(start, end, byte_end, message_key(adapter.FORMAT, item_text), made)
+            entry = Item(start, end, byte_end, message_key(adapter.FORMAT, encoded), made)
             for call_id, call in made:
                 calls[call_id], body.names[call_id] = call, call.name
             entry.outcome = memo.get(entry.key, body.names) if memo is not None else None

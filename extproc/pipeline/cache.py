@@ -118,9 +118,9 @@ class BlockCache:
         self._lru.put(key, (outcome,), len(outcome[0]) if outcome else 0)
 
 
-def message_key(format_name: str, text: str) -> bytes:
-    """The message cache key: a digest of a message's JSON text (valid UTF-8), per wire format."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16, person=format_name.encode()[:16]).digest()
+def message_key(format_name: str, encoded: bytes) -> bytes:
+    """The message cache key: a digest of a message's JSON text (UTF-8), per wire format."""
+    return hashlib.blake2b(encoded, digest_size=16, person=format_name.encode()[:16]).digest()
 
 
 @dataclass(frozen=True, slots=True)
