@@ -27,6 +27,7 @@ DEFAULT_GRPC_ADDRESS = "0.0.0.0:50051"
 DEFAULT_METRICS_ADDRESS = "0.0.0.0:9090"
 DEFAULT_API_ADDRESS = "0.0.0.0:8080"
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_STREAM_THREADS = 1024
 DEFAULT_MAX_BODY_BYTES = 48 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024
 DEFAULT_REQUEST_DEADLINE_MS = 2500
@@ -111,6 +112,10 @@ class Settings:
     tls_key_file: str = ""
     tls_client_ca_file: str = ""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # Threads of the gRPC server. An ext_proc stream holds one from the request's headers to its
+    # response headers, the upstream call included: this many requests are in flight at most, and
+    # more wait for a thread (past Envoy's message_timeout they go on uncompressed).
+    stream_threads: int = DEFAULT_STREAM_THREADS
     so_reuseport: bool = False
     keepalive_time_ms: int = 30_000
     keepalive_timeout_ms: int = 10_000
@@ -150,7 +155,7 @@ class Settings:
         _check_address("api_address", self.api_address)
         for name in ("max_message_bytes", "max_body_bytes", "max_decoded_bytes",
                      "request_deadline_ms", "keepalive_time_ms", "keepalive_timeout_ms",
-                     "user_label_limit", "redis_timeout_ms"):
+                     "user_label_limit", "redis_timeout_ms", "stream_threads"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("min_block_chars", "protect_recent_tool_results", "block_cache_bytes", "worker_memory_mb"):

@@ -33,15 +33,15 @@ class CompressorService(pb_grpc.CompressorServicer):
         self.metrics = metrics
         self.is_ready = is_ready
 
-    async def Compress(self, request: pb.CompressRequest, context: grpc.aio.ServicerContext) -> pb.CompressResponse:
+    def Compress(self, request: pb.CompressRequest, context: grpc.ServicerContext) -> pb.CompressResponse:
         try:
             messages = self._messages(request)
         except _Refused as refused:
             self.metrics.api_calls.labels("grpc", refused.code.name).inc()
-            await context.abort(refused.code, refused.detail)
+            context.abort(refused.code, refused.detail)
         self.metrics.api_calls.labels("grpc", grpc.StatusCode.OK.name).inc()
         metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
-        answer = await self.service.compress(CompressCall(
+        answer = self.service.compress_blocking(CompressCall(
             messages=messages, model=request.model or None, format=request.format or None,
             user=request.user, mode=request.mode or None, frozen_messages=request.frozen_message_count,
             bypass=request.bypass, request_id=sanitise(metadata.get("x-request-id")),

@@ -8,11 +8,11 @@ savings back to the client. Everything else passes through. No compression logic
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
 from . import envoy
@@ -26,12 +26,6 @@ from .workers import CompressionWorkers
 __all__ = ["RequestContext", "StreamProcessor"]
 
 _TRUE = ("1", "true", "yes", "on")
-# After its last reply (response headers) a stream waits this long for Envoy, which resets it at
-# once, instead of ending the call itself or reading on: grpc.aio leaks a batch's native op array
-# when a reset lands on a pending read or on a status sent after it (grpc/grpc#43360), measured at
-# ~130 bytes a request through Envoy, for the life of the process. A peer that half-closes and
-# waits for the status gets it after this long; its HTTP request went on without waiting.
-LAST_REPLY_WAIT_S = 0.05
 log = get_logger("trimwire.request")
 
 
@@ -53,6 +47,7 @@ class RequestContext:
     result: BodyResult | None = None
     started: float = 0.0             # when the complete body was in hand
     elapsed_ms: float = 0.0
+    body_sent: bool = False          # the reply to the whole body has gone
     answered: bool = False           # the last reply (response headers) has gone
 
     @property
@@ -70,34 +65,41 @@ class StreamProcessor:
         self.users = LabelGuard(settings.user_label_mode, settings.user_label_limit)
         self.models = LabelGuard("raw", 200)
 
-    async def process(self, requests: AsyncIterator[pb.ProcessingRequest]) -> AsyncIterator[pb.ProcessingResponse]:
+    def process(self, requests: Iterator[pb.ProcessingRequest]) -> Iterator[pb.ProcessingResponse]:
+        """One stream, on a thread of the gRPC server: each message in, its replies out."""
         ctx = RequestContext()
         self.metrics.inflight.inc()
         try:
-            async for request in requests:
+            for request in requests:
                 kind = request.WhichOneof("request")
                 if kind == "request_headers":
                     yield self._on_request_headers(ctx, request)
                 elif kind == "request_body":
-                    for reply in await self._on_request_body(ctx, request.request_body):
-                        yield reply
+                    yield from self._on_request_body(ctx, request.request_body)
+                    ctx.body_sent = ctx.body_done
                 elif kind == "request_trailers":
-                    for reply in await self._on_request_trailers(ctx):
-                        yield reply
+                    yield from self._on_request_trailers(ctx)
+                    ctx.body_sent = ctx.body_done
                 elif kind == "response_headers":
                     ctx.answered = True  # before the yield: Envoy may reset while it is being sent
                     yield envoy.response_headers_reply(self._savings_headers(ctx))
-                    await asyncio.sleep(LAST_REPLY_WAIT_S)  # Envoy's reset ends it (see the constant)
-                    return
+                    return  # our last phase: the call ends here, whether or not Envoy resets it
                 elif kind is not None:
                     yield envoy.empty_reply(kind)
-        except (asyncio.CancelledError, GeneratorExit):
-            if not ctx.answered:  # a reset after our last reply is how Envoy ends every stream
-                self.metrics.stream_errors.labels("cancelled").inc()
+        except grpc.RpcError:  # the call was cancelled while we waited for its next message
+            self._cancelled(ctx)
+        except GeneratorExit:  # ... or while a reply was on its way
+            self._cancelled(ctx)
             raise
         finally:
             self.metrics.inflight.dec()
             self.account(ctx)
+
+    def _cancelled(self, ctx: RequestContext) -> None:
+        if not ctx.answered:  # a reset after our last reply is how Envoy ends every stream
+            self.metrics.stream_errors.labels("cancelled").inc()
+        if ctx.body_done and not ctx.body_sent and ctx.ours:  # our body never reached Envoy
+            ctx.outcome, ctx.reason, ctx.result = "failed_open", "stream_closed", None
 
     def _on_request_headers(self, ctx: RequestContext, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
         headers = envoy.read_headers(request.request_headers)
@@ -127,7 +129,7 @@ class StreamProcessor:
             remove.append("content-length")  # the body we stream back may differ in length
         return envoy.request_headers_reply(remove=remove)
 
-    async def _on_request_body(self, ctx: RequestContext, body: pb.HttpBody) -> list[pb.ProcessingResponse]:
+    def _on_request_body(self, ctx: RequestContext, body: pb.HttpBody) -> list[pb.ProcessingResponse]:
         if ctx.body_done:  # a duplicate end of stream must never process the body twice
             return [] if ctx.full_duplex else [envoy.request_body_reply()]
         if not ctx.ours:
@@ -139,18 +141,18 @@ class StreamProcessor:
         ctx.chunks.append(body.body)
         if ctx.full_duplex and not body.end_of_stream:
             return []
-        return await self._finish_body(ctx)
+        return self._finish_body(ctx)
 
-    async def _on_request_trailers(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
-        replies = await self._finish_body(ctx) if ctx.full_duplex and ctx.ours and not ctx.body_done else []
+    def _on_request_trailers(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
+        replies = self._finish_body(ctx) if ctx.full_duplex and ctx.ours and not ctx.body_done else []
         return replies + [envoy.trailers_reply(response_side=False)]
 
-    async def _finish_body(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
+    def _finish_body(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
         ctx.body_done = True
         ctx.started = time.perf_counter()  # the client's upload before this is not our latency
         raw = b"".join(ctx.chunks)
         ctx.chunks.clear()
-        result = await self._compress(ctx, raw)
+        result = self._compress(ctx, raw)
         ctx.elapsed_ms = (time.perf_counter() - ctx.started) * 1000
         changed = result is not None and result.body is not None
         if ctx.full_duplex:
@@ -159,14 +161,13 @@ class StreamProcessor:
             return [envoy.request_body_reply(set_headers=self._savings_headers(ctx))]
         return [envoy.request_body_reply(result.body, self._savings_headers(ctx))]
 
-    async def _compress(self, ctx: RequestContext, raw: bytes) -> BodyResult | None:
+    def _compress(self, ctx: RequestContext, raw: bytes) -> BodyResult | None:
         started = time.perf_counter()
         request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding, mode=ctx.mode,
                               deadline=inference_deadline(self.settings))
         try:
-            async with asyncio.timeout(self.settings.request_deadline_ms / 1000):  # no extra task, as wait_for has
-                result = await self.workers.run(raw, request)
-        except asyncio.TimeoutError:
+            result = self.workers.run_blocking(raw, request, self.settings.request_deadline_ms / 1000)
+        except TimeoutError:
             ctx.outcome, ctx.reason = "failed_open", "deadline"
             return None
         except Exception as exc:  # fail open: the original body goes upstream

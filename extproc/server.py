@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
@@ -45,15 +46,14 @@ class _ExternalProcessor(pb_grpc.ExternalProcessorServicer):
         self.processor = processor
         self.metrics = metrics
 
-    async def Process(self, request_iterator: AsyncIterator[pb.ProcessingRequest],
-                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ProcessingResponse]:
-        try:  # a cancel (Envoy's reset) is counted by the processor and goes on up
-            async for reply in self.processor.process(request_iterator):
-                yield reply
+    def Process(self, request_iterator: Iterator[pb.ProcessingRequest],
+                context: grpc.ServicerContext) -> Iterator[pb.ProcessingResponse]:
+        try:  # a cancel (Envoy's reset) is counted by the processor
+            yield from self.processor.process(request_iterator)
         except Exception as exc:  # one broken stream never affects another
             self.metrics.stream_errors.labels(type(exc).__name__).inc()
             log.warning("stream_error", error=type(exc).__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, "trimwire stream error")
+            context.abort(grpc.StatusCode.INTERNAL, "trimwire stream error")
 
 
 @dataclass
@@ -61,8 +61,8 @@ class TrimwireServer:
     """A running server; ``grpc_port`` and ``ops_port`` are the bound ports (useful with port 0)."""
 
     settings: Settings
-    server: grpc.aio.Server
-    health: health.aio.HealthServicer
+    server: grpc.Server
+    health: health.HealthServicer
     workers: CompressionWorkers
     metrics: Metrics
     ops_runner: web.AppRunner
@@ -77,11 +77,12 @@ class TrimwireServer:
         self.ready = False
         self.metrics.ready.set(0)
         for name in _HEALTH_NAMES:
-            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info("draining", grace_s=grace)
         if self.api_runner is not None:
             await self.api_runner.shutdown()
-        await self.server.stop(grace)
+        stopped = self.server.stop(grace)  # new calls refused at once; streams in flight get ``grace``
+        await asyncio.get_running_loop().run_in_executor(None, stopped.wait)
         if self.api_runner is not None:
             await self.api_runner.cleanup()
         await self.ops_runner.cleanup()
@@ -120,14 +121,17 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
     api_runner, api_port = (await start_api_http(settings, service, metrics, is_ready)
                             if settings.api_enabled else (None, None))
 
-    server = grpc.aio.server(options=_grpc_options(settings))
+    # grpc's threaded server, not grpc.aio: aio leaks native memory on each stream Envoy resets
+    # (grpc/grpc#43360), and Envoy resets every ext_proc stream once it has the last reply.
+    server = grpc.server(ThreadPoolExecutor(max_workers=settings.stream_threads, thread_name_prefix="grpc"),
+                         options=_grpc_options(settings))
     pb_grpc.add_ExternalProcessorServicer_to_server(_ExternalProcessor(processor, metrics), server)
     compressor_pb2_grpc.add_CompressorServicer_to_server(
         CompressorService(settings, service, metrics, is_ready), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in _HEALTH_NAMES:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection(
         (pb.DESCRIPTOR.services_by_name["ExternalProcessor"].full_name, COMPRESSOR_SERVICE,
          health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
@@ -136,7 +140,7 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
                  if tls.enabled(settings) else server.add_insecure_port(settings.grpc_address))
     if grpc_port == 0:
         raise OSError(f"cannot bind gRPC address {settings.grpc_address}")
-    await server.start()
+    server.start()
 
     running = TrimwireServer(settings, server, health_servicer, workers, metrics, ops_runner,
                              grpc_port, ops_port, api_runner, api_port)
@@ -152,7 +156,7 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
             await running.stop(grace=0)
             raise KompressUnavailable(kompress.reason, kompress.detail)
     for name in _HEALTH_NAMES:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running.ready = True
     metrics.ready.set(1)
     log.info("serving", grpc_port=grpc_port, ops_port=ops_port, api_port=api_port, workers=workers.processes,

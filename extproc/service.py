@@ -70,16 +70,21 @@ class MessageCompressor:
         self.settings = processor.settings
 
     async def compress(self, call: CompressCall) -> CompressAnswer:
+        """``compress_blocking`` off the event loop (the HTTP API)."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.compress_blocking, call)
+
+    def compress_blocking(self, call: CompressCall) -> CompressAnswer:
+        """One call, on the calling thread (the gRPC server's), accounted like an ext_proc request."""
         ctx = RequestContext(request_id=call.request_id, user=call.user, path=call.entry, mode=call.mode)
         try:
             if call.bypass and self.settings.bypass_allowed(call.user):
                 ctx.outcome, ctx.reason = "bypassed", "header"
                 return CompressAnswer(call.messages, "bypassed")
-            return await self._compress(ctx, call)
+            return self._compress(ctx, call)
         finally:
             self.processor.account(ctx)
 
-    async def _compress(self, ctx: RequestContext, call: CompressCall) -> CompressAnswer:
+    def _compress(self, ctx: RequestContext, call: CompressCall) -> CompressAnswer:
         body: dict[str, Any] = {"messages": call.messages}
         if call.model is not None:
             body["model"] = call.model
@@ -93,9 +98,9 @@ class MessageCompressor:
                               frozen_messages=call.frozen_messages, deadline=inference_deadline(self.settings))
         ctx.started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.settings.request_deadline_ms / 1000):
-                result: BodyResult = await self.processor.workers.run(raw, request)
-        except asyncio.TimeoutError:
+            result: BodyResult = self.processor.workers.run_blocking(raw, request,
+                                                                    self.settings.request_deadline_ms / 1000)
+        except TimeoutError:
             ctx.outcome, ctx.reason = "failed_open", "deadline"
             return CompressAnswer(call.messages, "failed_open")
         except Exception as exc:  # fail open: the caller's messages go back unchanged

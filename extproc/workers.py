@@ -4,10 +4,10 @@ Envoy multiplexes all ext_proc streams over a few HTTP/2 connections, so several
 a port with SO_REUSEPORT would see unevenly spread load (one connection lands on one process).
 One gRPC server hands bodies to worker processes instead; the event loop only moves bytes.
 
-Each worker is a spawned process at the end of its own socket pair; the event loop writes a body
-to an idle worker and reads the answer as one more event, with no thread in between (a
-``ProcessPoolExecutor`` hops through two threads each way, which cost more than the compression
-of a resent turn). A worker that dies fails its request open and is replaced.
+Each worker is a spawned process at the end of its own socket pair. The gRPC thread that holds a
+request writes its body to an idle worker and waits for the answer on the socket, with no thread
+in between (a ``ProcessPoolExecutor`` hops through two threads each way, which cost more than the
+compression of a resent turn). A worker that dies fails its request open and is replaced.
 ``workers=0`` runs compression on a thread of the server process (tests, one-core pods).
 See docs/architecture.md for the measurement behind this choice.
 """
@@ -19,10 +19,13 @@ import ctypes
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
 import socket
 import struct
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,7 +42,7 @@ __all__ = ["CompressionWorkers", "usable_cpus"]
 Factory = Callable[[Settings], BodyCompressor]
 
 _FRAME = struct.Struct("!Q")  # every message between the server and a worker: its length, then pickle
-_READ_LIMIT = 1 << 20         # bytes the event loop buffers from a worker before it waits for a read
+_READ_CHUNK = 1 << 18         # bytes read from a worker's socket at a time
 log = get_logger("trimwire.workers")
 
 
@@ -114,7 +117,7 @@ def _worker_main(sock: socket.socket, settings: Settings, factory: Factory, pare
 
 
 class _Worker:
-    """One worker process and the server's end of its socket pair."""
+    """One worker process and the server's end of its socket pair (blocking, one caller at a time)."""
 
     def __init__(self, settings: Settings, factory: Factory) -> None:
         ours, theirs = socket.socketpair()
@@ -124,39 +127,45 @@ class _Worker:
         self.process.start()  # spawn, not fork: the parent holds gRPC threads that must not be forked
         theirs.close()
         self.sock = ours
-        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._pending = bytearray()  # what has arrived of an answer not yet whole
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._streams is None:
-            self._streams = await asyncio.open_connection(sock=self.sock, limit=_READ_LIMIT)
-        return self._streams
-
-    async def send(self, message: Any) -> None:
-        _, writer = await self._connect()
+    def send(self, message: Any) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        writer.write(_FRAME.pack(len(data)) + data)  # one send: a second would wake the worker twice
-        await writer.drain()
+        self.sock.settimeout(None)
+        self.sock.sendall(_FRAME.pack(len(data)) + data)  # one send: a second would wake the worker twice
 
-    async def receive(self) -> Any:
-        """The worker's next message; BrokenProcessPool when it died instead of answering."""
-        reader, _ = await self._connect()
+    def receive(self, timeout: float | None) -> Any:
+        """The worker's next message; TimeoutError past ``timeout`` (what arrived is kept for the
+        next call); BrokenProcessPool when it died instead of answering."""
+        self.sock.settimeout(timeout)
         try:
-            (size,) = _FRAME.unpack(await reader.readexactly(_FRAME.size))
-            return pickle.loads(await reader.readexactly(size))
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            while True:
+                if len(self._pending) >= _FRAME.size:
+                    (size,) = _FRAME.unpack_from(self._pending)
+                    if len(self._pending) >= _FRAME.size + size:
+                        message = pickle.loads(memoryview(self._pending)[_FRAME.size:_FRAME.size + size])
+                        del self._pending[:_FRAME.size + size]
+                        return message
+                chunk = self.sock.recv(_READ_CHUNK)
+                if not chunk:
+                    raise BrokenProcessPool(f"worker process {self.process.pid} died")
+                self._pending += chunk
+        except socket.timeout:
+            raise TimeoutError("the worker did not answer in time") from None
+        except ConnectionError as exc:
             raise BrokenProcessPool(f"worker process {self.process.pid} died") from exc
 
     def stop(self) -> None:
-        if self._streams is not None:
-            self._streams[1].close()
-        else:
-            self.sock.close()
+        self.sock.close()
         if self.process.is_alive():
             self.process.terminate()
 
 
 class CompressionWorkers:
-    """Runs ``BodyCompressor.run`` off the event loop; replaces a worker that dies."""
+    """Runs ``BodyCompressor.run`` off the calling thread; replaces a worker that dies.
+
+    ``run_blocking`` is for threads (the gRPC server's); ``run`` for the event loop (the HTTP API).
+    """
 
     def __init__(self, settings: Settings, factory: Factory = build_compressor) -> None:
         self.settings = settings
@@ -165,8 +174,11 @@ class CompressionWorkers:
         self._inline: BodyCompressor | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._all: list[_Worker] = []
-        self._idle: asyncio.Queue[_Worker] | None = None
-        self._starting: asyncio.Task[list[KompressStatus]] | None = None
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._started = threading.Lock()
+        self._statuses: list[KompressStatus] | None = None
+        self._dead: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
+        self._keeper: threading.Thread | None = None
         self._closed = False
         if self.processes == 0:
             self._inline = factory(settings)
@@ -180,78 +192,93 @@ class CompressionWorkers:
         """The worker processes' ids (none with ``workers=0``)."""
         return [worker.process.pid for worker in self._all if worker.process.pid is not None]
 
-    async def warm_up(self) -> KompressStatus:
+    def warm_up_blocking(self) -> KompressStatus:
         """Wait until every worker has its tokenizer and Kompress model loaded.
 
         Returns what the workers made of Kompress: the first one that could not load it, if any.
         """
         if self._inline is not None:
             return self._inline.kompress
-        statuses = await self._ready()
-        return next((status for status in statuses if not status.available), statuses[0])
+        with self._started:
+            if self._statuses is None:
+                self._statuses = [worker.receive(None) for worker in self._all]
+                for worker in self._all:
+                    self._idle.put(worker)
+        return next((status for status in self._statuses if not status.available), self._statuses[0])
 
-    async def _ready(self) -> list[KompressStatus]:
-        """Each worker's first message, its Kompress status, read once; then every worker is idle."""
-        if self._starting is None:
-            self._starting = asyncio.ensure_future(self._start())
-        return await asyncio.shield(self._starting)
+    async def warm_up(self) -> KompressStatus:
+        return await asyncio.get_running_loop().run_in_executor(None, self.warm_up_blocking)
 
-    async def _start(self) -> list[KompressStatus]:
-        statuses = list(await asyncio.gather(*(worker.receive() for worker in self._all)))
-        self._idle = asyncio.Queue()
-        for worker in self._all:
-            self._idle.put_nowait(worker)
-        return statuses
-
-    async def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
+    def run_blocking(self, raw: bytes, request: BodyRequest, timeout: float) -> BodyResult:
+        """``BodyCompressor.run`` in a worker; TimeoutError past ``timeout`` seconds (the worker
+        finishes and is idle again), BrokenProcessPool when the worker died (it is replaced)."""
         if self._inline is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._threads, self._inline.run, raw, request)
-        if self._idle is None:
-            await self._ready()
-        assert self._idle is not None
-        worker = await self._idle.get()
-        answer = asyncio.ensure_future(self._ask(worker, raw, request))
-        # A request that gives up (its deadline) leaves the worker busy until it answers; it goes
-        # back to the idle queue then, or is replaced if it died.
-        answer.add_done_callback(lambda done, w=worker: self._release(w, done))
-        ok, value = await asyncio.shield(answer)
+            assert self._threads is not None
+            return self._threads.submit(self._inline.run, raw, request).result(timeout)  # futures.TimeoutError
+        if self._statuses is None:
+            self.warm_up_blocking()
+        deadline = time.monotonic() + timeout
+        try:
+            worker = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError("no worker was free in time") from None
+        try:
+            worker.send((raw, request))
+            ok, value = worker.receive(max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            # it answers later: read that answer on a thread of its own, then the worker is idle
+            threading.Thread(target=self._finish, args=(worker,), daemon=True, name="worker-late").start()
+            raise
+        except (BrokenProcessPool, OSError):
+            self._replace(worker)
+            raise BrokenProcessPool("a worker process died") from None
+        self._idle.put(worker)
         if not ok:
             raise value
         return value
 
-    async def _ask(self, worker: _Worker, raw: bytes, request: BodyRequest) -> tuple[bool, Any]:
-        await worker.send((raw, request))
-        return await worker.receive()
+    async def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.run_blocking, raw, request,
+                                          self.settings.request_deadline_ms / 1000)
 
-    def _release(self, worker: _Worker, done: asyncio.Future) -> None:
-        if self._closed:
+    def _finish(self, worker: _Worker) -> None:
+        try:
+            worker.receive(None)
+        except (BrokenProcessPool, OSError):
+            self._replace(worker)
             return
-        if done.cancelled() or done.exception() is not None:  # it died, or its socket broke
-            worker.stop()
-            log.warning("worker_died", pid=worker.process.pid, exitcode=worker.process.exitcode)
-            asyncio.ensure_future(self._replace(worker))
-        else:
-            assert self._idle is not None
-            self._idle.put_nowait(worker)
+        self._idle.put(worker)
 
-    async def _replace(self, dead: _Worker) -> None:
-        """Start a worker in ``dead``'s place; idle once it is ready (retried while it fails to start)."""
-        while not self._closed:
-            fresh = _Worker(self.settings, self.factory)
-            self._all[self._all.index(dead)] = dead = fresh
-            try:
-                await fresh.receive()  # its Kompress status: it is ready
-            except BrokenProcessPool:
-                fresh.stop()
-                await asyncio.sleep(1.0)
-                continue
-            assert self._idle is not None
-            self._idle.put_nowait(fresh)
-            return
+    def _replace(self, dead: _Worker) -> None:
+        """Have the keeper thread start a worker in ``dead``'s place (that takes seconds)."""
+        dead.stop()
+        log.warning("worker_died", pid=dead.process.pid, exitcode=dead.process.exitcode)
+        with self._started:
+            if self._keeper is None:
+                # one thread for the pool's life: a worker gets SIGTERM when the *thread* that
+                # started it ends (PR_SET_PDEATHSIG), so none is started from a passing thread
+                self._keeper = threading.Thread(target=self._keep, daemon=True, name="worker-keeper")
+                self._keeper.start()
+        self._dead.put(dead)
+
+    def _keep(self) -> None:
+        while (dead := self._dead.get()) is not None:
+            while not self._closed:
+                fresh = _Worker(self.settings, self.factory)
+                self._all[self._all.index(dead)] = dead = fresh
+                try:
+                    fresh.receive(None)  # its Kompress status: it is ready
+                except (BrokenProcessPool, OSError):
+                    fresh.stop()
+                    time.sleep(1.0)
+                    continue
+                self._idle.put(fresh)
+                break
 
     def close(self) -> None:
         self._closed = True
+        self._dead.put(None)
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
         for worker in self._all:

@@ -165,15 +165,15 @@ async def test_cancelled_stream_does_not_affect_a_concurrent_one(trimwire: Harne
 
 
 async def test_a_reset_after_the_last_reply_is_how_envoy_ends_a_stream(trimwire: Harness) -> None:
-    """Envoy resets each stream as soon as it has the response-headers reply: the server is waiting
-    for that (no read or status in flight, which grpc.aio would leak), and it is not counted as a
-    cancelled stream; the request is accounted as compressed."""
+    """Envoy resets each stream as soon as it has the response-headers reply: that is not counted
+    as a cancelled stream (whether the server's status got there first or not), and the request is
+    accounted as compressed."""
     stream = trimwire.stream()
     await stream.request_headers()
     await stream.body(BODY)
     assert set_headers(await stream.response_headers())["x-trimwire-outcome"] == "compressed"
     stream.call.cancel()
-    assert await stream.call.code() == grpc.StatusCode.CANCELLED
+    assert await stream.call.code() in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED)
 
     async def accounted() -> bool:
         metrics = await trimwire.metrics()
