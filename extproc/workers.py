@@ -59,7 +59,11 @@ def usable_cpus() -> int:
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Linux: end this worker when the server dies, even by SIGKILL (else it lingers forever)."""
+    """Linux: end this worker when the server dies, even by SIGKILL (else it lingers forever).
+
+    The signal follows the *thread* that started the worker: the first ones start on the server's
+    main thread, replacements on the pool's keeper thread, both as long-lived as the server.
+    """
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
