@@ -81,6 +81,7 @@ def _limit_memory(megabytes: int) -> None:
 
 
 def _send(sock: socket.socket, message: Any) -> None:
+    """One framed message, in one send: a second would wake the other side twice."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     sock.sendall(_FRAME.pack(len(data)) + data)
 
@@ -134,9 +135,8 @@ class _Worker:
         self._pending = bytearray()  # what has arrived of an answer not yet whole
 
     def send(self, message: Any) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         self.sock.settimeout(None)
-        self.sock.sendall(_FRAME.pack(len(data)) + data)  # one send: a second would wake the worker twice
+        _send(self.sock, message)
 
     def receive(self, timeout: float | None) -> Any:
         """The worker's next message; TimeoutError past ``timeout`` (what arrived is kept for the
