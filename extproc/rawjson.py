@@ -7,7 +7,7 @@ Infinity) and notes the span of each top-level member and of each item of one ar
 client wrote it: numbers keep their spelling, keys their order, strings their escapes.
 
 Item spans also let a caller recognise an item it has seen before by its text alone
-(``compress.py``'s message cache). Parsing is the json module's C scanner throughout.
+(``messages.py``: checkpoints and the message cache). Parsing is the json module's C scanner throughout.
 """
 
 from __future__ import annotations

@@ -168,7 +168,8 @@ class _Worker:
 class CompressionWorkers:
     """Runs ``BodyCompressor.run`` off the calling thread; replaces a worker that dies.
 
-    ``run_blocking`` is for threads (the gRPC server's); ``run`` for the event loop (the HTTP API).
+    ``run_blocking`` is called from threads: the gRPC server's, and the event loop's executor for
+    the HTTP API (``service.py``).
     """
 
     def __init__(self, settings: Settings, factory: Factory = build_compressor) -> None:
@@ -240,11 +241,6 @@ class CompressionWorkers:
         if not ok:
             raise value
         return value
-
-    async def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.run_blocking, raw, request,
-                                          self.settings.request_deadline_ms / 1000)
 
     def _finish(self, worker: _Worker) -> None:
         try:

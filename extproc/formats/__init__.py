@@ -4,7 +4,7 @@ An adapter is a module with four names (``Adapter``): ``ITEMS``, the body's arra
 or items; ``head(body)``, the Conversation with the blocks outside that array (system prompt,
 instructions); ``item_calls(item)``, the tool calls an item makes; and ``add_item``, which adds
 an item's blocks, each with the path of its string in the body (``Block.path``). Items are read
-one by one so the caller may skip those it has seen before (``compress.py``). To add a format:
+one by one so the caller may skip those it has seen before (``messages.py``). To add a format:
 write such a module here and register it below.
 """
 
