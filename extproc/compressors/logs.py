@@ -25,7 +25,7 @@ import re
 from collections import Counter
 
 from ..conversation import Block
-from ..pipeline.router import ContentType, content_type, line_matches
+from ..pipeline.router import ContentType, content_type, line_matches, line_rule
 from .repeats import SIMILAR, similar_runs
 
 __all__ = [
@@ -55,14 +55,14 @@ _MIN_DEDUP_CHARS = 8            # shorter repeated lines ("}", "--", "  |") are 
 # Failures: 0, Errors: 0, Skipped: 0, Time elapsed: 0.23 s -- in com.example.FooTest". The run's
 # total ("Tests run: 518, Failures: 0, ...") has no "Time elapsed" and stays a summary.
 _SUREFIRE_CLEAN = r"(?:\[INFO\] )?Tests run: \d+, Failures: 0, Errors: 0, Skipped: 0, Time elapsed: "
-_PASSING_LINE = (
+_PASSING_LINE = line_rule(
     re.compile(r"\S+\.py [.sxX]+\s*(?:\[\s*\d+%\])?$|\s*--- PASS: |=== (?:RUN|PAUSE|CONT|NAME) "
                r"|ok\s+\S+\s+(?:[\d.]+s|\(cached\))|PASS$|PASS\s|\s*[✓✔√]\s|ok \d+ |" + _SUREFIRE_CLEAN),
     re.compile(r"\sPASSED\b|\.\.\. ok$"), ("PASSED", "... ok"))
-_SKIPPED_LINE = (
+_SKIPPED_LINE = line_rule(
     re.compile(r"\s*--- SKIP: |ok \d+ .*# SKIP"),
     re.compile(r"\s(?:SKIPPED|XFAIL)\b|\.\.\. skipped\b"), ("SKIPPED", "XFAIL", "... skipped"))
-_PROGRESS_LINE = (
+_PROGRESS_LINE = line_rule(
     re.compile(
         # "[ 45%] Building ...", "45% [=====>   ]", " 45%|####": a bare "95% of requests ..." is a result
         r"\s*\[\s*\d{1,3}(?:\.\d+)?%\]\s|\s*\d{1,3}(?:\.\d+)?%\s*(?:[|\[]|$)"
@@ -76,7 +76,7 @@ _PROGRESS_LINE = (
         r"|\S+ +-{20,} +[\d.]+ ?[KMGT]?i?B/"),  # uv's per-package download bars
     re.compile(r"\r.|\d%\||[━█▉▊▋▌▍▎▏■]{6,}|\[[=#>\-. ]{10,}\]|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|\| [#\d ]{4,}\|\s+\d{1,3}%"),
     ("\r", "%", "━", "█", "■", "[", "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"))
-_SIGNAL_LINE = (
+_SIGNAL_LINE = line_rule(
     re.compile(
         r"=+ .+ =+$|-+ .+ -+$|_{3,} .+ _{3,}$|\s*E\s{2,}|\s*>\s{3}|\s+--> "
         r"|\s*(?:Tests:|Test Suites:|Snapshots:|Time:|Ran \d+ tests?|OK\b|FAILED|test result:|Finished"

@@ -35,6 +35,9 @@ _VARYING = re.compile(
     r"|(?<![\w.])\d+\.\d+(?![\d.])"                                                            # durations
     r"|\b\d{10,}\b")                                                                         # epoch stamps
 _MASK = "\x00"
+# Every character a _VARYING match can hold. Lines whose text outside these differs cannot share
+# a template, so similar_runs compares that (a fast bytes.translate) before masking anything.
+_MASKABLE = b"0123456789abcdefABCDEF-xTZ:.,+ "
 # How omitted similar lines differ from the kept ones, in every marker that counts them.
 SIMILAR = "like the lines around them but for times, addresses and ids"
 
@@ -52,21 +55,29 @@ def similar_runs(lines: list[str], *, min_run: int = DEFAULT_MIN_RUN,
     runs: list[tuple[int, int, int]] = []
     first = last = -1
     count = 0
-    current = None
+    current = rest = None   # the run's template (made when first needed) and its unmaskable rest
     for index, line in enumerate(lines):
         if not line.strip():
             continue
-        key = None if index in exclude else template(line)
-        if key is not None and key == current and len(key) >= _MIN_TEMPLATE_CHARS:
-            last, count = index, count + 1
-            continue
+        line_rest = None if index in exclude else _unmaskable(line)
+        if line_rest is not None and line_rest == rest:
+            if current is None:
+                current = template(lines[first])
+            if template(line) == current and len(current) >= _MIN_TEMPLATE_CHARS:
+                last, count = index, count + 1
+                continue
         if count >= min_run:
             runs.append((first, last, count))
         first = last = index
-        count, current = 1, key
+        count, current, rest = 1, None, line_rest
     if count >= min_run:
         runs.append((first, last, count))
     return runs
+
+
+def _unmaskable(line: str) -> bytes:
+    """What of the line no _VARYING match can cover: equal for any two lines of one template."""
+    return line.rstrip().encode("utf-8", "surrogatepass").translate(None, _MASKABLE)
 
 
 def marker(omitted: int) -> str:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from enum import Enum
 
 from ..conversation import Block
 
-__all__ = ["ContentType", "LineRule", "content_type", "detect", "fits_columns", "line_matches", "table_columns",
+__all__ = ["ContentType", "LineRule", "content_type", "detect", "fits_columns", "line_matches", "line_rule", "table_columns",
            "DEFAULT_SAMPLE_CHARS"]
 
 DEFAULT_SAMPLE_CHARS = 8192
@@ -76,23 +77,31 @@ _TIMESTAMP = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}|^\[?\d{2}:\d{2}:\
 # A log line: one of the anchored shapes at its start, or one of the unanchored ones anywhere. The
 # anywhere rules are tried only when the line holds one of their substrings (_LOG_HINTS): a plain
 # search with every rule costs several times more per line, and routing reads every sampled line.
+# The shapes that may be indented follow one possessive run of leading blanks (each starts with a
+# non-blank, or asks for a blank behind it), so an indented line is not re-read once per shape.
 _LOG_START = re.compile(
-    r"\s*\[?\s*(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRITICAL|PANIC)\b"
-    r"|=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
+    r"=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
     r"|(?:PASS|FAIL|ok|not ok|---) "
-    r"|\s*(?:Collecting|Downloading|Installing|Building|Using cached|Requirement already satisfied|Successfully"
-    r"|Compiling|Finished|Running|Checking|Fresh|Updating|Locking|Resolving|Fetching|Preparing|Obtaining)\b"
     r"|npm (?:WARN|ERR!|notice|http|timing)|(?:yarn|pnpm) |added \d+ packages?"
-    r"|(?:error|warning)(?:\[[A-Z]?\d+\])?:|\s+--> \S+:\d+"
+    r"|(?:error|warning)(?:\[[A-Z]?\d+\])?:"
     r"|make(?:\[\d+\])?: |(?:gcc|g\+\+|cc|clang|c\+\+|ld|ar) \S"
-    r"|\s*(?:Step \d+/\d+|#\d+ \[|\d+/\d+ \S|\[\d+/\d+\] )|\s*\d+%|(?:error|warning|warn|info) \S"
+    r"|(?:error|warning|warn|info) \S"
     r"|(?:NAME|NAMESPACE)\s{2,}\S+\s{2,}"
-    r"|\s*(?:E|>)\s{3}|Traceback \(most recent call last\)|\s+at \S+\("
-    r'|\s*\{.*"(?:level|severity|lvl)"\s*:'
-    # apt and dpkg, spinners (uv, npm, cargo), uv's per-package download bars
+    r"|Traceback \(most recent call last\)"
+    # apt and dpkg, uv's per-package download bars
     r"|(?:Get|Hit|Ign|Err):\d+ \S|Reading (?:package lists|state information)|\(Reading database |Fetched \d"
     r"|Selecting previously unselected |Preparing to unpack |Unpacking \S|Setting up \S|Processing triggers "
-    r"|\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] |\S+ +[-━]{20,} +[\d.]+ ?[KMGT]?i?B/"
+    r"|\S+ +[-━]{20,} +[\d.]+ ?[KMGT]?i?B/"
+    r"|\s*+(?:"
+    r"\[?\s*(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRITICAL|PANIC)\b"
+    r"|(?:Collecting|Downloading|Installing|Building|Using cached|Requirement already satisfied|Successfully"
+    r"|Compiling|Finished|Running|Checking|Fresh|Updating|Locking|Resolving|Fetching|Preparing|Obtaining)\b"
+    r"|(?:Step \d+/\d+|#\d+ \[|\d+/\d+ \S|\[\d+/\d+\] )|\d+%"
+    r"|(?:E|>)\s{3}"
+    r'|\{.*"(?:level|severity|lvl)"\s*:'
+    r"|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] "  # spinners (uv, npm, cargo)
+    r"|(?<=\s)--> \S+:\d+|(?<=\s)at \S+\("
+    r")"
 )
 _LOG_ANYWHERE = re.compile(
     r"\b(?:INFO|WARN(?:ING)?|ERROR|DEBUG|FATAL|CRITICAL)\b[:\]]?"
@@ -105,8 +114,16 @@ _LOG_HINTS = ("INFO", "WARN", "ERROR", "DEBUG", "FATAL", "CRITICAL", "PASSED", "
               "XPASS", "%", "Running", "Pending", "CrashLoopBackOff", "Completed", "Terminating", "exit ")
 
 
-LineRule = tuple[re.Pattern[str], re.Pattern[str], tuple[str, ...]]
-_LOG_RULE: LineRule = (_LOG_START, _LOG_ANYWHERE, _LOG_HINTS)
+LineRule = tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]
+
+
+def line_rule(start: re.Pattern[str], anywhere: re.Pattern[str], hints: tuple[str, ...]) -> LineRule:
+    """A line rule: ``start`` matched at the line's start, or ``anywhere`` searched in the line but
+    only when one of the literal ``hints`` is in it (one search for all of them)."""
+    return start, anywhere, re.compile("|".join(map(re.escape, hints)))
+
+
+_LOG_RULE: LineRule = line_rule(_LOG_START, _LOG_ANYWHERE, _LOG_HINTS)
 
 
 def line_matches(rule: LineRule, line: str, haystack: str | None = None) -> bool:
@@ -115,11 +132,9 @@ def line_matches(rule: LineRule, line: str, haystack: str | None = None) -> bool
     start, anywhere, hints = rule
     if start.match(line):
         return True
-    haystack = line if haystack is None else haystack
-    for hint in hints:  # a plain loop: measurably cheaper than any() over a generator here
-        if hint in haystack:
-            return anywhere.search(line) is not None
-    return False
+    if hints.search(line if haystack is None else haystack) is None:
+        return False
+    return anywhere.search(line) is not None
 
 
 def _is_log_line(line: str) -> bool:
@@ -127,26 +142,27 @@ def _is_log_line(line: str) -> bool:
 
 
 # A source line: a shape at its start (match), or a line ending in "{" or ";" (searched only then).
-_CODE_START = re.compile(
-    r"\s*(?:def |class |import |from \S+ import |async def |@\w|function\b|const |let |var |export |"
+# As in _LOG_START, every shape follows one possessive run of leading blanks.
+_CODE_SHAPES = (
+    r"\s*+(?:def |class |import |from \S+ import |async def |@\w|function\b|const |let |var |export |"
     r"return\b|if \(|for \(|while \(|} else|fn |pub |impl |use \S+;|mod |struct |enum |package |func |"
     r"#include|#define|public |private |protected |static |interface |namespace |using |module |"
-    r"require\(|end$|elif |else:|try:|except\b|catch \(|switch \()"
-    r"|\s*}\s*$|\s*//|\s*/\*|\s*\*|\s*#(?!#)"
-    r"|\s*(?:if|elif|for|while|with|return|raise|yield|await|assert|pass|break|continue|finally|self\.)\b"
-    r"|\s*[A-Za-z_][\w.\[\]'\"]*\s*(?:[-+*/|&%]|//|\*\*)?=\s*[^=\s]"
-    r"|\s*[\w.]+\(.*\)[;,]?\s*$|\s+\S.*[:(\[]\s*$|\s*[)\]]+[,:;]?\s*$"
-    r"|\s+\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b"
+    r"require\(|end$|elif |else:|try:|except\b|catch \(|switch \("
+    r"|}\s*$|//|/\*|\*|#(?!#)"
+    r"|(?:if|elif|for|while|with|return|raise|yield|await|assert|pass|break|continue|finally|self\.)\b"
+    r"|[A-Za-z_][\w.\[\]'\"]*\s*(?:[-+*/|&%]|//|\*\*)?=\s*[^=\s]"
+    r"|[\w.]+\(.*\)[;,]?\s*$|(?<=\s)\S.*[:(\[]\s*$|[)\]]+[,:;]?\s*$"
+    r"|(?<=\s)\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b)"
 )
+_CODE_START = re.compile(_CODE_SHAPES)
+# The same behind a Read tool's or `cat -n`'s line number ("    12\t", "    12→", "12: "), if any.
+_NUMBERED_CODE_START = re.compile(r"(?:\s*\d+(?:\t|→|: ))?+" + _CODE_SHAPES)
 _CODE_END = re.compile(r"[{;]\s*$")
 
 
-def _is_code_line(line: str) -> bool:
-    return bool(_CODE_START.match(line)) or (("{" in line or ";" in line) and _CODE_END.search(line) is not None)
-
-
-# A Read tool or `cat -n` line-number prefix ("    12\t", "    12→") hides the code behind it.
-_NUMBERED = re.compile(r"^\s*\d+(?:\t|→|: )")
+def _is_code_line(line: str, start: re.Pattern[str] = _CODE_START) -> bool:
+    # a line number holds neither "{" nor ";": the end test reads the same with or without it
+    return bool(start.match(line)) or (("{" in line or ";" in line) and _CODE_END.search(line) is not None)
 
 
 def content_type(block: Block) -> ContentType:
@@ -237,27 +253,47 @@ def _by_line_shares(lines: list[str]) -> ContentType:
     if not lines:
         return ContentType.TEXT
     total = len(lines)
-    if _search_lines(lines) >= max(2, _SEARCH_SHARE * total):
+    if _reaches(_search_flags(lines), total, max(2, _SEARCH_SHARE * total)):
         return ContentType.SEARCH
-    logs = sum(1 for line in lines if _is_log_line(line) or _TIMESTAMP.match(line) or _DIAGNOSTIC.match(line))
-    if logs >= max(2, _LOG_SHARE * total):
+    logs = (_is_log_line(line) or _LOG_PREFIX.match(line) is not None for line in lines)
+    if _reaches(logs, total, max(2, _LOG_SHARE * total)):
         return ContentType.LOG
-    code = sum(1 for line in lines if _is_code_line(_NUMBERED.sub("", line, count=1)))
-    if code >= max(2, _CODE_SHARE * total):
+    code = (_is_code_line(line, _NUMBERED_CODE_START) for line in lines)
+    if _reaches(code, total, max(2, _CODE_SHARE * total)):
         return ContentType.CODE
     return ContentType.TEXT
 
 
-def _search_lines(lines: list[str]) -> int:
-    """How many lines read as grep/ripgrep output (hits, context, separators, headings)."""
+def _reaches(flags: Iterator[bool], total: int, needed: float) -> bool:
+    """Are at least ``needed`` of the ``total`` flags true? Reads only until the answer is certain."""
     count = 0
+    left = total
+    for flag in flags:
+        left -= 1
+        if flag:
+            count += 1
+            if count >= needed:
+                return True
+        elif count + left < needed:
+            return False
+    return count >= needed
+
+
+# A timestamp or a compiler diagnostic at a line's start: a log line, never a search hit.
+_LOG_PREFIX = re.compile(f"{_TIMESTAMP.pattern}|{_DIAGNOSTIC.pattern}")
+# One match per line for _search_flags, alternatives in order of precedence: a _LOG_PREFIX line is
+# not a hit; a hit, grep -C context, "--" or a bare "12:" line is.
+_SEARCH_SHAPE = re.compile(
+    f"(?P<log>{_LOG_PREFIX.pattern})"
+    f"|(?P<hit>{SEARCH_HIT.pattern}|{_SEARCH_CONTEXT.pattern}|--$|{_SEARCH_LINE_ONLY.pattern})")
+
+
+def _search_flags(lines: list[str]) -> Iterator[bool]:
+    """For each line, does it read as grep/ripgrep output (hits, context, separators, headings)?"""
+    last = len(lines) - 1
     for index, line in enumerate(lines):
-        if _TIMESTAMP.match(line) or _DIAGNOSTIC.match(line):
-            continue
-        if SEARCH_HIT.match(line) or _SEARCH_CONTEXT.match(line) or line == "--":
-            count += 1
-        elif _SEARCH_LINE_ONLY.match(line):
-            count += 1
-        elif index + 1 < len(lines) and _SEARCH_LINE_ONLY.match(lines[index + 1]) and " " not in line:
-            count += 1  # a ripgrep --heading path line
-    return count
+        shape = _SEARCH_SHAPE.match(line)
+        if shape is not None:
+            yield shape.lastgroup == "hit"
+        else:  # a ripgrep --heading path line, above a "12:" line
+            yield index < last and " " not in line and _SEARCH_LINE_ONLY.match(lines[index + 1]) is not None

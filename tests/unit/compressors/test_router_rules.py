@@ -47,6 +47,8 @@ REFERENCE_CODE_LINE = re.compile(
     r"|^\s+\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b"
 )
 
+REFERENCE_NUMBER = re.compile(r"^\s*\d+(?:\t|→|: )")
+
 pieces = st.sampled_from([
     "INFO", "WARN", "ERROR:", "PASSED", "FAILED", "Running", "Pending", "exit code 1", "exit status 2", "%|",
     "| ####3      |  44%", "Collecting", "npm WARN", "error[E0425]:", "  --> src/a.rs:3", "make: ", "gcc ",
@@ -55,7 +57,7 @@ pieces = st.sampled_from([
     "# x", "x = 1", "f(x)", "    y:", "  name: str", "self.x", " ", "  ", "\t", "=", "==== 1 failed ====",
     "ok ", "--- ", "abc", "123", "0x1f", "é", "\u2713", "Get:3 ", "Hit:1 http", "Reading package lists",
     "(Reading database ", "Fetched 1704 kB", "Unpacking curl", "Setting up", "Processing triggers ", "⠼ ",
-    "pytest  ", "-" * 30, " 14.88 KiB/"])
+    "pytest  ", "-" * 30, " 14.88 KiB/", "    12\t", "12→", "  7: "])
 lines = st.lists(pieces | st.text(max_size=6), max_size=8).map("".join)
 
 
@@ -71,6 +73,15 @@ def test_log_rule_matches_the_reference(line):
 def test_code_rule_matches_the_reference(line):
     """A generated line is a code line for the split rule exactly when the reference rule finds one."""
     assert router._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line))
+
+
+@PROPERTY
+@given(line=lines)
+def test_numbered_code_rule_reads_past_the_line_number(line):
+    """Behind a Read tool's or cat -n's line number, a line is code exactly when the reference rule
+    finds code in what follows the number."""
+    unnumbered = REFERENCE_NUMBER.sub("", line, count=1)
+    assert router._is_code_line(line, router._NUMBERED_CODE_START) == bool(REFERENCE_CODE_LINE.search(unnumbered))
 
 
 def test_fixture_lines_match_the_reference():
