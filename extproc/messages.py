@@ -35,7 +35,7 @@ class Item:
     start: int                          # where its text starts and ends in the body
     end: int
     byte_end: int                       # where it ends in the body's UTF-8 bytes
-    key: bytes                          # its message cache key
+    key: bytes                          # its message cache key (b"" when no cache is asked)
     calls: list[tuple[str, ToolCall]]   # the tool calls it makes
     outcome: ItemOutcome | None = None  # known, or worked out once its blocks are compressed
     blocks: slice | None = None         # its blocks in the Conversation, when read now
@@ -153,7 +153,7 @@ class MessageReader:
             encoded = text[start:end].encode()
             byte_end = byte_position + (start - position) + len(encoded)  # separators are ASCII
             made = adapter.item_calls(values[index])
-            entry = Item(start, end, byte_end, message_key(adapter.FORMAT, encoded), made)
+            entry = Item(start, end, byte_end, message_key(adapter.FORMAT, encoded) if memo is not None else b"", made)
             for call_id, call in made:
                 calls[call_id], body.names[call_id] = call, call.name
             entry.outcome = memo.get(entry.key, body.names) if memo is not None else None

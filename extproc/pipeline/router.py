@@ -73,6 +73,8 @@ _SEARCH_CONTEXT = re.compile(r"^[^\s:]+?-\d+-")
 _DIAGNOSTIC = re.compile(
     r"^\S+:\d+(?::\d+)?: (?:(?i:fatal error|error|warning|note|info|hint):|[A-Z]{1,4}\d{2,4}:? )")
 _TIMESTAMP = re.compile(r"^\[?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}|^\[?\d{2}:\d{2}:\d{2}|^[A-Z][a-z]{2} +\d+ \d{2}:\d{2}")
+# A timestamp or a compiler diagnostic at a line's start: a log line, never a search hit.
+_LOG_PREFIX = re.compile(f"{_TIMESTAMP.pattern}|{_DIAGNOSTIC.pattern}")
 
 # A log line: one of the anchored shapes at its start, or one of the unanchored ones anywhere. The
 # anywhere rules are tried only when the line holds one of their substrings (_LOG_HINTS): a plain
@@ -124,6 +126,9 @@ def line_rule(start: re.Pattern[str], anywhere: re.Pattern[str], hints: tuple[st
 
 
 _LOG_RULE: LineRule = line_rule(_LOG_START, _LOG_ANYWHERE, _LOG_HINTS)
+# What routing counts as a log line: the rule above, or a line that starts with a _LOG_PREFIX.
+_ROUTED_LOG_RULE: LineRule = line_rule(re.compile(f"{_LOG_PREFIX.pattern}|{_LOG_START.pattern}"),
+                                       _LOG_ANYWHERE, _LOG_HINTS)
 
 
 def line_matches(rule: LineRule, line: str, haystack: str | None = None) -> bool:
@@ -189,7 +194,7 @@ def detect(text: str, *, sample_chars: int = DEFAULT_SAMPLE_CHARS) -> ContentTyp
             return ContentType.JSON
     if _is_html(head):
         return ContentType.HTML
-    if _DIFF_HUNK.search(sample) and _DIFF_FILE.search(sample):
+    if "@@ -" in sample and _DIFF_HUNK.search(sample) and _DIFF_FILE.search(sample):
         return ContentType.DIFF
     if _is_table(lines):
         return ContentType.TABLE
@@ -222,7 +227,9 @@ def _sample_lines(sample: str, *, truncated: bool) -> list[str]:
     lines = sample.split("\n")
     if truncated and len(lines) > 1:
         lines.pop()
-    return [line.rstrip("\r") for line in lines if line.strip()]
+    if "\r" in sample:
+        lines = [line.rstrip("\r") for line in lines]
+    return [line for line in lines if line and not line.isspace()]
 
 
 def _json_records(lines: list[str]) -> int:
@@ -243,6 +250,8 @@ def _json_records(lines: list[str]) -> int:
 def _is_html(head: str) -> bool:
     """A page (doctype or <html>, possibly after a short preamble such as curl's meter) or tag soup."""
     window = head[:2048]
+    if "<" not in window:
+        return False
     if _HTML_DOCUMENT.search(window):
         return True
     return head[0] == "<" and (bool(_HTML_START.search(window)) or len(_HTML_TAG.findall(window)) >= 5)
@@ -255,7 +264,7 @@ def _by_line_shares(lines: list[str]) -> ContentType:
     total = len(lines)
     if _reaches(_search_flags(lines), total, max(2, _SEARCH_SHARE * total)):
         return ContentType.SEARCH
-    logs = (_is_log_line(line) or _LOG_PREFIX.match(line) is not None for line in lines)
+    logs = (line_matches(_ROUTED_LOG_RULE, line) for line in lines)
     if _reaches(logs, total, max(2, _LOG_SHARE * total)):
         return ContentType.LOG
     code = (_is_code_line(line, _NUMBERED_CODE_START) for line in lines)
@@ -279,8 +288,6 @@ def _reaches(flags: Iterator[bool], total: int, needed: float) -> bool:
     return count >= needed
 
 
-# A timestamp or a compiler diagnostic at a line's start: a log line, never a search hit.
-_LOG_PREFIX = re.compile(f"{_TIMESTAMP.pattern}|{_DIAGNOSTIC.pattern}")
 # One match per line for _search_flags, alternatives in order of precedence: a _LOG_PREFIX line is
 # not a hit; a hit, grep -C context, "--" or a bare "12:" line is.
 _SEARCH_SHAPE = re.compile(
