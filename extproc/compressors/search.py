@@ -66,6 +66,8 @@ class SearchCompressor:
             lines.pop()
         entries = _parse(lines)
         files = _files_in_order(entries)
+        if not self._over_caps(entries, files):
+            return None  # every file and every hit stays, so every line does
         kept_files = set(files[:self.max_files])
         keep = self._keep(entries, kept_files)
         if all(keep):
@@ -76,6 +78,17 @@ class SearchCompressor:
             out.append(self._closing_marker(entries, dropped_files))
         result = "\n".join(out) + ("\n" if trailing_newline else "")
         return result if len(result) < len(text) else None
+
+    def _over_caps(self, entries: list[_Entry], files: list[str | None]) -> bool:
+        """Too many files, or a file with more hits than ``_keep`` lets it show?"""
+        if len(files) > self.max_files:
+            return True
+        per_file = max(self.max_matches_per_file, self.max_total_matches // max(1, len(files)))
+        hits: dict[str | None, int] = {}
+        for entry in entries:
+            if entry.kind == _MATCH:
+                hits[entry.path] = hits.get(entry.path, 0) + 1
+        return any(count > per_file for count in hits.values())
 
     def _keep(self, entries: list[_Entry], kept_files: set[str | None]) -> list[bool]:
         """Whether each line is kept: capped hits, the context nearest them, headings, other lines."""

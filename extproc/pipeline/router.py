@@ -80,7 +80,8 @@ _LOG_PREFIX = re.compile(f"{_TIMESTAMP.pattern}|{_DIAGNOSTIC.pattern}")
 # anywhere rules are tried only when the line holds one of their substrings (_LOG_HINTS): a plain
 # search with every rule costs several times more per line, and routing reads every sampled line.
 # The shapes that may be indented follow one possessive run of leading blanks (each starts with a
-# non-blank, or asks for a blank behind it), so an indented line is not re-read once per shape.
+# non-blank), so an indented line is not re-read once per shape; those that must be indented
+# follow one possessive run of at least one blank.
 _LOG_START = re.compile(
     r"=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
     r"|(?:PASS|FAIL|ok|not ok|---) "
@@ -102,8 +103,7 @@ _LOG_START = re.compile(
     r"|(?:E|>)\s{3}"
     r'|\{.*"(?:level|severity|lvl)"\s*:'
     r"|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] "  # spinners (uv, npm, cargo)
-    r"|(?<=\s)--> \S+:\d+|(?<=\s)at \S+\("
-    r")"
+    r")|\s++(?:--> \S+:\d+|at \S+\()"
 )
 _LOG_ANYWHERE = re.compile(
     r"\b(?:INFO|WARN(?:ING)?|ERROR|DEBUG|FATAL|CRITICAL)\b[:\]]?"
@@ -156,12 +156,12 @@ _CODE_SHAPES = (
     r"|}\s*$|//|/\*|\*|#(?!#)"
     r"|(?:if|elif|for|while|with|return|raise|yield|await|assert|pass|break|continue|finally|self\.)\b"
     r"|[A-Za-z_][\w.\[\]'\"]*\s*(?:[-+*/|&%]|//|\*\*)?=\s*[^=\s]"
-    r"|[\w.]+\(.*\)[;,]?\s*$|(?<=\s)\S.*[:(\[]\s*$|[)\]]+[,:;]?\s*$"
-    r"|(?<=\s)\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b)"
+    r"|[\w.]+\(.*\)[;,]?\s*$|[)\]]+[,:;]?\s*$)"
+    r"|\s++(?:\S.*[:(\[]\s*$|\w+: (?:[A-Z]\w*|str|int|float|bool|bytes|list|dict|tuple|set|object)\b)"
 )
 _CODE_START = re.compile(_CODE_SHAPES)
 # The same behind a Read tool's or `cat -n`'s line number ("    12\t", "    12→", "12: "), if any.
-_NUMBERED_CODE_START = re.compile(r"(?:\s*\d+(?:\t|→|: ))?+" + _CODE_SHAPES)
+_NUMBERED_CODE_START = re.compile(r"(?:\s*\d+(?:\t|→|: ))?+(?:" + _CODE_SHAPES + ")")
 _CODE_END = re.compile(r"[{;]\s*$")
 
 
