@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from . import codec, rawjson
@@ -161,34 +162,40 @@ class BodyCompressor:
     def _edits(self, body: Body, counts: list[int]) -> tuple[list[tuple[int, int, str, str]], int]:
         """Every string to write over the body's, as (start, end, new JSON, compressor), and the
         tokens that saves; what each message read now came to is set on it."""
+        blocks = body.conv.blocks
         changes = {id(change.block): change for change in body.conv.changes}
-        edits, _, saved = self._changed(body, slice(0, body.head), 0, counts, changes)
+        changed = [number for number, block in enumerate(blocks) if id(block) in changes] if changes else []
+        edits, saved = self._changed(body, changed, 0, body.head, 0, counts, changes)
         for item in body.items:
             if item.outcome is None:
                 assert item.blocks is not None
-                relative, before, item_saved = self._changed(body, item.blocks, item.start, counts, changes)
-                answered = {block.tool_call_id for block in body.conv.blocks[item.blocks]
-                            if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None}
-                item.outcome = ItemOutcome(calls=tuple((call_id, body.names.get(call_id)) for call_id in sorted(answered)),
+                first, stop = item.blocks.start, item.blocks.stop
+                relative, item_saved = self._changed(body, changed, first, stop, item.start, counts, changes)
+                answered = sorted({block.tool_call_id for block in blocks[first:stop]
+                                   if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None})
+                before = sum(counts[first:stop])
+                item.outcome = ItemOutcome(calls=tuple((call_id, body.names.get(call_id)) for call_id in answered),
                                            tokens_before=before, tokens_after=before - item_saved, edits=tuple(relative))
-            saved += item.outcome.tokens_before - item.outcome.tokens_after
-            edits += [(start + item.start, end + item.start, new, by) for start, end, new, by in item.outcome.edits]
+            outcome = item.outcome
+            if outcome.edits:
+                saved += outcome.tokens_before - outcome.tokens_after
+                edits += [(start + item.start, end + item.start, new, by) for start, end, new, by in outcome.edits]
         return edits, saved
 
-    def _changed(self, body: Body, blocks: slice, origin: int, counts: list[int],
-                 changes: dict[int, Change]) -> tuple[list[tuple[int, int, str, str]], int, int]:
-        """The edits of ``blocks`` (positions counted from ``origin``), their tokens, tokens saved.
+    def _changed(self, body: Body, changed: list[int], first: int, stop: int, origin: int, counts: list[int],
+                 changes: dict[int, Change]) -> tuple[list[tuple[int, int, str, str]], int]:
+        """The edits of blocks ``first`` to ``stop`` (positions counted from ``origin``) and the
+        tokens they save; ``changed`` lists the numbers of the blocks with a change, in order.
 
         Shorter is not always cheaper: a change that costs more tokens than the text it replaces
         (a marker over a few dense lines) is dropped, so no request ever grows in tokens.
         """
         edits = []
-        before = saved = 0
-        for number in range(blocks.start, blocks.stop):
+        saved = 0
+        for number in changed[bisect_left(changed, first):bisect_left(changed, stop)]:
             block = body.conv.blocks[number]
-            before += counts[number]
-            change = changes.get(id(block))
-            if change is None or block.path is None:
+            change = changes[id(block)]
+            if block.path is None:
                 continue
             after = self.tokens.count(change.new_text)
             if after >= counts[number]:
@@ -196,7 +203,7 @@ class BodyCompressor:
             start, end = body.doc.span_of(block.path)
             edits.append((start - origin, end - origin, _json_string(change.new_text), change.by))
             saved += counts[number] - after
-        return edits, before, saved
+        return edits, saved
 
     def _write(self, doc: Document, edits: list[tuple[int, int, str, str]], result: BodyResult,
                timings: dict[str, float]) -> None:

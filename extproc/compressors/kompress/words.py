@@ -131,9 +131,10 @@ def _is_prose(line: str) -> bool:
 
 def prose_share(text: str) -> float:
     """Share of the text's words that sit in prose lines."""
-    split = split_prose(text)
+    lines = text.split("\n")
+    in_prose = sum(len(_WORD.findall(lines[number])) for run in _paragraphs(lines) for number in run)
     total = len(_WORD.findall(text))
-    return len(split.words) / total if total else 0.0
+    return in_prose / total if total else 0.0
 
 
 def looks_like_prose(text: str) -> bool:
@@ -141,8 +142,14 @@ def looks_like_prose(text: str) -> bool:
     lines = [line for line in text.split("\n") if line.strip()]
     if not lines:
         return False
-    code = sum(1 for line in lines if _CODE.search(line) or _LINE_NUMBER.match(line))
-    return code <= _MAX_CODE_SHARE * len(lines) and prose_share(text) >= _MIN_PROSE_SHARE
+    most_code = _MAX_CODE_SHARE * len(lines)
+    code = 0
+    for line in lines:
+        if _CODE.search(line) or _LINE_NUMBER.match(line):
+            code += 1
+            if code > most_code:
+                return False
+    return prose_share(text) >= _MIN_PROSE_SHARE
 
 
 def chunk_words(token_counts: list[int], max_tokens: int) -> list[tuple[int, int]]:
