@@ -69,7 +69,7 @@ class SearchCompressor:
         if not self._over_caps(entries, files):
             return None  # every file and every hit stays, so every line does
         kept_files = set(files[:self.max_files])
-        keep = self._keep(entries, kept_files)
+        keep = self._keep(entries, kept_files, set(files))
         if all(keep):
             return None
         out = _render(lines, entries, keep)
@@ -90,9 +90,11 @@ class SearchCompressor:
                 hits[entry.path] = hits.get(entry.path, 0) + 1
         return any(count > per_file for count in hits.values())
 
-    def _keep(self, entries: list[_Entry], kept_files: set[str | None]) -> list[bool]:
-        """Whether each line is kept: capped hits, the context nearest them, headings, other lines."""
-        keep = [entry.kind in (_OTHER, _SEPARATOR, _BLANK) or entry.path in kept_files for entry in entries]
+    def _keep(self, entries: list[_Entry], kept_files: set[str | None], hit_files: set[str | None]) -> list[bool]:
+        """Whether each line is kept: capped hits, the context nearest them, headings, other lines.
+        Context lines of no file with hits (``grep -A`` output whose hit fell outside it) stay."""
+        keep = [entry.kind in (_OTHER, _SEPARATOR, _BLANK) or entry.path in kept_files
+                or (entry.kind == _CONTEXT and entry.path not in hit_files) for entry in entries]
         per_file = max(self.max_matches_per_file, self.max_total_matches // max(1, len(kept_files)))
         shown: dict[str | None, int] = {}
         for index, entry in enumerate(entries):

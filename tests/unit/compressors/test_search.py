@@ -132,3 +132,19 @@ class TestSearchCompressor:
         """The same text gives the same bytes every time."""
         text = load("rg_heading.txt")
         assert search.compress(text) == SearchCompressor().compress(text)
+
+
+class TestContextWithoutHits:
+    """Context lines whose hit is not in the output (``grep -n -A40 ... | tail``, a window of
+    ``181-...`` lines) belong to no capped file: they are never dropped."""
+
+    WINDOW = "\n".join(f"{number}-        value_{number} = compute({number})" for number in range(181, 221))
+
+    def test_a_window_of_context_lines_stays_whole(self, search):
+        assert search.compress(self.WINDOW) is None
+
+    def test_orphan_context_stays_when_other_files_are_capped(self):
+        hits = "\n".join(f"src/app.py:{number}:    call_{number}()" for number in range(1, 31))
+        out = SearchCompressor(max_matches_per_file=2, max_total_matches=0).compress(self.WINDOW + "\n" + hits)
+        assert out is not None and out.startswith(self.WINDOW + "\nsrc/app.py:1:")
+        assert "[trimwire: 28 more matches in src/app.py omitted]" in out
