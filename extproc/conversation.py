@@ -10,13 +10,14 @@ the old ones in the body's text (``rawjson.splice``); an unchanged request is ne
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from .rawjson import Path
 
-__all__ = ["Kind", "Block", "Change", "Conversation"]
+__all__ = ["Kind", "Block", "Change", "Conversation", "ToolCall", "tool_input"]
 
 
 class Kind(str, Enum):
@@ -26,6 +27,38 @@ class Kind(str, Enum):
     TOOL_RESULT = "tool_result"  # output of a tool, the bulk of agent traffic
     TOOL_CALL = "tool_call"      # arguments of a call the model made: never touched
     THINKING = "thinking"        # reasoning blocks and their signatures: never touched
+
+
+def tool_input(arguments: Any) -> dict[str, Any] | None:
+    """A call's arguments as an object: given as one, or as a string of JSON that parses to one."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):
+            return None
+    return arguments if isinstance(arguments, dict) else None
+
+
+class ToolCall:
+    """A tool call as its results need it: the tool's name and its arguments, parsed when asked.
+
+    Every request registers every call of the conversation, most of them answered long ago; only
+    the age rules of token mode ever read ``input``.
+    """
+
+    __slots__ = ("name", "_arguments", "_input", "_parsed")
+
+    def __init__(self, name: str | None, arguments: Any = None) -> None:
+        self.name = name
+        self._arguments = arguments
+        self._input: dict[str, Any] | None = None
+        self._parsed = False
+
+    @property
+    def input(self) -> dict[str, Any] | None:
+        if not self._parsed:
+            self._input, self._parsed = tool_input(self._arguments), True
+        return self._input
 
 
 @dataclass(slots=True, eq=False)
@@ -40,8 +73,8 @@ class Block:
     tool_call_id: str | None = None
     is_error: bool = False
     cache_control: bool = False
-    # The arguments of the tool call this block is (or answers), when they parse as a JSON object.
-    tool_input: dict[str, Any] | None = field(default=None, repr=False)
+    # The tool call this block is (or answers); its ``tool_input`` is parsed only when asked.
+    call: ToolCall | None = field(default=None, repr=False)
     # Remembered by ``pipeline.router.content_type`` so a block is classified once.
     content_type: str | None = field(default=None, repr=False)
     # Where the string sits in the body (keys and indices from the root); None: read-only.
@@ -50,6 +83,11 @@ class Block:
     @property
     def writable(self) -> bool:
         return self.path is not None
+
+    @property
+    def tool_input(self) -> dict[str, Any] | None:
+        """The call's arguments when they parse as a JSON object."""
+        return self.call.input if self.call is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind
-from ._common import ToolCall, require_dict, require_list, tool_input
+from ._common import ToolCall, require_dict, require_list
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 
@@ -71,7 +71,7 @@ def _block(conv: Conversation, block: dict[str, Any], role: str, at: tuple[str |
         conv.add(Block(kind=Kind.TOOL_CALL, role=role, text=json.dumps(block.get("input"), ensure_ascii=False),
                        message_index=index, tool_name=name if isinstance(name, str) else None,
                        tool_call_id=call_id if isinstance(call_id, str) else None,
-                       tool_input=tool_input(block.get("input"))))
+                       call=ToolCall(name, block.get("input"))))
     elif kind == "tool_result":
         _tool_result(conv, block, role, at, calls)
     elif kind == "thinking" and isinstance(block.get("thinking"), str):
@@ -84,7 +84,7 @@ def _tool_result(conv: Conversation, block: dict[str, Any], role: str, at: tuple
     call_id = call_id if isinstance(call_id, str) else None
     call = calls.get(call_id) if call_id else None
     common = dict(kind=Kind.TOOL_RESULT, role=role, message_index=int(at[1]), tool_call_id=call_id,
-                  tool_name=call.name if call else None, tool_input=call.input if call else None,
+                  tool_name=call.name if call else None, call=call,
                   is_error=block.get("is_error") is True, cache_control="cache_control" in block)
     content = block.get("content")
     if isinstance(content, str):

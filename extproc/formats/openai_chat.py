@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind
-from ._common import ToolCall, require_dict, require_list, role_path, tool_input
+from ._common import ToolCall, require_dict, require_list, role_path
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 
@@ -60,7 +60,7 @@ def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, rol
     common = dict(role=role, message_index=index,
                   tool_name=tool_name if isinstance(tool_name, str) else None,
                   tool_call_id=tool_call_id if isinstance(tool_call_id, str) else None,
-                  tool_input=call.input if call else None)
+                  call=call)
     content = message.get("content")
     if isinstance(content, str):
         conv.add(Block(kind=kind, text=content, path=role_path(role, (ITEMS, index, "content")), **common))
@@ -81,4 +81,4 @@ def _tool_call(conv: Conversation, call: dict[str, Any], index: int) -> None:
     if isinstance(arguments, str):
         conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=arguments, message_index=index,
                        tool_name=name if isinstance(name, str) else None,
-                       tool_call_id=call_id if isinstance(call_id, str) else None, tool_input=tool_input(arguments)))
+                       tool_call_id=call_id if isinstance(call_id, str) else None, call=ToolCall(name, arguments)))

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..conversation import Block, Conversation, Kind
 from ..errors import UnsupportedBody
-from ._common import ToolCall, require_dict, role_path, tool_input
+from ._common import ToolCall, require_dict, role_path
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 
@@ -84,7 +84,7 @@ def _call(conv: Conversation, item: dict[str, Any], index: int, field: str) -> N
         conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=item[field], message_index=index,
                        tool_name=name if isinstance(name, str) else None,
                        tool_call_id=call_id if isinstance(call_id, str) else None,
-                       tool_input=tool_input(item.get(field))))
+                       call=ToolCall(name, item.get(field))))
 
 
 def _output(conv: Conversation, item: dict[str, Any], index: int, calls: dict[str, ToolCall]) -> None:
@@ -95,7 +95,7 @@ def _output(conv: Conversation, item: dict[str, Any], index: int, calls: dict[st
     if name is None and item.get("type") == "local_shell_call_output":
         name = "local_shell"
     common = dict(kind=Kind.TOOL_RESULT, role="tool", message_index=index, tool_name=name,
-                  tool_call_id=call_id, tool_input=call.input if call else None)
+                  tool_call_id=call_id, call=call)
     output = item.get("output")
     if isinstance(output, str):
         conv.add(Block(text=output, path=(ITEMS, index, "output"), **common))
