@@ -269,6 +269,7 @@ class Bench:
         self.envoy = self._keep(start_envoy3(workdir, f"http://127.0.0.1:{self.upstream.port}",
                                              self.noop.port, self.trimwire_port, MESSAGE_TIMEOUT_S))
         self.trimwire: Proc | None = None
+        self.paired_seconds: dict[str, list[float]] = {}
         # one kept-alive client for /metrics: httpx.get builds an SSL context per call (~25 ms)
         self.http = stack.enter_context(httpx.Client(trust_env=False, timeout=10))
 
@@ -295,6 +296,34 @@ class Bench:
                 snap["metrics"] = trimwire_metrics(self.http, f"http://127.0.0.1:{self.trimwire.ports['ops']}")
             return snap
         return take
+
+    def paired(self, session: Session, repeats: int) -> dict[str, list[float]]:
+        """Each request of ``session`` through the three routes back to back, in an order that
+        rotates, trimwire fresh for each repeat: per-request seconds by route, aligned by index."""
+        seconds: dict[str, list[float]] = {route: [] for route in ROUTES}
+        for _ in range(repeats):
+            self.fresh_trimwire()
+            for route, values in asyncio.run(self._paired(session)).items():
+                seconds[route] += values
+        return seconds
+
+    async def _paired(self, session: Session) -> dict[str, list[float]]:
+        seconds: dict[str, list[float]] = {route: [] for route in ROUTES}
+        async with AsyncExitStack() as stack:
+            clients = {route: await stack.enter_async_context(_client(f"http://127.0.0.1:{self.envoy.ports[route]}", 1))
+                       for route in ROUTES}
+            for client, request in ((c, r) for c in clients.values() for r in warm_requests(2)):
+                await client.post(request.path, content=request.body, headers=HEADERS)
+            for index, request in enumerate(session):
+                shift = index % len(ROUTES)
+                for route in ROUTES[shift:] + ROUTES[:shift]:
+                    started = time.perf_counter()
+                    response = await clients[route].post(request.path, content=request.body, headers=HEADERS)
+                    elapsed = time.perf_counter() - started
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{route} answered {response.status_code} in the paired run")
+                    seconds[route].append(elapsed)
+        return seconds
 
     def measure(self, route: str, sessions: list[Session], concurrency: int, into: Run) -> None:
         """One drive of ``sessions`` through ``route``, added into ``into``."""
@@ -340,7 +369,21 @@ def run_all(bench: Bench, rows: list[dict], args: argparse.Namespace) -> Results
                     bench.measure(route, sessions, level, results.setdefault((shape, level, route), Run()))
         for shape in ("first-seen", "replay"):
             print(_progress(shape, level, results), flush=True)
+    if args.paired_repeats:
+        bench.paired_seconds = bench.paired(replay(longest, args.turns), args.paired_repeats)
+        print(paired_line(bench.paired_seconds), flush=True)
     return results
+
+
+def paired_added(seconds: dict[str, list[float]], route: str) -> float:
+    """p50 over requests of the route's time minus the no-ext_proc route's for the same request."""
+    return percentile([a - b for a, b in zip(seconds[route], seconds["direct"])], 0.5)
+
+
+def paired_line(seconds: dict[str, list[float]]) -> str:
+    trimwire, noop = paired_added(seconds, "trimwire"), paired_added(seconds, "noop")
+    return (f"replay, paired, 1 in flight, {len(seconds['direct'])} requests: added p50 no-op {ms(noop)} ms, "
+            f"trimwire {ms(trimwire)} ms: {_x(_ratio(trimwire, noop))}")
 
 
 def longest_conversation(rows: list[dict]) -> dict:
@@ -457,18 +500,25 @@ def _verdict(ok: bool) -> str:
 
 
 def targets(results: Results, args: argparse.Namespace, turns: dict[int, tuple[float, float]],
-            last: int) -> list[str]:
+            last: int, paired: dict[str, list[float]]) -> list[str]:
     t5, t50 = min(5, last), min(50, last)
     added_ratio = _ratio(turns[t50][0], turns[t5][0])
     server_ratio = _ratio(turns[t50][1], turns[t5][1])
     replay_ratios = [(level, _ratio(added(results, "replay", level, "trimwire", 0.5),
                                     added(results, "replay", level, "noop", 0.5))) for level in args.concurrency]
+    if paired:
+        ratio = _ratio(paired_added(paired, "trimwire"), paired_added(paired, "noop"))
+        one_agent = (f"{_x(ratio)} with one agent (1 in flight, paired: each request through the three "
+                     f"routes back to back, {len(paired['direct'])} requests): {_verdict(ratio <= 2)}; "
+                     f"{_x(replay_ratios[0][1])} from the table's runs, route after route")
+    else:
+        one_agent = (f"{_x(replay_ratios[0][1])} with one agent (1 in flight): "
+                     f"{_verdict(replay_ratios[0][1] <= 2)}")
     return [
         "Targets of issue 6, as ratios from this run:",
         "",
         "- Replayed conversation, trimwire's added p50 per turn at most 2x the no-op ext_proc's: "
-        f"{_x(replay_ratios[0][1])} with one agent (1 in flight): {_verdict(replay_ratios[0][1] <= 2)}"
-        + "".join(f"; {_x(r)} at {level} in flight" for level, r in replay_ratios[1:])
+        + one_agent + "".join(f"; {_x(r)} at {level} in flight" for level, r in replay_ratios[1:])
         + (" (there both processors also queue for the same cores)" if replay_ratios[1:] else "") + ".",
         f"- Replayed conversation, turn {t50} at most 1.5x turn {t5} (1 in flight; the body grows "
         f"{_x(_body_ratio(results, t50, t5))}): trimwire's added latency {_x(added_ratio)}: "
@@ -501,7 +551,7 @@ def report(results: Results, args: argparse.Namespace, meta: dict) -> str:
         "of each. Added = the route's percentile minus the no-ext_proc route's at the same shape and "
         "number in flight.",
         "",
-        *targets(results, args, turns, last),
+        *targets(results, args, turns, last, meta.get("paired", {})),
         "",
         *main_table(results, args),
         "",
@@ -536,6 +586,8 @@ def main() -> None:
     parser.add_argument("--replay-requests", type=int, default=320, help="replay requests above 1 in flight")
     parser.add_argument("--repeats", type=int, default=3, help="replays of the longest conversation at 1 in flight")
     parser.add_argument("--workers", type=int, default=usable_cpus())
+    parser.add_argument("--paired-repeats", type=int, default=3,
+                        help="paired replays at 1 in flight (each request through the three routes in turn); 0: none")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="cap per route and drive")
     parser.add_argument("--quick", action="store_true", help="1 and 4 in flight, 1 round, 2 repeats, 50 turns")
     parser.add_argument("--write", action="store_true")
@@ -554,6 +606,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="trimwire-e2e-") as tmp, ExitStack() as stack:
         bench = Bench(stack, Path(tmp), args.workers, args.max_seconds)
         results = run_all(bench, rows, args)
+        meta["paired"] = bench.paired_seconds
     text = report(results, args, meta)
     print("\n" + text)
     print(f"\n({time.perf_counter() - started:.0f} s)")
