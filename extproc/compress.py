@@ -109,16 +109,26 @@ class BodyCompressor:
         self.reader = reader or MessageReader()
 
     def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
+        started = time.perf_counter()
         timings: dict[str, float] = {}
         result = BodyResult(outcome="unchanged", bytes_before=len(raw), stage_seconds=timings,
                             content_encoding=request.content_encoding or "identity")
+        try:
+            self._run(raw, request, result)
+        finally:
+            # what the named stages leave out: the policy's pass, edits, the message caches' upkeep
+            timings["other"] = max(0.0, time.perf_counter() - started - sum(timings.values()))
+        return result
+
+    def _run(self, raw: bytes, request: BodyRequest, result: BodyResult) -> None:
+        timings = result.stage_seconds
         mode = request.mode or self.settings.mode
         cached = mode == "cache" and not request.frozen_messages
         try:
             body = self._read(raw, request, cached, timings)
         except PassThrough as exc:
             result.outcome, result.reason = "passthrough", exc.reason
-            return result
+            return
         conv = body.conv
         result.model = conv.model
         started = time.perf_counter()
@@ -141,9 +151,8 @@ class BodyCompressor:
         result.tokens_after = result.tokens_before - saved
         if not edits:
             result.bytes_after = result.bytes_before
-            return result
+            return
         self._write(body.doc, edits, result, timings)
-        return result
 
     def _read(self, raw: bytes, request: BodyRequest, cached: bool, timings: dict[str, float]) -> Body:
         started = time.perf_counter()

@@ -482,7 +482,7 @@ def where_time_goes(results: Results, shape: str) -> str:
         return ""
     stages = {stage: v / n for (name, stage), v in m.items() if name == "trimwire_stage_seconds_sum"}
     named = {"parse": "parse", "tokens": "token counting", "cache": "block cache", "router": "routing",
-             "age": "age rules", "serialize": "serialise"}
+             "age": "age rules", "serialize": "serialise", "other": "rest of the compressor"}
     total = stages.pop("total", 0.0)
     parts = [(label, stages.pop(key, 0.0)) for key, label in named.items()]
     parts.append(("compressors", sum(stages.values())))
