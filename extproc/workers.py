@@ -179,7 +179,11 @@ class CompressionWorkers:
         self._inline: BodyCompressor | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._all: list[_Worker] = []
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        # Last in, first out: with few requests in flight the same worker takes a conversation's
+        # next turn, and its caches (the conversation's last body, the messages and blocks it
+        # already compressed) answer the history; handed round, every worker would compress each
+        # turn's new content again the next time that conversation reached it.
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._started = threading.Lock()
         self._statuses: list[KompressStatus] | None = None
         self._dead: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
