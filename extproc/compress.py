@@ -183,8 +183,9 @@ class BodyCompressor:
                 answered = sorted({block.tool_call_id for block in blocks[first:stop]
                                    if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None})
                 before = sum(counts[first:stop])
-                item.outcome = ItemOutcome(calls=tuple((call_id, body.names.get(call_id)) for call_id in answered),
-                                           tokens_before=before, tokens_after=before - item_saved, edits=tuple(relative))
+                calls = tuple((call_id, body.names.get(call_id)) for call_id in answered)
+                item.outcome = ItemOutcome(calls=calls, tokens_before=before, tokens_after=before - item_saved,
+                                           edits=tuple(relative))
             outcome = item.outcome
             if outcome.edits:
                 saved += outcome.tokens_before - outcome.tokens_after

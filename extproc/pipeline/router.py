@@ -17,8 +17,8 @@ from enum import Enum
 
 from ..conversation import Block
 
-__all__ = ["ContentType", "LineRule", "content_type", "detect", "fits_columns", "line_matches", "line_rule", "table_columns",
-           "DEFAULT_SAMPLE_CHARS"]
+__all__ = ["ContentType", "LineRule", "content_type", "detect", "fits_columns", "line_matches", "line_rule",
+           "table_columns", "DEFAULT_SAMPLE_CHARS"]
 
 DEFAULT_SAMPLE_CHARS = 8192
 # Share of sampled non-blank lines that must look like grep hits / log lines / source code.
