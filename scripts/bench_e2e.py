@@ -15,6 +15,11 @@ numbers in flight, in two traffic shapes:
   ``--repeats`` times with a fresh trimwire each time; with N, N agents each replay their own
   conversations (dealt round robin in corpus order), trimwire restarted first.
 
+Then a paired replay at 1 in flight (``--paired-repeats`` times, trimwire fresh each time): each
+request of the longest conversation goes through the three routes back to back, in an order that
+rotates, and the added time is taken per request. The replay target is judged on it: runs of one
+route after another pick up the machine's drift between them.
+
 Prints, ratios first: latency added over the no-ext_proc route (p50/p95/p99), requests per second,
 CPU per request (processor and Envoy, from /proc), trimwire's peak RSS (server + workers, VmHWM),
 cache hit rates and stage times (trimwire's /metrics), per-turn time for the replayed
@@ -22,8 +27,8 @@ conversation, and which of the issue's targets this run meets. Everything shares
 cores: at 16 in flight the load generator itself queues, so compare requests per second there.
 
     python scripts/bench_e2e.py [--corpus ../shared/corpus/corpus.jsonl] [--concurrency 1,4,16]
-        [--rounds 2] [--repeats 3] [--turns 60] [--replay-requests 320] [--workers N]
-        [--quick] [--write]
+        [--rounds 2] [--repeats 3] [--paired-repeats 3] [--turns 60] [--replay-requests 320]
+        [--workers N] [--quick] [--write]
 
 About two minutes on 2 cores; ``--quick`` (1 and 4 in flight, one round, two repeats, 50 turns,
 80 replay requests; it overrides those options) under one. ``--write`` replaces the bench_e2e
