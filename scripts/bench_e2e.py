@@ -30,8 +30,8 @@ cores: at 16 in flight the load generator itself queues, so compare requests per
         [--rounds 2] [--repeats 3] [--paired-repeats 3] [--turns 60] [--replay-requests 320]
         [--workers N] [--quick] [--write]
 
-About two minutes on 2 cores; ``--quick`` (1 and 4 in flight, one round, two repeats, 50 turns,
-80 replay requests; it overrides those options) under one. ``--write`` replaces the bench_e2e
+About two minutes on 2 cores; ``--quick`` (1 and 4 in flight, one round, two repeats, one paired
+replay, 50 turns, 80 replay requests; it overrides those options) under one. ``--write`` replaces the bench_e2e
 section of docs/benchmarks.md with the text printed.
 """
 
@@ -601,6 +601,7 @@ def main() -> None:
         parser.error(f"no corpus at {args.corpus} (JSONL rows with 'format' and 'body')")
     if args.quick:
         args.concurrency, args.rounds, args.repeats, args.turns, args.replay_requests = "1,4", 1, 2, 50, 80
+        args.paired_repeats = min(args.paired_repeats, 1)
     # 1 in flight always: the per-turn figures, the targets and the stage split are read there
     args.concurrency = sorted({1, *(int(x) for x in args.concurrency.split(","))})
     rows = load_rows(args.corpus)
