@@ -7,7 +7,12 @@ One gRPC server hands bodies to worker processes instead; the event loop only mo
 Each worker is a spawned process at the end of its own socket pair. The gRPC thread that holds a
 request writes its body to an idle worker and waits for the answer on the socket, with no thread
 in between (a ``ProcessPoolExecutor`` hops through two threads each way, which cost more than the
-compression of a resent turn). A worker that dies fails its request open and is replaced.
+compression of a resent turn). A conversation's next turn goes to the worker that took its last
+one, waiting up to 2 ms for it when it is busy, else to the most recently idle worker: a
+worker's caches (the conversation's last body, the messages and blocks it compressed) are its
+own, so a turn that lands elsewhere is read and compressed again. The conversation is told by a
+digest of the bytes before its third message (``conversation_of``); it only picks the worker. A worker that dies fails its request open and is
+replaced.
 ``workers=0`` runs compression on a thread of the server process (tests, one-core pods).
 See docs/architecture.md for the measurement behind this choice.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import hashlib
 import multiprocessing
 import os
 import pickle
@@ -26,6 +32,7 @@ import struct
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -121,6 +128,66 @@ def _worker_main(sock: socket.socket, settings: Settings, factory: Factory, pare
             _send(sock, (False, RuntimeError(type(answer[1]).__name__)))
 
 
+# Keys that open a message: "role", and "call_id" for the Responses API's tool items.
+_ITEM_KEYS = {"responses": (b'"role"', b'"call_id"')}
+_ROLE_ONLY = (b'"role"',)
+_CONVERSATION_WINDOW = 4096   # bytes before a body's third message that name its conversation
+_MAX_HOMES = 4096             # conversations whose last worker is remembered
+# How long a body waits for its conversation's busy worker before another takes it: about what
+# compressing a resent turn's new content again elsewhere would cost.
+_HOME_GRACE_S = 0.002
+
+
+def conversation_of(raw: bytes, format_name: str) -> bytes | None:
+    """A cheap stand-in for a body's conversation: a digest of the bytes just before its third
+    message, which every later turn of the conversation repeats (history is only appended to).
+    None for a body with fewer than three messages, or one that is not plain JSON text. Only
+    which worker is tried first depends on it, never what comes out."""
+    keys = _ITEM_KEYS.get(format_name, _ROLE_ONLY)
+    upcoming = {key: raw.find(key) for key in keys}  # each key's next place (-1: no more)
+    at = -1
+    for _ in range(3):
+        found = [(index, key) for key, index in upcoming.items() if index >= 0]
+        if not found:
+            return None
+        at, key = min(found)
+        upcoming[key] = raw.find(key, at + 1)
+    return hashlib.blake2b(raw[max(0, at - _CONVERSATION_WINDOW):at], digest_size=8).digest()
+
+
+class _IdleWorkers:
+    """The idle workers, and the worker that last served each conversation."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []            # the most recently idle last
+        self._ready = threading.Condition()
+        self._homes: OrderedDict[bytes, _Worker] = OrderedDict()
+
+    def put(self, worker: _Worker, conversation: bytes | None = None) -> None:
+        with self._ready:
+            if conversation is not None:
+                self._homes[conversation] = worker
+                self._homes.move_to_end(conversation)
+                if len(self._homes) > _MAX_HOMES:
+                    self._homes.popitem(last=False)
+            self._idle.append(worker)
+            self._ready.notify_all()  # a waiter may want this worker and no other
+
+    def take(self, conversation: bytes | None, timeout: float) -> _Worker:
+        """The conversation's last worker if it is idle or gets so within ``_HOME_GRACE_S``,
+        else the most recently idle one; TimeoutError when none is idle within ``timeout``."""
+        with self._ready:
+            home = self._homes.get(conversation) if conversation is not None else None
+            if home is not None and home not in self._idle:
+                self._ready.wait_for(lambda: home in self._idle, min(timeout, _HOME_GRACE_S))
+            if not self._ready.wait_for(lambda: self._idle, timeout):
+                raise TimeoutError("no worker was free in time")
+            if home is not None and home in self._idle:
+                self._idle.remove(home)
+                return home
+            return self._idle.pop()
+
+
 class _Worker:
     """One worker process and the server's end of its socket pair (blocking, one caller at a time)."""
 
@@ -179,11 +246,7 @@ class CompressionWorkers:
         self._inline: BodyCompressor | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._all: list[_Worker] = []
-        # Last in, first out: with few requests in flight the same worker takes a conversation's
-        # next turn, and its caches (the conversation's last body, the messages and blocks it
-        # already compressed) answer the history; handed round, every worker would compress each
-        # turn's new content again the next time that conversation reached it.
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._idle = _IdleWorkers()
         self._started = threading.Lock()
         self._statuses: list[KompressStatus] | None = None
         self._dead: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
@@ -227,32 +290,31 @@ class CompressionWorkers:
         if self._statuses is None:
             self.warm_up_blocking()
         deadline = time.monotonic() + timeout
-        try:
-            worker = self._idle.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError("no worker was free in time") from None
+        conversation = conversation_of(raw, request.format)
+        worker = self._idle.take(conversation, timeout)
         try:
             worker.send((raw, request))
             ok, value = worker.receive(max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             # it answers later: read that answer on a thread of its own, then the worker is idle
-            threading.Thread(target=self._finish, args=(worker,), daemon=True, name="worker-late").start()
+            threading.Thread(target=self._finish, args=(worker, conversation), daemon=True,
+                             name="worker-late").start()
             raise
         except (BrokenProcessPool, OSError):
             self._replace(worker)
             raise BrokenProcessPool("a worker process died") from None
-        self._idle.put(worker)
+        self._idle.put(worker, conversation)
         if not ok:
             raise value
         return value
 
-    def _finish(self, worker: _Worker) -> None:
+    def _finish(self, worker: _Worker, conversation: bytes | None) -> None:
         try:
             worker.receive(None)
         except (BrokenProcessPool, OSError):
             self._replace(worker)
             return
-        self._idle.put(worker)
+        self._idle.put(worker, conversation)
 
     def _replace(self, dead: _Worker) -> None:
         """Have the keeper thread start a worker in ``dead``'s place (that takes seconds)."""

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+
+import pytest
 
 from extproc import BodyRequest, Settings
-from extproc.workers import CompressionWorkers
+from extproc import workers as workers_module
+from extproc.workers import CompressionWorkers, _IdleWorkers, conversation_of
 
-from .sessions import coding_session, requests
+from .sessions import STYLES, coding_session, requests
+
+
+def _items(body: dict) -> list:
+    return body.get("messages") or body.get("input") or []
 
 
 def _replay(processes: int, bodies: list[dict]) -> list[dict[str, int]]:
@@ -28,3 +37,59 @@ def test_one_agent_keeps_to_one_worker_and_its_caches():
     one, two = _replay(1, bodies), _replay(2, bodies)
     assert sum(cache.get("message_hit", 0) for cache in one) > len(bodies)
     assert two == one
+
+
+class TestConversationHome:
+    """Which idle worker takes a body: the conversation's last one if idle, else the most recent."""
+
+    def test_every_turn_of_a_conversation_names_it_alike(self):
+        for fmt, style in STYLES:
+            keys = {conversation_of(json.dumps(body).encode(), fmt)
+                    for body in requests(fmt, coding_session(style)) if len(_items(body)) >= 3}
+            assert len(keys) == 1 and None not in keys, (fmt, style)
+
+    def test_two_conversations_are_told_apart(self):
+        first = requests("anthropic", coding_session("claude_code"))[-1]
+        other = json.loads(json.dumps(first))
+        other["messages"][0]["content"] = "A different task: the download worker hangs."
+        names = {conversation_of(json.dumps(body).encode(), "anthropic") for body in (first, other)}
+        assert len(names) == 2 and None not in names
+
+    def test_a_body_with_fewer_than_three_messages_names_none(self):
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        assert conversation_of(json.dumps(body).encode(), "openai") is None
+
+    def test_the_conversations_last_worker_is_taken_when_idle(self):
+        idle = _IdleWorkers()
+        first, second = object(), object()
+        idle.put(first, b"a")
+        idle.put(second, b"b")
+        assert idle.take(b"a", 1) is first           # its own, though not the most recently idle
+        assert idle.take(b"c", 1) is second          # a conversation never seen: what is idle
+        idle.put(second, b"b")
+        idle.put(first)
+        assert idle.take(None, 1) is first           # no conversation: the most recently idle
+        assert idle.take(b"a", 1) is second          # its own is busy: whatever is idle
+        with pytest.raises(TimeoutError):
+            idle.take(b"a", 0.01)
+
+    def test_a_busy_last_worker_is_waited_for_a_moment(self, monkeypatch):
+        """Within the grace the conversation's own worker is worth waiting for; past it, not."""
+        idle = _IdleWorkers()
+        first, second = object(), object()
+        idle.put(first, b"a")
+        assert idle.take(None, 1) is first           # first is busy now; second becomes idle
+        idle.put(second)
+        monkeypatch.setattr(workers_module, "_HOME_GRACE_S", 30.0)
+        taken = []
+        taker = threading.Thread(target=lambda: taken.append(idle.take(b"a", 30)))
+        taker.start()
+        time.sleep(0.05)
+        assert not taken                             # waiting for first, though second is idle
+        idle.put(first)
+        taker.join(5)
+        assert taken == [first]
+        idle.put(first, b"a")
+        assert idle.take(None, 1) is first           # busy again
+        monkeypatch.setattr(workers_module, "_HOME_GRACE_S", 0.0)
+        assert idle.take(b"a", 1) is second          # no grace: whatever is idle
