@@ -158,7 +158,8 @@ def conversation_of(raw: bytes, format_name: str) -> bytes | None:
 class _IdleWorkers:
     """The idle workers, and the worker that last served each conversation."""
 
-    def __init__(self) -> None:
+    def __init__(self, grace: float = 0.0) -> None:
+        self.grace = grace                        # seconds to wait for a busy conversation's worker
         self._idle: list[_Worker] = []            # the most recently idle last
         self._ready = threading.Condition()
         self._homes: OrderedDict[bytes, _Worker] = OrderedDict()
@@ -174,12 +175,12 @@ class _IdleWorkers:
             self._ready.notify_all()  # a waiter may want this worker and no other
 
     def take(self, conversation: bytes | None, timeout: float) -> _Worker:
-        """The conversation's last worker if it is idle or gets so within ``_HOME_GRACE_S``,
-        else the most recently idle one; TimeoutError when none is idle within ``timeout``."""
+        """The conversation's last worker if it is idle or gets so within ``grace``, else the
+        most recently idle one; TimeoutError when none is idle within ``timeout``."""
         with self._ready:
             home = self._homes.get(conversation) if conversation is not None else None
-            if home is not None and home not in self._idle:
-                self._ready.wait_for(lambda: home in self._idle, min(timeout, _HOME_GRACE_S))
+            if home is not None and home not in self._idle and self.grace > 0:
+                self._ready.wait_for(lambda: home in self._idle, min(timeout, self.grace))
             if not self._ready.wait_for(lambda: self._idle, timeout):
                 raise TimeoutError("no worker was free in time")
             if home is not None and home in self._idle:
@@ -246,7 +247,9 @@ class CompressionWorkers:
         self._inline: BodyCompressor | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._all: list[_Worker] = []
-        self._idle = _IdleWorkers()
+        # Without result caches a worker holds nothing of a conversation: no worker is preferred.
+        self._affinity = settings.block_cache_bytes > 0
+        self._idle = _IdleWorkers(grace=_HOME_GRACE_S if self._affinity else 0.0)
         self._started = threading.Lock()
         self._statuses: list[KompressStatus] | None = None
         self._dead: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
@@ -290,7 +293,7 @@ class CompressionWorkers:
         if self._statuses is None:
             self.warm_up_blocking()
         deadline = time.monotonic() + timeout
-        conversation = conversation_of(raw, request.format)
+        conversation = conversation_of(raw, request.format) if self._affinity else None
         worker = self._idle.take(conversation, timeout)
         try:
             worker.send((raw, request))

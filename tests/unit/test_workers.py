@@ -9,7 +9,6 @@ import time
 import pytest
 
 from extproc import BodyRequest, Settings
-from extproc import workers as workers_module
 from extproc.workers import CompressionWorkers, _IdleWorkers, conversation_of
 
 from .sessions import STYLES, coding_session, requests
@@ -73,14 +72,13 @@ class TestConversationHome:
         with pytest.raises(TimeoutError):
             idle.take(b"a", 0.01)
 
-    def test_a_busy_last_worker_is_waited_for_a_moment(self, monkeypatch):
+    def test_a_busy_last_worker_is_waited_for_a_moment(self):
         """Within the grace the conversation's own worker is worth waiting for; past it, not."""
-        idle = _IdleWorkers()
+        idle = _IdleWorkers(grace=30.0)
         first, second = object(), object()
         idle.put(first, b"a")
         assert idle.take(None, 1) is first           # first is busy now; second becomes idle
         idle.put(second)
-        monkeypatch.setattr(workers_module, "_HOME_GRACE_S", 30.0)
         taken = []
         taker = threading.Thread(target=lambda: taken.append(idle.take(b"a", 30)))
         taker.start()
@@ -91,5 +89,5 @@ class TestConversationHome:
         assert taken == [first]
         idle.put(first, b"a")
         assert idle.take(None, 1) is first           # busy again
-        monkeypatch.setattr(workers_module, "_HOME_GRACE_S", 0.0)
+        idle.grace = 0.0
         assert idle.take(b"a", 1) is second          # no grace: whatever is idle
