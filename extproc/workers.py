@@ -162,6 +162,7 @@ class _IdleWorkers:
         self.grace = grace                        # seconds to wait for a busy conversation's worker
         self._idle: list[_Worker] = []            # the most recently idle last
         self._ready = threading.Condition()
+        self._home_waiters = 0                    # takers waiting for one worker in particular
         self._homes: OrderedDict[bytes, _Worker] = OrderedDict()
 
     def put(self, worker: _Worker, conversation: bytes | None = None) -> None:
@@ -172,7 +173,10 @@ class _IdleWorkers:
                 if len(self._homes) > _MAX_HOMES:
                     self._homes.popitem(last=False)
             self._idle.append(worker)
-            self._ready.notify_all()  # a waiter may want this worker and no other
+            if self._home_waiters:
+                self._ready.notify_all()  # one of them may want this worker and no other
+            else:
+                self._ready.notify()      # any waiter takes any worker: wake one, not every thread
 
     def take(self, conversation: bytes | None, timeout: float) -> _Worker:
         """The conversation's last worker if it is idle or gets so within ``grace``, else the
@@ -180,7 +184,11 @@ class _IdleWorkers:
         with self._ready:
             home = self._homes.get(conversation) if conversation is not None else None
             if home is not None and home not in self._idle and self.grace > 0:
-                self._ready.wait_for(lambda: home in self._idle, min(timeout, self.grace))
+                self._home_waiters += 1
+                try:
+                    self._ready.wait_for(lambda: home in self._idle, min(timeout, self.grace))
+                finally:
+                    self._home_waiters -= 1
             if not self._ready.wait_for(lambda: self._idle, timeout):
                 raise TimeoutError("no worker was free in time")
             if home is not None and home in self._idle:
