@@ -76,6 +76,13 @@ _PROGRESS_LINE = line_rule(
         r"|\S+ +-{20,} +[\d.]+ ?[KMGT]?i?B/"),  # uv's per-package download bars
     re.compile(r"\r.|\d%\||[━█▉▊▋▌▍▎▏■]{6,}|\[[=#>\-. ]{10,}\]|[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|\| [#\d ]{4,}\|\s+\d{1,3}%"),
     ("\r", "%", "━", "█", "■", "[", "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"))
+# Words that flag a line anywhere in it, whatever their case (written in lower case).
+_SIGNAL_WORDS = (
+    r"\b(?:errors?|fail(?:ed|ure|ures|ing)?|fatal|panic(?:ked)?|exception|traceback|critical|warn(?:ing|ings)?"
+    r"|denied|refused|timed? ?out|abort(?:ed)?|segmentation fault|core dumped|killed|oom|unable to|cannot"
+    r"|could not|not found|deprecated|vulnerabilit(?:y|ies)|exit (?:code|status)|exited with|non-zero"
+    r"|unresolved|undefined|crash(?:ed|es|loopbackoff)?|backoff|evicted|unhealthy|degraded)")
+_LEVEL_SIGNAL = r'"level"\s*:\s*[456]0\b'  # pino/bunyan numeric levels: warn, error, fatal
 _SIGNAL_LINE = line_rule(
     re.compile(
         r"=+ .+ =+$|-+ .+ -+$|_{3,} .+ _{3,}$|\s*E\s{2,}|\s*>\s{3}|\s+--> "
@@ -83,16 +90,15 @@ _SIGNAL_LINE = line_rule(
         r"|Successfully installed|Setting up \S+ \(|\d+ upgraded, \d+ newly installed|patching file "
         r"|added \d+ packages?|found \d+|\d+ (?:passing|failing|pending)|BUILD |Tests run:|Done in|\d+ (?:passed|failed))"
         r"|not ok |--- FAIL|FAIL\b|\s*[✗✕×✘]\s|npm ERR!|make(?:\[\d+\])?: \*\*\*|\s*\^+\s*$"),
-    re.compile(
-        r"(?i:\b(?:errors?|fail(?:ed|ure|ures|ing)?|fatal|panic(?:ked)?|exception|traceback|critical|warn(?:ing|ings)?"
-        r"|denied|refused|timed? ?out|abort(?:ed)?|segmentation fault|core dumped|killed|oom|unable to|cannot"
-        r"|could not|not found|deprecated|vulnerabilit(?:y|ies)|exit (?:code|status)|exited with|non-zero"
-        r"|unresolved|undefined|crash(?:ed|es|loopbackoff)?|backoff|evicted|unhealthy|degraded))"
-        r'|"level"\s*:\s*[456]0\b'),  # pino/bunyan numeric levels: warn, error, fatal
+    re.compile(f"(?i:{_SIGNAL_WORDS})|{_LEVEL_SIGNAL}"),
     ("err", "fail", "fatal", "panic", "exception", "traceback", "critical", "warn", "denied", "refused", "time",
      "abort", "segmentation", "core dumped", "killed", "oom", "unable", "cannot", "could not", "not found",
      "deprecated", "vulnerab", "exit", "non-zero", "unresolved", "undefined", "crash", "backoff", "evicted",
      "unhealthy", "degraded", '"level"'))
+# An ASCII line's words are searched in its lower-case copy: the same answer, without the
+# case-blind search that costs 2.7x as much per line.
+_SIGNAL_WORDS_LOWER = re.compile(_SIGNAL_WORDS)
+_LEVEL_LINE = re.compile(_LEVEL_SIGNAL)
 # "[INFO] Running com.example.FooTest": the start of a test class, dropped with its clean result.
 _TEST_CLASS_START = re.compile(r"^(?:\[INFO\] )?Running [\w$]+(?:\.[\w$]+)+\s*$")
 _TEST_CLASS_CLEAN = re.compile(_SUREFIRE_CLEAN)
@@ -185,11 +191,24 @@ def _classify(line: str) -> str:
         return _SKIPPED
     if line_matches(_PASSING_LINE, line):
         return _PASSING
-    if line_matches(_SIGNAL_LINE, line, line.lower()):
+    if _is_signal(line):
         return _SIGNAL  # before progress: "Getting requirements to build wheel: ... 'error'" is news
     if line_matches(_PROGRESS_LINE, line):
         return _PROGRESS
     return _PLAIN
+
+
+def _is_signal(line: str) -> bool:
+    """``line_matches(_SIGNAL_LINE, line, line.lower())``, faster for an ASCII line."""
+    lowered = line.lower()
+    if not line.isascii():
+        return line_matches(_SIGNAL_LINE, line, lowered)
+    start, _, hints = _SIGNAL_LINE
+    if start.match(line):
+        return True
+    if hints.search(lowered) is None:
+        return False
+    return _SIGNAL_WORDS_LOWER.search(lowered) is not None or _LEVEL_LINE.search(line) is not None
 
 
 def _clean_test_classes(lines: list[str], classes: list[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """The router's split line rules (anchored shapes matched at the start, the rest searched only when
 a substring they need is there) classify every line exactly as the single searched rule they
-replaced. The reference rules below are those originals, kept here as the specification."""
+replaced. The reference rules below are those originals, kept here as the specification. The log
+compressor's fast signal test is held to its own rule the same way."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from extproc.compressors import logs
 from extproc.pipeline import router
 
 from . import FIXTURES
@@ -90,3 +92,24 @@ def test_fixture_lines_match_the_reference():
         for line in path.read_text(encoding="utf-8").split("\n"):
             assert router._is_log_line(line) == bool(REFERENCE_LOG_LINE.search(line)), (path.name, line)
             assert router._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line)), (path.name, line)
+
+
+signal_pieces = st.sampled_from([
+    "ERROR", "Error", "error:", "FAILED", "failure", "Timed Out", "timeout", "EXIT CODE 1", "exit status 2",
+    "Killed", "OOM", "Could Not", "not found", "CrashLoopBackOff", '"level":50', '"LEVEL": 40', '"level" : 30',
+    "Tests:", "FAIL ", "npm ERR!", "time=", "İ", "ſ", "K", "é", " ", "_", "-", "x", "1"])
+signal_lines = st.lists(signal_pieces | st.text(max_size=5), max_size=8).map("".join)
+
+
+@PROPERTY
+@given(line=signal_lines)
+def test_log_signal_fast_path_matches_the_rule(line):
+    """The log compressor's signal test (lower-case search for ASCII lines) answers as its
+    case-blind rule does, for ASCII and non-ASCII lines alike."""
+    assert logs._is_signal(line) == router.line_matches(logs._SIGNAL_LINE, line, line.lower())
+
+
+def test_log_signal_fast_path_on_fixture_lines():
+    for path in FIXTURES.iterdir():
+        for line in path.read_text(encoding="utf-8").split("\n"):
+            assert logs._is_signal(line) == router.line_matches(logs._SIGNAL_LINE, line, line.lower()), line
