@@ -143,9 +143,9 @@ class BodyCompressor:
         result.cache = {name: total - before[name] for name, total in self.pipeline.cache_counters().items()
                         if total > before[name]}
         started = time.perf_counter()
-        after = {id(change.block): self.tokens.count(change.new_text) for change in conv.changes}
+        changes = {id(change.block): (change, self.tokens.count(change.new_text)) for change in conv.changes}
         timings["tokens"] += time.perf_counter() - started
-        edits, saved = self._edits(body, counts, after)
+        edits, saved = self._edits(body, counts, changes)
         if cached:
             read_now = sum(item.blocks is not None for item in body.items[body.reused:])
             counts_by_result = {"message_hit": len(body.items) - read_now, "message_miss": read_now}
@@ -172,20 +172,18 @@ class BodyCompressor:
         return body
 
     def _edits(self, body: Body, counts: list[int],
-               after: dict[int, int]) -> tuple[list[tuple[int, int, str, str]], int]:
+               changes: dict[int, tuple[Change, int]]) -> tuple[list[tuple[int, int, str, str]], int]:
         """Every string to write over the body's, as (start, end, new JSON, compressor), and the
         tokens that saves; what each message read now came to is set on it. ``counts`` are the
-        blocks' tokens, ``after`` each changed block's tokens as changed (by ``id`` of the block)."""
+        blocks' tokens; ``changes`` holds each change and its text's tokens, by ``id`` of its block."""
         blocks = body.conv.blocks
-        changes = {id(change.block): change for change in body.conv.changes}
         changed = [number for number, block in enumerate(blocks) if id(block) in changes] if changes else []
-        edits, saved = self._changed(body, changed, 0, body.head, 0, counts, after, changes)
+        edits, saved = self._changed(body, changed, 0, body.head, 0, counts, changes)
         for item in body.items:
             if item.outcome is None:
                 assert item.blocks is not None
                 first, stop = item.blocks.start, item.blocks.stop
-                relative, item_saved = self._changed(body, changed, first, stop, item.start, counts, after,
-                                                     changes)
+                relative, item_saved = self._changed(body, changed, first, stop, item.start, counts, changes)
                 answered = sorted({block.tool_call_id for block in blocks[first:stop]
                                    if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None})
                 before = sum(counts[first:stop])
@@ -199,7 +197,7 @@ class BodyCompressor:
         return edits, saved
 
     def _changed(self, body: Body, changed: list[int], first: int, stop: int, origin: int, counts: list[int],
-                 after: dict[int, int], changes: dict[int, Change]) -> tuple[list[tuple[int, int, str, str]], int]:
+                 changes: dict[int, tuple[Change, int]]) -> tuple[list[tuple[int, int, str, str]], int]:
         """The edits of blocks ``first`` to ``stop`` (positions counted from ``origin``) and the
         tokens they save; ``changed`` lists the numbers of the blocks with a change, in order.
 
@@ -210,14 +208,12 @@ class BodyCompressor:
         saved = 0
         for number in changed[bisect_left(changed, first):bisect_left(changed, stop)]:
             block = body.conv.blocks[number]
-            change = changes[id(block)]
-            if block.path is None:
-                continue
-            if after[id(block)] >= counts[number]:
+            change, after = changes[id(block)]
+            if block.path is None or after >= counts[number]:
                 continue
             start, end = body.doc.span_of(block.path)
             edits.append((start - origin, end - origin, _json_string(change.new_text), change.by))
-            saved += counts[number] - after[id(block)]
+            saved += counts[number] - after
         return edits, saved
 
     def _write(self, doc: Document, edits: list[tuple[int, int, str, str]], result: BodyResult,
