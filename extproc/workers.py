@@ -11,8 +11,8 @@ compression of a resent turn). A conversation's next turn goes to the worker tha
 one, waiting up to 2 ms for it when it is busy, else to the most recently idle worker: a
 worker's caches (the conversation's last body, the messages and blocks it compressed) are its
 own, so a turn that lands elsewhere is read and compressed again. The conversation is told by a
-digest of the bytes before its third message (``conversation_of``); it only picks the worker. A worker that dies fails its request open and is
-replaced.
+digest of the bytes before its third message (``conversation_of``); it only picks the worker.
+A worker that dies fails its request open and is replaced.
 ``workers=0`` runs compression on a thread of the server process (tests, one-core pods).
 See docs/architecture.md for the measurement behind this choice.
 """
@@ -93,20 +93,27 @@ def _send(sock: socket.socket, message: Any) -> None:
     sock.sendall(_FRAME.pack(len(data)) + data)
 
 
-def _receive(sock: socket.socket) -> Any:
-    """The next message, or None when the server has closed the socket."""
-    header = sock.recv(_FRAME.size, socket.MSG_WAITALL)
-    if len(header) < _FRAME.size:
-        return None
-    (size,) = _FRAME.unpack(header)
-    data = bytearray(size)
-    view, got = memoryview(data), 0
-    while got < size:
-        count = sock.recv_into(view[got:])
-        if count == 0:
-            return None
-        got += count
-    return pickle.loads(data)
+class _Frames:
+    """The messages arriving on one end of a socket pair, framed by ``_send``. A read that times
+    out (the socket's timeout) keeps what arrived for the next call."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._pending = bytearray()  # what has arrived of a message not yet whole
+
+    def receive(self) -> Any:
+        """The next message, or None when the other side has closed its end."""
+        while True:
+            if len(self._pending) >= _FRAME.size:
+                (size,) = _FRAME.unpack_from(self._pending)
+                if len(self._pending) >= _FRAME.size + size:
+                    message = pickle.loads(memoryview(self._pending)[_FRAME.size:_FRAME.size + size])
+                    del self._pending[:_FRAME.size + size]
+                    return message
+            chunk = self.sock.recv(_READ_CHUNK)
+            if not chunk:
+                return None
+            self._pending += chunk
 
 
 def _worker_main(sock: socket.socket, settings: Settings, factory: Factory, parent_pid: int) -> None:
@@ -117,7 +124,8 @@ def _worker_main(sock: socket.socket, settings: Settings, factory: Factory, pare
         _limit_memory(settings.worker_memory_mb)
     compressor = factory(settings)
     _send(sock, compressor.kompress)
-    while (job := _receive(sock)) is not None:
+    frames = _Frames(sock)
+    while (job := frames.receive()) is not None:
         try:
             answer: tuple[bool, Any] = (True, compressor.run(*job))
         except BaseException as exc:  # noqa: BLE001 - the server fails this request open, by type
@@ -181,6 +189,7 @@ class _IdleWorkers:
     def take(self, conversation: bytes | None, timeout: float) -> _Worker:
         """The conversation's last worker if it is idle or gets so within ``grace``, else the
         most recently idle one; TimeoutError when none is idle within ``timeout``."""
+        deadline = time.monotonic() + timeout
         with self._ready:
             home = self._homes.get(conversation) if conversation is not None else None
             if home is not None and home not in self._idle and self.grace > 0:
@@ -189,7 +198,7 @@ class _IdleWorkers:
                     self._ready.wait_for(lambda: home in self._idle, min(timeout, self.grace))
                 finally:
                     self._home_waiters -= 1
-            if not self._ready.wait_for(lambda: self._idle, timeout):
+            if not self._ready.wait_for(lambda: self._idle, max(0.0, deadline - time.monotonic())):
                 raise TimeoutError("no worker was free in time")
             if home is not None and home in self._idle:
                 self._idle.remove(home)
@@ -208,7 +217,7 @@ class _Worker:
         self.process.start()  # spawn, not fork: the parent holds gRPC threads that must not be forked
         theirs.close()
         self.sock = ours
-        self._pending = bytearray()  # what has arrived of an answer not yet whole
+        self._answers = _Frames(ours)
 
     def send(self, message: Any) -> None:
         self.sock.settimeout(None)
@@ -219,21 +228,14 @@ class _Worker:
         next call); BrokenProcessPool when it died instead of answering."""
         self.sock.settimeout(timeout)
         try:
-            while True:
-                if len(self._pending) >= _FRAME.size:
-                    (size,) = _FRAME.unpack_from(self._pending)
-                    if len(self._pending) >= _FRAME.size + size:
-                        message = pickle.loads(memoryview(self._pending)[_FRAME.size:_FRAME.size + size])
-                        del self._pending[:_FRAME.size + size]
-                        return message
-                chunk = self.sock.recv(_READ_CHUNK)
-                if not chunk:
-                    raise BrokenProcessPool(f"worker process {self.process.pid} died")
-                self._pending += chunk
+            message = self._answers.receive()
         except socket.timeout:
             raise TimeoutError("the worker did not answer in time") from None
         except ConnectionError as exc:
             raise BrokenProcessPool(f"worker process {self.process.pid} died") from exc
+        if message is None:
+            raise BrokenProcessPool(f"worker process {self.process.pid} died")
+        return message
 
     def stop(self) -> None:
         self.sock.close()
