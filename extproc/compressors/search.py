@@ -79,11 +79,15 @@ class SearchCompressor:
         result = "\n".join(out) + ("\n" if trailing_newline else "")
         return result if len(result) < len(text) else None
 
+    def _per_file(self, files: int) -> int:
+        """Hits each of ``files`` kept files may show: the total cap shared out, at least the per-file one."""
+        return max(self.max_matches_per_file, self.max_total_matches // max(1, files))
+
     def _over_caps(self, entries: list[_Entry], files: list[str | None]) -> bool:
         """Too many files, or a file with more hits than ``_keep`` lets it show?"""
         if len(files) > self.max_files:
             return True
-        per_file = max(self.max_matches_per_file, self.max_total_matches // max(1, len(files)))
+        per_file = self._per_file(len(files))
         hits: dict[str | None, int] = {}
         for entry in entries:
             if entry.kind == _MATCH:
@@ -95,7 +99,7 @@ class SearchCompressor:
         Context lines of no file with hits (``grep -A`` output whose hit fell outside it) stay."""
         keep = [entry.kind in (_OTHER, _SEPARATOR, _BLANK) or entry.path in kept_files
                 or (entry.kind == _CONTEXT and entry.path not in hit_files) for entry in entries]
-        per_file = max(self.max_matches_per_file, self.max_total_matches // max(1, len(kept_files)))
+        per_file = self._per_file(len(kept_files))
         shown: dict[str | None, int] = {}
         for index, entry in enumerate(entries):
             if entry.kind == _MATCH and keep[index]:

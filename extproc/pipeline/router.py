@@ -125,10 +125,8 @@ def line_rule(start: re.Pattern[str], anywhere: re.Pattern[str], hints: tuple[st
     return start, anywhere, re.compile("|".join(map(re.escape, hints)))
 
 
-_LOG_RULE: LineRule = line_rule(_LOG_START, _LOG_ANYWHERE, _LOG_HINTS)
-# What routing counts as a log line: the rule above, or a line that starts with a _LOG_PREFIX.
-_ROUTED_LOG_RULE: LineRule = line_rule(re.compile(f"{_LOG_PREFIX.pattern}|{_LOG_START.pattern}"),
-                                       _LOG_ANYWHERE, _LOG_HINTS)
+# A log line: one of the shapes above, or a line that starts with a _LOG_PREFIX.
+_LOG_RULE: LineRule = line_rule(re.compile(f"{_LOG_PREFIX.pattern}|{_LOG_START.pattern}"), _LOG_ANYWHERE, _LOG_HINTS)
 
 
 def line_matches(rule: LineRule, line: str, haystack: str | None = None) -> bool:
@@ -264,7 +262,7 @@ def _by_line_shares(lines: list[str]) -> ContentType:
     total = len(lines)
     if _reaches(_search_flags(lines), total, max(2, _SEARCH_SHARE * total)):
         return ContentType.SEARCH
-    logs = (line_matches(_ROUTED_LOG_RULE, line) for line in lines)
+    logs = (_is_log_line(line) for line in lines)
     if _reaches(logs, total, max(2, _LOG_SHARE * total)):
         return ContentType.LOG
     code = (_is_code_line(line, _NUMBERED_CODE_START) for line in lines)

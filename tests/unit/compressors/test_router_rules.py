@@ -37,6 +37,16 @@ REFERENCE_LOG_LINE = re.compile(
     r"|^\s*[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] |^\S+ +[-━]{20,} +[\d.]+ ?[KMGT]?i?B/"
 )
 
+# Timestamps and compiler diagnostics at a line's start count as log lines too.
+REFERENCE_LOG_PREFIX = re.compile(
+    r"^\[?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}|^\[?\d{2}:\d{2}:\d{2}|^[A-Z][a-z]{2} +\d+ \d{2}:\d{2}"
+    r"|^\S+:\d+(?::\d+)?: (?:(?i:fatal error|error|warning|note|info|hint):|[A-Z]{1,4}\d{2,4}:? )")
+
+
+def reference_log_line(line: str) -> bool:
+    return bool(REFERENCE_LOG_LINE.search(line) or REFERENCE_LOG_PREFIX.match(line))
+
+
 REFERENCE_CODE_LINE = re.compile(
     r"^\s*(?:def |class |import |from \S+ import |async def |@\w|function\b|const |let |var |export |"
     r"return\b|if \(|for \(|while \(|} else|fn |pub |impl |use \S+;|mod |struct |enum |package |func |"
@@ -59,7 +69,8 @@ pieces = st.sampled_from([
     "# x", "x = 1", "f(x)", "    y:", "  name: str", "self.x", " ", "  ", "\t", "=", "==== 1 failed ====",
     "ok ", "--- ", "abc", "123", "0x1f", "é", "\u2713", "Get:3 ", "Hit:1 http", "Reading package lists",
     "(Reading database ", "Fetched 1704 kB", "Unpacking curl", "Setting up", "Processing triggers ", "⠼ ",
-    "pytest  ", "-" * 30, " 14.88 KiB/", "    12\t", "12→", "  7: "])
+    "pytest  ", "-" * 30, " 14.88 KiB/", "    12\t", "12→", "  7: ", "2024-05-01 10:11", "[12:30:01]",
+    "Mar  3 10:11", "a.c:3:5: ", "x.py:12: ", "error:", "E501 "])
 lines = st.lists(pieces | st.text(max_size=6), max_size=8).map("".join)
 
 
@@ -67,7 +78,7 @@ lines = st.lists(pieces | st.text(max_size=6), max_size=8).map("".join)
 @given(line=lines)
 def test_log_rule_matches_the_reference(line):
     """A generated line is a log line for the split rule exactly when the reference rule finds one."""
-    assert router._is_log_line(line) == bool(REFERENCE_LOG_LINE.search(line))
+    assert router._is_log_line(line) == reference_log_line(line)
 
 
 @PROPERTY
@@ -90,7 +101,7 @@ def test_fixture_lines_match_the_reference():
     """Every line of every fixture is classified as the reference rules classify it."""
     for path in FIXTURES.iterdir():
         for line in path.read_text(encoding="utf-8").split("\n"):
-            assert router._is_log_line(line) == bool(REFERENCE_LOG_LINE.search(line)), (path.name, line)
+            assert router._is_log_line(line) == reference_log_line(line), (path.name, line)
             assert router._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line)), (path.name, line)
 
 
