@@ -4,7 +4,12 @@ Runs the same request bodies through ``CompressionWorkers`` configured three way
 an in-process thread (workers=0), one worker process, and N worker processes, with several
 requests in flight at once as a busy gateway has. Prints bodies per second and the ratios.
 
-    python scripts/bench_workers.py [--corpus ../shared/corpus/corpus.jsonl] [--seconds 8] [--write]
+The machine drifts over a run, so the variants take turns: ``--rounds`` rounds, each running
+every variant for ``--seconds``, in an order that rotates from round to round. A variant's rate
+is its median over the rounds, and each ratio the median of the rounds' own ratios.
+
+    python scripts/bench_workers.py [--corpus ../shared/corpus/corpus.jsonl] [--seconds 4]
+        [--rounds 3] [--write]
 
 ``--write`` replaces the workers section of docs/benchmarks.md with the table printed.
 """
@@ -16,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -58,8 +64,10 @@ async def measure(workers: int, bodies, seconds: float, concurrency: int) -> flo
     async def run(raw: bytes, request: BodyRequest) -> None:  # off the event loop, as the HTTP API calls it
         await asyncio.to_thread(pool.run_blocking, raw, request, settings.request_deadline_ms / 1000)
 
-    for raw, request in bodies:  # warm tokenizer caches equally for every variant
-        await run(raw, request)
+    # Warm every worker's token-count cache (each process has its own): one copy of each body
+    # per worker, sent together, so each idle worker takes one.
+    for raw, request in bodies:
+        await asyncio.gather(*(run(raw, request) for _ in range(max(1, pool.processes))))
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -82,29 +90,37 @@ async def measure(workers: int, bodies, seconds: float, concurrency: int) -> flo
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "corpus.jsonl")
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per variant and round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     bodies = load_bodies(args.corpus)
     cpus = usable_cpus()
     variants = [("in-process thread (workers=0)", 0), ("1 worker process", 1), (f"{cpus} worker processes", cpus)]
-    rates = []
-    for label, workers in variants:
-        rate = await measure(workers, bodies, args.seconds, args.concurrency)
-        rates.append(rate)
-        print(f"{label:32s} {rate:8.1f} bodies/s", flush=True)
-    base = rates[1]
+    rounds: list[list[float]] = []  # bodies/s per round, in the order of ``variants``
+    for number in range(args.rounds):
+        shift = number % len(variants)
+        rates = [0.0] * len(variants)
+        for index in [*range(shift, len(variants)), *range(shift)]:
+            label, workers = variants[index]
+            rates[index] = await measure(workers, bodies, args.seconds, args.concurrency)
+            print(f"round {number + 1}: {label:32s} {rates[index]:8.1f} bodies/s", flush=True)
+        rounds.append(rates)
     lines = [
-        f"Measured by `python scripts/bench_workers.py --seconds {args.seconds:g}` on {cpus} usable CPUs "
-        f"({platform.machine()}, Python {platform.python_version()}), {len(bodies)} bodies "
-        f"({'shared corpus' if args.corpus.exists() else 'synthetic'}), {args.concurrency} in flight.",
+        f"Measured by `python scripts/bench_workers.py --seconds {args.seconds:g} --rounds {args.rounds}` on "
+        f"{cpus} usable CPUs ({platform.machine()}, Python {platform.python_version()}), {len(bodies)} bodies "
+        f"({'shared corpus' if args.corpus.exists() else 'synthetic'}), {args.concurrency} in flight; "
+        f"{args.seconds:g} s per variant and round, the variants' order rotating from round to round.",
         "",
-        "| variant | bodies/s | vs 1 worker process |",
-        "| --- | ---: | ---: |",
+        "| variant | bodies/s (median of rounds) | vs 1 worker process (median of rounds) | each round |",
+        "| --- | ---: | ---: | --- |",
     ]
-    for (label, _), rate in zip(variants, rates):
-        lines.append(f"| {label} | {rate:.1f} | {rate / base:.2f}x |")
+    for index, (label, _) in enumerate(variants):
+        ratios = [rates[index] / rates[1] for rates in rounds]
+        each = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
+        lines.append(f"| {label} | {statistics.median(r[index] for r in rounds):.1f} "
+                     f"| {statistics.median(ratios):.2f}x | {each} |")
     table = "\n".join(lines)
     print("\n" + table)
     if args.write:
