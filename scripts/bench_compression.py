@@ -8,6 +8,10 @@ created on first use). Both outputs are measured the same way (``_bench_measures
 of the messages, savings, cache-priced cost over all turns, probe answers retained, body
 validity, and milliseconds per request. Prints markdown tables.
 
+The tools take turns conversation by conversation (the order rotating from one conversation to
+the next), so the machine's drift over a run reaches every tool alike and the time ratios compare
+the same minutes.
+
     python scripts/bench_compression.py [--corpus ../shared/corpus/corpus.jsonl] [--limit N]
         [--trimwire KEY=VALUE,... ...] [--headroom-mode default|agent ...] [--no-headroom] [--write]
 
@@ -27,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,13 +181,27 @@ def machine_facts() -> str:
             f"commit `{git('log', '-1', '--format=%h %s')}` ({state})")
 
 
-def run_tool(name: str, corpus: list[dict], turns_for, meter: Meter) -> list[RowResult]:
-    out = []
-    for row in corpus:
-        started = time.perf_counter()
-        out.append(meter.measure(row, turns_for(row)))
-        print(f"  {name:22s} {row['id']:36s} {time.perf_counter() - started:6.1f}s", file=sys.stderr)
-    return out
+Tool = Callable[[dict], Iterator[Turn]]   # a conversation in, its turns out
+
+
+def run_tools(tools: dict[str, Tool], corpus: list[dict], meter: Meter, notes: list[str]) -> dict[str, list[RowResult]]:
+    """Every tool over every conversation, taking turns per conversation in a rotating order. A
+    Headroom driver that breaks is dropped from the results, with a note saying why."""
+    results: dict[str, list[RowResult]] = {label: [] for label in tools}
+    for index, row in enumerate(corpus):
+        labels = list(tools)
+        shift = index % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            started = time.perf_counter()
+            try:
+                results[label].append(meter.measure(row, tools[label](row)))
+            except (HeadroomUnavailable, OSError, subprocess.SubprocessError) as exc:
+                del tools[label], results[label]
+                notes.append(f"{label} FAILED, not in the tables: {exc}")
+                print(f"\n{notes[-1]}\n", file=sys.stderr)
+                continue
+            print(f"  {label:22s} {row['id']:36s} {time.perf_counter() - started:6.1f}s", file=sys.stderr)
+    return results
 
 
 def report(corpus, results, headroom_note: str) -> str:
@@ -205,22 +223,19 @@ def report(corpus, results, headroom_note: str) -> str:
         *group_table("conversation", by_sample, results), "", "</details>"])
 
 
-def run_headroom(mode: str, corpus: list[dict], meter: Meter) -> tuple[str, list[RowResult] | None, str]:
-    """Headroom's figures in one mode, or None and what failed."""
-    label, driver = "headroom" + ("-agent" if mode == "agent" else ""), None
+def start_headroom(mode: str, notes: list[str]) -> tuple[str, HeadroomDriver | None]:
+    """A running Headroom driver in one mode (its note added), or None (and what failed)."""
+    label = "headroom" + ("-agent" if mode == "agent" else "")
     try:
         driver = HeadroomDriver(mode)
-        rows = run_tool(label, corpus, driver.turns, meter)
-        driver.close()
     except (HeadroomUnavailable, OSError, subprocess.SubprocessError) as exc:
-        if driver is not None:
-            driver.proc.kill()
-        note = f"{label} FAILED, not in the tables: {exc}"
-        print(f"\n{note}\n", file=sys.stderr)
-        return label, None, note
+        notes.append(f"{label} FAILED, not in the tables: {exc}")
+        print(f"\n{notes[-1]}\n", file=sys.stderr)
+        return label, None
     options = ", ".join(f"{k}={v!r}" for k, v in driver.info["options"].items())
-    return label, rows, (f"{label}: headroom-ai {driver.info['version']}, "
-                         f"`compress(messages, model={driver.info['model']!r}, {options})`.")
+    notes.append(f"{label}: headroom-ai {driver.info['version']}, "
+                 f"`compress(messages, model={driver.info['model']!r}, {options})`.")
+    return label, driver
 
 
 def main() -> None:
@@ -236,21 +251,26 @@ def main() -> None:
     args = parser.parse_args()
     corpus = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
     corpus = corpus[: args.limit or None]
-    meter = Meter()
-    results = {}
+    tools: dict[str, Tool] = {}
     for spec in ["", *(args.trimwire or [])]:
         overrides = dict(item.split("=", 1) for item in spec.split(",") if item)
         compressor = build_compressor(load_settings(env={}, workers=0, **overrides))
         compressor.run(json.dumps({"model": "m", "messages": [{"role": "user", "content": "warm up " * 400}]})
                        .encode(), BodyRequest(format="openai"))
-        label = f"trimwire {spec}" if spec else "trimwire"
-        results[label] = run_tool(label, corpus, lambda row, c=compressor: trimwire_turns(c, row), meter)
+        tools[f"trimwire {spec}" if spec else "trimwire"] = lambda row, c=compressor: trimwire_turns(c, row)
     notes = ["Headroom not run (--no-headroom)."] if args.no_headroom else []
+    drivers = []
     for mode in [] if args.no_headroom else (args.headroom_mode or ["default"]):
-        label, rows, note = run_headroom(mode, corpus, meter)
-        notes.append(note)
-        if rows is not None:
-            results[label] = rows
+        label, driver = start_headroom(mode, notes)
+        if driver is not None:
+            tools[label] = driver.turns
+            drivers.append(driver)
+    results = run_tools(tools, corpus, Meter(), notes)
+    for driver in drivers:
+        try:
+            driver.close()
+        except (OSError, subprocess.SubprocessError):
+            driver.proc.kill()
     text = report(corpus, results, " ".join(notes))
     print("\n" + text)
     if args.write:
