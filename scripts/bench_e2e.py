@@ -16,9 +16,12 @@ numbers in flight, in two traffic shapes:
   conversations (dealt round robin in corpus order), trimwire restarted first.
 
 Then a paired replay at 1 in flight (``--paired-repeats`` times, trimwire fresh each time): each
-request of the longest conversation goes through the three routes back to back, in an order that
-rotates, and the added time is taken per request. The replay target is judged on it: runs of one
-route after another pick up the machine's drift between them.
+request of the longest conversation goes through the three routes and a fourth back to back, in
+an order that rotates, and the added time is taken per request. The replay target is judged on
+it: runs of one route after another pick up the machine's drift between them. The fourth route is
+a rewriting no-op (``_e2e_stack.py``): every body sent back unchanged as a body mutation with
+trimwire's savings headers, the floor of any processor that changes bodies, beside which the rest
+of trimwire's time is its hand-off to a worker and its compression.
 
 Prints, ratios first: latency added over the no-ext_proc route (p50/p95/p99), requests per second,
 CPU per request (processor and Envoy, from /proc), trimwire's peak RSS (server + workers, VmHWM),
@@ -64,7 +67,7 @@ sys.path.insert(0, str(ROOT))
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import write_section  # noqa: E402
-from scripts._e2e_stack import (ROUTES, Proc, envoy_version, free_port, ms, percentile,  # noqa: E402
+from scripts._e2e_stack import (REWRITE, ROUTES, Proc, envoy_version, free_port, ms, percentile,  # noqa: E402
                                 start_envoy3, start_helper, start_trimwire, tree_cpu_seconds, tree_peak_rss, tree_rss,
                                 trimwire_metrics)
 
@@ -74,6 +77,7 @@ HEADERS = {"content-type": "application/json", "authorization": "Bearer bench", 
 DEADLINE_MS = 30_000        # trimwire's: long enough that queued work finishes instead of failing open
 MESSAGE_TIMEOUT_S = 60.0    # Envoy's, above trimwire's deadline
 REPORT_TURNS = (1, 5, 10, 25, 50)
+PAIRED = (*ROUTES, REWRITE)  # the paired pass's routes: the three and the rewriting no-op
 WINDOW = 2                  # a turn's figure: the median of turns t-2 .. t+2 over every repeat
 
 
@@ -270,9 +274,11 @@ class Bench:
         self.stack, self.workdir, self.workers, self.max_seconds = stack, workdir, workers, max_seconds
         self.upstream = self._keep(start_helper("upstream", workdir))
         self.noop = self._keep(start_helper("noop", workdir))
+        self.rewrite = self._keep(start_helper(REWRITE, workdir))
         self.trimwire_port = free_port()
         self.envoy = self._keep(start_envoy3(workdir, f"http://127.0.0.1:{self.upstream.port}",
-                                             self.noop.port, self.trimwire_port, MESSAGE_TIMEOUT_S))
+                                             self.noop.port, self.trimwire_port, MESSAGE_TIMEOUT_S,
+                                             rewrite_port=self.rewrite.port))
         self.trimwire: Proc | None = None
         self.paired_seconds: dict[str, list[float]] = {}
         # one kept-alive client for /metrics: httpx.get builds an SSL context per call (~25 ms)
@@ -303,9 +309,10 @@ class Bench:
         return take
 
     def paired(self, session: Session, repeats: int) -> dict[str, list[float]]:
-        """Each request of ``session`` through the three routes back to back, in an order that
-        rotates, trimwire fresh for each repeat: per-request seconds by route, aligned by index."""
-        seconds: dict[str, list[float]] = {route: [] for route in ROUTES}
+        """Each request of ``session`` through the routes (the three and the rewriting no-op) back
+        to back, in an order that rotates, trimwire fresh for each repeat: per-request seconds by
+        route, aligned by index."""
+        seconds: dict[str, list[float]] = {route: [] for route in PAIRED}
         for _ in range(repeats):
             self.fresh_trimwire()
             for route, values in asyncio.run(self._paired(session)).items():
@@ -313,15 +320,15 @@ class Bench:
         return seconds
 
     async def _paired(self, session: Session) -> dict[str, list[float]]:
-        seconds: dict[str, list[float]] = {route: [] for route in ROUTES}
+        seconds: dict[str, list[float]] = {route: [] for route in PAIRED}
         async with AsyncExitStack() as stack:
             clients = {route: await stack.enter_async_context(_client(f"http://127.0.0.1:{self.envoy.ports[route]}", 1))
-                       for route in ROUTES}
+                       for route in PAIRED}
             for client, request in ((c, r) for c in clients.values() for r in warm_requests(2)):
                 await client.post(request.path, content=request.body, headers=HEADERS)
             for index, request in enumerate(session):
-                shift = index % len(ROUTES)
-                for route in ROUTES[shift:] + ROUTES[:shift]:
+                shift = index % len(PAIRED)
+                for route in PAIRED[shift:] + PAIRED[:shift]:
                     started = time.perf_counter()
                     response = await clients[route].post(request.path, content=request.body, headers=HEADERS)
                     elapsed = time.perf_counter() - started
@@ -386,9 +393,10 @@ def paired_added(seconds: dict[str, list[float]], route: str) -> float:
 
 
 def paired_line(seconds: dict[str, list[float]]) -> str:
-    trimwire, noop = paired_added(seconds, "trimwire"), paired_added(seconds, "noop")
+    trimwire, noop, rewrite = (paired_added(seconds, route) for route in ("trimwire", "noop", REWRITE))
     return (f"replay, paired, 1 in flight, {len(seconds['direct'])} requests: added p50 no-op {ms(noop)} ms, "
-            f"trimwire {ms(trimwire)} ms: {_x(_ratio(trimwire, noop))}")
+            f"trimwire {ms(trimwire)} ms: {_x(_ratio(trimwire, noop))}; the rewriting no-op "
+            f"{ms(rewrite)} ms: {_x(_ratio(rewrite, noop))}")
 
 
 def longest_conversation(rows: list[dict]) -> dict:
@@ -512,9 +520,12 @@ def targets(results: Results, args: argparse.Namespace, turns: dict[int, tuple[f
     replay_ratios = [(level, _ratio(added(results, "replay", level, "trimwire", 0.5),
                                     added(results, "replay", level, "noop", 0.5))) for level in args.concurrency]
     if paired:
-        ratio = _ratio(paired_added(paired, "trimwire"), paired_added(paired, "noop"))
-        one_agent = (f"{_x(ratio)} with one agent (1 in flight, paired: each request through the three "
+        noop = paired_added(paired, "noop")
+        ratio, floor = _ratio(paired_added(paired, "trimwire"), noop), _ratio(paired_added(paired, REWRITE), noop)
+        one_agent = (f"{_x(ratio)} with one agent (1 in flight, paired: each request through the "
                      f"routes back to back, {len(paired['direct'])} requests): {_verdict(ratio <= 2)}; "
+                     f"a no-op that sends every body back as a mutation with trimwire's headers, the "
+                     f"floor of any processor that changes bodies, {_x(floor)} in the same pass; "
                      f"{_x(replay_ratios[0][1])} from the table's runs, route after route")
     else:
         one_agent = (f"{_x(replay_ratios[0][1])} with one agent (1 in flight): "
@@ -592,7 +603,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="replays of the longest conversation at 1 in flight")
     parser.add_argument("--workers", type=int, default=usable_cpus())
     parser.add_argument("--paired-repeats", type=int, default=3,
-                        help="paired replays at 1 in flight (each request through the three routes in turn); 0: none")
+                        help="paired replays at 1 in flight (each request through every route in turn); 0: none")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="cap per route and drive")
     parser.add_argument("--quick", action="store_true", help="1 and 4 in flight, 1 round, 2 repeats, 50 turns")
     parser.add_argument("--write", action="store_true")
