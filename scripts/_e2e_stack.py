@@ -38,8 +38,9 @@ if str(ROOT) not in sys.path:
 from extproc.envoy_config import EnvoyOptions, render  # noqa: E402
 from extproc.local_stack import find_envoy  # noqa: E402
 
-__all__ = ["ROUTES", "REWRITE", "Proc", "free_port", "ms", "percentile", "start_helper", "start_envoy3", "start_trimwire",
-           "tree_cpu_seconds", "tree_fds", "tree_peak_rss", "tree_rss", "scrape", "trimwire_metrics"]
+__all__ = ["ROUTES", "REWRITE", "Proc", "free_port", "ms", "percentile", "start_helper", "start_envoy3",
+           "start_trimwire", "tree_cpu_seconds", "tree_fds", "tree_peak_rss", "tree_rss", "scrape",
+           "trimwire_metrics"]
 
 ROUTES = ("direct", "noop", "trimwire")   # the three listeners, in the order they are measured
 REWRITE = "rewrite"                       # the optional fourth: the rewriting no-op
