@@ -5,7 +5,8 @@ cheap ``applies`` check and a ``compress`` that returns new text or None. Each b
 releases is classified once (``router.content_type``) and offered only to the compressors routed
 for its type, in order; the first that applies and makes it shorter wins. A block nothing
 shrinks, or whose type has no compressors (code, JSONL), stays byte-identical. Output inside a
-harness wrapper (``envelope.py``) is classified and compressed by what is wrapped. What the
+harness wrapper (``envelope.py``) is classified and compressed by what is wrapped, and ANSI
+colour and cursor codes (``ansi.py``) are taken out first, except from source code. What the
 compressors made of a block is remembered by a digest of its text, tool name and the compressor
 settings (``cache.py``, optionally ``shared_cache.py``), so resent history is a lookup.
 
@@ -29,6 +30,7 @@ from typing import Protocol, runtime_checkable
 from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
 from ..conversation import Block, Conversation
 from .age import recent_tool_results, stale_reads
+from .ansi import ANSI, strip_ansi
 from .cache import BlockCache, Outcome, digest
 from .envelope import open_envelope
 from .policy import Policy
@@ -38,7 +40,7 @@ from .shared_cache import SharedBlockStore
 __all__ = ["Budget", "Compressor", "Pipeline", "Policy", "Routes", "TimedCompressor", "config_version"]
 
 # Bump when a compressor's output changes for the same settings, so no stale result is reused.
-_CACHE_SCHEMA = "trimwire-block-cache-2"
+_CACHE_SCHEMA = "trimwire-block-cache-3"
 
 
 class Compressor(Protocol):
@@ -172,8 +174,14 @@ class Pipeline:
         envelope = open_envelope(block.text)
         # A wrapped output is routed and compressed by its content; the wrapper stays as it was.
         target = block if envelope is None else replace(block, text=envelope.inner, content_type=None)
-        compressors = self.routes.get(content_type(target), ())
+        plain = strip_ansi(target.text)  # colours and cursor moves: routed and compressed without them
+        if plain is not None:
+            target = replace(target, text=plain, content_type=None)
+        kind = content_type(target)
         timings["router"] = timings.get("router", 0.0) + time.perf_counter() - started
+        if plain is not None and kind is ContentType.CODE:
+            return None  # a file's text stays exact, escapes and all: an edit must match it
+        compressors = self.routes.get(kind, ())
         for compressor in compressors:
             if not compressor.applies(target):
                 continue
@@ -187,6 +195,8 @@ class Pipeline:
             out = new_text if envelope is None else envelope.wrap(new_text)
             if len(out) < len(block.text):
                 return out, compressor.name
+        if plain is not None:  # nothing else shrank it: the escape codes still go
+            return (plain if envelope is None else envelope.wrap(plain)), ANSI
         return None
 
 

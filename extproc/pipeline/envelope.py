@@ -72,10 +72,13 @@ def _json_envelope(text: str, min_share: float) -> Envelope | None:
     if not strings:
         return None
     key, inner = max(strings, key=lambda pair: len(pair[1]))
-    if "\n" not in inner or len(inner) < min_share * len(text):
+    if "\n" not in inner:
         return None
     for ascii_escaped in (False, True):
         literal = json.dumps(inner, ensure_ascii=ascii_escaped)
+        # the share is of the block's text, so the string counts as written (escapes and all)
+        if len(literal) < min_share * len(text):
+            continue
         for match in re.finditer(_KEY % re.escape(json.dumps(key)[1:-1]), text):
             if text.startswith(literal, match.end()):
                 start, end = match.end(), match.end() + len(literal)

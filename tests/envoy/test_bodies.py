@@ -19,7 +19,7 @@ from extproc import BodyRequest, Settings, build_compressor
 from extproc.formats import FORMATS, detect_format
 from tests.upstream import Recorded, RecordingUpstream
 
-from .bodies import (anthropic_conversation, assert_only_tool_output_compressed, big_anthropic_conversation,
+from .bodies import (LOG_ERROR, anthropic_conversation, assert_only_tool_output_compressed, big_anthropic_conversation,
                      chat_conversation, dumps)
 from .stack import REPO_ROOT, TEST_ID_HEADER, EnvoyProcess, recorded
 
@@ -79,6 +79,24 @@ def test_five_megabyte_body_is_compressed(client, envoy, upstream) -> None:
     assert response.headers["x-trimwire-outcome"] == "compressed"
     assert len(got.body) < len(raw) and got.headers["content-length"] == str(len(got.body))
     assert_only_tool_output_compressed(body, got.json(), compressible)
+
+
+def test_coloured_tool_output_arrives_plain_and_compressed(client, envoy, upstream) -> None:
+    """A log coloured with ANSI codes reaches the upstream without them, compressed as a log, and
+    every other string of the body as it was sent."""
+    body, compressible = anthropic_conversation()
+    log = body["messages"][4]["content"][0]["content"][0]
+    plain = log["text"]
+    log["text"] = (plain.replace(" ERROR ", " \x1b[1;31mERROR\x1b[0m ").replace(" INFO ", " \x1b[32mINFO\x1b[0m ")
+                   .replace("T10:", "\x1b[2mT10:\x1b[22m"))
+    response, got = send(client, envoy, upstream, "/v1/messages", dumps(body))
+    assert response.status_code == 200 and response.headers["x-trimwire-outcome"] == "compressed"
+    sent_plain = json.loads(dumps(body))
+    sent_plain["messages"][4]["content"][0]["content"][0]["text"] = plain
+    # with the codes taken out of what was sent, only the tool outputs differ, each faithful to it
+    assert_only_tool_output_compressed(sent_plain, got.json(), compressible)
+    arrived = got.json()["messages"][4]["content"][0]["content"][0]["text"]
+    assert "\x1b" not in arrived and LOG_ERROR in arrived
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "zstd"])

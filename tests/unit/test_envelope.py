@@ -57,6 +57,14 @@ class TestOpenEnvelope:
         assert open_envelope(json.dumps([LOG])) is None
         assert open_envelope("not json {") is None and open_envelope(LOG) is None
 
+    def test_share_counts_the_string_as_written(self):
+        """Escapes count: output dense in escaped characters is still most of its block's text."""
+        output = '"quoted"\t\x1b[0m\n' * 40
+        text = codex(output)
+        assert len(output) < 0.7 * len(text) < len(json.dumps(output))  # decoded it would look small
+        envelope = open_envelope(text)
+        assert envelope is not None and envelope.inner == output and envelope.wrap(output) == text
+
     def test_unrecognised_escaping_is_left_alone(self):
         """A string escaped in a way json.dumps would not reproduce is not opened."""
         text = codex(LOG).replace("/", "\\/")
