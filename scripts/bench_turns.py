@@ -1,0 +1,139 @@
+"""What does a resent turn cost the compressor when the agent sends a large system prompt and tool list?
+
+Coding agents resend their whole request every turn, and besides the messages that means the
+system prompt and the tool definitions: tens of KB each for Claude Code or Codex, unchanged from
+turn to turn. The shared corpus carries small ones, so this benchmark wraps its longest
+conversation of each format in an agent-sized pair (about 40 KB of system prompt and 80 KB of
+tool definitions, in the place each format's agents put them) and replays it turn by turn
+through ``BodyCompressor.run`` in one process, side by side:
+
+* small: the corpus bodies as they are;
+* large: with the large system prompt and tools;
+* large, no reuse: the same, with ``messages.Surroundings`` off (every turn parses the members
+  around the messages again and hashes the system prompt to find its token count).
+
+Prints the median compressor time per turn (turns 6 and later: every conversation has its
+history in the caches by then) and the stage split; each variant runs ``--rounds`` times with a
+fresh compressor, the variants taking turns.
+
+    python scripts/bench_turns.py [--corpus ../shared/corpus/corpus.jsonl] [--turns 80] [--rounds 3] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from extproc.compress import BodyRequest, build_compressor  # noqa: E402
+from extproc.config import load_settings  # noqa: E402
+from scripts._bench_measures import turn_ends  # noqa: E402
+from scripts._benchmarks_doc import write_section  # noqa: E402
+
+_WORDS = ("the tool must be used when the user asks for a file path and never otherwise unless the task "
+          "explicitly requires it so read the workspace first then edit with care").split()
+
+
+def _prose(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(words))
+
+
+def surround(fmt: str, body: dict, rng: random.Random) -> dict:
+    """``body`` with a large system prompt and tool list where that format's agents put them:
+    Claude Code after the messages, Codex its instructions first, chat agents the tools after."""
+    system = _prose(rng, 6500)
+    tools = [{"name": f"Tool{n}", "description": _prose(rng, 350),
+              "input_schema": {"type": "object", "required": ["p0"], "properties": {
+                  f"p{k}": {"type": "string", "description": _prose(rng, 25)} for k in range(5)}}}
+             for n in range(20)]
+    if fmt == "anthropic":
+        return {"model": body["model"], "messages": body["messages"], "system": [{"type": "text", "text": system}],
+                "tools": tools, "metadata": {"user_id": "bench-session"}, "max_tokens": 32000, "stream": True}
+    if fmt == "responses":
+        return {"model": body["model"], "instructions": system, "input": body["input"], "tools": tools}
+    messages = [{"role": "system", "content": system}, *body["messages"][1:]] \
+        if body["messages"] and body["messages"][0].get("role") == "system" else body["messages"]
+    return {"model": body["model"], "messages": messages, "tools": tools}
+
+
+def conversations(corpus: Path, turns: int) -> list[tuple[str, str, list[bytes], list[bytes]]]:
+    """(id, format, bodies as sent, bodies with the large surroundings) of each format's longest."""
+    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out = []
+    for fmt in sorted({row["format"] for row in rows}):
+        row = max((r for r in rows if r["format"] == fmt), key=lambda r: len(turn_ends(r["body"]["messages"])))
+        rng = random.Random(7)
+        large = surround(fmt, row["body"], rng)
+        small_bodies, large_bodies = [], []
+        for end in turn_ends(row["body"]["messages"])[:turns]:
+            small_bodies.append(json.dumps(dict(row["body"], messages=row["body"]["messages"][:end])).encode())
+            large_bodies.append(json.dumps(dict(large, messages=large["messages"][:end])).encode())
+        out.append((row["id"], fmt, small_bodies, large_bodies))
+    return out
+
+
+def replay(bodies: list[bytes], fmt: str, reuse: bool) -> tuple[list[float], dict[str, float]]:
+    compressor = build_compressor(load_settings(env={}, workers=0))
+    if not reuse:
+        compressor.reader.surroundings = None
+    seconds, stages = [], {}
+    for raw in bodies:
+        started = time.perf_counter()
+        result = compressor.run(raw, BodyRequest(format=fmt))
+        seconds.append(time.perf_counter() - started)
+        for stage, spent in result.stage_seconds.items():
+            stages[stage] = stages.get(stage, 0.0) + spent
+    return seconds[5:], {stage: spent / len(bodies) for stage, spent in stages.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "corpus.jsonl")
+    parser.add_argument("--turns", type=int, default=80)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    variants = [("small (corpus)", False, True), ("large", True, True), ("large, no reuse", True, False)]
+    lines = [
+        f"Measured by `python scripts/bench_turns.py --turns {args.turns} --rounds {args.rounds}` on "
+        f"{platform.machine()}, Python {platform.python_version()}; median compressor time per turn "
+        "from turn 6 on, over the rounds; stages are means per turn.",
+        "",
+        "| conversation | format | last body KB (small / large) | variant | ms per turn | vs small | parse | tokens |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for conv_id, fmt, small, large in conversations(args.corpus, args.turns):
+        times: dict[str, list[float]] = {label: [] for label, _, _ in variants}
+        stages: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in variants}
+        for number in range(args.rounds):
+            shift = number % len(variants)
+            for label, is_large, reuse in variants[shift:] + variants[:shift]:
+                seconds, split = replay(large if is_large else small, fmt, reuse)
+                times[label] += seconds
+                stages[label].append(split)
+        base = statistics.median(times[variants[0][0]])
+        size = f"{len(small[-1]) / 1024:.0f} / {len(large[-1]) / 1024:.0f}"
+        for label, _, _ in variants:
+            median = statistics.median(times[label])
+            parse = statistics.mean(split.get("parse", 0.0) for split in stages[label])
+            tokens = statistics.mean(split.get("tokens", 0.0) for split in stages[label])
+            lines.append(f"| {conv_id} | {fmt} | {size} | {label} | {1000 * median:.2f} | {median / base:.2f}x "
+                         f"| {1000 * parse:.2f} | {1000 * tokens:.2f} |")
+            print(lines[-1], flush=True)
+    text = "\n".join(lines)
+    print("\n" + text)
+    if args.write:
+        path = write_section("bench_turns", text)
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
