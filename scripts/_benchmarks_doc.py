@@ -14,3 +14,11 @@ def write_section(name: str, text: str) -> Path:
     start, stop = doc.index(begin) + len(begin), doc.index(end)
     DOC.write_text(doc[:start] + "\n" + text + "\n" + doc[stop:], encoding="utf-8")
     return DOC
+
+
+def publish(name: str, text: str, write: bool) -> None:
+    """Print a benchmark's report; with ``write`` (its ``--write``) also put it in its section."""
+    print("\n" + text)
+    if write:
+        write_section(name, text)
+        print(f"wrote {DOC.relative_to(DOC.parents[1])}")

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from extproc.compress import BodyRequest, build_compressor  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from scripts._bench_measures import Meter, RowResult, Turn, turn_ends  # noqa: E402
-from scripts._benchmarks_doc import write_section  # noqa: E402
+from scripts._benchmarks_doc import publish  # noqa: E402
 
 BENCH_DIR = ROOT / ".bench"
 HEADROOM_VENV = BENCH_DIR / "headroom-venv"
@@ -272,10 +272,7 @@ def main() -> None:
         except (OSError, subprocess.SubprocessError):
             driver.proc.kill()
     text = report(corpus, results, " ".join(notes))
-    print("\n" + text)
-    if args.write:
-        path = write_section("bench_compression", text)
-        print(f"wrote {path.relative_to(ROOT)}")
+    publish("bench_compression", text, args.write)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
-from scripts._benchmarks_doc import write_section  # noqa: E402
+from scripts._benchmarks_doc import publish  # noqa: E402
 from scripts._e2e_stack import (REWRITE, ROUTES, Proc, envoy_version, free_port, ms, percentile,  # noqa: E402
                                 start_envoy3, start_helper, start_trimwire, tree_cpu_seconds, tree_peak_rss, tree_rss,
                                 trimwire_metrics)
@@ -624,12 +624,8 @@ def main() -> None:
         bench = Bench(stack, Path(tmp), args.workers, args.max_seconds)
         results = run_all(bench, rows, args)
         meta["paired"] = bench.paired_seconds
-    text = report(results, args, meta)
-    print("\n" + text)
     print(f"\n({time.perf_counter() - started:.0f} s)")
-    if args.write:
-        path = write_section("bench_e2e", text)
-        print(f"wrote {path.relative_to(ROOT)}")
+    publish("bench_e2e", report(results, args, meta), args.write)
 
 
 def _stop_on_sigterm(signum, frame):  # so the ExitStack stops every process we started

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from extproc.compress import BodyRequest, build_compressor  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
-from scripts._benchmarks_doc import write_section  # noqa: E402
+from scripts._benchmarks_doc import publish  # noqa: E402
 
 _WORDS = ("the tool must be used when the user asks for a file path and never otherwise unless the task "
           "explicitly requires it so read the workspace first then edit with care").split()
@@ -128,11 +128,7 @@ def main() -> None:
             lines.append(f"| {conv_id} | {fmt} | {size} | {label} | {1000 * median:.2f} | {median / base:.2f}x "
                          f"| {1000 * parse:.2f} | {1000 * tokens:.2f} |")
             print(lines[-1], flush=True)
-    text = "\n".join(lines)
-    print("\n" + text)
-    if args.write:
-        path = write_section("bench_turns", text)
-        print(f"wrote {path.relative_to(ROOT)}")
+    publish("bench_turns", "\n".join(lines), args.write)
 
 
 if __name__ == "__main__":

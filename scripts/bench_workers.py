@@ -33,7 +33,7 @@ from extproc.compress import BodyRequest  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from extproc.formats import detect_format  # noqa: E402
 from extproc.workers import CompressionWorkers, usable_cpus  # noqa: E402
-from scripts._benchmarks_doc import write_section  # noqa: E402
+from scripts._benchmarks_doc import publish  # noqa: E402
 
 
 def load_bodies(corpus: Path) -> list[tuple[bytes, BodyRequest]]:
@@ -121,11 +121,7 @@ async def main() -> None:
         each = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
         lines.append(f"| {label} | {statistics.median(r[index] for r in rounds):.1f} "
                      f"| {statistics.median(ratios):.2f}x | {each} |")
-    table = "\n".join(lines)
-    print("\n" + table)
-    if args.write:
-        path = write_section("bench_workers", table)
-        print(f"wrote {path.relative_to(ROOT)}")
+    publish("bench_workers", "\n".join(lines), args.write)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ from extproc.config import DEFAULT_REQUEST_DEADLINE_MS  # noqa: E402
 from extproc.envoy_config import EnvoyOptions  # noqa: E402
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
-from scripts._benchmarks_doc import write_section  # noqa: E402
+from scripts._benchmarks_doc import publish  # noqa: E402
 from scripts._e2e_stack import (Proc, envoy_version, free_port, ms, percentile, scrape,  # noqa: E402
                                 start_envoy3, start_helper, start_trimwire, tree_fds, tree_rss)
 
@@ -648,10 +648,7 @@ def main() -> int:
             for sample in result.samples:
                 out.write(json.dumps(asdict(sample)) + "\n")
     text = report(result, args, meta)
-    print("\n" + text)
-    if args.write:
-        path = write_section("soak", text)
-        print(f"wrote {path.relative_to(ROOT)}")
+    publish("soak", text, args.write)
     return 0
 
 
