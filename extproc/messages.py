@@ -10,9 +10,9 @@ coding agent resends its whole history every turn, so most messages of a body we
   before that point is taken as it came out last time. A turn costs what is new in it.
 * the message cache (``pipeline.cache.MessageCache``) answers any other message seen before, by
   its text.
-* ``Surroundings`` remember the members before and after the message array (a system prompt,
-  tool definitions: often a hundred KB that every turn resends unchanged), by the text they were
-  parsed from, so they are neither parsed nor hashed again.
+* ``Surroundings`` remember the large members around the message array (a system prompt, tool
+  definitions: often a hundred KB that every turn resends unchanged), by the text they were
+  parsed from, so they are not parsed again; sessions of one agent share its tool definitions.
 
 Everything else is read into blocks by the format adapter, for the pipeline to compress.
 """
@@ -26,15 +26,15 @@ from typing import Any
 from . import rawjson
 from .conversation import Conversation
 from .formats import Adapter, ToolCall
-from .pipeline.cache import ByteLRU, ItemOutcome, MessageCache, message_key
-from .rawjson import Document, Members, Span
+from .pipeline.cache import ByteLRU, CacheStats, ItemOutcome, MessageCache, message_key
+from .rawjson import Document, Span
 
 __all__ = ["Body", "Checkpoints", "Item", "MessageReader", "Surroundings"]
 
-# Heads and tails shorter than this are parsed faster than they are looked up.
+# Members shorter than this are parsed about as fast as they are looked up.
 SURROUNDINGS_MIN_CHARS = 2048
-_PROBE_CHARS = 64          # a head is looked up by its first characters, a tail by its last
-_CANDIDATES = 4            # surroundings kept per probe (sessions of one agent share a probe)
+_PROBE_CHARS = 64          # a member is looked up by its key and its first characters
+_CANDIDATES = 4            # members kept per probe (system prompts of one agent start alike)
 
 
 @dataclass(slots=True)
@@ -90,55 +90,50 @@ class Checkpoints:
         self._lru.put(key, _Checkpoint(body.plain, values, body.doc.items, body.items), 4 * len(body.plain))
 
 
-@dataclass(frozen=True, slots=True)
-class _Known:
-    members: Members
-    byte_len: int       # of its text in UTF-8
-    digest: bytes       # of those bytes: a head's stands for them in the checkpoint key
-
-
 class Surroundings:
-    """The members before and after the message array of bodies seen before, by their text.
+    """Large members around the message array, by the text they were parsed from (``rawjson.Known``).
 
-    A lookup finds candidates by the body's first (head) or last (tail) characters and keeps one
-    the body really starts or ends with (``str.startswith``/``endswith``: a compare, no copy).
-    The members are shared between the bodies that reuse them; nothing here changes them."""
+    A member is looked up by its key and first characters, and taken only where the body holds
+    its whole text at that place (``str.startswith`` at an offset: a compare, no copy). Only
+    objects, arrays and strings are kept: their text ends where their value does, which a
+    number's does not. The values are shared between the bodies that reuse them; nothing
+    changes them."""
 
-    def __init__(self, max_bytes: int) -> None:
-        self._heads: ByteLRU[tuple[_Known, ...]] = ByteLRU(max_bytes // 2)
-        self._tails: ByteLRU[tuple[_Known, ...]] = ByteLRU(max_bytes // 2)
+    def __init__(self, max_bytes: int, min_chars: int = SURROUNDINGS_MIN_CHARS) -> None:
+        self._lru: ByteLRU[tuple[tuple[str, Any], ...]] = ByteLRU(max_bytes)
+        self.min_chars = min_chars
 
-    def head_of(self, text: str) -> _Known | None:
-        found = self._heads.get(_probe(text[:_PROBE_CHARS]))
-        return next((known for known in found or () if text.startswith(known.members.text)), None)
+    @property
+    def stats(self) -> CacheStats:
+        return self._lru.stats
 
-    def tail_of(self, text: str) -> _Known | None:
-        found = self._tails.get(_probe(text[-_PROBE_CHARS:]))
-        return next((known for known in found or () if text.endswith(known.members.text)), None)
+    def find(self, key: str, text: str, start: int) -> tuple[Any, int] | None:
+        for known, value in self._lru.get(_probe(key, text, start)) or ():
+            if text.startswith(known, start):
+                return value, start + len(known)
+        return None
 
-    def remember(self, body: Body) -> None:
-        doc = body.doc
-        for lru, members, probe in ((self._heads, doc.head(), lambda t: t[:_PROBE_CHARS]),
-                                    (self._tails, doc.tail(), lambda t: t[-_PROBE_CHARS:])):
-            if members is None or len(members.text) < SURROUNDINGS_MIN_CHARS or not members.values:
-                continue
-            key = _probe(probe(members.text))
-            found = lru.get(key) or ()
-            if any(known.members.text == members.text for known in found):
-                continue
-            encoded = members.text.encode("utf-8", "surrogatepass")
-            known = _Known(members, len(encoded), _digest(encoded))
-            kept = (known, *found[:_CANDIDATES - 1])
-            # the text and the parsed values it holds take a few times its length
-            lru.put(key, kept, sum(4 * len(k.members.text) for k in kept))
-
-
-def _probe(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    def keep(self, key: str, text: str, span: Span, value: Any) -> None:
+        start, end = span
+        if end - start < self.min_chars or text[end - 1] not in '}]"':
+            return
+        probe = _probe(key, text, start)
+        known = text[start:end]
+        others = [pair for pair in self._lru.get(probe) or () if pair[0] != known]
+        kept = ((known, value), *others[:_CANDIDATES - 1])
+        # the text and the parsed value it holds take a few times its length
+        self._lru.put(probe, kept, sum(4 * len(member) for member, _ in kept))
 
 
-def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+def _probe(key: str, text: str, start: int) -> bytes:
+    """The lookup key of a member: its name and its first characters."""
+    return hashlib.blake2b(f"{key}\x00{text[start:start + _PROBE_CHARS]}".encode("utf-8", "surrogatepass"),
+                           digest_size=16).digest()
+
+
+def byte_offset(text: str, index: int) -> int:
+    """Where ``text[index]`` starts in ``text``'s UTF-8 bytes (``str.isascii`` is a flag lookup)."""
+    return index if text.isascii() else len(text[:index].encode())
 
 
 def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
@@ -158,23 +153,17 @@ class _Resume:
     """``rawjson.Resume`` for one body: finds the conversation's checkpoint once two messages are
     read, and hands back the messages the body shares with it."""
 
-    def __init__(self, plain: bytes, text: str, format_name: str, checkpoints: Checkpoints | None,
-                 head: _Known | None) -> None:
+    def __init__(self, plain: bytes, text: str, format_name: str, checkpoints: Checkpoints | None) -> None:
         self.plain, self.text, self.format, self.checkpoints = plain, text, format_name, checkpoints
-        self.head = head
         self.key: bytes | None = None
         self.checkpoint: _Checkpoint | None = None
         self.shared = 0
 
-    def __call__(self, second: Span, head_end: int) -> rawjson.Prefix | None:
-        # The key: the bytes up to the end of the second message, the head's standing in as its digest.
-        if self.head is not None and head_end == len(self.head.members.text):
-            head_bytes, head_digest = self.head.byte_len, self.head.digest
-        else:
-            head_bytes = len(self.text[:head_end].encode())
-            head_digest = _digest(self.plain[:head_bytes])
-        end = head_bytes + len(self.text[head_end:second[1]].encode())
-        self.key = message_key(self.format, head_digest + self.plain[head_bytes:end])
+    def __call__(self, first: Span, second: Span) -> rawjson.Prefix | None:
+        # The key is the first two messages' bytes: whatever comes before them (a system prompt,
+        # tool definitions) is left out of the digest; the reuse itself compares every byte.
+        start = byte_offset(self.text, first[0])
+        self.key = message_key(self.format, self.plain[start:start + len(self.text[first[0]:second[1]].encode())])
         self.checkpoint = self.checkpoints.get(self.key) if self.checkpoints is not None else None
         if self.checkpoint is None:
             return None
@@ -196,36 +185,29 @@ class MessageReader:
 
         Every message's tool calls are registered, in order, before its blocks are read.
         """
-        around = self.surroundings
-        head = around.head_of(text) if around is not None else None
-        tail = around.tail_of(text) if around is not None else None
-        resume = _Resume(plain, text, adapter.FORMAT, self.checkpoints if cached else None, head)
-        doc = rawjson.scan(text, adapter.ITEMS, resume if cached else None,
-                           head.members if head is not None else None, tail.members if tail is not None else None)
+        resume = _Resume(plain, text, adapter.FORMAT, self.checkpoints if cached else None)
+        doc = rawjson.scan(text, adapter.ITEMS, resume if cached else None, self.surroundings)
         conv = adapter.head(doc.body)
         body = Body(plain, doc, conv, items=[], names={}, head=len(conv.blocks), checkpoint=resume.key,
                     reused=resume.shared)
-        if around is not None:
-            around.remember(body)
         calls: dict[str, ToolCall] = {}
         if resume.checkpoint is not None and resume.shared:
             body.items = resume.checkpoint.items[:resume.shared]
             for item in body.items:
                 for call_id, call in item.calls:
                     calls[call_id], body.names[call_id] = call, call.name
-        self._read_rest(body, text, adapter, calls, self.messages if cached else None, head)
+        self._read_rest(body, text, adapter, calls, self.messages if cached else None)
         return body
 
     def _read_rest(self, body: Body, text: str, adapter: Adapter, calls: dict[str, ToolCall],
-                   memo: MessageCache | None, head: _Known | None) -> None:
+                   memo: MessageCache | None) -> None:
         values, spans, conv = body.doc.body.get(adapter.ITEMS), body.doc.items, body.conv
         if body.items:
             last = body.items[-1]
             position, byte_position = last.end, last.byte_end
         else:
             position = spans[0][0] if spans else 0
-            known = len(head.members.text) if head is not None and len(head.members.text) <= position else 0
-            byte_position = (head.byte_len if known else 0) + len(text[known:position].encode())
+            byte_position = byte_offset(text, position)
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
             encoded = text[start:end].encode()

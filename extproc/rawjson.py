@@ -7,9 +7,9 @@ Infinity) and notes the span of each top-level member and of each item of one ar
 client wrote it: numbers keep their spelling, keys their order, strings their escapes.
 
 Item spans also let a caller recognise an item it has seen before by its text alone
-(``messages.py``: checkpoints and the message cache), and the members before and after the array
-(a system prompt, tool definitions) can be handed back as ``Members`` parsed from the same text
-before. Parsing is the json module's C scanner throughout.
+(``messages.py``: checkpoints and the message cache), and a member other than the array can be
+handed back by ``Known`` when the text at its place is one parsed before (a system prompt, tool
+definitions, resent every turn). Parsing is the json module's C scanner throughout.
 """
 
 from __future__ import annotations
@@ -19,19 +19,28 @@ import json.scanner
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import PassThrough, UnsupportedBody
 
-__all__ = ["Document", "Members", "Path", "Prefix", "Resume", "Span", "scan", "splice"]
+__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "scan", "splice"]
 
 Path = tuple[str | int, ...]   # keys and indices from the body's root to a string
 Span = tuple[int, int]         # [start, end) in the body's text
 # The first items of the array, parsed, with their spans: known to be the body's own first items.
 Prefix = tuple[list[Any], list[Span]]
-# Called with the span of the array's second item and where the array's member starts in the
-# text (after it, only the array); may answer with a Prefix to skip scanning.
-Resume = Callable[[Span, int], Prefix | None]
+# Called with the spans of the array's first and second items; may answer with a Prefix to skip scanning.
+Resume = Callable[[Span, Span], Prefix | None]
+
+
+class Known(Protocol):
+    """Members parsed before, by the text they were parsed from."""
+
+    def find(self, key: str, text: str, start: int) -> tuple[Any, int] | None:
+        """(value, end) when ``text`` holds at ``start`` the text of a value of ``key`` parsed before."""
+
+    def keep(self, key: str, text: str, span: Span, value: Any) -> None:
+        """``value`` was just parsed from ``text[span[0]:span[1]]`` as the value of ``key``."""
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
@@ -92,7 +101,7 @@ def _after_item(text: str, index: int, close: str) -> tuple[int, bool]:
     raise _invalid(f"expected ',' or {close!r} at {index}")
 
 
-def _array(text: str, index: int, resume: Resume | None, head_end: int) -> tuple[list[Any], list[Span], int]:
+def _array(text: str, index: int, resume: Resume | None) -> tuple[list[Any], list[Span], int]:
     """The array at ``index`` (its ``[``), its items' spans, and the index after it. ``resume``
     may answer for the first items once two are read: scanning goes on after them."""
     items: list[Any] = []
@@ -106,27 +115,12 @@ def _array(text: str, index: int, resume: Resume | None, head_end: int) -> tuple
         items.append(item)
         spans.append((index, end))
         if resume is not None and len(spans) == 2:
-            prefix, resume = resume(spans[1], head_end), None
+            prefix, resume = resume(spans[0], spans[1]), None
             if prefix is not None:
                 items, spans = list(prefix[0]), list(prefix[1])
                 end = spans[-1][1]
         index, closed = _after_item(text, end, "]")
     return items, spans, index
-
-
-@dataclass(frozen=True, slots=True)
-class Members:
-    """Top-level members parsed before from ``text``, with their spans counted from its start.
-
-    A head is a body's text up to its ``items_key`` member (it ends where a key is due); a tail
-    is its text after that array's closing bracket. A body that starts with the head's text, or
-    ends with the tail's right after its own array, has those members, byte for byte and so
-    value for value: ``scan`` takes them without parsing them again.
-    """
-
-    text: str
-    values: dict[str, Any]
-    spans: dict[str, Span]
 
 
 @dataclass(slots=True)
@@ -138,26 +132,6 @@ class Document:
     items_key: str
     members: dict[str, Span] = field(default_factory=dict)
     items: list[Span] = field(default_factory=list)
-    head_end: int = -1    # where the ``items_key`` member starts (-1: no such array)
-    items_end: int = -1   # just past the array's closing bracket
-
-    def head(self) -> Members | None:
-        """The members before the array, as ``Members`` of ``text[:head_end]``."""
-        if self.head_end < 0:
-            return None
-        names = [name for name, (start, _) in self.members.items() if start < self.head_end]
-        return Members(self.text[:self.head_end], {name: self.body[name] for name in names},
-                       {name: self.members[name] for name in names})
-
-    def tail(self) -> Members | None:
-        """The members after the array, as ``Members`` of ``text[items_end:]``."""
-        if self.items_end < 0:
-            return None
-        at = self.items_end
-        names = [name for name, (start, _) in self.members.items() if start > at]
-        return Members(self.text[at:], {name: self.body[name] for name in names},
-                       {name: (start - at, end - at) for name, (start, end) in
-                        ((name, self.members[name]) for name in names)})
 
     def span_of(self, path: Path) -> Span:
         """The span of the string at ``path`` (a key of the body, then keys and indices)."""
@@ -167,27 +141,24 @@ class Document:
         return _string_span(self.text, self.members[str(first)][0], rest)
 
 
-def scan(text: str, items_key: str, resume: Resume | None = None, head: Members | None = None,
-         tail: Members | None = None) -> Document:
+def scan(text: str, items_key: str, resume: Resume | None = None, known: Known | None = None) -> Document:
     """Parse ``text``, a JSON object; raises UnsupportedBody (``invalid_json``, ``duplicate_keys``).
 
     ``resume``, called once the ``items_key`` array's second item is read, may hand back the first
     items of that array (a Prefix), which the caller knows to be this text's own (an earlier body
     with the same bytes up to there): they are taken as they are and scanning goes on after them.
-    ``head`` (``text`` starts with its text) and ``tail`` (``text`` ends with its text) are
-    members parsed before: the head's are taken as they are, and the tail's when the array ends
-    just where the tail's text begins.
+    ``known`` answers the other members whose text it has parsed before (the same characters
+    give the same value) and is told of each member parsed now.
     """
     try:
-        return _scan(text, items_key, resume, head, tail)
+        return _scan(text, items_key, resume, known)
     except PassThrough:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError from scanstring, huge ints
         raise _invalid(type(exc).__name__) from None
 
 
-def _scan(text: str, items_key: str, resume: Resume | None, head: Members | None,
-          tail: Members | None) -> Document:
+def _scan(text: str, items_key: str, resume: Resume | None, known: Known | None) -> Document:
     index = _skip_ws(text, 0)
     if text[index:index + 1] != "{":
         value, end = _value(text, index)  # valid JSON that is not an object, or not JSON at all
@@ -195,32 +166,21 @@ def _scan(text: str, items_key: str, resume: Resume | None, head: Members | None
             raise _invalid("extra data")
         raise UnsupportedBody("body is not a JSON object")
     doc = Document(text=text, body={}, items_key=items_key)
-    if head is not None:  # the same text up to where a key is due: the same members
-        doc.body.update(head.values)
-        doc.members.update(head.spans)
-        index, closed = len(head.text), False
-    else:
-        index = _skip_ws(text, index + 1)
-        closed = text[index:index + 1] == "}"
-        index += closed
+    index = _skip_ws(text, index + 1)
+    closed = text[index:index + 1] == "}"
+    index += closed
     while not closed:
         key, start = _key(text, index)
         if key in doc.body:
             raise UnsupportedBody("duplicate object key", reason="duplicate_keys")
         if key == items_key and text[start:start + 1] == "[":
-            doc.head_end = index
-            value, doc.items, end = _array(text, start, resume, index)
-            doc.items_end = end
-            if tail is not None and end == len(text) - len(tail.text):
-                # the rest of the text is the tail's, which parsed to these members and the end
-                doc.body[key], doc.members[key] = value, (start, end)
-                if not doc.body.keys().isdisjoint(tail.values):
-                    raise UnsupportedBody("duplicate object key", reason="duplicate_keys")
-                doc.body.update(tail.values)
-                doc.members.update((name, (first + end, last + end)) for name, (first, last) in tail.spans.items())
-                return doc
+            value, doc.items, end = _array(text, start, resume)
+        elif known is not None and (found := known.find(key, text, start)) is not None:
+            value, end = found
         else:
             value, end = _value(text, start)
+            if known is not None:
+                known.keep(key, text, (start, end), value)
         doc.body[key], doc.members[key] = value, (start, end)
         index, closed = _after_item(text, end, "}")
     if _skip_ws(text, index) != len(text):

@@ -1,15 +1,14 @@
-"""``rawjson.scan`` taking the members around the item array from an earlier body (``Members``):
-whatever it takes must be exactly what parsing the text again would give."""
+"""``rawjson.scan`` taking members it has parsed before (``messages.Surroundings``): whatever it
+takes must be exactly what parsing the text again would give."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extproc.errors import UnsupportedBody
+from extproc.messages import Surroundings
 from extproc.rawjson import scan
 
 PROPERTY = settings(max_examples=150, deadline=None)
@@ -23,43 +22,50 @@ ITEMS = st.lists(st.dictionaries(st.sampled_from(["role", "content"]), st.text(m
 
 
 def text_of(before: dict, items: list, after: dict, indent: int | None) -> str:
-    body = {**before, "messages": items, **after}
-    return json.dumps(body, ensure_ascii=False, indent=indent)
+    return json.dumps({**before, "messages": items, **after}, ensure_ascii=False, indent=indent)
 
 
 def same(a, b) -> None:
     assert (a.body, a.members, a.items) == (b.body, b.members, b.items)
-    assert (a.head_end, a.items_end) == (b.head_end, b.items_end)
 
 
 @PROPERTY
-@given(MEMBERS, MEMBERS, ITEMS, ITEMS, st.sampled_from([None, 1]))
-def test_members_taken_from_an_earlier_body_are_those_parsing_gives(before, after, first, second, indent):
-    """Two bodies with the same members around different item arrays: the second, scanned with
-    the first's head and tail, comes out as it does scanned from scratch."""
+@given(MEMBERS, MEMBERS, ITEMS, ITEMS, MEMBERS, st.sampled_from([None, 1]))
+def test_members_taken_from_an_earlier_body_are_those_parsing_gives(before, after, first, second, changed, indent):
+    """A body scanned after another with some of the same members, around other messages and with
+    other members changed, comes out as it does scanned from scratch."""
     after = {key: value for key, value in after.items() if key not in before}
-    earlier = scan(text_of(before, first, after, indent), "messages")
-    text = text_of(before, second, after, indent)
-    same(scan(text, "messages", head=earlier.head(), tail=earlier.tail()), scan(text, "messages"))
+    known = Surroundings(1 << 20, min_chars=2)  # every object, array and string is kept
+    scan(text_of(before, first, after, indent), "messages", known=known)
+    later_before = {key: changed.get(key, value) for key, value in before.items()}
+    text = text_of(later_before, second, after, indent)
+    same(scan(text, "messages", known=known), scan(text, "messages"))
 
 
-def test_a_tail_is_taken_only_where_the_array_ends():
-    """A body that ends with the tail's text but whose array ends elsewhere parses its own members."""
-    earlier = scan('{"messages":[1],"b":2}', "messages")
-    tail = earlier.tail()
-    assert tail is not None and tail.text == ',"b":2}'
-    text = '{"messages":[1],"a":[{"x":3}],"b":2}'
-    doc = scan(text, "messages", tail=tail)
-    assert doc.body == {"messages": [1], "a": [{"x": 3}], "b": 2}
-    same(doc, scan(text, "messages"))
+def test_large_members_are_found_again():
+    """A member of at least ``min_chars`` is taken as it was, the same object, and a changed one is
+    parsed again."""
+    known = Surroundings(1 << 20, min_chars=20)
+    tools = [{"name": "Read", "description": "reads a file from the workspace"}]
+    first = scan(json.dumps({"messages": [], "tools": tools, "stream": True}), "messages", known=known)
+    again = scan(json.dumps({"model": "m", "messages": [1], "tools": tools}), "messages", known=known)
+    assert again.body["tools"] is first.body["tools"] and known.stats.hits >= 1
+    other = [{"name": "Read", "description": "reads a file from the workspace!"}]
+    assert scan(json.dumps({"messages": [], "tools": other}), "messages", known=known).body["tools"] == other
 
 
-def test_a_duplicate_key_across_head_and_tail_is_refused():
-    """Head and tail checked together: a key in both is a duplicate, as parsing would find."""
-    head = scan('{"system":"s","messages":[1]}', "messages").head()
-    tail = scan('{"messages":[1],"system":"t"}', "messages").tail()
-    text = '{"system":"s","messages":[2],"system":"t"}'
-    for scanned in (lambda: scan(text, "messages"), lambda: scan(text, "messages", head=head, tail=tail)):
-        with pytest.raises(UnsupportedBody) as caught:
-            scanned()
-        assert caught.value.reason == "duplicate_keys"
+def test_numbers_are_never_kept():
+    """A number's text does not say where it ends (a long number is the start of a longer one, with
+    the same first characters): numbers are parsed every time."""
+    known = Surroundings(1 << 20, min_chars=1)
+    digits = "7" * 100
+    scan(f'{{"seed":{digits},"messages":[]}}', "messages", known=known)
+    assert scan(f'{{"seed":{digits}1,"messages":[]}}', "messages", known=known).body["seed"] == int(digits + "1")
+
+
+def test_a_member_that_differs_only_at_its_end_is_parsed_again():
+    """The same first characters (the lookup) and another last one: the whole text is compared."""
+    known = Surroundings(1 << 20, min_chars=1)
+    scan(json.dumps({"system": "x" * 500 + "1", "messages": []}), "messages", known=known)
+    assert scan(json.dumps({"system": "x" * 500 + "2", "messages": []}), "messages", known=known).body["system"] \
+        == "x" * 500 + "2"
