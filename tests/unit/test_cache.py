@@ -168,15 +168,23 @@ class TestTokenCounts:
         assert len(calls) == 1
 
     def test_a_long_text_handed_out_again_is_found_without_hashing(self, monkeypatch):
-        """The very same long string (a system prompt the message reader reuses) is counted once
-        and then found by identity; an equal copy of it is found by its digest, with the same count."""
+        """The very same long string (a system prompt the message reader reuses), once it has come
+        back, is found by identity; an equal copy of it is found by its digest, with the same count."""
         counter = TokenCounter()
         hashed: list[int] = []
         real = tokens.digest
         monkeypatch.setattr(tokens, "digest", lambda text: hashed.append(len(text)) or real(text))
         text = load("pytest_verbose.txt")
-        assert len(text) >= tokens._SAME_OBJECT_CHARS
-        first = counter.count(text)
-        assert counter.count(text) == counter.count(text) == first and len(hashed) == 1
+        low, high = tokens._SAME_OBJECT_CHARS
+        assert low <= len(text) <= high
+        first = counter.count(text)       # counted
+        assert counter.count(text) == first and len(hashed) == 2  # remembered by digest: now held
+        assert counter.count(text) == counter.count(text) == first and len(hashed) == 2
         copy = "".join(list(text))  # equal, another object
-        assert copy is not text and counter.count(copy) == first and len(hashed) == 2
+        assert copy is not text and counter.count(copy) == first and len(hashed) == 3
+
+    def test_new_text_counted_once_is_not_held(self):
+        """Tool output counted for the first time takes no place among the texts held by identity."""
+        counter = TokenCounter()
+        counter.count(load("pytest_verbose.txt"))
+        assert not counter._same
