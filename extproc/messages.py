@@ -73,7 +73,7 @@ class _Checkpoint:
 
 
 class Checkpoints:
-    """Each conversation's last body, by a digest of its bytes up to the end of its second message.
+    """Each conversation's last body, by a digest of its first two messages' bytes.
 
     The key only finds a candidate: what is reused is what the new body shares with it byte for
     byte, so two conversations that start alike cost each other speed, never correctness."""
@@ -131,7 +131,7 @@ def _probe(key: str, text: str, start: int) -> bytes:
                            digest_size=16).digest()
 
 
-def byte_offset(text: str, index: int) -> int:
+def _byte_offset(text: str, index: int) -> int:
     """Where ``text[index]`` starts in ``text``'s UTF-8 bytes (``str.isascii`` is a flag lookup)."""
     return index if text.isascii() else len(text[:index].encode())
 
@@ -162,7 +162,7 @@ class _Resume:
     def __call__(self, first: Span, second: Span) -> rawjson.Prefix | None:
         # The key is the first two messages' bytes: whatever comes before them (a system prompt,
         # tool definitions) is left out of the digest; the reuse itself compares every byte.
-        start = byte_offset(self.text, first[0])
+        start = _byte_offset(self.text, first[0])
         self.key = message_key(self.format, self.plain[start:start + len(self.text[first[0]:second[1]].encode())])
         self.checkpoint = self.checkpoints.get(self.key) if self.checkpoints is not None else None
         if self.checkpoint is None:
@@ -207,7 +207,7 @@ class MessageReader:
             position, byte_position = last.end, last.byte_end
         else:
             position = spans[0][0] if spans else 0
-            byte_position = byte_offset(text, position)
+            byte_position = _byte_offset(text, position)
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
             encoded = text[start:end].encode()
