@@ -35,6 +35,7 @@ __all__ = ["Body", "Checkpoints", "Item", "MessageReader", "Surroundings"]
 SURROUNDINGS_MIN_CHARS = 2048
 _PROBE_CHARS = 64          # a member is looked up by its key and its first characters
 _CANDIDATES = 4            # members kept per probe (system prompts of one agent start alike)
+_KEPT_STARTS = ("{", "[", '"')  # objects, arrays, strings: their text ends where their value does
 
 
 @dataclass(slots=True)
@@ -108,6 +109,8 @@ class Surroundings:
         return self._lru.stats
 
     def find(self, key: str, text: str, start: int) -> tuple[Any, int] | None:
+        if text[start:start + 1] not in _KEPT_STARTS:  # a number or a literal: never kept
+            return None
         for known, value in self._lru.get(_probe(key, text, start)) or ():
             if text.startswith(known, start):
                 return value, start + len(known)
@@ -115,7 +118,7 @@ class Surroundings:
 
     def keep(self, key: str, text: str, span: Span, value: Any) -> None:
         start, end = span
-        if end - start < self.min_chars or text[end - 1] not in '}]"':
+        if end - start < self.min_chars or text[start] not in _KEPT_STARTS:
             return
         probe = _probe(key, text, start)
         known = text[start:end]

@@ -42,6 +42,7 @@ class Known(Protocol):
     def keep(self, key: str, text: str, span: Span, value: Any) -> None:
         """``value`` was just parsed from ``text[span[0]:span[1]]`` as the value of ``key``."""
 
+
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
