@@ -11,8 +11,9 @@ coding agent resends its whole history every turn, so most messages of a body we
 * the message cache (``pipeline.cache.MessageCache``) answers any other message seen before, by
   its text.
 * ``Surroundings`` remember the large members around the message array (a system prompt, tool
-  definitions: often a hundred KB that every turn resends unchanged), by the text they were
-  parsed from, so they are not parsed again; sessions of one agent share its tool definitions.
+  definitions: often a hundred KB that every turn resends unchanged) and large first two
+  messages, by the text they were parsed from, so they are not parsed again; sessions of one
+  agent share its tool definitions.
 
 Everything else is read into blocks by the format adapter, for the pipeline to compress.
 """
@@ -36,6 +37,7 @@ SURROUNDINGS_MIN_CHARS = 2048
 _PROBE_CHARS = 64          # a member is looked up by its key and its first characters
 _CANDIDATES = 4            # members kept per probe (system prompts of one agent start alike)
 _KEPT_STARTS = ("{", "[", '"')  # objects, arrays, strings: their text ends where their value does
+_KEY_CHARS = 4096          # of each of its first two messages, in a conversation's checkpoint key
 
 
 @dataclass(slots=True)
@@ -74,7 +76,8 @@ class _Checkpoint:
 
 
 class Checkpoints:
-    """Each conversation's last body, by a digest of its first two messages' bytes.
+    """Each conversation's last body, by a digest of the lengths and first characters of its first
+    two messages.
 
     The key only finds a candidate: what is reused is what the new body shares with it byte for
     byte, so two conversations that start alike cost each other speed, never correctness."""
@@ -163,10 +166,13 @@ class _Resume:
         self.shared = 0
 
     def __call__(self, first: Span, second: Span) -> rawjson.Prefix | None:
-        # The key is the first two messages' bytes: whatever comes before them (a system prompt,
-        # tool definitions) is left out of the digest; the reuse itself compares every byte.
-        start = _byte_offset(self.text, first[0])
-        self.key = message_key(self.format, self.plain[start:start + len(self.text[first[0]:second[1]].encode())])
+        # The key only finds a candidate (the reuse compares every byte before it takes anything):
+        # the first two messages' lengths and first characters, not the whole of a long system
+        # prompt, and nothing of what comes before them.
+        text = self.text
+        sample = (f"{first[1] - first[0]}:{second[1] - second[0]}\x00{text[first[0]:first[0] + _KEY_CHARS]}"
+                  f"\x00{text[second[0]:second[0] + _KEY_CHARS]}")
+        self.key = message_key(self.format, sample.encode("utf-8", "surrogatepass"))
         self.checkpoint = self.checkpoints.get(self.key) if self.checkpoints is not None else None
         if self.checkpoint is None:
             return None

@@ -7,9 +7,10 @@ Infinity) and notes the span of each top-level member and of each item of one ar
 client wrote it: numbers keep their spelling, keys their order, strings their escapes.
 
 Item spans also let a caller recognise an item it has seen before by its text alone
-(``messages.py``: checkpoints and the message cache), and a member other than the array can be
-handed back by ``Known`` when the text at its place is one parsed before (a system prompt, tool
-definitions, resent every turn). Parsing is the json module's C scanner throughout.
+(``messages.py``: checkpoints and the message cache), and a member other than the array, or one
+of its first two items, can be handed back by ``Known`` when the text at its place is one
+parsed before (a system prompt, tool definitions, a task: resent every turn). Parsing is the
+json module's C scanner throughout.
 """
 
 from __future__ import annotations
@@ -102,9 +103,11 @@ def _after_item(text: str, index: int, close: str) -> tuple[int, bool]:
     raise _invalid(f"expected ',' or {close!r} at {index}")
 
 
-def _array(text: str, index: int, resume: Resume | None) -> tuple[list[Any], list[Span], int]:
+def _array(text: str, index: int, resume: Resume | None, known: Known | None,
+           name: str) -> tuple[list[Any], list[Span], int]:
     """The array at ``index`` (its ``[``), its items' spans, and the index after it. ``resume``
-    may answer for the first items once two are read: scanning goes on after them."""
+    may answer for the first items once two are read: scanning goes on after them. ``known`` is
+    asked for the first two items (as ``name``: a system prompt, a task, resent every turn)."""
     items: list[Any] = []
     spans: list[Span] = []
     index = _skip_ws(text, index + 1)
@@ -112,7 +115,14 @@ def _array(text: str, index: int, resume: Resume | None) -> tuple[list[Any], lis
         return items, spans, index + 1
     closed = False
     while not closed:
-        item, end = _value(text, index)
+        asked = known is not None and len(spans) < 2
+        found = known.find(name, text, index) if asked else None
+        if found is not None:
+            item, end = found
+        else:
+            item, end = _value(text, index)
+            if asked:
+                known.keep(name, text, (index, end), item)
         items.append(item)
         spans.append((index, end))
         if resume is not None and len(spans) == 2:
@@ -148,8 +158,8 @@ def scan(text: str, items_key: str, resume: Resume | None = None, known: Known |
     ``resume``, called once the ``items_key`` array's second item is read, may hand back the first
     items of that array (a Prefix), which the caller knows to be this text's own (an earlier body
     with the same bytes up to there): they are taken as they are and scanning goes on after them.
-    ``known`` answers the other members whose text it has parsed before (the same characters
-    give the same value) and is told of each member parsed now.
+    ``known`` answers the other members, and the array's first two items, whose text it has parsed
+    before (the same characters give the same value), and is told of each one parsed now.
     """
     try:
         return _scan(text, items_key, resume, known)
@@ -175,7 +185,7 @@ def _scan(text: str, items_key: str, resume: Resume | None, known: Known | None)
         if key in doc.body:
             raise UnsupportedBody("duplicate object key", reason="duplicate_keys")
         if key == items_key and text[start:start + 1] == "[":
-            value, doc.items, end = _array(text, start, resume)
+            value, doc.items, end = _array(text, start, resume, known, key + "[:2]")
         elif known is not None and (found := known.find(key, text, start)) is not None:
             value, end = found
         else:

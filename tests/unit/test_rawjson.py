@@ -30,16 +30,28 @@ def same(a, b) -> None:
 
 
 @PROPERTY
-@given(MEMBERS, MEMBERS, ITEMS, ITEMS, MEMBERS, st.sampled_from([None, 1]))
-def test_members_taken_from_an_earlier_body_are_those_parsing_gives(before, after, first, second, changed, indent):
-    """A body scanned after another with some of the same members, around other messages and with
-    other members changed, comes out as it does scanned from scratch."""
+@given(MEMBERS, MEMBERS, ITEMS, ITEMS, st.integers(0, 2), MEMBERS, st.sampled_from([None, 1]))
+def test_members_taken_from_an_earlier_body_are_those_parsing_gives(before, after, first, second, shared,
+                                                                     changed, indent):
+    """A body scanned after another with some of the same members and first messages, other
+    messages after them and other members changed, comes out as it does scanned from scratch."""
     after = {key: value for key, value in after.items() if key not in before}
     known = Surroundings(1 << 20, min_chars=2)  # every object, array and string is kept
     scan(text_of(before, first, after, indent), "messages", known=known)
     later_before = {key: changed.get(key, value) for key, value in before.items()}
-    text = text_of(later_before, second, after, indent)
+    text = text_of(later_before, first[:shared] + second, after, indent)
     same(scan(text, "messages", known=known), scan(text, "messages"))
+
+
+def test_the_first_two_messages_are_found_again():
+    """A long system prompt as the first message (OpenAI chat) is taken as it was in the next turn."""
+    known = Surroundings(1 << 20, min_chars=20)
+    system = {"role": "system", "content": "You are a careful agent. " * 10}
+    first = scan(json.dumps({"messages": [system, {"role": "user", "content": "go"}]}), "messages", known=known)
+    later = scan(json.dumps({"messages": [system, {"role": "user", "content": "go"}, {"role": "assistant"}]}),
+                 "messages", known=known)
+    assert later.body["messages"][0] is first.body["messages"][0]
+    assert later.body["messages"][2] == {"role": "assistant"}
 
 
 def test_large_members_are_found_again():
