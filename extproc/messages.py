@@ -95,9 +95,10 @@ class Checkpoints:
 
 
 class Surroundings:
-    """Large members around the message array, by the text they were parsed from (``rawjson.Known``).
+    """Large members around the message array, and large first two messages, by the text they
+    were parsed from (``rawjson.Known``).
 
-    A member is looked up by its key and first characters, and taken only where the body holds
+    A value is looked up by its key and first characters, and taken only where the body holds
     its whole text at that place (``str.startswith`` at an offset: a compare, no copy). Only
     objects, arrays and strings are kept: their text ends where their value does, which a
     number's does not. The values are shared between the bodies that reuse them; nothing
