@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import rawjson
-from .conversation import Conversation
-from .formats import Adapter, ToolCall
+from .conversation import Conversation, ToolCall
+from .formats import Adapter
 from .pipeline.cache import ByteLRU, CacheStats, ItemOutcome, MessageCache, message_key
 from .rawjson import Document, Span
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Protocol
 
-from ..conversation import Conversation
+from ..conversation import Conversation, ToolCall
 from ..errors import UnsupportedBody
 from . import anthropic_messages, openai_chat, openai_responses
-from ._common import ToolCall
 
 __all__ = ["Adapter", "FORMATS", "ToolCall", "adapter_for", "format_for_path", "detect_format", "parse_body"]
 

@@ -1,14 +1,13 @@
-"""Small helpers the format adapters share: tool calls, block paths and type guards."""
+"""Small helpers the format adapters share: block paths and type guards."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..conversation import ToolCall, tool_input
 from ..errors import UnsupportedBody
 from ..rawjson import Path
 
-__all__ = ["READ_ONLY_ROLES", "ToolCall", "tool_input", "role_path", "require_list", "require_dict"]
+__all__ = ["READ_ONLY_ROLES", "role_path", "require_list", "require_dict"]
 
 # System and developer prompts are the operator's rules and the provider's cached prefix: read-only
 # in every format, like Anthropic's top-level ``system`` and the Responses ``instructions``.

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..conversation import Block, Conversation, Kind
-from ._common import ToolCall, require_dict, require_list
+from ..conversation import Block, Conversation, Kind, ToolCall
+from ._common import require_dict, require_list
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 

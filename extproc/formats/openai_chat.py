@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conversation import Block, Conversation, Kind
-from ._common import ToolCall, require_dict, require_list, role_path
+from ..conversation import Block, Conversation, Kind, ToolCall
+from ._common import require_dict, require_list, role_path
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conversation import Block, Conversation, Kind
+from ..conversation import Block, Conversation, Kind, ToolCall
 from ..errors import UnsupportedBody
-from ._common import ToolCall, require_dict, role_path
+from ._common import require_dict, role_path
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
 
