@@ -1,8 +1,13 @@
-"""Writes a benchmark's table into its marked section of docs/benchmarks.md (``--write``)."""
+"""What the benchmarks share: the order side-by-side runs take turns in, and writing a report
+into its marked section of docs/benchmarks.md (``--write``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -22,3 +27,10 @@ def publish(name: str, text: str, write: bool) -> None:
     if write:
         write_section(name, text)
         print(f"wrote {DOC.relative_to(DOC.parents[1])}")
+
+
+def rotated(items: Sequence[T], number: int) -> list[T]:
+    """``items`` starting at ``number`` (modulo their count): run ``number``'s order, so that side
+    by side runs take turns and none is always first while the machine drifts."""
+    shift = number % len(items)
+    return [*items[shift:], *items[:shift]]

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from extproc.compress import BodyRequest, build_compressor  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from scripts._bench_measures import Meter, RowResult, Turn, turn_ends  # noqa: E402
-from scripts._benchmarks_doc import publish  # noqa: E402
+from scripts._benchmarks_doc import publish, rotated  # noqa: E402
 
 BENCH_DIR = ROOT / ".bench"
 HEADROOM_VENV = BENCH_DIR / "headroom-venv"
@@ -190,8 +190,7 @@ def run_tools(tools: dict[str, Tool], corpus: list[dict], meter: Meter, notes: l
     results: dict[str, list[RowResult]] = {label: [] for label in tools}
     for index, row in enumerate(corpus):
         labels = list(tools)
-        shift = index % len(labels)
-        for label in labels[shift:] + labels[:shift]:
+        for label in rotated(labels, index):
             started = time.perf_counter()
             try:
                 results[label].append(meter.measure(row, tools[label](row)))

@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
-from scripts._benchmarks_doc import publish  # noqa: E402
+from scripts._benchmarks_doc import publish, rotated  # noqa: E402
 from scripts._e2e_stack import (REWRITE, ROUTES, Proc, envoy_version, free_port, ms, percentile,  # noqa: E402
                                 start_envoy3, start_helper, start_trimwire, tree_cpu_seconds, tree_peak_rss, tree_rss,
                                 trimwire_metrics)
@@ -327,8 +327,7 @@ class Bench:
             for client, request in ((c, r) for c in clients.values() for r in warm_requests(2)):
                 await client.post(request.path, content=request.body, headers=HEADERS)
             for index, request in enumerate(session):
-                shift = index % len(PAIRED)
-                for route in PAIRED[shift:] + PAIRED[:shift]:
+                for route in rotated(PAIRED, index):
                     started = time.perf_counter()
                     response = await clients[route].post(request.path, content=request.body, headers=HEADERS)
                     elapsed = time.perf_counter() - started

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from extproc.compress import BodyRequest, build_compressor  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
-from scripts._benchmarks_doc import publish  # noqa: E402
+from scripts._benchmarks_doc import publish, rotated  # noqa: E402
 
 _WORDS = ("the tool must be used when the user asks for a file path and never otherwise unless the task "
           "explicitly requires it so read the workspace first then edit with care").split()
@@ -114,8 +114,7 @@ def main() -> None:
         times: dict[str, list[float]] = {label: [] for label, _, _ in variants}
         stages: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in variants}
         for number in range(args.rounds):
-            shift = number % len(variants)
-            for label, is_large, reuse in variants[shift:] + variants[:shift]:
+            for label, is_large, reuse in rotated(variants, number):
                 seconds, split = replay(large if is_large else small, fmt, reuse)
                 times[label] += seconds
                 stages[label].append(split)

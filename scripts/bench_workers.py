@@ -33,7 +33,7 @@ from extproc.compress import BodyRequest  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from extproc.formats import detect_format  # noqa: E402
 from extproc.workers import CompressionWorkers, usable_cpus  # noqa: E402
-from scripts._benchmarks_doc import publish  # noqa: E402
+from scripts._benchmarks_doc import publish, rotated  # noqa: E402
 
 
 def load_bodies(corpus: Path) -> list[tuple[bytes, BodyRequest]]:
@@ -100,9 +100,8 @@ async def main() -> None:
     variants = [("in-process thread (workers=0)", 0), ("1 worker process", 1), (f"{cpus} worker processes", cpus)]
     rounds: list[list[float]] = []  # bodies/s per round, in the order of ``variants``
     for number in range(args.rounds):
-        shift = number % len(variants)
         rates = [0.0] * len(variants)
-        for index in [*range(shift, len(variants)), *range(shift)]:
+        for index in rotated(range(len(variants)), number):
             label, workers = variants[index]
             rates[index] = await measure(workers, bodies, args.seconds, args.concurrency)
             print(f"round {number + 1}: {label:32s} {rates[index]:8.1f} bodies/s", flush=True)
