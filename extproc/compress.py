@@ -250,7 +250,7 @@ def build_compressor(settings: Settings) -> BodyCompressor:
 
         shared = SharedBlockStore(settings.redis_url, timeout_ms=settings.redis_timeout_ms)
     # block_cache_bytes bounds every result cache: half for blocks, a quarter for messages, a
-    # quarter for each conversation's last body and the members around the message arrays.
+    # quarter for each conversation's last body and the large values it resends (Surroundings).
     quarter = settings.block_cache_bytes // 4
     pipeline = Pipeline(policy, default_routes(settings, kompress=kompress),
                         protect_recent=settings.protect_recent_tool_results,
