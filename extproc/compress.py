@@ -184,10 +184,11 @@ class BodyCompressor:
                 assert item.blocks is not None
                 first, stop = item.blocks.start, item.blocks.stop
                 relative, item_saved = self._changed(body, changed, first, stop, item.start, counts, changes)
-                answered = sorted({block.tool_call_id for block in blocks[first:stop]
-                                   if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None})
+                # each call as named when this message was read: an id an agent uses again for
+                # another tool later in the body must not be taken for this message's tool
+                calls = tuple(sorted({(block.tool_call_id, block.tool_name) for block in blocks[first:stop]
+                                      if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None}))
                 before = sum(counts[first:stop])
-                calls = tuple((call_id, body.names.get(call_id)) for call_id in answered)
                 item.outcome = ItemOutcome(calls=calls, tokens_before=before, tokens_after=before - item_saved,
                                            edits=tuple(relative))
             outcome = item.outcome

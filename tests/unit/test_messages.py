@@ -48,6 +48,24 @@ class TestCheckpoints:
                 expected.body, expected.tokens_before, expected.tokens_after)
             previous = len(items)
 
+    def test_a_call_id_used_again_for_another_tool(self, pair):
+        """An answer is remembered with the tool its call had when it was read: a later call that
+        takes the same id for a protected tool (found by hypothesis) does not make the remembered
+        answer, compressed as shell output, pass for that tool's output in another body."""
+        cached, fresh = pair
+        listing = json.dumps([{"id": n, "name": f"pod-{n}", "status": "Running"} for n in range(40)], indent=4)
+
+        def call(name: str) -> dict:
+            return {"role": "assistant", "content": None,
+                    "tool_calls": [{"id": "call_2", "type": "function", "function": {"name": name, "arguments": "{}"}}]}
+        answer = {"role": "tool", "tool_call_id": "call_2", "content": listing}
+        first = {"model": "m", "messages": [call("shell"), answer, call("apply_patch"),
+                                            {"role": "tool", "tool_call_id": "call_2", "content": "ok"}]}
+        assert cached.run(encode(first), BodyRequest("openai")).outcome == "compressed"  # the shell output
+        second = {"model": "m", "messages": [call("apply_patch"), answer]}
+        result, expected = cached.run(encode(second), BodyRequest("openai")), fresh.run(encode(second), BodyRequest("openai"))
+        assert (result.outcome, result.body) == (expected.outcome, expected.body) == ("unchanged", None)
+
     def test_a_changed_earlier_message_stops_the_reuse_there(self, pair):
         """An agent that moves its cache marker rewrites one earlier message: the messages before it
         are reused, that one and the rest are answered by the message cache or read again."""
