@@ -171,8 +171,9 @@ class _Resume:
         # the first two messages' lengths and first characters, not the whole of a long system
         # prompt, and nothing of what comes before them.
         text = self.text
-        sample = (f"{first[1] - first[0]}:{second[1] - second[0]}\x00{text[first[0]:first[0] + _KEY_CHARS]}"
-                  f"\x00{text[second[0]:second[0] + _KEY_CHARS]}")
+        sample = (f"{first[1] - first[0]}:{second[1] - second[0]}"
+                  f"\x00{text[first[0]:min(first[1], first[0] + _KEY_CHARS)]}"
+                  f"\x00{text[second[0]:min(second[1], second[0] + _KEY_CHARS)]}")
         self.key = message_key(self.format, sample.encode("utf-8", "surrogatepass"))
         self.checkpoint = self.checkpoints.get(self.key) if self.checkpoints is not None else None
         if self.checkpoint is None:

@@ -24,6 +24,14 @@ def read(compressor, fmt: str, body: dict):
     return compressor.reader.read(plain, plain.decode(), adapter_for(fmt), cached=True)
 
 
+def _is_result(fmt: str, item: dict) -> bool:
+    if fmt == "responses":
+        return item.get("type", "").endswith("_output")
+    if fmt == "openai":
+        return item.get("role") == "tool"
+    return isinstance(item.get("content"), list) and any(part.get("type") == "tool_result" for part in item["content"])
+
+
 @pytest.fixture
 def pair():
     """A compressor with every cache, and one with none to check its answers against."""
@@ -47,6 +55,24 @@ class TestCheckpoints:
             assert (result.body, result.tokens_before, result.tokens_after) == (
                 expected.body, expected.tokens_before, expected.tokens_after)
             previous = len(items)
+
+    @pytest.mark.parametrize(("fmt", "style"), STYLES)
+    def test_results_answer_calls_the_previous_request_made(self, pair, fmt, style):
+        """A request that ends with the agent's tool calls, then the next one with their results:
+        each result is read knowing the tool it answers (a read stays whole, other output is
+        compressed), as a compressor without caches reads it."""
+        cached, fresh = pair
+        items_key = adapter_for(fmt).ITEMS
+        for body in requests(fmt, coding_session(style)):
+            items = body[items_key]
+            calls_end = len(items)
+            while calls_end and _is_result(fmt, items[calls_end - 1]):
+                calls_end -= 1
+            cached.run(encode({**body, items_key: items[:calls_end]}), BodyRequest(fmt))
+            assert read(cached, fmt, body).reused == calls_end
+            result, expected = cached.run(encode(body), BodyRequest(fmt)), fresh.run(encode(body), BodyRequest(fmt))
+            assert (result.body, result.tokens_before, result.tokens_after) == (
+                expected.body, expected.tokens_before, expected.tokens_after)
 
     def test_a_call_id_used_again_for_another_tool(self, pair):
         """An answer is remembered with the tool its call had when it was read: a later call that
