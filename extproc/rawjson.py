@@ -3,8 +3,9 @@
 trimwire never re-serialises a body. ``scan`` parses it (strict: no duplicate keys, no NaN or
 Infinity) and notes the span of each top-level member and of each item of one array member
 (``messages`` or ``input``); ``Document.span_of`` finds the span of the string at a path, and
-``splice`` writes new strings over those spans. Every other byte reaches the provider as the
-client wrote it: numbers keep their spelling, keys their order, strings their escapes.
+``splice`` writes new strings over those spans (``splice_bytes`` over the same spans in the
+body's UTF-8 bytes). Every other byte reaches the provider as the client wrote it: numbers keep
+their spelling, keys their order, strings their escapes.
 
 Item spans also let a caller recognise an item it has seen before by its text alone
 (``messages.py``: checkpoints and the message cache), and a member other than the array, or one
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 
 from .errors import PassThrough, UnsupportedBody
 
-__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "scan", "splice"]
+__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "scan", "splice", "splice_bytes"]
 
 Path = tuple[str | int, ...]   # keys and indices from the body's root to a string
 Span = tuple[int, int]         # [start, end) in the body's text
@@ -230,6 +231,19 @@ def _member(text: str, index: int, name: str) -> int:
         index, closed = _after_item(text, end, "}")
         if closed:
             raise KeyError(name)
+
+
+def splice_bytes(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """``data`` with each ``(start, end, new)`` written over its byte span (spans never overlap):
+    the body's own bytes are copied once, never decoded or encoded again."""
+    view = memoryview(data)
+    pieces: list[bytes | memoryview] = []
+    at = 0
+    for start, end, new in sorted(edits):
+        pieces += (view[at:start], new)
+        at = end
+    pieces.append(view[at:])
+    return b"".join(pieces)
 
 
 def splice(text: str, edits: list[tuple[int, int, str]]) -> str:

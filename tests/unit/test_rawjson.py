@@ -1,5 +1,6 @@
 """``rawjson.scan`` taking members it has parsed before (``messages.Surroundings``): whatever it
-takes must be exactly what parsing the text again would give."""
+takes must be exactly what parsing the text again would give. ``splice_bytes`` writing over byte
+spans gives the bytes of ``splice`` writing over the same characters."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from extproc.messages import Surroundings
-from extproc.rawjson import scan
+from extproc.rawjson import scan, splice, splice_bytes
 
 PROPERTY = settings(max_examples=150, deadline=None)
 KEYS = st.sampled_from(["model", "system", "tools", "metadata", "stream", "max_tokens", "input", "ünï"])
@@ -81,3 +82,21 @@ def test_a_member_that_differs_only_at_its_end_is_parsed_again():
     scan(json.dumps({"system": "x" * 500 + "1", "messages": []}), "messages", known=known)
     assert scan(json.dumps({"system": "x" * 500 + "2", "messages": []}), "messages", known=known).body["system"] \
         == "x" * 500 + "2"
+
+
+UNICODE = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)  # UTF-8 encodable: no lone surrogates
+
+
+@PROPERTY
+@given(UNICODE, st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), UNICODE), max_size=5))
+def test_splicing_bytes_gives_the_bytes_of_splicing_characters(text, cuts):
+    """Spans of 1- to 4-byte characters, written over in the body's bytes, come out as the text
+    spliced and then encoded."""
+    spans, taken = [], set()
+    for a, b, new in cuts:
+        start, end = sorted((min(a, len(text)), min(b, len(text))))
+        if not taken.intersection(range(start, end + 1)):
+            taken.update(range(start, end + 1))
+            spans.append((start, end, new))
+    in_bytes = [(len(text[:start].encode()), len(text[:end].encode()), new.encode()) for start, end, new in spans]
+    assert splice_bytes(text.encode(), in_bytes) == splice(text, spans).encode()
