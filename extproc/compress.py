@@ -1,4 +1,4 @@
-"""One request body in, one decision out: decode, parse, compress, re-serialise, count tokens.
+"""One request body in, one decision out: decode, parse, compress, splice in the new strings, count tokens.
 
 ``BodyCompressor.run`` is the whole compression path for a buffered body and is a plain, blocking
 function of bytes: the server runs it in worker processes (``workers.py``), ``trimwire compress``
@@ -21,7 +21,6 @@ from .formats import adapter_for
 from .pipeline import Budget, Pipeline, Policy
 from .messages import Body, Checkpoints, MessageReader, Surroundings
 from .pipeline.cache import ItemOutcome, MessageCache
-from .rawjson import Document
 from .tokens import TokenCounter
 
 __all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "dump_body", "inference_deadline"]
@@ -93,6 +92,21 @@ def _json_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+# A string written over the body's: its (start, end) in the body's UTF-8 bytes, its new JSON
+# (UTF-8), the compressor that made it.
+Edit = tuple[int, int, bytes, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Totals:
+    """A body's messages summed: their tokens, the tokens their edits save, the edits (byte spans
+    in the body). Kept with the conversation's checkpoint, where the next turn starts from them."""
+
+    tokens_before: int
+    saved: int
+    edits: tuple[Edit, ...]
+
+
 class BodyCompressor:
     """Built once per process from Settings; ``run`` is called once per request body.
 
@@ -133,7 +147,10 @@ class BodyCompressor:
         result.model = conv.model
         started = time.perf_counter()
         counts = [self.tokens.count(block.text) for block in conv.blocks]
-        result.tokens_before = sum(counts) + sum(item.outcome.tokens_before for item in body.items if item.outcome)
+        prior: _Totals | None = body.prior
+        rest = body.items[body.reused:] if prior is not None else body.items
+        result.tokens_before = (sum(counts) + (prior.tokens_before if prior is not None else 0)
+                                + sum(item.outcome.tokens_before for item in rest if item.outcome))
         timings["tokens"] = time.perf_counter() - started
 
         before = self.pipeline.cache_counters()
@@ -145,17 +162,17 @@ class BodyCompressor:
         started = time.perf_counter()
         changes = {id(change.block): (change, self.tokens.count(change.new_text)) for change in conv.changes}
         timings["tokens"] += time.perf_counter() - started
-        edits, saved = self._edits(body, counts, changes)
+        edits, saved, totals = self._edits(body, counts, changes)
         if cached:
             read_now = sum(item.blocks is not None for item in body.items[body.reused:])
             counts_by_result = {"message_hit": len(body.items) - read_now, "message_miss": read_now}
             result.cache.update((name, count) for name, count in counts_by_result.items() if count)
-            self.reader.remember(body)
+            self.reader.remember(body, totals)
         result.tokens_after = result.tokens_before - saved
         if not edits:
             result.bytes_after = result.bytes_before
             return
-        self._write(body.doc, edits, result, timings)
+        self._write(body, edits, result, timings)
 
     def _read(self, raw: bytes, request: BodyRequest, cached: bool, timings: dict[str, float]) -> Body:
         started = time.perf_counter()
@@ -172,14 +189,20 @@ class BodyCompressor:
         return body
 
     def _edits(self, body: Body, counts: list[int],
-               changes: dict[int, tuple[Change, int]]) -> tuple[list[tuple[int, int, str, str]], int]:
-        """Every string to write over the body's, as (start, end, new JSON, compressor), and the
-        tokens that saves; what each message read now came to is set on it. ``counts`` are the
-        blocks' tokens; ``changes`` holds each change and its text's tokens, by ``id`` of its block."""
+               changes: dict[int, tuple[Change, int]]) -> tuple[list[Edit], int, _Totals]:
+        """Every string to write over the body's (``Edit``: its byte span, new JSON, compressor), the
+        tokens that saves, and the message array's share of both; what each message read now came
+        to is set on it. ``counts`` are the blocks' tokens; ``changes`` holds each change and its
+        text's tokens, by ``id`` of its block. Messages the previous request ended with are taken
+        from its totals (``body.prior``), not walked again."""
         blocks = body.conv.blocks
         changed = [number for number, block in enumerate(blocks) if id(block) in changes] if changes else []
         edits, saved = self._changed(body, changed, 0, body.head, 0, counts, changes)
-        for item in body.items:
+        prior: _Totals | None = body.prior
+        items_edits = list(prior.edits) if prior is not None else []
+        items_saved = prior.saved if prior is not None else 0
+        items_before = prior.tokens_before if prior is not None else 0
+        for item in body.items[body.reused:] if prior is not None else body.items:
             if item.outcome is None:
                 assert item.blocks is not None
                 first, stop = item.blocks.start, item.blocks.stop
@@ -192,39 +215,47 @@ class BodyCompressor:
                 item.outcome = ItemOutcome(calls=calls, tokens_before=before, tokens_after=before - item_saved,
                                            edits=tuple(relative))
             outcome = item.outcome
+            items_before += outcome.tokens_before
             if outcome.edits:
-                saved += outcome.tokens_before - outcome.tokens_after
-                edits += [(start + item.start, end + item.start, new, by) for start, end, new, by in outcome.edits]
-        return edits, saved
+                items_saved += outcome.tokens_before - outcome.tokens_after
+                items_edits += [(start + item.byte_start, end + item.byte_start, new, by)
+                                for start, end, new, by in outcome.edits]
+        totals = _Totals(tokens_before=items_before, saved=items_saved, edits=tuple(items_edits))
+        return edits + items_edits, saved + items_saved, totals
 
     def _changed(self, body: Body, changed: list[int], first: int, stop: int, origin: int, counts: list[int],
-                 changes: dict[int, tuple[Change, int]]) -> tuple[list[tuple[int, int, str, str]], int]:
-        """The edits of blocks ``first`` to ``stop`` (positions counted from ``origin``) and the
-        tokens they save; ``changed`` lists the numbers of the blocks with a change, in order.
+                 changes: dict[int, tuple[Change, int]]) -> tuple[list[Edit], int]:
+        """The edits of blocks ``first`` to ``stop`` and the tokens they save; ``changed`` lists
+        the numbers of the blocks with a change, in order. An edit's span is in the body's UTF-8
+        bytes, counted from the character at ``origin``, and its new JSON is UTF-8 bytes.
 
         Shorter is not always cheaper: a change that costs more tokens than the text it replaces
         (a marker over a few dense lines) is dropped, so no request ever grows in tokens.
         """
         edits = []
         saved = 0
+        text = body.doc.text
         for number in changed[bisect_left(changed, first):bisect_left(changed, stop)]:
             block = body.conv.blocks[number]
             change, after = changes[id(block)]
             if block.path is None or after >= counts[number]:
                 continue
             start, end = body.doc.span_of(block.path)
-            edits.append((start - origin, end - origin, _json_string(change.new_text), change.by))
+            if text.isascii():  # one byte a character
+                start, end = start - origin, end - origin
+            else:  # only the text between origin and the span's end is encoded
+                start, end = len(text[origin:start].encode()), len(text[origin:end].encode())
+            edits.append((start, end, _json_string(change.new_text).encode("utf-8"), change.by))
             saved += counts[number] - after
         return edits, saved
 
-    def _write(self, doc: Document, edits: list[tuple[int, int, str, str]], result: BodyResult,
-               timings: dict[str, float]) -> None:
+    def _write(self, body: Body, edits: list[Edit], result: BodyResult, timings: dict[str, float]) -> None:
         started = time.perf_counter()
         result.blocks_changed = len(edits)
         edits.sort()
         result.transforms = tuple(dict.fromkeys(by for *_, by in edits))
-        body = rawjson.splice(doc.text, [(start, end, new) for start, end, new, _ in edits]).encode("utf-8")
-        result.body = codec.encode(body, result.content_encoding)
+        plain = rawjson.splice_bytes(body.plain, [(start, end, new) for start, end, new, _ in edits])
+        result.body = codec.encode(plain, result.content_encoding)
         result.bytes_after = len(result.body)
         result.outcome = "compressed"
         timings["serialize"] = time.perf_counter() - started

@@ -5,7 +5,7 @@ A format adapter (``formats/``) turns a parsed body into a ``Conversation``: a f
 string in the body, and for tool calls and their results the tool's name and parsed arguments
 (``tool_input``). Compressors never see JSON or protobufs; they ask the conversation to
 ``replace`` a block's text, which is *recorded*. ``compress.py`` then writes the new strings over
-the old ones in the body's text (``rawjson.splice``); an unchanged request is never rewritten.
+the old ones in the body's bytes (``rawjson.splice_bytes``); an unchanged request is never rewritten.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Everything else is read into blocks by the format adapter, for the pipeline to c
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import rawjson
@@ -38,6 +38,7 @@ _PROBE_CHARS = 64          # a member is looked up by its key and its first char
 _CANDIDATES = 4            # members kept per probe (system prompts of one agent start alike)
 _KEPT_STARTS = ("{", "[", '"')  # objects, arrays, strings: their text ends where their value does
 _KEY_CHARS = 4096          # of each of its first two messages, in a conversation's checkpoint key
+_MAX_NAMES = 256           # member names remembered as ever kept (``Surroundings.find``)
 
 
 @dataclass(slots=True)
@@ -46,7 +47,8 @@ class Item:
 
     start: int                          # where its text starts and ends in the body
     end: int
-    byte_end: int                       # where it ends in the body's UTF-8 bytes
+    byte_start: int                     # ... and in the body's UTF-8 bytes
+    byte_end: int
     key: bytes                          # its message cache key (b"" when no cache is asked)
     calls: list[tuple[str, ToolCall]]   # the tool calls it makes
     outcome: ItemOutcome | None = None  # known, or worked out once its blocks are compressed
@@ -65,6 +67,10 @@ class Body:
     head: int                         # how many of conv.blocks lie outside the array
     checkpoint: bytes | None = None   # where this body is remembered for the conversation's next one
     reused: int = 0                   # how many first items came from the previous request
+    calls: dict[str, ToolCall] = field(default_factory=dict)  # every call in the body, by id
+    # When the first ``reused`` items are all of the previous request's: what the caller summed
+    # over them then (``MessageReader.remember``'s ``totals``), so a turn need not walk its history.
+    prior: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,9 @@ class _Checkpoint:
     values: list[Any]
     spans: list[Span]
     items: list[Item]
+    calls: dict[str, ToolCall]        # the body's, never changed after: the next body copies them
+    names: dict[str, str | None]
+    totals: Any                       # what the caller summed over all the items
 
 
 class Checkpoints:
@@ -88,10 +97,11 @@ class Checkpoints:
     def get(self, key: bytes) -> _Checkpoint | None:
         return self._lru.get(key)
 
-    def put(self, key: bytes, body: Body) -> None:
+    def put(self, key: bytes, body: Body, totals: Any = None) -> None:
         values = body.doc.body[body.doc.items_key]
+        checkpoint = _Checkpoint(body.plain, values, body.doc.items, body.items, body.calls, body.names, totals)
         # the parsed messages kept with it take a few times their text
-        self._lru.put(key, _Checkpoint(body.plain, values, body.doc.items, body.items), 4 * len(body.plain))
+        self._lru.put(key, checkpoint, 4 * len(body.plain))
 
 
 class Surroundings:
@@ -107,12 +117,17 @@ class Surroundings:
     def __init__(self, max_bytes: int, min_chars: int = SURROUNDINGS_MIN_CHARS) -> None:
         self._lru: ByteLRU[tuple[tuple[str, Any], ...]] = ByteLRU(max_bytes)
         self.min_chars = min_chars
+        # Names a value was ever kept under: any other member ("model", "stream", a short first
+        # message) is parsed without hashing a probe. Bounded: past it, every name is probed.
+        self._names: set[str] = set()
 
     @property
     def stats(self) -> CacheStats:
         return self._lru.stats
 
     def find(self, key: str, text: str, start: int) -> tuple[Any, int] | None:
+        if len(self._names) < _MAX_NAMES and key not in self._names:
+            return None
         if text[start:start + 1] not in _KEPT_STARTS:  # a number or a literal: never kept
             return None
         for known, value in self._lru.get(_probe(key, text, start)) or ():
@@ -124,6 +139,8 @@ class Surroundings:
         start, end = span
         if end - start < self.min_chars or text[start] not in _KEPT_STARTS:
             return
+        if len(self._names) < _MAX_NAMES:
+            self._names.add(key)
         probe = _probe(key, text, start)
         known = text[start:end]
         others = [pair for pair in self._lru.get(probe) or () if pair[0] != known]
@@ -146,7 +163,10 @@ def _byte_offset(text: str, index: int) -> int:
 def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
     """How many of the checkpoint's first items ``plain`` holds byte for byte, from its first byte."""
     old = memoryview(checkpoint.plain)
-    low, high = 0, len(checkpoint.items)  # items [0, low) are shared; [high, ...) are not
+    items = checkpoint.items
+    if items and plain.startswith(old[:items[-1].byte_end]):  # the next turn of a conversation: all
+        return len(items)
+    low, high = 0, len(items)  # items [0, low) are shared; [high, ...) are not
     while low < high:
         mid = (low + high + 1) // 2
         if plain.startswith(old[:checkpoint.items[mid - 1].byte_end]):  # a memcmp, no copy
@@ -201,18 +221,20 @@ class MessageReader:
         conv = adapter.head(doc.body)
         body = Body(plain, doc, conv, items=[], names={}, head=len(conv.blocks), checkpoint=resume.key,
                     reused=resume.shared)
-        calls: dict[str, ToolCall] = {}
-        if resume.checkpoint is not None and resume.shared:
-            body.items = resume.checkpoint.items[:resume.shared]
+        checkpoint = resume.checkpoint
+        if checkpoint is not None and resume.shared == len(checkpoint.items):
+            body.items = list(checkpoint.items)
+            body.calls, body.names, body.prior = dict(checkpoint.calls), dict(checkpoint.names), checkpoint.totals
+        elif checkpoint is not None and resume.shared:
+            body.items = checkpoint.items[:resume.shared]
             for item in body.items:
                 for call_id, call in item.calls:
-                    calls[call_id], body.names[call_id] = call, call.name
-        self._read_rest(body, text, adapter, calls, self.messages if cached else None)
+                    body.calls[call_id], body.names[call_id] = call, call.name
+        self._read_rest(body, text, adapter, self.messages if cached else None)
         return body
 
-    def _read_rest(self, body: Body, text: str, adapter: Adapter, calls: dict[str, ToolCall],
-                   memo: MessageCache | None) -> None:
-        values, spans, conv = body.doc.body.get(adapter.ITEMS), body.doc.items, body.conv
+    def _read_rest(self, body: Body, text: str, adapter: Adapter, memo: MessageCache | None) -> None:
+        values, spans, conv, calls = body.doc.body.get(adapter.ITEMS), body.doc.items, body.conv, body.calls
         if body.items:
             last = body.items[-1]
             position, byte_position = last.end, last.byte_end
@@ -222,9 +244,11 @@ class MessageReader:
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
             encoded = text[start:end].encode()
-            byte_end = byte_position + (start - position) + len(encoded)  # separators are ASCII
+            byte_start = byte_position + (start - position)  # separators are ASCII
+            byte_end = byte_start + len(encoded)
             made = adapter.item_calls(values[index])
-            entry = Item(start, end, byte_end, message_key(adapter.FORMAT, encoded) if memo is not None else b"", made)
+            entry = Item(start, end, byte_start, byte_end,
+                         message_key(adapter.FORMAT, encoded) if memo is not None else b"", made)
             for call_id, call in made:
                 calls[call_id], body.names[call_id] = call, call.name
             entry.outcome = memo.get(entry.key, body.names) if memo is not None else None
@@ -235,11 +259,12 @@ class MessageReader:
             body.items.append(entry)
             position, byte_position = end, byte_end
 
-    def remember(self, body: Body) -> None:
-        """Keep what the messages read now came to, and the body for the conversation's next one."""
+    def remember(self, body: Body, totals: Any = None) -> None:
+        """Keep what the messages read now came to, and the body for the conversation's next one,
+        with ``totals``: what the caller summed over all its items (the next body's ``prior``)."""
         for item in body.items[body.reused:]:
             if item.blocks is not None and self.messages is not None and item.outcome is not None:
                 self.messages.put(item.key, item.outcome)
             item.blocks = None  # the Conversation they point into ends with this request
         if self.checkpoints is not None and body.checkpoint is not None:
-            self.checkpoints.put(body.checkpoint, body)
+            self.checkpoints.put(body.checkpoint, body, totals)

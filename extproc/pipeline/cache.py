@@ -131,8 +131,9 @@ class ItemOutcome:
     calls: tuple[tuple[str, str | None], ...]
     tokens_before: int
     tokens_after: int
-    # (start, end) of a string counted from the message's first character, its new JSON, compressor
-    edits: tuple[tuple[int, int, str, str], ...]
+    # (start, end) of a string in UTF-8 bytes counted from the message's first byte, its new JSON
+    # (UTF-8), compressor
+    edits: tuple[tuple[int, int, bytes, str], ...]
 
 
 class MessageCache:

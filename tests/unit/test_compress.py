@@ -161,6 +161,35 @@ class TestBodyCompressor:
             position = found + len(piece)
         assert len(out) < len(text)
 
+    @pytest.mark.parametrize("fmt", FIXTURES)
+    def test_strings_after_characters_of_several_bytes_are_rewritten_in_place(self, compressor, fmt):
+        """With 2-, 3- and 4-byte characters before and between the released strings (spans are
+        found in characters, written in bytes), every other byte comes back as it was."""
+        original = {"metadata": {"note": "Réponds ✓ 日本語 🚀"}, **FIXTURES[fmt]()}
+        items = original["input" if fmt == "responses" else "messages"]
+        first = items[0]  # the task: a string, or a list of parts that begins with a text part
+        if isinstance(first["content"], str):
+            first["content"] = "Ünïcödé ✓ 🚀 " + first["content"]
+        else:
+            first["content"][0]["text"] = "Ünïcödé ✓ 🚀 " + first["content"][0]["text"]
+        for number in {path[1] for path in RELEASED_PATHS[fmt]}:  # inside the message, before its strings
+            items[number] = {"x_note": "ß ✓ 🚀", **items[number]}
+        text = json.dumps(original, ensure_ascii=False)
+        result = compressor.run(text.encode(), BodyRequest(fmt))
+        assert result.outcome == "compressed"
+        assert diff_paths(original, strict_loads(result.body)) == RELEASED_PATHS[fmt]
+        doc = rawjson.scan(text, "input" if fmt == "responses" else "messages")
+        spans = sorted(doc.span_of(path) for path in RELEASED_PATHS[fmt])
+        out, position, at = result.body.decode("utf-8"), 0, 0
+        for start, end in spans:  # the text before each span, then one JSON string in its place
+            assert out.startswith(text[at:start], position), text[at:start][:80]
+            position += start - at
+            assert out[position] == '"'
+            _, position = json.decoder.scanstring(out, position + 1)
+            at = end
+        assert out[position:] == text[at:]
+        assert len(out) < len(text)
+
     def test_body_over_max_body_bytes_passes_through(self):
         """A body over max_body_bytes is not even decoded."""
         small = build_compressor(Settings(workers=0, max_body_bytes=1024))

@@ -74,6 +74,20 @@ class TestCheckpoints:
             assert (result.body, result.tokens_before, result.tokens_after) == (
                 expected.body, expected.tokens_before, expected.tokens_after)
 
+    def test_a_read_answering_a_call_the_previous_request_made_stays_whole(self, pair):
+        """The previous request ended with a call to a protected tool; its result, new in this
+        one, is read knowing that tool, though the call's message is taken whole."""
+        cached, fresh = pair
+        listing = json.dumps([{"id": n, "name": f"pod-{n}", "status": "Running"} for n in range(40)], indent=4)
+        head = [{"role": "system", "content": "You are a coding agent."}, {"role": "user", "content": "Check the pods."},
+                {"role": "assistant", "content": None, "tool_calls": [{"id": "call_7", "type": "function", "function": {
+                    "name": "read_file", "arguments": '{"path": "pods.json"}'}}]}]
+        cached.run(encode({"model": "m", "messages": head}), BodyRequest("openai"))
+        body = {"model": "m", "messages": [*head, {"role": "tool", "tool_call_id": "call_7", "content": listing}]}
+        assert read(cached, "openai", body).reused == len(head)
+        result, expected = cached.run(encode(body), BodyRequest("openai")), fresh.run(encode(body), BodyRequest("openai"))
+        assert (result.outcome, result.body) == (expected.outcome, expected.body) == ("unchanged", None)
+
     def test_a_call_id_used_again_for_another_tool(self, pair):
         """An answer is remembered with the tool its call had when it was read: a later call that
         takes the same id for a protected tool (found by hypothesis) does not make the remembered
