@@ -13,10 +13,12 @@ through ``BodyCompressor.run`` in one process, side by side:
   around the messages again and hashes the system prompt to find its token count).
 
 Prints the median compressor time per turn (turns 6 and later: every conversation has its
-history in the caches by then) and the stage split; each variant runs ``--rounds`` times with a
-fresh compressor, the variants taking turns.
+history in the caches by then), the median of its last ten turns against that of turns 6-15 (does
+a turn's cost grow with the history resent before it?), and the stage split; each variant runs
+``--rounds`` times with a fresh compressor, the variants taking turns. Bodies are encoded as the
+agents' HTTP clients send them: UTF-8, characters outside ASCII as they are.
 
-    python scripts/bench_turns.py [--corpus ../shared/corpus/corpus.jsonl] [--turns 80] [--rounds 3] [--write]
+    python scripts/bench_turns.py [--corpus ../shared/corpus/corpus.jsonl] [--turns 200] [--rounds 3] [--write]
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ def surround(fmt: str, body: dict, rng: random.Random) -> dict:
     return {"model": body["model"], "messages": messages, "tools": tools}
 
 
+def _encode(body: dict) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
 def conversations(corpus: Path, turns: int) -> list[tuple[str, str, list[bytes], list[bytes]]]:
     """(id, format, bodies as sent, bodies with the large surroundings) of each format's longest."""
     rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -74,13 +80,14 @@ def conversations(corpus: Path, turns: int) -> list[tuple[str, str, list[bytes],
         large = surround(fmt, row["body"], rng)
         small_bodies, large_bodies = [], []
         for end in turn_ends(row["body"]["messages"])[:turns]:
-            small_bodies.append(json.dumps(dict(row["body"], messages=row["body"]["messages"][:end])).encode())
-            large_bodies.append(json.dumps(dict(large, messages=large["messages"][:end])).encode())
+            small_bodies.append(_encode(dict(row["body"], messages=row["body"]["messages"][:end])))
+            large_bodies.append(_encode(dict(large, messages=large["messages"][:end])))
         out.append((row["id"], fmt, small_bodies, large_bodies))
     return out
 
 
 def replay(bodies: list[bytes], fmt: str, reuse: bool) -> tuple[list[float], dict[str, float]]:
+    """Seconds per turn from turn 6 on, and mean seconds per turn by stage."""
     compressor = build_compressor(load_settings(env={}, workers=0))
     if not reuse:
         compressor.reader.surroundings = None
@@ -97,7 +104,7 @@ def replay(bodies: list[bytes], fmt: str, reuse: bool) -> tuple[list[float], dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "corpus.jsonl")
-    parser.add_argument("--turns", type=int, default=80)
+    parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
@@ -105,26 +112,31 @@ def main() -> None:
     lines = [
         f"Measured by `python scripts/bench_turns.py --turns {args.turns} --rounds {args.rounds}` on "
         f"{platform.machine()}, Python {platform.python_version()}; median compressor time per turn "
-        "from turn 6 on, over the rounds; stages are means per turn.",
+        "from turn 6 on, over the rounds; last 10 = the median of the last ten turns, against turns 6-15; "
+        "stages are means per turn.",
         "",
-        "| conversation | format | last body KB (small / large) | variant | ms per turn | vs small | parse | tokens |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "| conversation | format | turns | last body KB (small / large) | variant | ms per turn | vs small "
+        "| last 10 turns ms | vs turns 6-15 | parse | tokens |",
+        "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for conv_id, fmt, small, large in conversations(args.corpus, args.turns):
-        times: dict[str, list[float]] = {label: [] for label, _, _ in variants}
+        times: dict[str, list[list[float]]] = {label: [] for label, _, _ in variants}  # per round
         stages: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in variants}
         for number in range(args.rounds):
             for label, is_large, reuse in rotated(variants, number):
                 seconds, split = replay(large if is_large else small, fmt, reuse)
-                times[label] += seconds
+                times[label].append(seconds)
                 stages[label].append(split)
-        base = statistics.median(times[variants[0][0]])
+        base = statistics.median(t for run in times[variants[0][0]] for t in run)
         size = f"{len(small[-1]) / 1024:.0f} / {len(large[-1]) / 1024:.0f}"
         for label, _, _ in variants:
-            median = statistics.median(times[label])
+            median = statistics.median(t for run in times[label] for t in run)
+            early = statistics.median(t for run in times[label] for t in run[:10])
+            late = statistics.median(t for run in times[label] for t in run[-10:])
             parse = statistics.mean(split.get("parse", 0.0) for split in stages[label])
             tokens = statistics.mean(split.get("tokens", 0.0) for split in stages[label])
-            lines.append(f"| {conv_id} | {fmt} | {size} | {label} | {1000 * median:.2f} | {median / base:.2f}x "
+            lines.append(f"| {conv_id} | {fmt} | {len(small)} | {size} | {label} | {1000 * median:.2f} "
+                         f"| {median / base:.2f}x | {1000 * late:.2f} | {late / early:.2f}x "
                          f"| {1000 * parse:.2f} | {1000 * tokens:.2f} |")
             print(lines[-1], flush=True)
     publish("bench_turns", "\n".join(lines), args.write)
