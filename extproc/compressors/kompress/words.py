@@ -118,7 +118,10 @@ def _is_paragraph(lines: list[str]) -> bool:
 
 
 def _is_prose(line: str) -> bool:
-    tokens = _WORD.findall(line)
+    return _is_prose_line(line, _WORD.findall(line))
+
+
+def _is_prose_line(line: str, tokens: list[str]) -> bool:
     if len(tokens) < MIN_PROSE_WORDS or len(line) - len(line.lstrip()) > _MAX_INDENT:
         return False
     if _KEY_VALUE.search(line) or _COLUMNS.search(line.strip()) or _CODE.search(line):
@@ -138,9 +141,13 @@ def prose_share(text: str) -> float:
 
 
 def looks_like_prose(text: str) -> bool:
-    """Mostly prose lines, and no code or numbered file view among the rest."""
+    """Mostly prose lines, and no code or numbered file view among the rest.
+
+    The share of prose is asked first: most texts asked are logs and listings, which it rules
+    out after reading about half their words, while the code test reads every line of a text
+    without code."""
     lines = [line for line in text.split("\n") if line.strip()]
-    if not lines:
+    if not lines or not _prose_share_reaches(text, _MIN_PROSE_SHARE):
         return False
     most_code = _MAX_CODE_SHARE * len(lines)
     code = 0
@@ -149,7 +156,23 @@ def looks_like_prose(text: str) -> bool:
             code += 1
             if code > most_code:
                 return False
-    return prose_share(text) >= _MIN_PROSE_SHARE
+    return True
+
+
+def _prose_share_reaches(text: str, share: float) -> bool:
+    """``prose_share(text) >= share``, given up as soon as the words of lines that are not
+    prose-like leave too few for it: the texts asked are mostly logs and listings, not prose."""
+    total = len(_WORD.findall(text))
+    if not total:
+        return False
+    outside = 0
+    for line in text.split("\n"):
+        tokens = _WORD.findall(line)
+        if tokens and not _is_prose_line(line, tokens):
+            outside += len(tokens)
+            if (total - outside) / total < share:  # prose lines can hold no more than the rest
+                return False
+    return prose_share(text) >= share
 
 
 def chunk_words(token_counts: list[int], max_tokens: int) -> list[tuple[int, int]]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from extproc.compressors.kompress import words
 from extproc.compressors.kompress.words import chunk_words, looks_like_prose, prose_share, split_prose
 
 
@@ -73,6 +76,42 @@ class TestSplitProse:
         assert prose_share(SENTENCES) == 1.0 and looks_like_prose(SENTENCES)
         code = "class Field:\n    def load(self):\n        return self.value\n"
         assert not looks_like_prose(code + SENTENCES)
+
+
+def reference_looks_like_prose(text: str) -> bool:
+    """The rule as first written: the code test over every line, then the whole prose share."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
+        return False
+    code = sum(1 for line in lines if words._CODE.search(line) or words._LINE_NUMBER.match(line))
+    return code <= words._MAX_CODE_SHARE * len(lines) and prose_share(text) >= words._MIN_PROSE_SHARE
+
+
+PROSE = st.sampled_from([*SENTENCES.split("\n")[:2], "the pods came up again on the second node after it",
+                         "- then the worker drained the queue and the retries stopped for good."])
+OTHER = st.sampled_from([
+    "Done.", "", "    ", "def load(self):", "        return self.value", "   12\tvalue = compute(x)",
+    "2024-05-01 12:00:01 ERROR worker 3 lost its lease on the queue", "Status:   Running on node three",
+    "| name | status | age |", "PASSED tests/test_app.py::test_upload_retries", "src/app.py:41: x = 1",
+]) | st.text(st.characters(blacklist_categories=("Cs",)), max_size=60).map(lambda t: t.replace("\n", " "))
+# prose and other lines in any mix, so that shares on both sides of the rule's line come up
+TEXTS = st.tuples(st.lists(PROSE, max_size=20), st.lists(OTHER, max_size=20), st.randoms()).map(
+    lambda parts: "\n".join(parts[2].sample(parts[0] + parts[1], len(parts[0]) + len(parts[1]))))
+
+
+class TestLooksLikeProse:
+    MIXED = ("2024-05-01 12:00:01 ERROR worker 3 lost its lease on the queue\n" * 2) + SENTENCES  # 60% prose
+
+    @settings(max_examples=300, deadline=None)
+    @given(TEXTS)
+    @example(MIXED)
+    def test_the_early_answers_are_the_rule_s(self, text):
+        """Asking the prose share first and giving up once too many words sit outside prose
+        lines answers as the rule read in full does."""
+        assert looks_like_prose(text) == reference_looks_like_prose(text)
+
+    def test_a_block_with_some_log_lines_is_still_prose(self):
+        assert reference_looks_like_prose(self.MIXED) and looks_like_prose(self.MIXED)
 
 
 class TestChunkWords:
