@@ -148,9 +148,8 @@ class BodyCompressor:
         started = time.perf_counter()
         counts = [self.tokens.count(block.text) for block in conv.blocks]
         prior: _Totals | None = body.prior
-        rest = body.items[body.reused:] if prior is not None else body.items
         result.tokens_before = (sum(counts) + (prior.tokens_before if prior is not None else 0)
-                                + sum(item.outcome.tokens_before for item in rest if item.outcome))
+                                + sum(item.outcome.tokens_before for item in body.unsummed if item.outcome))
         timings["tokens"] = time.perf_counter() - started
 
         before = self.pipeline.cache_counters()
@@ -202,7 +201,7 @@ class BodyCompressor:
         items_edits = list(prior.edits) if prior is not None else []
         items_saved = prior.saved if prior is not None else 0
         items_before = prior.tokens_before if prior is not None else 0
-        for item in body.items[body.reused:] if prior is not None else body.items:
+        for item in body.unsummed:
             if item.outcome is None:
                 assert item.blocks is not None
                 first, stop = item.blocks.start, item.blocks.stop
@@ -241,11 +240,9 @@ class BodyCompressor:
             if block.path is None or after >= counts[number]:
                 continue
             start, end = body.doc.span_of(block.path)
-            if text.isascii():  # one byte a character
-                start, end = start - origin, end - origin
-            else:  # only the text between origin and the span's end is encoded
-                start, end = len(text[origin:start].encode()), len(text[origin:end].encode())
-            edits.append((start, end, _json_string(change.new_text).encode("utf-8"), change.by))
+            byte_start = rawjson.utf8_length(text, origin, start)
+            byte_end = byte_start + rawjson.utf8_length(text, start, end)
+            edits.append((byte_start, byte_end, _json_string(change.new_text).encode("utf-8"), change.by))
             saved += counts[number] - after
         return edits, saved
 

@@ -72,6 +72,11 @@ class Body:
     # over them then (``MessageReader.remember``'s ``totals``), so a turn need not walk its history.
     prior: Any = None
 
+    @property
+    def unsummed(self) -> list[Item]:
+        """The items ``prior`` does not cover: those after it, or all of them when there is none."""
+        return self.items[self.reused:] if self.prior is not None else self.items
+
 
 @dataclass(frozen=True, slots=True)
 class _Checkpoint:
@@ -155,11 +160,6 @@ def _probe(key: str, text: str, start: int) -> bytes:
                            digest_size=16).digest()
 
 
-def _byte_offset(text: str, index: int) -> int:
-    """Where ``text[index]`` starts in ``text``'s UTF-8 bytes (``str.isascii`` is a flag lookup)."""
-    return index if text.isascii() else len(text[:index].encode())
-
-
 def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
     """How many of the checkpoint's first items ``plain`` holds byte for byte, from its first byte."""
     old = memoryview(checkpoint.plain)
@@ -169,7 +169,7 @@ def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
     low, high = 0, len(items)  # items [0, low) are shared; [high, ...) are not
     while low < high:
         mid = (low + high + 1) // 2
-        if plain.startswith(old[:checkpoint.items[mid - 1].byte_end]):  # a memcmp, no copy
+        if plain.startswith(old[:items[mid - 1].byte_end]):  # a memcmp, no copy
             low = mid
         else:
             high = mid - 1
@@ -240,7 +240,7 @@ class MessageReader:
             position, byte_position = last.end, last.byte_end
         else:
             position = spans[0][0] if spans else 0
-            byte_position = _byte_offset(text, position)
+            byte_position = rawjson.utf8_length(text, 0, position)
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
             encoded = text[start:end].encode()

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from .errors import PassThrough, UnsupportedBody
 
-__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "scan", "splice", "splice_bytes"]
+__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "scan", "splice", "splice_bytes", "utf8_length"]
 
 Path = tuple[str | int, ...]   # keys and indices from the body's root to a string
 Span = tuple[int, int]         # [start, end) in the body's text
@@ -231,6 +231,12 @@ def _member(text: str, index: int, name: str) -> int:
         index, closed = _after_item(text, end, "}")
         if closed:
             raise KeyError(name)
+
+
+def utf8_length(text: str, start: int, end: int) -> int:
+    """How many UTF-8 bytes ``text[start:end]`` takes (``str.isascii`` is a flag lookup): turns a
+    span in the text into one in its bytes."""
+    return end - start if text.isascii() else len(text[start:end].encode())
 
 
 def splice_bytes(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
