@@ -434,8 +434,9 @@ class UnchangedCompressor:
     def run(self, raw: bytes, request: Any) -> Any:
         from extproc.compress import BodyResult
 
-        return BodyResult(outcome="compressed", body=raw, tokens_before=12345, tokens_after=10234,
-                          bytes_before=len(raw), bytes_after=len(raw))
+        return BodyResult(outcome="compressed", body=raw, tokens_before=int(_SAVINGS["x-trimwire-tokens-before"]),
+                          tokens_after=int(_SAVINGS["x-trimwire-tokens-after"]), bytes_before=len(raw),
+                          bytes_after=len(raw))
 
 
 async def _serve_plumbing(port: int) -> None:

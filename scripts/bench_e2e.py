@@ -311,7 +311,7 @@ class Bench:
         return take
 
     def paired(self, session: Session, repeats: int) -> dict[str, list[float]]:
-        """Each request of ``session`` through the routes (the three and the rewriting no-op) back
+        """Each request of ``session`` through the routes (the three and the two floors) back
         to back, in an order that rotates, trimwire fresh for each repeat: per-request seconds by
         route, aligned by index."""
         seconds: dict[str, list[float]] = {route: [] for route in PAIRED}
