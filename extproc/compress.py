@@ -64,6 +64,7 @@ class BodyResult:
     bytes_after: int = 0
     blocks_changed: int = 0
     transforms: tuple[str, ...] = ()  # compressors that changed a block, in the order they first did
+    transform_blocks: dict[str, int] = field(default_factory=dict)  # blocks each of them changed
     # Block cache counts of this request, by trimwire_block_cache_total's result label (hit, miss, ...).
     cache: dict[str, int] = field(default_factory=dict)
     # What timed compressors did (kompress_compressed, kompress_deadline, kompress_chunks, ...).
@@ -251,6 +252,8 @@ class BodyCompressor:
         result.blocks_changed = len(edits)
         edits.sort()
         result.transforms = tuple(dict.fromkeys(by for *_, by in edits))
+        for *_, by in edits:
+            result.transform_blocks[by] = result.transform_blocks.get(by, 0) + 1
         plain = rawjson.splice_bytes(body.plain, [(start, end, new) for start, end, new, _ in edits])
         result.body = codec.encode(plain, result.content_encoding)
         result.bytes_after = len(result.body)
@@ -258,19 +261,26 @@ class BodyCompressor:
         timings["serialize"] = time.perf_counter() - started
 
 
-def build_compressor(settings: Settings) -> BodyCompressor:
+def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> BodyCompressor:
     """The production BodyCompressor: default policy and routed compressors from Settings.
 
     Kompress's inference threads share the CPUs with the other compression processes
-    (``workers``) unless ``kompress.threads`` says how many.
+    (``workers``) unless ``kompress.threads`` says how many. ``lazy_kompress`` (``trimwire
+    compress``) opens the model only when the first prose block appears.
     """
     from .compressors import default_routes
-    from .compressors.kompress import load_kompress
+    from .compressors.kompress import Kompress, load_kompress
+    from .compressors.kompress.lazy import LazyKompress
     from .workers import usable_cpus
 
     processes = usable_cpus() if settings.workers < 0 else settings.workers
     threads = settings.kompress.threads or max(1, usable_cpus() // max(1, processes))
-    kompress, status = load_kompress(settings.kompress, threads=threads)
+    kompress: Kompress | LazyKompress | None
+    if lazy_kompress and settings.kompress.enabled:
+        kompress = LazyKompress(settings.kompress, threads=threads)
+        status = KompressStatus(False, reason="not_loaded", detail="opened when the first prose block appears")
+    else:
+        kompress, status = load_kompress(settings.kompress, threads=threads)
 
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
     shared = None

@@ -18,6 +18,7 @@ import yaml
 
 from .errors import ConfigError
 from .metrics import UNKNOWN_LABEL, sanitise
+from .stats import parse_prices
 
 __all__ = ["KompressSettings", "Settings", "load_settings", "ENV_PREFIX", "MODES", "KOMPRESS_DEVICES"]
 
@@ -146,6 +147,9 @@ class Settings:
     redis_url: str = ""
     redis_timeout_ms: int = DEFAULT_REDIS_TIMEOUT_MS
     log_level: str = "info"
+    # Dollars per million input tokens by model pattern (``claude-sonnet-*=3``), for the money
+    # /stats says was saved; first match wins. Empty: /stats gives tokens only.
+    prices: tuple[str, ...] = ()
     kompress: KompressSettings = field(default_factory=KompressSettings)
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -191,6 +195,10 @@ class Settings:
                 raise ConfigError(f"{name}: cannot read {path}")
         if self.max_body_bytes > self.max_message_bytes:
             raise ConfigError("max_body_bytes must not exceed max_message_bytes")
+        try:
+            parse_prices(self.prices)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def bypass_allowed(self, user: str | None) -> bool:
         """Whether a request that asks to skip compression for ``user`` may do so.
@@ -254,21 +262,28 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Settings:
     """Build Settings from defaults, an optional YAML file, env vars and explicit overrides.
+
+    ``defaults`` replace the built-in defaults of some fields (``trimwire up``: loopback
+    addresses); the file, env vars and overrides still win over them.
 
     The ``kompress:`` section reads the same way: a mapping in the file, ``TRIMWIRE_KOMPRESS_<FIELD>``
     env vars, and an override given as a KompressSettings or a mapping of its fields.
     """
     env = os.environ if env is None else env
     known = {f.name: f for f in fields(Settings) if f.name not in ("extra", "kompress")}
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(defaults or {})
     kompress: dict[str, Any] = {}
     extra: dict[str, Any] = {}
 
     loaded = _read_file(config_file or env.get(ENV_PREFIX + "CONFIG"))
     for key, raw in loaded.items():
+        if key == "prices" and isinstance(raw, Mapping):  # {pattern: dollars} reads as pattern=dollars
+            raw = [f"{pattern}={dollars}" for pattern, dollars in raw.items()]
         if key in known:
             values[key] = _coerce(key, known[key].type, raw)
         elif key == "kompress":

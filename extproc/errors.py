@@ -2,6 +2,7 @@
 
     TrimwireError
     ├── ConfigError          bad settings: start-up stops with the message
+    ├── UsageError           a command-line mistake (a flag, a file, a port in use): one sentence
     ├── KompressUnavailable  no usable Kompress model: served without it (kompress.required: stop)
     ├── PassThrough          the body is not ours to touch: forwarded untouched, counted by reason
     │   ├── UnsupportedBody    unknown shape, not JSON, wrong content-type
@@ -18,6 +19,7 @@ from __future__ import annotations
 __all__ = [
     "TrimwireError",
     "ConfigError",
+    "UsageError",
     "KompressUnavailable",
     "PassThrough",
     "UnsupportedBody",
@@ -32,6 +34,10 @@ class TrimwireError(Exception):
 
 class ConfigError(TrimwireError):
     """A setting is missing or invalid; raised at start-up only."""
+
+
+class UsageError(TrimwireError):
+    """A mistake in how a command was run; the command line prints it as one sentence."""
 
 
 class KompressUnavailable(TrimwireError):

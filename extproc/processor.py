@@ -20,7 +20,8 @@ from .compress import BodyRequest, BodyResult, inference_deadline
 from .config import MODES, Settings
 from .formats import format_for_path
 from .logs import get_logger
-from .metrics import LabelGuard, Metrics, sanitise
+from .metrics import UNKNOWN_LABEL, LabelGuard, Metrics, sanitise
+from .stats import RequestRecord, SavingsStats, cache_hits
 from .workers import CompressionWorkers
 
 __all__ = ["RequestContext", "StreamProcessor"]
@@ -58,10 +59,12 @@ class RequestContext:
 class StreamProcessor:
     """Shared by every stream of a server; per-request state lives in RequestContext."""
 
-    def __init__(self, settings: Settings, workers: CompressionWorkers, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, workers: CompressionWorkers, metrics: Metrics,
+                 stats: SavingsStats | None = None) -> None:
         self.settings = settings
         self.workers = workers
         self.metrics = metrics
+        self.stats = stats
         self.users = LabelGuard(settings.user_label_mode, settings.user_label_limit)
         self.models = LabelGuard("raw", 200)
 
@@ -112,6 +115,9 @@ class StreamProcessor:
         ctx.format = format_for_path(ctx.path)
         mode = headers.get(s.header_prefix + "mode", "").strip().lower()
         ctx.mode = mode if mode in MODES else None
+        if mode and ctx.mode is None:  # a typo must not pass for the default silently
+            log.warning("invalid_mode_header", header=s.header_prefix + "mode", value=sanitise(mode),
+                        allowed=list(MODES), request_id=ctx.request_id)
         if request.request_headers.end_of_stream:
             ctx.outcome, ctx.reason = "passthrough", "no_body"
         elif ctx.format is None:
@@ -226,6 +232,14 @@ class StreamProcessor:
                           bytes_before=result.bytes_before, bytes_after=result.bytes_after,
                           tokens_before=result.tokens_before, tokens_after=result.tokens_after,
                           blocks_changed=result.blocks_changed)
+        if self.stats is not None:
+            self.stats.record(RequestRecord(
+                request_id=ctx.request_id, user=self.users.label(ctx.user), model=str(fields.get("model", UNKNOWN_LABEL)),
+                path=sanitise(ctx.path.split("?", 1)[0]), outcome=ctx.outcome,
+                tokens_before=result.tokens_before if result is not None else 0,
+                tokens_after=result.tokens_after if result is not None else 0, ms=ctx.elapsed_ms,
+                transforms=result.transforms if result is not None else (),
+                cache_hits=cache_hits(result.cache) if result is not None else 0))
         log.info("request", request_id=ctx.request_id, user=self.users.display(ctx.user),
                  path=sanitise(ctx.path.split("?", 1)[0]), format=fmt, outcome=ctx.outcome,
                  reason=ctx.reason, ms=round(ctx.elapsed_ms, 2), **fields)

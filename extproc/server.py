@@ -32,6 +32,7 @@ from .metrics import Metrics
 from .ops_http import start_ops_http
 from .processor import StreamProcessor
 from .service import MessageCompressor
+from .stats import SavingsStats, parse_prices
 from .workers import CompressionWorkers
 
 __all__ = ["TrimwireServer", "start_server", "serve"]
@@ -71,6 +72,7 @@ class TrimwireServer:
     api_runner: web.AppRunner | None = None
     api_port: int | None = None        # None when the HTTP API is disabled
     ready: bool = False
+    stats: SavingsStats | None = None  # what /stats shows
 
     async def stop(self, grace: float | None = None) -> None:
         grace = self.settings.drain_grace_s if grace is None else grace
@@ -103,9 +105,10 @@ def _grpc_options(settings: Settings) -> list[tuple[str, int]]:
 
 
 async def start_server(settings: Settings, workers: CompressionWorkers | None = None,
-                       metrics: Metrics | None = None) -> TrimwireServer:
+                       metrics: Metrics | None = None, stats: SavingsStats | None = None) -> TrimwireServer:
     """Build and start everything; returns once the server reports SERVING."""
     metrics = metrics or Metrics()
+    stats = stats or SavingsStats(parse_prices(settings.prices))
     workers = workers or CompressionWorkers(settings)
     metrics.workers.set(workers.processes)
     holder: dict[str, TrimwireServer] = {}
@@ -114,11 +117,11 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
         return "s" in holder and holder["s"].ready
 
     host, _, port = settings.metrics_address.rpartition(":")
-    ops_runner, ops_port = await start_ops_http(host, int(port), metrics, is_ready)
+    ops_runner, ops_port = await start_ops_http(host, int(port), metrics, is_ready, stats)
 
-    processor = StreamProcessor(settings, workers, metrics)
+    processor = StreamProcessor(settings, workers, metrics, stats)
     service = MessageCompressor(processor)
-    api_runner, api_port = (await start_api_http(settings, service, metrics, is_ready)
+    api_runner, api_port = (await start_api_http(settings, service, metrics, is_ready, stats)
                             if settings.api_enabled else (None, None))
 
     # grpc's threaded server, not grpc.aio: aio leaks native memory on each stream Envoy resets
@@ -143,7 +146,7 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
     server.start()
 
     running = TrimwireServer(settings, server, health_servicer, workers, metrics, ops_runner,
-                             grpc_port, ops_port, api_runner, api_port)
+                             grpc_port, ops_port, api_runner, api_port, stats=stats)
     holder["s"] = running
     kompress = await workers.warm_up()
     metrics.kompress_status(kompress)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compress import BodyRequest, BodyResult, dump_body, inference_deadline
-from .formats import anthropic_messages, detect_format, openai_chat
+from .formats import anthropic_messages, detect_format, openai_chat, openai_responses, parse_body
 from .processor import RequestContext, StreamProcessor
+from .tokens import TokenCounter
 
 __all__ = ["CompressCall", "CompressAnswer", "MessageCompressor", "FORMAT_ALIASES"]
 
@@ -26,7 +27,10 @@ __all__ = ["CompressCall", "CompressAnswer", "MessageCompressor", "FORMAT_ALIASE
 FORMAT_ALIASES = {
     "openai": openai_chat.FORMAT, openai_chat.FORMAT: openai_chat.FORMAT,
     "anthropic": anthropic_messages.FORMAT, anthropic_messages.FORMAT: anthropic_messages.FORMAT,
+    "responses": openai_responses.FORMAT, openai_responses.FORMAT: openai_responses.FORMAT,
 }
+# What a fail-open answer says in ``skip_reason`` (Headroom's word for the deadline).
+SKIP_REASONS = {"deadline": "compression_timeout"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class CompressCall:
     messages: list[Any]
     model: str | None = None
     format: str | None = None        # a FORMAT_ALIASES key, or None: detected from the messages
+    items_key: str = "messages"      # or "input": a Responses-API body's items
     user: str = ""
     mode: str | None = None
     protect_recent: int | None = None
@@ -52,6 +57,8 @@ class CompressAnswer:
     tokens_before: int = 0
     tokens_after: int = 0
     transforms: tuple[str, ...] = ()
+    transform_blocks: dict[str, int] | None = None   # blocks each transform changed
+    skip_reason: str = ""            # failed_open: why nothing was compressed
 
     @property
     def tokens_saved(self) -> int:
@@ -68,6 +75,7 @@ class MessageCompressor:
     def __init__(self, processor: StreamProcessor) -> None:
         self.processor = processor
         self.settings = processor.settings
+        self._tokens: TokenCounter | None = None   # built on the first fail-open that needs counts
 
     async def compress(self, call: CompressCall) -> CompressAnswer:
         """``compress_blocking`` off the event loop (the HTTP API)."""
@@ -85,11 +93,12 @@ class MessageCompressor:
             self.processor.account(ctx)
 
     def _compress(self, ctx: RequestContext, call: CompressCall) -> CompressAnswer:
-        body: dict[str, Any] = {"messages": call.messages}
+        body: dict[str, Any] = {call.items_key: call.messages}
         if call.model is not None:
             body["model"] = call.model
         try:
-            ctx.format = FORMAT_ALIASES[call.format] if call.format else detect_format(body)
+            ctx.format = (FORMAT_ALIASES[call.format] if call.format
+                          else openai_responses.FORMAT if call.items_key == "input" else detect_format(body))
         except Exception:  # messages no adapter recognises: passed back as they came
             ctx.outcome, ctx.reason = "passthrough", "unknown_format"
             return CompressAnswer(call.messages, "passthrough")
@@ -102,15 +111,27 @@ class MessageCompressor:
                                                                     self.settings.request_deadline_ms / 1000)
         except TimeoutError:
             ctx.outcome, ctx.reason = "failed_open", "deadline"
-            return CompressAnswer(call.messages, "failed_open")
         except Exception as exc:  # fail open: the caller's messages go back unchanged
             ctx.outcome, ctx.reason = "failed_open", type(exc).__name__
-            return CompressAnswer(call.messages, "failed_open")
+        else:
+            ctx.result, ctx.outcome, ctx.reason = result, result.outcome, result.reason
         finally:
             ctx.elapsed_ms = (time.perf_counter() - ctx.started) * 1000
-        ctx.result, ctx.outcome, ctx.reason = result, result.outcome, result.reason
+        if ctx.outcome == "failed_open":
+            before = self._count(ctx.format, body)
+            return CompressAnswer(call.messages, "failed_open", before, before,
+                                  skip_reason=SKIP_REASONS.get(ctx.reason, "compression_error"))
         if result.outcome == "passthrough":
-            return CompressAnswer(call.messages, "passthrough")
-        messages = call.messages if result.body is None else json.loads(result.body)["messages"]
+            return CompressAnswer(call.messages, "passthrough", skip_reason=result.reason)
+        messages = call.messages if result.body is None else json.loads(result.body)[call.items_key]
         return CompressAnswer(messages, result.outcome, result.tokens_before, result.tokens_after,
-                              result.transforms)
+                              result.transforms, dict(result.transform_blocks))
+
+    def _count(self, format_name: str, body: dict[str, Any]) -> int:
+        """The tokens the pipeline would have counted (a fail-open answer reports them too)."""
+        try:
+            if self._tokens is None:
+                self._tokens = TokenCounter()
+            return sum(self._tokens.count(block.text) for block in parse_body(format_name, body).blocks)
+        except Exception:  # counting is a courtesy: the answer goes back either way
+            return 0

@@ -1,0 +1,53 @@
+"""Kompress opened only when the first prose block needs it, for ``trimwire compress``.
+
+A one-off command pays for the ONNX session (seconds) only if its bodies hold prose; the server
+opens the model at start-up instead (``load_kompress``), so its first request does not wait.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ...config import KompressSettings
+from ...conversation import Block
+from ...pipeline import Budget
+from ...pipeline.router import ContentType, content_type
+from . import Kompress, KompressStatus, load_kompress
+from .words import looks_like_prose
+
+__all__ = ["LazyKompress"]
+
+
+class LazyKompress:
+    name = "kompress"
+
+    def __init__(self, settings: KompressSettings, *, threads: int) -> None:
+        self.keep_ratio = settings.keep_ratio
+        self.threshold = settings.threshold
+        self.min_chars = settings.min_chars
+        # In the pipeline's cache version instead of the model digest, which is not known yet:
+        # results of a lazily opened model are never taken for another model's.
+        self.model_dir = settings.model_dir or "embedded"
+        self.lazy = True
+        self._settings = settings
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._model: Kompress | None = None
+        self.status: KompressStatus | None = None   # None until a prose block asked for the model
+
+    def applies(self, block: Block) -> bool:
+        return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars
+                and looks_like_prose(block.text))
+
+    def compress(self, text: str) -> str | None:
+        return self.compress_within(text, Budget())
+
+    def compress_within(self, text: str, budget: Budget) -> str | None:
+        model = self._open()
+        return model.compress_within(text, budget) if model is not None else None
+
+    def _open(self) -> Kompress | None:
+        with self._lock:
+            if self.status is None:
+                self._model, self.status = load_kompress(self._settings, threads=self._threads)
+            return self._model
