@@ -20,8 +20,12 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.test-deps
 
+# make run [LISTEN=127.0.0.1:10000] [OPENAI_UPSTREAM=https://...] [ANTHROPIC_UPSTREAM=https://...]
+#          [GRPC=HOST:PORT] [METRICS=127.0.0.1:9090] [API=127.0.0.1:8080]; TRIMWIRE_* settings apply too.
 run: $(VENV)/.run-deps
-	$(BIN)/trimwire up
+	$(BIN)/trimwire up $(if $(LISTEN),--listen $(LISTEN)) $(if $(OPENAI_UPSTREAM),--openai-upstream $(OPENAI_UPSTREAM)) \
+	  $(if $(ANTHROPIC_UPSTREAM),--anthropic-upstream $(ANTHROPIC_UPSTREAM)) $(if $(GRPC),--grpc $(GRPC)) \
+	  $(if $(METRICS),--metrics $(METRICS)) $(if $(API),--api $(API))
 
 # redis-server (Debian package) for the shared block-cache tests; they skip where it cannot be had.
 system-deps:

@@ -21,7 +21,18 @@ from .stats_cli import DEFAULT_STATS_URL
 
 __all__ = ["main"]
 
-_FORMATTER = argparse.ArgumentDefaultsHelpFormatter
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default after its description, unless it has none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+_FORMATTER = _Formatter
 # `trimwire up` on a laptop: every port on loopback unless a setting says otherwise, and the
 # human per-request lines instead of the JSON request log.
 UP_DEFAULTS = {"grpc_address": "127.0.0.1:0", "metrics_address": "127.0.0.1:9090",
@@ -30,7 +41,8 @@ UP_DEFAULTS = {"grpc_address": "127.0.0.1:0", "metrics_address": "127.0.0.1:9090
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trimwire", description=__doc__, formatter_class=_FORMATTER)
-    config_help = "YAML settings file (also TRIMWIRE_CONFIG); accepted before or after the command"
+    config_help = ("YAML settings file, accepted before or after the command "
+                   "(default: TRIMWIRE_CONFIG, else none)")
     parser.add_argument("--config", help=config_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -44,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--format", default="auto", choices=["auto", *FORMATS],
                       help="wire format of the bodies; auto detects it from each body")
     comp.add_argument("--mode", choices=MODES, default=None,
-                      help="cache or token; default: the mode setting (cache)")
-    comp.add_argument("--diff", action="store_true", help="print what changed in each string instead of the bodies")
+                      help="cache or token (default: the mode setting, cache unless configured)")
+    comp.add_argument("--diff", action="store_true",
+                      help="print what changed in each string instead of the bodies (default: off)")
     comp.add_argument("file", help="a JSON body, a .jsonl of bodies (one line each), or - for stdin")
     up = command("up", "run Envoy with trimwire as its ext_proc filter, on this machine")
     up.add_argument("--listen", default="127.0.0.1:10000", help="where Envoy listens for your agents (HOST:PORT)")
@@ -55,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="where /v1/messages requests go on (scheme and host, no path)")
     for flag, setting in (("--grpc", "grpc_address"), ("--metrics", "metrics_address"), ("--api", "api_address")):
         up.add_argument(flag, default=None, metavar="HOST:PORT",
-                        help=f"{setting}; default: TRIMWIRE_{setting.upper()}, the config file, "
-                             f"else {UP_DEFAULTS[setting]}")
+                        help=f"the {setting} setting (default: TRIMWIRE_{setting.upper()}, the config file, "
+                             f"else {UP_DEFAULTS[setting]})")
     stats = command("stats", "print the savings since start of a running trimwire")
     stats.add_argument("url", nargs="?", default=DEFAULT_STATS_URL,
                        help="trimwire's ops or API port (its /stats)")

@@ -5,6 +5,7 @@ trimwire, prints a banner, proxies requests, and on SIGTERM takes Envoy down and
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -22,8 +23,8 @@ import pytest
 from tests.upstream import RecordingUpstream
 
 from .bodies import anthropic_conversation, assert_only_tool_output_compressed
-from .stack import (REPO_ROOT, TEST_ID_HEADER, RequestCapture, child_pids, free_ports, process_gone, recorded,
-                    stop_process, trimwire_env, wait_until)
+from .stack import (REPO_ROOT, TEST_ID_HEADER, RequestCapture, child_pids, free_ports, http_get, process_gone,
+                    recorded, stop_process, trimwire_env, wait_until)
 
 pytestmark = pytest.mark.envoy
 
@@ -56,6 +57,8 @@ class UpRun:
     listen_port: int
     envoy_pid: int
     upstream: RecordingUpstream
+    ops_port: int
+    api_port: int
 
 
 def _accepts(port: int) -> bool:
@@ -71,17 +74,21 @@ def _envoy_child(pid: int) -> int:
 @pytest.fixture(scope="module")
 def up_run(envoy_binary: str) -> Iterator[UpRun]:
     upstream = RecordingUpstream().start()
-    port, grpc_port, ops_port = free_ports(3)
-    env = trimwire_env(grpc_port, ops_port, TRIMWIRE_WORKERS="1")
+    port, grpc_port, ops_port, api_port = free_ports(4)
+    # Each address setting on its own: gRPC left to up's loopback default, the API from its env
+    # var alone, metrics from the flag.
+    env = trimwire_env(grpc_port, ops_port, TRIMWIRE_WORKERS="1", TRIMWIRE_API_ADDRESS=f"127.0.0.1:{api_port}")
+    for name in ("TRIMWIRE_GRPC_ADDRESS", "TRIMWIRE_METRICS_ADDRESS"):
+        del env[name]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "extproc", "up", "--listen", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "extproc", "up", "--listen", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{ops_port}",
          "--openai-upstream", upstream.url, "--anthropic-upstream", upstream.url],
         cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = Output(proc.stdout)  # type: ignore[arg-type]
     try:
         wait_until(lambda: BANNER in output.text, "the `trimwire up` banner", alive=proc)
         wait_until(lambda: _accepts(port), "Envoy's listener", alive=proc)
-        yield UpRun(proc, output, f"http://127.0.0.1:{port}", port, _envoy_child(proc.pid), upstream)
+        yield UpRun(proc, output, f"http://127.0.0.1:{port}", port, _envoy_child(proc.pid), upstream, ops_port, api_port)
     finally:
         stop_process(proc)
         upstream.stop()
@@ -107,6 +114,56 @@ def test_anthropic_request_through_up_is_compressed(up_run: UpRun) -> None:
     assert_only_tool_output_compressed(json.loads(capture.body), received.json(), compressible)
 
 
+def _listening_addresses(pid: int) -> set[str]:
+    """host:port of every TCP socket ``pid`` listens on (Linux /proc), hosts as dotted quads."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            cols = row.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                host, port = cols[1].split(":")
+                if host.startswith("0000000000000000FFFF0000"):  # IPv4-mapped IPv6 (gRPC binds so)
+                    host = host[-8:]
+                quad = ".".join(str(b) for b in bytes.fromhex(host)[::-1]) if len(host) == 8 else host
+                found.add(f"{quad}:{int(port, 16)}")
+    return found
+
+
+def test_every_port_on_loopback_and_where_asked(up_run: UpRun) -> None:
+    """trimwire's ports listen on loopback only, the API and metrics where their setting and flag say."""
+    addresses = _listening_addresses(up_run.proc.pid)
+    assert {f"127.0.0.1:{up_run.ops_port}", f"127.0.0.1:{up_run.api_port}"} <= addresses
+    assert len(addresses) == 3 and all(a.startswith("127.0.0.1:") for a in addresses), addresses
+    assert http_get(f"http://127.0.0.1:{up_run.api_port}/health").json()["status"] == "healthy"
+
+
+def test_each_request_gets_a_line_and_stats_show_it(up_run: UpRun) -> None:
+    """A request through Envoy with x-maas-username prints one human line with a running total,
+    and `trimwire stats` and /stats on both ports show it for that user."""
+    body, _ = anthropic_conversation()
+    client = anthropic.Anthropic(base_url=up_run.url, api_key="test", max_retries=0)
+    raw = client.messages.with_raw_response.create(**body, extra_headers={"x-maas-username": "up-user"})
+    before, after = raw.headers["x-trimwire-tokens-before"], raw.headers["x-trimwire-tokens-after"]
+    line = f"up-user  {body['model']}  {int(before):,} -> {int(after):,} tokens"
+    wait_until(lambda: line in up_run.output.text, "the request line", timeout=30)
+    assert "compressed" in up_run.output.text and "total: " in up_run.output.text
+    for port in (up_run.ops_port, up_run.api_port):
+        stats = http_get(f"http://127.0.0.1:{port}/stats").json()
+        assert stats["users"]["up-user"]["tokens_saved"] == int(before) - int(after) > 0
+    printed = subprocess.run([sys.executable, "-m", "extproc", "stats", f"http://127.0.0.1:{up_run.ops_port}"],
+                             cwd=REPO_ROOT, env=trimwire_env(0, 0), capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    assert "up-user" in printed.stdout and body["model"] in printed.stdout and "Traceback" not in printed.stderr
+
+
 def test_sigterm_exits_zero_and_stops_envoy(up_run: UpRun) -> None:
     """SIGTERM makes ``trimwire up`` exit 0 with its Envoy gone and the listener closed."""
     assert not process_gone(up_run.envoy_pid)
@@ -116,3 +173,15 @@ def test_sigterm_exits_zero_and_stops_envoy(up_run: UpRun) -> None:
     assert up_run.output.closed.wait(30), "something started by `trimwire up` still holds its stdout"
     assert process_gone(up_run.envoy_pid)
     assert not _accepts(up_run.listen_port)
+
+
+def test_no_banner_when_envoy_does_not_listen(tmp_path: Path, envoy_binary: str) -> None:
+    """An Envoy that exits instead of listening gets one sentence and exit code 1, never the banner."""
+    port, ops_port = free_ports(2)
+    env = trimwire_env(0, ops_port, TRIMWIRE_WORKERS="0", TRIMWIRE_ENVOY_BIN="/bin/false")
+    del env["TRIMWIRE_GRPC_ADDRESS"]
+    done = subprocess.run([sys.executable, "-m", "extproc", "up", "--listen", f"127.0.0.1:{port}"], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and BANNER not in done.stdout and "export " not in done.stdout
+    assert f"Envoy did not start listening on 127.0.0.1:{port} (it exited with code 1)" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
