@@ -50,7 +50,8 @@ def _bodies(text: str, jsonl: bool) -> Iterator[tuple[int, str]]:
 
 
 def run_compress(settings: Settings, file: str, *, fmt: str = "auto", mode: str | None = None,
-                 diff: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+                 diff: bool = False, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     text = read_input(file)
     compressor = build_compressor(settings, lazy_kompress=True)
     totals = {"bodies": 0, "compressed": 0, "before": 0, "after": 0}
