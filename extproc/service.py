@@ -93,12 +93,13 @@ class MessageCompressor:
             self.processor.account(ctx)
 
     def _compress(self, ctx: RequestContext, call: CompressCall) -> CompressAnswer:
-        body: dict[str, Any] = {call.items_key: call.messages}
+        responses = call.items_key == "input" or FORMAT_ALIASES.get(call.format or "") == openai_responses.FORMAT
+        key = "input" if responses else "messages"   # where the format's adapter reads the items
+        body: dict[str, Any] = {key: call.messages}
         if call.model is not None:
             body["model"] = call.model
         try:
-            ctx.format = (FORMAT_ALIASES[call.format] if call.format
-                          else openai_responses.FORMAT if call.items_key == "input" else detect_format(body))
+            ctx.format = FORMAT_ALIASES[call.format] if call.format else detect_format(body)
         except Exception:  # messages no adapter recognises: passed back as they came
             ctx.outcome, ctx.reason = "passthrough", "unknown_format"
             return CompressAnswer(call.messages, "passthrough")
@@ -123,7 +124,7 @@ class MessageCompressor:
                                   skip_reason=SKIP_REASONS.get(ctx.reason, "compression_error"))
         if result.outcome == "passthrough":
             return CompressAnswer(call.messages, "passthrough", skip_reason=result.reason)
-        messages = call.messages if result.body is None else json.loads(result.body)[call.items_key]
+        messages = call.messages if result.body is None else json.loads(result.body)[key]
         return CompressAnswer(messages, result.outcome, result.tokens_before, result.tokens_after,
                               result.transforms, dict(result.transform_blocks))
 

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from extproc.api import compressor_pb2 as api
+from extproc.api import compressor_pb2_grpc as api_grpc
 from extproc.tokens import TokenCounter
 
 from .bodies import anthropic_body, openai_body, service_listing
@@ -160,6 +162,15 @@ class TestHeadroomContract:
         out = reply.json()
         assert reply.status_code == 200 and out["tokens_saved"] > 0 and "messages" not in out
         assert out["input"][:2] == items[:2] and "test_refund FAILED" in out["input"][2]["output"]
+
+    async def test_responses_format_over_grpc(self, trimwire: Harness) -> None:
+        """The gRPC Compressor takes format "responses" for the same items."""
+        items = [{"type": "function_call", "call_id": "c1", "name": "shell", "arguments": "{}"},
+                 {"type": "function_call_output", "call_id": "c1", "output": LOG}]
+        reply = await api_grpc.CompressorStub(trimwire.channel).Compress(api.CompressRequest(
+            messages_json=json.dumps(items).encode(), format="responses", model="gpt-5"))
+        assert reply.outcome == "compressed" and reply.tokens_saved > 0
+        assert "test_refund FAILED" in json.loads(reply.messages_json)[1]["output"]
 
     @pytest.mark.parametrize(("payload", "message"), [
         (b"{not json", "Invalid JSON in request body."),
