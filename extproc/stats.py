@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -135,7 +135,7 @@ class SavingsStats:
 
     def record(self, record: RequestRecord) -> None:
         if not record.at:
-            record = _with_time(record, self._clock())
+            record = replace(record, at=self._clock())
         dollars = self.price(record.model)
         usd = record.tokens_saved * dollars / 1_000_000 if dollars is not None else 0.0
         with self._lock:
@@ -168,13 +168,6 @@ class SavingsStats:
         out["note"] = ("in memory since start; durable history is in Prometheus (/metrics: "
                        "trimwire_tokens_saved_total and friends)")
         return out
-
-
-def _with_time(record: RequestRecord, at: float) -> RequestRecord:
-    values = asdict(record)
-    values["at"] = at
-    values["transforms"] = tuple(values["transforms"])
-    return RequestRecord(**values)
 
 
 def _recent_view(record: RequestRecord) -> dict[str, Any]:
