@@ -282,7 +282,8 @@ def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> Body
     else:
         kompress, status = load_kompress(settings.kompress, threads=threads)
 
-    policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
+    policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars,
+                    compress_errors=settings.compress_errors)
     shared = None
     if settings.redis_url:
         from .pipeline.shared_cache import SharedBlockStore

@@ -140,6 +140,9 @@ class Settings:
     user_label_limit: int = DEFAULT_USER_LABEL_LIMIT
     min_block_chars: int = DEFAULT_MIN_BLOCK_CHARS
     protected_tools: tuple[str, ...] = DEFAULT_PROTECTED_TOOLS
+    # Failed commands' output (is_error, tracebacks) compressed with every error and trace line
+    # kept verbatim (pipeline/guard.py); false: such output is never touched.
+    compress_errors: bool = True
     mode: str = DEFAULT_MODE
     protect_recent_tool_results: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS
     block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES

@@ -112,6 +112,13 @@ class Metrics:
         self.kompress_unavailable = Gauge("trimwire_kompress_unavailable", "1 when no Kompress model "
                                           "could be loaded, by reason; prose then goes uncompressed.",
                                           ["reason"], registry=r)
+        self.compressor_unavailable = Gauge("trimwire_compressor_unavailable", "1 for a compressor that "
+                                            "is off because its library failed to load, by reason; its "
+                                            "content type then goes uncompressed.", ["compressor", "reason"],
+                                            registry=r)
+        self.guard_rejected = Counter("trimwire_error_guard_rejected", "Compressor outputs rejected for "
+                                      "dropping a protected error or traceback line (pipeline/guard.py).",
+                                      registry=r)
         self.kompress_blocks = Counter("trimwire_kompress_blocks", "Prose blocks Kompress took, by result "
                                        "(compressed, unchanged, deadline, overloaded, error).", ["result"], registry=r)
         self.kompress_chunks = Counter("trimwire_kompress_chunks", "Chunks of up to 512 tokens sent to the "
@@ -127,7 +134,9 @@ class Metrics:
     def count_events(self, events: dict[str, int]) -> None:
         """Counts a request's timed compressors reported (``BodyResult.events``)."""
         for name, count in events.items():
-            if name == "kompress_chunks":
+            if name == "guard_rejected":
+                self.guard_rejected.inc(count)
+            elif name == "kompress_chunks":
                 self.kompress_chunks.inc(count)
             elif name.startswith("kompress_"):
                 self.kompress_blocks.labels(name.removeprefix("kompress_")).inc(count)

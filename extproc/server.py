@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from . import tls
 from .api import compressor_pb2_grpc
+from .compressors import unavailable_compressors
 from .config import Settings
 from .errors import KompressUnavailable
 from .grpc_api import SERVICE_NAME as COMPRESSOR_SERVICE
@@ -158,6 +159,10 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
         if settings.kompress.required and kompress.reason != "disabled":
             await running.stop(grace=0)
             raise KompressUnavailable(kompress.reason, kompress.detail)
+    for missing in unavailable_compressors():
+        metrics.compressor_unavailable.labels(missing.compressor, missing.reason).set(1)
+        log.warning("compressor_unavailable", compressor=missing.compressor, reason=missing.reason,
+                    detail=missing.detail)
     for name in _HEALTH_NAMES:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running.ready = True

@@ -6,10 +6,13 @@ To add a compressor: write it in a module here (it needs only ``conversation.py`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..config import Settings
 from ..pipeline import Compressor, Routes
 from ..pipeline.router import ContentType
 from .diff import DiffCompressor
+from . import html
 from .html import HtmlCompressor
 from .json_compact import JsonCompactor
 from .json_lossy import JsonSampler, JsonTable
@@ -20,8 +23,27 @@ from .table import TableCompressor
 
 __all__ = [
     "DiffCompressor", "HtmlCompressor", "JsonCompactor", "JsonSampler", "JsonTable", "LogCompressor",
-    "RepeatFolder", "SearchCompressor", "TableCompressor", "default_routes",
+    "RepeatFolder", "SearchCompressor", "TableCompressor", "Unavailable", "default_routes",
+    "unavailable_compressors",
 ]
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A compressor that is off in this process because its library failed to load."""
+
+    compressor: str
+    reason: str      # not_installed: the import failed
+    detail: str
+
+
+def unavailable_compressors() -> list[Unavailable]:
+    """The structural compressors whose library could not be loaded here (Kompress reports its own
+    status: ``kompress.load_kompress``). The server logs and exports each at start-up."""
+    missing = []
+    if not html.AVAILABLE:
+        missing.append(Unavailable(HtmlCompressor.name, "not_installed", html.LOAD_ERROR))
+    return missing
 
 
 def default_routes(settings: Settings, *, kompress: Compressor | None = None) -> Routes:

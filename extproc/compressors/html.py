@@ -9,14 +9,15 @@ as it is; one marker line before the extracted text names the page and what was 
 ``[trimwire: HTML page "Retries and timeouts" (48213 chars) reduced to its main text as markdown;
 markup, scripts, styles and navigation omitted]``.
 
-``trafilatura`` is an optional dependency: without it ``applies`` is always False and importing
-this module still works. Extraction runs with metadata and deduplication off, so it reads no
+``trafilatura`` is a required dependency; if it cannot be imported all the same (a broken install),
+``applies`` is always False, importing this module still works, and the server reports the
+compressor unavailable at start-up (``compressors.unavailable_compressors``: a log line and the
+``trimwire_compressor_unavailable`` metric). Extraction runs with metadata and deduplication off, so it reads no
 clock and keeps no state between calls: the same page always gives the same bytes.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 
@@ -25,10 +26,12 @@ from ..pipeline.router import ContentType, content_type
 
 try:
     import trafilatura
-except ImportError:  # the extra is not installed: the compressor stays off
+    LOAD_ERROR = ""
+except ImportError as exc:  # a broken install (lxml without lxml_html_clean): off, and reported
     trafilatura = None
+    LOAD_ERROR = f"trafilatura: {exc}"
 
-__all__ = ["HtmlCompressor", "AVAILABLE", "DEFAULT_MIN_CHARS", "DEFAULT_MIN_KEPT_CHARS"]
+__all__ = ["HtmlCompressor", "AVAILABLE", "LOAD_ERROR", "DEFAULT_MIN_CHARS", "DEFAULT_MIN_KEPT_CHARS"]
 
 AVAILABLE = trafilatura is not None
 DEFAULT_MIN_CHARS = 2000        # smaller HTML is left alone
@@ -126,9 +129,9 @@ def _split(text: str) -> tuple[str, str, str]:
 
 
 def _title(text: str) -> str | None:
-    """The page's <title>, unescaped and on one line, or None."""
+    """The page's <title> exactly as the page writes it (entities and all: an agent may search the
+    page for it), cut to its first ``_MAX_TITLE_CHARS`` characters, or None."""
     found = _TITLE.search(text[:20000])
     if not found:
         return None
-    title = " ".join(html.unescape(found.group("title")).split())
-    return title[:_MAX_TITLE_CHARS] or None
+    return found.group("title").strip()[:_MAX_TITLE_CHARS] or None

@@ -8,7 +8,9 @@ summaries, indented or not (``== 3 failed, 10 passed ==``, ``Tests:``, ``test re
 ``Successfully installed``, apt's ``Setting up pkg (version)`` and ``0 upgraded, 2 newly
 installed``, ``patching file``, exit codes), ``DEFAULT_CONTEXT_LINES`` lines
 around each of those, and the first ``DEFAULT_HEAD_LINES`` and last ``DEFAULT_TAIL_LINES`` lines
-unless they are progress or passing-test lines.
+unless they are progress or passing-test lines. Every line ``pipeline/guard.py`` protects (the
+traceback, stack-trace and error lines of a failed command, with the lines around each error) is
+kept too, so a failure's output, which the pipeline checks for them, compresses under that guard.
 
 Dropped: progress lines (download bars, ``[ 45%]`` steps, ``Collecting``/``Downloading``,
 ``Compiling x v1.2``, ``npm http``, apt's ``Get:``/``Unpacking``, Maven's ``Downloading from``),
@@ -25,6 +27,7 @@ import re
 from collections import Counter
 
 from ..conversation import Block
+from ..pipeline.guard import protected_lines
 from ..pipeline.router import ContentType, content_type, line_matches, line_rule
 from .repeats import SIMILAR, similar_runs
 
@@ -135,27 +138,32 @@ class LogCompressor:
         if len(lines) <= self.min_lines:
             return None
         classes = _clean_test_classes(lines, [_classify(line) for line in lines])
-        dropped = self._plan(lines, classes)
+        dropped = self._plan(lines, classes, protected_lines(text))
         if not any(dropped):
             return None
         out = _render(lines, classes, dropped)
         return out if len(out) < len(text) else None
 
-    def _plan(self, lines: list[str], classes: list[str]) -> list[str | None]:
-        """For each line, None to keep it or the category it is dropped as."""
+    def _plan(self, lines: list[str], classes: list[str], protected: set[int]) -> list[str | None]:
+        """For each line, None to keep it or the category it is dropped as. ``protected`` lines
+        are kept, or, when the same line is kept earlier, counted as its copies."""
         n = len(lines)
         ends = set(range(min(self.head_lines, n))) | set(range(max(0, n - self.tail_lines), n))
         full = _full_blocks(lines, classes, self.max_block_lines)
-        must = {i for i in ends if classes[i] not in _NOISE} | full
+        exact = {i for i in ends if classes[i] not in _NOISE} | full
+        must = exact | protected
         dropped: list[str | None] = [None if i in must or cls == _SIGNAL else cls for i, cls in enumerate(classes)]
         seen: set[str] = set()
+        kept: set[str] = set()
         for index, line in enumerate(lines):
             key = line.rstrip()
             if len(key.strip()) < _MIN_DEDUP_CHARS:
                 continue
-            if key in seen and index not in must:
+            if key in seen and index not in exact and (index not in protected or line in kept):
                 dropped[index] = _DUPLICATE
             seen.add(key)
+            if dropped[index] is None:
+                kept.add(line)
         for index, cls in enumerate(classes):
             if cls == _SIGNAL and dropped[index] is None:
                 for j in range(max(0, index - self.context_lines), min(n, index + self.context_lines + 1)):
@@ -170,7 +178,7 @@ class LogCompressor:
         if len(plain) <= self.max_plain_lines:
             for index in plain:
                 dropped[index] = None
-        _fold_similar(lines, classes, dropped, full)
+        _fold_similar(lines, classes, dropped, full | protected)
         return dropped
 
 

@@ -33,6 +33,7 @@ from .age import recent_tool_results, stale_reads
 from .ansi import ANSI, strip_ansi
 from .cache import BlockCache, Outcome, digest
 from .envelope import open_envelope
+from .guard import Guard
 from .policy import Policy
 from .router import ContentType, content_type
 from .shared_cache import SharedBlockStore
@@ -40,7 +41,7 @@ from .shared_cache import SharedBlockStore
 __all__ = ["Budget", "Compressor", "Pipeline", "Policy", "Routes", "TimedCompressor", "config_version"]
 
 # Bump when a compressor's output changes for the same settings, so no stale result is reused.
-_CACHE_SCHEMA = "trimwire-block-cache-3"
+_CACHE_SCHEMA = "trimwire-block-cache-4"
 
 
 class Compressor(Protocol):
@@ -92,9 +93,10 @@ class Pipeline:
         self.cache = BlockCache(cache_bytes) if cache_bytes > 0 else None
         self.shared = shared
 
-    def key(self, text: str, tool_name: str | None) -> bytes:
-        """The block cache key: the block's text, its tool and this pipeline's compressor settings."""
-        return digest(self.version, tool_name or "", text)
+    def key(self, text: str, tool_name: str | None, guarded: bool = False) -> bytes:
+        """The block cache key: the block's text, its tool, whether it is guarded (``guard.py``)
+        and this pipeline's compressor settings."""
+        return digest(self.version, tool_name or "", "guarded" if guarded else "", text)
 
     def cache_counters(self) -> dict[str, int]:
         """Running totals of the block caches, by the ``trimwire_block_cache_total`` result label."""
@@ -121,7 +123,7 @@ class Pipeline:
         budget = budget if budget is not None else Budget()
         for block in conv.blocks:
             if block not in held and self.policy.releases(block):
-                self._compress(conv, block, timings, budget)
+                self._compress(conv, block, timings, budget, self.policy.guards(block))
 
     def _age_rules(self, conv: Conversation, timings: dict[str, float], recent: int,
                    frozen: set[Block]) -> set[Block]:
@@ -135,14 +137,15 @@ class Pipeline:
         timings["age"] = timings.get("age", 0.0) + time.perf_counter() - started
         return held
 
-    def _compress(self, conv: Conversation, block: Block, timings: dict[str, float], budget: Budget) -> None:
+    def _compress(self, conv: Conversation, block: Block, timings: dict[str, float], budget: Budget,
+                  guarded: bool = False) -> None:
         cached = self.cache is not None or self.shared is not None
-        key = self.key(block.text, block.tool_name) if cached else None
+        key = self.key(block.text, block.tool_name, guarded) if cached else None
         found = self._lookup(key, timings) if key is not None else None
         if found is None:
             # A block left alone for want of time is remembered so too: it has gone out as it
             # was, and compressing it next turn would change bytes the provider has cached.
-            outcome = self._run_compressors(block, timings, budget)
+            outcome = self._run_compressors(block, timings, budget, guarded)
             self._store(key, outcome)
         else:
             outcome = found[0]
@@ -168,8 +171,10 @@ class Pipeline:
         if self.shared is not None:
             self.shared.put(key, outcome)
 
-    def _run_compressors(self, block: Block, timings: dict[str, float], budget: Budget) -> Outcome:
-        """(new text, compressor name) from the first routed compressor that shrinks the block."""
+    def _run_compressors(self, block: Block, timings: dict[str, float], budget: Budget,
+                         guarded: bool = False) -> Outcome:
+        """(new text, compressor name) from the first routed compressor that shrinks the block
+        (and, when ``guarded``, keeps every protected line of it: ``guard.py``)."""
         started = time.perf_counter()
         envelope = open_envelope(block.text)
         # A wrapped output is routed and compressed by its content; the wrapper stays as it was.
@@ -182,6 +187,7 @@ class Pipeline:
         if plain is not None and kind is ContentType.CODE:
             return None  # a file's text stays exact, escapes and all: an edit must match it
         compressors = self.routes.get(kind, ())
+        guard = Guard(target.text, is_html=kind is ContentType.HTML) if guarded and compressors else None
         for compressor in compressors:
             if not compressor.applies(target):
                 continue
@@ -191,6 +197,9 @@ class Pipeline:
             new_text = timed(target.text, budget) if timed is not None else compressor.compress(target.text)
             timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
             if new_text is None or len(new_text) >= len(target.text):
+                continue
+            if guard is not None and not guard.kept_by(new_text):
+                budget.count("guard_rejected")
                 continue
             out = new_text if envelope is None else envelope.wrap(new_text)
             if len(out) < len(block.text):

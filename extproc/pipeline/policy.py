@@ -1,7 +1,11 @@
-"""What a compressor may touch. Everything not released here reaches the model byte for byte.
+"""What a compressor may touch, and under which guarantee. Everything not released here reaches
+the model byte for byte.
 
-Released: tool results that are not errors, do not carry a traceback, do not come from a tool
-whose output must stay exact (file reads and edits), and are long enough to be worth it.
+Released: tool results that do not come from a tool whose output must stay exact (file reads and
+edits) and are long enough to be worth it. A result flagged as an error (``is_error``) or holding
+a traceback is *guarded* (``guards``): it is released only under ``guard.py``'s guarantee that
+every traceback and error line of it reaches the model verbatim. With ``compress_errors`` off
+such results are not released at all (the rule before the guard existed).
 Never released: user, system, developer and assistant text, tool-call arguments, thinking.
 """
 
@@ -19,19 +23,27 @@ _TRACEBACK_SIGNS += tuple(sign.replace("\n", "\\n") for sign in _TRACEBACK_SIGNS
 
 
 class Policy:
-    def __init__(self, *, protected_tools: Iterable[str], min_block_chars: int) -> None:
+    def __init__(self, *, protected_tools: Iterable[str], min_block_chars: int, compress_errors: bool = True) -> None:
         self.protected_tools = frozenset(name.lower() for name in protected_tools)
         self.min_block_chars = min_block_chars
+        self.compress_errors = compress_errors
 
     def releases(self, block: Block) -> bool:
-        if block.kind is not Kind.TOOL_RESULT or not block.writable or block.is_error:
+        if block.kind is not Kind.TOOL_RESULT or not block.writable:
             return False
         if len(block.text) < self.min_block_chars:
             return False
         if block.tool_name and block.tool_name.lower() in self.protected_tools:
             return False
+        return self.compress_errors or not self.guards(block)
+
+    def guards(self, block: Block) -> bool:
+        """Is the block a failure's output (flagged, or holding a traceback), compressed only under
+        the guard? A pure function of the block's own text and flags, so cache-safe."""
+        if block.is_error or getattr(block, "exit_code", None):
+            return True
         text = block.text
         for sign in _TRACEBACK_SIGNS:  # a plain loop: any() over a generator costs more per block
             if sign in text:
-                return False
-        return True
+                return True
+        return False

@@ -33,6 +33,8 @@ EXPECTED_FAMILIES = {
     "trimwire_kompress_unavailable": ("gauge", {"reason"}),
     "trimwire_kompress_blocks": ("counter", {"result"}),
     "trimwire_kompress_chunks": ("counter", set()),
+    "trimwire_compressor_unavailable": ("gauge", {"compressor", "reason"}),
+    "trimwire_error_guard_rejected": ("counter", set()),
 }
 EXPECTED_SAMPLES = {
     "trimwire_requests_total", "trimwire_passthrough_total", "trimwire_failed_open_total",
@@ -43,7 +45,7 @@ EXPECTED_SAMPLES = {
     "trimwire_request_seconds_bucket", "trimwire_request_seconds_sum", "trimwire_request_seconds_count",
     "trimwire_inflight_streams", "trimwire_compression_workers", "trimwire_ready",
     "trimwire_kompress_model", "trimwire_kompress_unavailable", "trimwire_kompress_blocks_total",
-    "trimwire_kompress_chunks_total",
+    "trimwire_kompress_chunks_total", "trimwire_compressor_unavailable", "trimwire_error_guard_rejected_total",
 }
 
 
@@ -64,7 +66,8 @@ def exercised() -> Metrics:
     metrics.api_config_ignored.labels(key="target_ratio").inc()
     metrics.kompress_status(KompressStatus(True, model="embedded", provider="CPUExecutionProvider"))
     metrics.kompress_status(KompressStatus(False, reason="missing"))
-    metrics.count_events({"kompress_compressed": 2, "kompress_deadline": 1, "kompress_chunks": 5})
+    metrics.count_events({"kompress_compressed": 2, "kompress_deadline": 1, "kompress_chunks": 5, "guard_rejected": 1})
+    metrics.compressor_unavailable.labels(compressor="html", reason="not_installed").set(1)
     metrics.inflight.inc()
     metrics.workers.set(2)
     metrics.ready.set(1)

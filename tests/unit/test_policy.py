@@ -32,9 +32,18 @@ class TestPolicy:
         """Prose, call arguments and thinking are never released, even when writable."""
         assert not policy.releases(block(kind=kind))
 
-    def test_errors_are_not_released(self, policy):
-        """A tool result marked as an error reaches the model as sent."""
-        assert not policy.releases(block(is_error=True))
+    def test_errors_are_released_guarded(self, policy):
+        """A tool result marked as an error is released, under the guard of its error lines."""
+        assert policy.releases(block(is_error=True)) and policy.guards(block(is_error=True))
+
+    def test_ordinary_results_are_not_guarded(self, policy):
+        """A successful result without a traceback is released without the guard."""
+        assert not policy.guards(block())
+
+    def test_compress_errors_off_keeps_the_old_rule(self):
+        """With compress_errors false a flagged error reaches the model as sent."""
+        old = Policy(protected_tools=(), min_block_chars=200, compress_errors=False)
+        assert not old.releases(block(is_error=True)) and old.releases(block())
 
     def test_read_only_results_are_not_released(self, policy):
         """A block without a writer cannot be released."""
@@ -60,17 +69,20 @@ class TestPolicy:
         "thread 'main' panicked at src/main.rs:2:5",
         "Exception in thread \"main\" java.lang.NullPointerException",
     ], ids=["python", "javascript", "rust", "java"])
-    def test_tracebacks_are_not_released(self, policy, sign):
-        """Output carrying a stack trace is left whole for the model to debug from."""
-        assert not policy.releases(block(text=LONG + "\n" + sign + "\n" + LONG))
+    def test_tracebacks_are_guarded(self, policy, sign):
+        """Output carrying a stack trace is released only under the guard; without compress_errors, not at all."""
+        text = LONG + "\n" + sign + "\n" + LONG
+        assert policy.releases(block(text=text)) and policy.guards(block(text=text))
+        old = Policy(protected_tools=(), min_block_chars=200, compress_errors=False)
+        assert not old.releases(block(text=text))
 
-    def test_tracebacks_inside_a_json_envelope_are_not_released(self, policy):
-        """A stack trace in Codex's {"output": "..."} (line breaks escaped) is held back as a bare one is."""
+    def test_tracebacks_inside_a_json_envelope_are_guarded(self, policy):
+        """A stack trace in Codex's {"output": "..."} (line breaks escaped) is guarded as a bare one is."""
         import json
 
         text = json.dumps({"output": LONG + "\nTypeError: x is undefined\n    at main (index.js:3:7)\n",
                            "metadata": {"exit_code": 1}})
-        assert "\n    at " not in text and not policy.releases(block(text=text))
+        assert "\n    at " not in text and policy.guards(block(text=text))
 
     def test_zero_minimum_releases_empty_results(self):
         """With min_block_chars 0 even an empty tool result is released."""

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("trafilatura")
+from extproc.compressors.html import AVAILABLE, HtmlCompressor
 
-from extproc.compressors.html import HtmlCompressor  # noqa: E402
-
-from . import block, load  # noqa: E402
+from . import block, load
 
 
 @pytest.fixture
@@ -17,12 +15,23 @@ def html() -> HtmlCompressor:
 
 
 class TestHtmlCompressor:
+    def test_trafilatura_loads(self):
+        """trafilatura is a required dependency: the compressor is on wherever trimwire installs."""
+        assert AVAILABLE
+
+    def test_marker_quotes_the_title_as_written(self, html):
+        """A title's entities and spacing reach the marker as the page writes them, never unescaped."""
+        title = "Q&amp;A: &lt;select&gt; &#8212; Widgets&nbsp;Guide"
+        paragraphs = "".join(f"<p>Paragraph {i} explains one part of the select widget in detail.</p>" for i in range(60))
+        out = html.compress(f"<html><head><title> {title} </title></head><body><article>{paragraphs}</article></body></html>")
+        assert out.startswith(f'[trimwire: HTML page "{title}" (')
+
     def test_marker_names_the_page(self, html):
         """The first line says which page this was, how big (up to </html>), and what was removed."""
         text = load("docs_page.html")
         out = html.compress(text)
         assert out.split("\n")[0] == (
-            f'[trimwire: HTML page "Retries and timeouts — httpkit 2.4.1 documentation" ({len(text.rstrip())} chars) '
+            f'[trimwire: HTML page "Retries and timeouts &#8212; httpkit 2.4.1 documentation" ({len(text.rstrip())} chars) '
             "reduced to its main text as markdown; markup, scripts, styles and navigation omitted]")
 
     def test_main_content_survives(self, html):
@@ -83,7 +92,7 @@ class TestHtmlCompressor:
         page = load("docs_page.html").rstrip("\n")
         epilogue = "///PROCESS-DONE:0:PROCESS-DONE///\n(Current directory: /srv/app)\nbash-$"
         out = html.compress(preamble + page + epilogue)
-        assert out.startswith(preamble + f'[trimwire: HTML page "Retries and timeouts — httpkit 2.4.1 documentation" '
+        assert out.startswith(preamble + f'[trimwire: HTML page "Retries and timeouts &#8212; httpkit 2.4.1 documentation" '
                               f"({len(page)} chars) reduced to its main text as markdown;")
         assert out.endswith("(issue #1213).\n" + epilogue)
 

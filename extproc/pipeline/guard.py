@@ -1,0 +1,170 @@
+"""The lines of a failed command's output that must reach the model byte for byte.
+
+A tool result flagged as an error (``is_error``) or holding a traceback is released to the
+compressor of its content type (``policy.py``) under a stronger guarantee than other blocks:
+every traceback and stack-trace line and every error or failure line of its text is *protected*.
+``protected_lines`` marks them, a pure function of the text. The pipeline wraps a guarded block's
+text in a ``Guard`` and rejects any compressor output that lacks one of the protected lines
+verbatim (``Guard.kept_by``): the next compressor is tried, and the block stays whole when none
+keeps them all. The log compressor reads ``protected_lines`` too and keeps those lines by itself,
+so a failing build or test run actually compresses under the guard.
+
+Protected:
+
+* tracebacks and stack traces: a Python ``Traceback (most recent call last):`` with every frame
+  and source line under it and the exception line closing it, the chaining lines (``During
+  handling of the above exception...``, ``The above exception was the direct cause...``), pytest's
+  FAILURES and ERRORS sections whole, Java and JavaScript ``at`` frames with the exception line
+  above them, ``Caused by:``, ``Suppressed:`` and ``... N more``, Go's ``panic:`` and goroutine
+  traces, Rust's ``panicked at`` (and the message under it) and ``stack backtrace:``;
+* error and failure lines: pytest's ``FAILED``/``ERROR`` lines and its short test summary,
+  ``E   `` assertion lines and ``>   `` failing source lines, ``path:12: SomeError`` locations,
+  compiler ``error:``/``error[E0308]:`` lines (bare or after ``path:line:col:``) and rustc's
+  ``-->`` locations, ``npm ERR!``, ``make: ***``, ``fatal:``, ``[ERROR]``, ``--- FAIL``,
+  ``BUILD FAILURE``.
+
+The lines around an error that explain it (the step that failed, the command) are the log
+compressor's to keep (``compressors/logs.py`` keeps them around every error line); the guard
+demands only the lines above, so other compressors stay free to drop noise next to an error.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+__all__ = ["Guard", "protected_lines"]
+
+# One line that is an error or failure by itself (matched at the line's start).
+_ERROR_LINE = re.compile(
+    r"\s*(?:fatal |FATAL )?(?:error|ERROR|Error)(?:\[E?\d+\])?(?::|!)"      # error: / error[E0308]: / ERROR:
+    r"|\S+:\d+(?::\d+)?:\s*(?:fatal error|error|Error)\b"                    # a.c:3:5: error: / a.ts:3: error
+    r"|\S+\(\d+,\d+\): error\b"                                             # tsc: a.ts(3,5): error TS2322
+    r"|\s*--> \S+:\d+"                                                      # rustc's location
+    r"|(?:FAILED|ERROR|FAIL:)(?:\s|$)|\S+::\S+.*\s(?:FAILED|ERROR)\b"         # pytest, unittest
+    r"|E(?: {3,}|\s*$)|> {3}"                                               # pytest E and > lines
+    r"|\S+\.\w+:\d+: \w*(?:Error|Exception|Failure|Failed|Exit)\w*\b"       # pytest's location line
+    r"|=+ .*\b(?:failed|errors?)\b.* =+$"                                   # pytest's closing line
+    r"|npm ERR!|npm error |make(?:\[\d+\])?: \*\*\*|fatal: |\[(?:ERROR|FATAL)\] "
+    r"|\s*--- FAIL|FAIL\s|BUILD FAIL|FAILURE: |\s*[✕✗✘×] "
+    r"|panic: |fatal error: |\[signal |exit status \d"
+    r"|During handling of the above exception|The above exception was the direct cause"
+    r"|\s*(?:Caused by|Suppressed): |Exception in thread "
+    r"|\s*\.\.\. \d+ (?:more|common frames omitted)")
+# A stack frame of Java (tab at a.B.c(B.java:12)) or JavaScript (    at f (file.js:1:2)).
+_FRAME = re.compile(r"\s+at (?:new |async )?(?:\S+(?: \[as \S+\])? ?\(.*\)|\S+:\d+(?::\d+)?\)?|<anonymous>)\s*$")
+_PY_TRACEBACK = re.compile(r"\s*Traceback \(most recent call last\):?")
+_PYTEST_SECTION = re.compile(r"=+ (?P<name>.*?) =+$")
+_PYTEST_KEPT = ("FAILURES", "ERRORS", "short test summary info")
+_GOROUTINE = re.compile(r"goroutine \d+ \[")
+_RUST_PANIC = re.compile(r"thread '.*' panicked at ")
+_RUST_BACKTRACE = re.compile(r"\s*stack backtrace:")
+_TAG = re.compile(r"<[^>]*>")
+# Cheap prefilter: a line holding none of these is neither an error line nor a frame.
+_HINTS = re.compile(
+    r"rror|RROR|FAIL|ail|E |E$|> {3}|-->|npm|\*\*\*|fatal|FATAL|\bat |panic|signal|exit status|During"
+    r"|above exception|Caused|Suppressed|Exception|\.\.\. \d|[✕✗✘×] |=")
+
+
+def protected_lines(text: str) -> set[int]:
+    """Indices (in ``text.split("\\n")``) of the lines that must reach the model byte for byte."""
+    lines = text.split("\n")
+    keep: set[int] = set()
+    index = 0
+    while index < len(lines):
+        end = _trace_end(lines, index)
+        if end > index:
+            keep.update(range(index, end))
+            index = end
+            continue
+        line = lines[index]
+        if _HINTS.search(line) is not None:
+            if _FRAME.match(line):
+                keep.add(index)
+                _keep_exception_line(lines, index, keep)
+            elif _ERROR_LINE.match(line):
+                keep.add(index)
+        index += 1
+    return keep
+
+
+class Guard:
+    """The protected lines of one block's text, and the check a compressor's output must pass.
+
+    An HTML page is compared by its visible lines (tags dropped, entities decoded, ends trimmed):
+    the HTML compressor writes the page's text, not its markup.
+    """
+
+    __slots__ = ("lines", "html")
+
+    def __init__(self, text: str, *, is_html: bool = False) -> None:
+        self.html = is_html
+        source = _visible(text) if is_html else text
+        split = source.split("\n")
+        lines = (split[index] for index in protected_lines(source))
+        self.lines = frozenset(line.strip() for line in lines) if is_html else frozenset(lines)
+
+    def kept_by(self, output: str) -> bool:
+        """Does ``output`` hold every protected line, verbatim, as a line of its own?"""
+        if not self.lines:
+            return True
+        split = output.split("\n")
+        have = {line.strip() for line in split} if self.html else set(split)
+        return self.lines <= have
+
+
+def _trace_end(lines: list[str], start: int) -> int:
+    """End (exclusive) of the trace or pytest section starting at ``lines[start]``, else ``start``."""
+    line = lines[start]
+    if _PY_TRACEBACK.match(line):
+        end = _deeper(lines, start)
+        if end < len(lines) and lines[end].strip():
+            end += 1  # "ValueError: bad input" closes the traceback at the header's depth
+        return end
+    if _RUST_BACKTRACE.match(line) or line.startswith("goroutine ") and _GOROUTINE.match(line):
+        end = start + 1
+        while end < len(lines) and lines[end].strip():
+            end += 1
+        return end
+    if _RUST_PANIC.match(line):
+        return min(len(lines), start + 2)  # the message is on the line under it (Rust 1.73+)
+    if line.startswith("=") and (section := _PYTEST_SECTION.match(line)) and section["name"] in _PYTEST_KEPT:
+        end = start + 1
+        while end < len(lines) and not (lines[end].startswith("=") and _PYTEST_SECTION.match(lines[end])):
+            end += 1
+        return end
+    return start
+
+
+def _deeper(lines: list[str], start: int) -> int:
+    """End (exclusive) of the lines indented deeper than ``lines[start]``, blank lines among them."""
+    depth = _indent(lines[start])
+    end = start + 1
+    while end < len(lines):
+        line = lines[end]
+        if line.strip() and _indent(line) > depth:
+            end += 1
+        elif not line.strip() and end + 1 < len(lines) and _indent(lines[end + 1]) > depth and lines[end + 1].strip():
+            end += 1
+        else:
+            break
+    return end
+
+
+def _keep_exception_line(lines: list[str], frame: int, keep: set[int]) -> None:
+    """The line above the first frame of a run: ``java.lang.IllegalStateException: ...``."""
+    above = frame - 1
+    while above >= 0 and not lines[above].strip():
+        above -= 1
+    if above >= 0 and not _FRAME.match(lines[above]):
+        keep.add(above)
+
+
+def _indent(line: str) -> int:
+    stripped = line.lstrip(" \t")
+    return len(line[:len(line) - len(stripped)].expandtabs(8))
+
+
+def _visible(page: str) -> str:
+    """The page's text line by line: tags dropped, entities decoded (indents kept: they mark frames)."""
+    return "\n".join(html.unescape(_TAG.sub("", line)) for line in page.split("\n"))
