@@ -256,6 +256,8 @@ def _full_blocks(lines: list[str], classes: list[str], max_block_lines: int) -> 
         elif _TRACE_START.match(line) or classes[index] == _SIGNAL:
             limit = None if _TRACE_START.match(line) else max_block_lines
             end = _indented_block_end(lines, index, limit)
+            if limit is not None:  # an error's snippet ends at the first progress or passing line
+                end = next((j for j in range(index + 1, end) if classes[j] in _NOISE), end)
             if end > index + 1 or _TRACE_START.match(line):
                 keep.update(range(index, end))
                 index = end

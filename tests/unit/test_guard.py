@@ -1,0 +1,228 @@
+"""The error guard: which lines of a failure's output are protected, and that they reach the model.
+
+Pure tests of ``protected_lines`` per trace and error shape, pipeline tests of a guarded block
+(released, checked, rejected when a line goes), fixtures of real failures compressed through the
+default routes, and a property: random logs with injected tracebacks and error lines keep every
+one of them verbatim.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from extproc import Block, Kind
+from extproc.compressors import default_routes
+from extproc.config import load_settings
+from extproc.conversation import Conversation
+from extproc.pipeline import Budget, Pipeline, Policy
+from extproc.pipeline.guard import Guard, protected_lines
+from extproc.pipeline.router import ContentType, detect
+
+from .compressors import load
+
+PYTHON = """Traceback (most recent call last):
+  File "/srv/app/jobs.py", line 41, in run
+    total = compute(rows)
+            ^^^^^^^^^^^^^
+KeyError: 'amount'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "/srv/app/main.py", line 9, in <module>
+    run()
+RuntimeError: job failed"""
+JAVA = """java.lang.IllegalStateException: pool closed
+\tat com.acme.db.Pool.borrow(Pool.java:88)
+\tat com.acme.db.Repo.find(Repo.java:31)
+Caused by: java.io.IOException: broken pipe
+\tat com.acme.net.Conn.write(Conn.java:120)
+\t... 12 more"""
+GO = """panic: runtime error: index out of range [3] with length 3
+
+goroutine 1 [running]:
+main.pick(...)
+\t/home/dev/app/main.go:12
+main.main()
+\t/home/dev/app/main.go:7 +0x1d
+exit status 2"""
+RUST = """thread 'main' panicked at src/main.rs:4:5:
+called `Option::unwrap()` on a `None` value
+stack backtrace:
+   0: rust_begin_unwind
+             at /rustc/abc/library/std/src/panicking.rs:647:5
+   1: app::main
+             at ./src/main.rs:4:5"""
+NODE = """TypeError: Cannot read properties of undefined (reading 'id')
+    at getUser (/app/src/users.js:14:22)
+    at async Promise.all (index 0)
+    at Object.<anonymous> (/app/src/index.js:3:1)"""
+ERRORS = [
+    "FAILED tests/test_api.py::test_refund - assert 500 == 202",
+    "ERROR tests/test_db.py::test_migrate - OperationalError: no such table",
+    "E       assert 500 == 202",
+    "error[E0308]: mismatched types",
+    "  --> src/store.rs:42:24",
+    "src/parse.c:88:12: error: 'hdr_len' undeclared",
+    "npm ERR! code ELIFECYCLE",
+    "make: *** [Makefile:10: all] Error 2",
+    "fatal: not a git repository (or any of the parent directories): .git",
+    "ERROR: Could not find a version that satisfies the requirement torch==9.9",
+]
+TRACES = [PYTHON, JAVA, GO, RUST, NODE]
+
+
+class FirstLines:
+    """Keeps the first ten lines: drops whatever follows, error lines included."""
+
+    name = "first"
+
+    def applies(self, block: Block) -> bool:
+        return True
+
+    def compress(self, text: str) -> str | None:
+        return "\n".join(text.split("\n")[:10])
+
+
+class LastLines(FirstLines):
+    """Keeps the last twenty lines."""
+
+    name = "last"
+
+    def compress(self, text: str) -> str | None:
+        return "\n".join(text.split("\n")[-20:])
+
+
+def all_lines(text: str) -> set[int]:
+    return {index for index, line in enumerate(text.split("\n")) if line.strip()}
+
+
+def pipeline(**overrides) -> Pipeline:
+    policy = Policy(protected_tools=(), min_block_chars=0, compress_errors=overrides.pop("compress_errors", True))
+    return Pipeline(policy, default_routes(load_settings(env={})), **overrides)
+
+
+def compressed(text: str, *, is_error: bool = True, **overrides) -> str:
+    """What the default pipeline sends for a tool result holding ``text``."""
+    conv = Conversation(format="test", model=None, body={})
+    block = Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0, is_error=is_error,
+                  path=("messages", 0, "content"))
+    conv.blocks.append(block)
+    pipeline(**overrides).run(conv, {})
+    return conv.changes[0].new_text if conv.changes else text
+
+
+class TestProtectedLines:
+    def test_every_trace_line_is_protected(self):
+        """Python (chained), Java, Go, Rust and Node traces are protected line for line."""
+        for trace in TRACES:
+            assert protected_lines(trace) == all_lines(trace), trace.split("\n")[0]
+
+    def test_error_lines_are_protected(self):
+        """Each named error or failure line is protected on its own."""
+        for line in ERRORS:
+            assert protected_lines(f"building...\n{line}\ndone") == {1}, line
+
+    def test_ordinary_lines_are_not(self):
+        """Progress, passing tests and prose are left to the compressors."""
+        text = "Collecting numpy\ntests/test_a.py::test_ok PASSED [ 10%]\nAll good here.\n    at the moment"
+        assert protected_lines(text) == set()
+
+    def test_pytest_sections_are_protected_whole(self):
+        """The FAILURES section and the short test summary are kept whole, up to the closing line."""
+        text = load("pytest_verbose.txt")
+        lines = text.split("\n")
+        start = lines.index(next(line for line in lines if "FAILURES" in line))
+        summary = lines.index(next(line for line in lines if "short test summary info" in line))
+        protected = protected_lines(text)
+        assert set(range(summary, len(lines) - 1)) <= protected and start in protected
+
+    def test_html_is_read_by_its_visible_lines(self):
+        """A traceback in a highlighted <pre> is protected as the page shows it."""
+        guard = Guard(load("docs_traceback.html"), is_html=True)
+        assert "Traceback (most recent call last):" in guard.lines
+        assert 'File "<stdin>", line 1, in <module>' in guard.lines
+
+
+class TestGuardedPipeline:
+    def test_a_failing_test_run_is_compressed_with_every_error_line(self):
+        """An is_error pytest run loses its passing lines and keeps every protected line."""
+        text = "Exit code 1\n" + load("pytest_verbose.txt")
+        out = compressed(text)
+        assert len(out) < 0.3 * len(text) and Guard(text).kept_by(out)
+        assert "[trimwire: " in out and "passing test" in out
+
+    def test_compress_errors_off_leaves_it_whole(self):
+        """With compress_errors false the same run reaches the model as sent."""
+        text = "Exit code 1\n" + load("pytest_verbose.txt")
+        assert compressed(text, compress_errors=False) == text
+
+    def test_an_output_that_drops_a_protected_line_is_rejected(self):
+        """A compressor that cuts the traceback is passed over for the next one, and counted."""
+        text = "\n".join(f"line {i}" for i in range(40)) + "\n" + PYTHON
+        routes = dict.fromkeys(ContentType, [FirstLines(), LastLines()])
+        guarded = Pipeline(Policy(protected_tools=(), min_block_chars=0), routes)
+        budget = Budget()
+        block = Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0, is_error=True, path=("x",))
+        out, by = guarded._run_compressors(block, {}, budget, True)
+        assert by == "last" and Guard(text).kept_by(out) and budget.events == {"guard_rejected": 1}
+        assert guarded._run_compressors(block, {}, Budget(), False)[1] == "first"
+
+    def test_no_compressor_keeping_the_lines_leaves_the_block_whole(self):
+        """When every output drops a protected line the block is sent as it was."""
+        text = PYTHON + "\n" + "\n".join(f"line {i}" for i in range(40))
+        routes = dict.fromkeys(ContentType, [FirstLines()])
+        conv = Conversation(format="test", model=None, body={})
+        conv.blocks.append(Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0, is_error=True,
+                                 path=("x",)))
+        Pipeline(Policy(protected_tools=(), min_block_chars=0), routes).run(conv, {})
+        assert not conv.changes
+
+    def test_guarded_and_plain_results_have_their_own_cache_keys(self):
+        """The same text guarded or not may come out differently, so the key says which."""
+        cache = pipeline(cache_bytes=1 << 20)
+        assert cache.key("text", "Bash", True) != cache.key("text", "Bash", False)
+
+    def test_fixtures_keep_every_protected_line_and_shrink(self):
+        """Real failures (pytest, pip, npm, cargo, gcc, maven, a docs page) save at least 30%."""
+        for name in ("pytest_verbose.txt", "pip_install.txt", "npm_install.txt", "cargo_failed.txt",
+                     "gcc_make_failed.txt", "maven_test.txt", "docs_traceback.html", "diff_u.txt"):
+            text = load(name)
+            out = compressed(text)
+            guard = Guard(text, is_html=detect(text) is ContentType.HTML)
+            assert guard.kept_by(out), name
+            assert len(out) <= 0.7 * len(text), name
+
+    def test_named_compiler_lines_survive(self):
+        """rustc's error lines and their --> locations reach the model verbatim."""
+        text = load("cargo_failed.txt")
+        out = compressed(text).split("\n")
+        for line in ("error[E0308]: mismatched types", "  --> src/store.rs:42:24",
+                     "error[E0425]: cannot find value `totl` in this scope",
+                     "error: could not compile `inventory` (lib) due to 2 previous errors; 1 warning emitted"):
+            assert line in out
+
+
+noise_line = st.one_of(
+    st.integers(0, 999).map(lambda i: f"tests/test_mod.py::test_case_{i} PASSED [ {i % 100}%]"),
+    st.integers(0, 999).map(lambda i: f"Downloading pkg_{i}-1.0.tar.gz (12 kB)"),
+    st.integers(0, 99).map(lambda i: f"2024-05-01 10:00:{i % 60:02d} INFO worker {i % 3} heartbeat ok"),
+    st.sampled_from(["", "compiling sources", "running checks", "  | context", "step done"]),
+)
+injected = st.sampled_from(TRACES + ERRORS)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(noise_line, min_size=30, max_size=200), st.lists(st.tuples(st.integers(0, 10**6), injected),
+                                                                 min_size=1, max_size=6))
+def test_injected_error_lines_survive_verbatim(noise, injections):
+    """Random logs with tracebacks and error lines injected: each of their lines arrives verbatim."""
+    lines = list(noise)
+    for position, piece in injections:
+        lines.insert(position % (len(lines) + 1), "\n" + piece + "\n")
+    text = "Exit code 1\n" + "\n".join(lines)
+    out_lines = set(compressed(text).split("\n"))
+    for _, piece in injections:
+        for line in piece.split("\n"):
+            assert line in out_lines, line
