@@ -35,24 +35,28 @@ import re
 
 __all__ = ["Guard", "protected_lines"]
 
-# One line that is an error or failure by itself (matched at the line's start).
+# One line that is an error or failure by itself (matched at the line's start). Paths are runs
+# without blanks or colons, so a long line is read once, not once per colon in it.
 _ERROR_LINE = re.compile(
     r"\s*(?:fatal |FATAL )?(?:error|ERROR|Error)(?:\[E?\d+\])?(?::|!)"      # error: / error[E0308]: / ERROR:
-    r"|\S+:\d+(?::\d+)?:\s*(?:fatal error|error|Error)\b"                    # a.c:3:5: error: / a.ts:3: error
-    r"|\S+\(\d+,\d+\): error\b"                                             # tsc: a.ts(3,5): error TS2322
-    r"|\s*--> \S+:\d+"                                                      # rustc's location
-    r"|(?:FAILED|ERROR|FAIL:)(?:\s|$)|\S+::\S+.*\s(?:FAILED|ERROR)\b"         # pytest, unittest
+    r"|[^\s:]+:\d+(?::\d+)?:\s*(?:fatal error|error|Error)\b"               # a.c:3:5: error: / a.ts:3: error
+    r"|[^\s(]+\(\d+,\d+\): error\b"                                         # tsc: a.ts(3,5): error TS2322
+    r"|\s*--> [^\s:]+:\d+"                                                  # rustc's location
+    r"|(?:FAILED|ERROR|FAIL:)(?:\s|$)"                                       # pytest, unittest
     r"|E(?: {3,}|\s*$)|> {3}"                                               # pytest E and > lines
-    r"|\S+\.\w+:\d+: \w*(?:Error|Exception|Failure|Failed|Exit)\w*\b"       # pytest's location line
-    r"|=+ .*\b(?:failed|errors?)\b.* =+$"                                   # pytest's closing line
+    r"|[^\s:]+:\d+: \w*?(?:Error|Exception|Failure|Failed|Exit)"             # pytest's location line
+    r"|=+ [^=]*\b(?:failed|errors?)\b[^=]* =+$"                             # pytest's closing line
     r"|npm ERR!|npm error |make(?:\[\d+\])?: \*\*\*|fatal: |\[(?:ERROR|FATAL)\] "
     r"|\s*--- FAIL|FAIL\s|BUILD FAIL|FAILURE: |\s*[✕✗✘×] "
     r"|panic: |fatal error: |\[signal |exit status \d"
     r"|During handling of the above exception|The above exception was the direct cause"
     r"|\s*(?:Caused by|Suppressed): |Exception in thread "
     r"|\s*\.\.\. \d+ (?:more|common frames omitted)")
+# pytest -v's line for a test that failed: "tests/test_a.py::test_b FAILED  [ 50%]".
+_PYTEST_VERBOSE = re.compile(r"[^\s:]+::\S+ (?:FAILED|ERROR)\b")
 # A stack frame of Java (tab at a.B.c(B.java:12)) or JavaScript (    at f (file.js:1:2)).
 _FRAME = re.compile(r"\s+at (?:new |async )?(?:\S+(?: \[as \S+\])? ?\(.*\)|\S+:\d+(?::\d+)?\)?|<anonymous>)\s*$")
+_BLANKS = (" ", "\t")
 _PY_TRACEBACK = re.compile(r"\s*Traceback \(most recent call last\):?")
 _PYTEST_SECTION = re.compile(r"=+ (?P<name>.*?) =+$")
 _PYTEST_KEPT = ("FAILURES", "ERRORS", "short test summary info")
@@ -60,10 +64,6 @@ _GOROUTINE = re.compile(r"goroutine \d+ \[")
 _RUST_PANIC = re.compile(r"thread '.*' panicked at ")
 _RUST_BACKTRACE = re.compile(r"\s*stack backtrace:")
 _TAG = re.compile(r"<[^>]*>")
-# Cheap prefilter: a line holding none of these is neither an error line nor a frame.
-_HINTS = re.compile(
-    r"rror|RROR|FAIL|ail|E |E$|> {3}|-->|npm|\*\*\*|fatal|FATAL|\bat |panic|signal|exit status|During"
-    r"|above exception|Caused|Suppressed|Exception|\.\.\. \d|[✕✗✘×] |=")
 
 
 def protected_lines(text: str) -> set[int]:
@@ -78,12 +78,11 @@ def protected_lines(text: str) -> set[int]:
             index = end
             continue
         line = lines[index]
-        if _HINTS.search(line) is not None:
-            if _FRAME.match(line):
-                keep.add(index)
-                _keep_exception_line(lines, index, keep)
-            elif _ERROR_LINE.match(line):
-                keep.add(index)
+        if line[:1] in _BLANKS and _FRAME.match(line):
+            keep.add(index)
+            _keep_exception_line(lines, index, keep)
+        elif _ERROR_LINE.match(line) or ("::" in line and _PYTEST_VERBOSE.match(line)):
+            keep.add(index)
         index += 1
     return keep
 
