@@ -20,8 +20,8 @@ Protected:
 * error and failure lines: pytest's ``FAILED``/``ERROR`` lines and its short test summary,
   ``E   `` assertion lines and ``>   `` failing source lines, ``path:12: SomeError`` locations,
   compiler ``error:``/``error[E0308]:`` lines (bare or after ``path:line:col:``) and rustc's
-  ``-->`` locations, ``npm ERR!``, ``make: ***``, ``fatal:``, ``[ERROR]``, ``--- FAIL``,
-  ``BUILD FAILURE``.
+  ``-->`` locations, ``npm ERR!``, ``make: ***``, ``fatal:``, ``[ERROR]``, ``--- FAIL`` and the
+  ``x_test.go:12:`` messages under it, jest's ``●`` and ``✕`` lines, ``BUILD FAILURE``.
 
 The lines around an error that explain it (the step that failed, the command) are the log
 compressor's to keep (``compressors/logs.py`` keeps them around every error line); the guard
@@ -47,7 +47,8 @@ _ERROR_LINE = re.compile(
     r"|[^\s:]+:\d+: \w*?(?:Error|Exception|Failure|Failed|Exit)"             # pytest's location line
     r"|=+ [^=]*\b(?:failed|errors?)\b[^=]* =+$"                             # pytest's closing line
     r"|npm ERR!|npm error |make(?:\[\d+\])?: \*\*\*|fatal: |\[(?:ERROR|FATAL)\] "
-    r"|\s*--- FAIL|FAIL\s|BUILD FAIL|FAILURE: |\s*[✕✗✘×] "
+    r"|\s*--- FAIL|FAIL\s|BUILD FAIL|FAILURE: |\s*[✕✗✘×●] "
+    r"|\s+[^\s:]+_test\.go:\d+: "                                           # go test's failure message
     r"|panic: |fatal error: |\[signal |exit status \d"
     r"|During handling of the above exception|The above exception was the direct cause"
     r"|\s*(?:Caused by|Suppressed): |Exception in thread "

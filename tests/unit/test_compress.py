@@ -18,7 +18,9 @@ FIXTURES = {"openai": openai_chat_body, "anthropic": anthropic_body, "responses"
 # Where each fixture's released tool results live; everything else must come back identical.
 RELEASED_PATHS = {
     "openai": {("messages", 4, "content"), ("messages", 6, "content", 0, "text")},
-    "anthropic": {("messages", 2, "content", 0, "content"), ("messages", 2, "content", 2, "content", 0, "text")},
+    # the last: an is_error result, released under the error guard (compress_errors)
+    "anthropic": {("messages", 2, "content", 0, "content"), ("messages", 2, "content", 2, "content", 0, "text"),
+                  ("messages", 2, "content", 3, "content")},
     "responses": {("input", 4, "output"), ("input", 8, "output", 0, "text")},
 }
 
@@ -39,7 +41,7 @@ class TestBodyCompressor:
         """Each fixture comes back smaller, valid JSON, changed only where tool results were released."""
         original = FIXTURES[fmt]()
         result = compressor.run(raw(original), BodyRequest(fmt))
-        assert (result.outcome, result.reason, result.blocks_changed) == ("compressed", "", 2)
+        assert (result.outcome, result.reason, result.blocks_changed) == ("compressed", "", len(RELEASED_PATHS[fmt]))
         after = strict_loads(result.body)
         assert diff_paths(original, after) == RELEASED_PATHS[fmt]
         assert result.bytes_before == len(raw(original)) and result.bytes_after == len(result.body)

@@ -69,6 +69,10 @@ ERRORS = [
     "make: *** [Makefile:10: all] Error 2",
     "fatal: not a git repository (or any of the parent directories): .git",
     "ERROR: Could not find a version that satisfies the requirement torch==9.9",
+    "--- FAIL: TestParse (0.00s)",
+    "    parse_test.go:31: got 2 fields, want 3",
+    "  ● Cart › adds an item",
+    "tests/test_api.py::TestRefund::test_partial FAILED                    [ 42%]",
 ]
 TRACES = [PYTHON, JAVA, GO, RUST, NODE]
 
