@@ -105,3 +105,24 @@ class TestModelMissingOrCorrupt:
                                  kompress={"model_dir": str(tmp_path / "absent"), "required": True})
         with pytest.raises(KompressUnavailable, match="absent"):
             await start_server(settings, metrics=Metrics())
+
+
+class TestStructuralCompressorUnavailable:
+    async def test_a_compressor_that_cannot_load_is_reported(self, start_trimwire: StartTrimwire,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+        """trafilatura failing to import (as on a fresh venv without lxml_html_clean) turns the HTML
+        compressor off, and start-up says so the way it says Kompress is off: a log line and a metric."""
+        from extproc.compressors import html
+
+        monkeypatch.setattr(html, "AVAILABLE", False)
+        monkeypatch.setattr(html, "LOAD_ERROR", "trafilatura: No module named 'lxml_html_clean'")
+        capsys.readouterr()
+        with json_logging():
+            harness = await start_trimwire()
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        warning = next(line for line in lines if line["event"] == "compressor_unavailable")
+        assert (warning["compressor"], warning["reason"]) == ("html", "not_installed")
+        assert "lxml_html_clean" in warning["detail"]
+        families = await harness.metrics()
+        assert sample_value(families, "trimwire_compressor_unavailable", compressor="html", reason="not_installed") == 1

@@ -47,6 +47,9 @@ EXPECTED_FAMILIES = {
     "trimwire_kompress_unavailable": ("gauge", {"reason"}),
     "trimwire_kompress_blocks_total": ("counter", set()),
     "trimwire_kompress_chunks_total": ("counter", set()),
+    # every structural compressor loads here: no series (labels: compressor, reason)
+    "trimwire_compressor_unavailable": ("gauge", set()),
+    "trimwire_error_guard_rejected_total": ("counter", set()),
 }
 MODEL = "claude-opus-4-1"
 PROMPT_CANARY = "CANARY-PROMPT-7f3a9c"
