@@ -79,6 +79,10 @@ class Block:
     content_type: str | None = field(default=None, repr=False)
     # Where the string sits in the body (keys and indices from the root); None: read-only.
     path: Path | None = field(default=None, repr=False)
+    # The exit status a tool result's wrapper reports (Codex's "Process exited with code N",
+    # Claude Code's "Exit code N"); None when it reports none. Set by the pipeline
+    # (``pipeline.envelope.exit_status``) before the policy runs.
+    exit_code: int | None = field(default=None, repr=False)
 
     @property
     def writable(self) -> bool:

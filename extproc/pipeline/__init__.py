@@ -28,11 +28,11 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
-from ..conversation import Block, Conversation
+from ..conversation import Block, Conversation, Kind
 from .age import recent_tool_results, stale_reads
 from .ansi import ANSI, strip_ansi
 from .cache import BlockCache, Outcome, digest
-from .envelope import open_envelope
+from .envelope import exit_status, open_envelope
 from .guard import Guard
 from .policy import Policy
 from .router import ContentType, content_type
@@ -41,7 +41,7 @@ from .shared_cache import SharedBlockStore
 __all__ = ["Budget", "Compressor", "Pipeline", "Policy", "Routes", "TimedCompressor", "config_version"]
 
 # Bump when a compressor's output changes for the same settings, so no stale result is reused.
-_CACHE_SCHEMA = "trimwire-block-cache-4"
+_CACHE_SCHEMA = "trimwire-block-cache-5"
 
 
 class Compressor(Protocol):
@@ -118,6 +118,9 @@ class Pipeline:
         carries the request's deadline to timed compressors and collects their counts.
         """
         recent = self.protect_recent if protect_recent is None else protect_recent
+        for block in conv.blocks:  # what the policy and the age rules may ask of a wrapped result
+            if block.kind is Kind.TOOL_RESULT:
+                block.exit_code = exit_status(block.text)
         frozen = {block for block in conv.blocks if 0 <= block.message_index < frozen_messages}
         held = self._age_rules(conv, timings, recent, frozen) if mode == "token" else frozen
         budget = budget if budget is not None else Budget()

@@ -84,3 +84,15 @@ class TestEnvelopes:
         envelope = open_envelope(text)
         if "<output>" not in inner and "</output>" not in inner:
             assert envelope is not None and envelope.inner == inner and envelope.wrap(inner) == text
+
+    @PROPERTY
+    @given(inner=st.text(max_size=300), code=st.integers(-3, 300), reminders=st.lists(st.text(max_size=40), max_size=2))
+    def test_agent_wrappers_round_trip(self, inner, code, reminders):
+        """Codex's header and Claude Code's trailing reminders around any text: opened, the exit status
+        read, and put back byte for byte; wrapping new text keeps them as they were."""
+        head = f"Chunk ID: 1a2b3c\nWall time: 0.1 seconds\nProcess exited with code {code}\nOutput:\n"
+        tail = "".join(f"\n\n<system-reminder>\n{r.replace('<', '(')}\n</system-reminder>" for r in reminders)
+        text = head + inner + tail
+        envelope = open_envelope(text)
+        assert envelope is not None and envelope.wrap(envelope.inner) == text and envelope.exit_code == code
+        assert envelope.wrap("x").startswith(head) and envelope.wrap("x").endswith(tail)
