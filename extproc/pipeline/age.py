@@ -4,12 +4,15 @@ something later in the conversation has made stale.
 Cache mode never runs these: they look at what comes later, so a message would read differently
 in the next request and the provider's prompt cache would miss from there on.
 
-A read is the result of a file-read tool (``READ_TOOLS``, or an editor tool with command
-``view``); its path comes from the call's arguments. It is stale when, after its result, the model
+A read is the result of a call ``reads.file_read`` calls one: a file-read tool, an editor tool with
+command ``view``, or a shell command that only prints a file (``cat``, ``sed -n``, ``head``, ``tail``,
+``nl``); its path comes from the call's arguments. It is stale when, after its result, the model
 edits or writes the same path (``EDIT_TOOLS``, an editor tool with a writing command, or an
 ``apply_patch`` patch naming the file) and that call did not fail, or reads the whole file again
 and gets at least as much text back (a shorter re-read may be a "file unchanged" stub pointing
-back at this one). Each text block of a stale read becomes one marker line, e.g.
+back at this one). A relative path names the same file as an absolute one that ends with it (a
+shell ``cat notes.txt`` and a patch or ``Edit`` of ``/repo/notes.txt``). A result whose wrapper
+reports a non-zero exit status failed. Each text block of a stale read becomes one marker line, e.g.
 ``[trimwire: earlier read of src/app.py omitted; the file was edited later]``.
 """
 
@@ -22,17 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind
+from .reads import EDITOR_TOOLS, READ_TOOLS, file_read, tool_path
 
 __all__ = ["READ_TOOLS", "EDIT_TOOLS", "EDITOR_TOOLS", "recent_tool_results", "stale_reads"]
 
-READ_TOOLS = frozenset({"read", "read_file", "view", "view_file"})
 EDIT_TOOLS = frozenset({"edit", "multiedit", "write", "write_file", "edit_file", "create_file", "notebookedit"})
-EDITOR_TOOLS = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})  # one tool, a command each
 _EDITOR_WRITES = frozenset({"create", "str_replace", "insert", "undo_edit"})
-_PATH_KEYS = ("file_path", "path", "target_file", "notebook_path", "filename")
-# Arguments that make a read cover part of a file (Claude Code, editor tools, Cursor, others).
-_RANGE_KEYS = ("offset", "limit", "view_range", "start_line", "end_line", "start_line_one_indexed",
-               "end_line_one_indexed_inclusive", "line_start", "line_end")
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+?)\s*$|^\*\*\* Move to: (.+?)\s*$", re.MULTILINE)
 _EDITED, _REREAD = "the file was edited later", "the file is read again in full later"
 
@@ -60,10 +58,12 @@ def stale_reads(conv: Conversation) -> dict[Block, str]:
     for event in _events(conv.blocks):
         if isinstance(event, Block):  # a tool call: earlier reads of each file it changes are stale
             for path in [] if event.tool_call_id in failed else _edited_paths(event):
-                for read in reads.pop(path, ()):
-                    _mark(stale, read, _EDITED)
+                for known in [known for known in reads if _same_file(known, path)]:
+                    for read in reads.pop(known):
+                        _mark(stale, read, _EDITED)
         elif (read := _read_of(event)) is not None:
-            earlier = reads.setdefault(read.path, [])
+            known = next((known for known in reads if _same_file(known, read.path)), read.path)
+            earlier = reads.setdefault(known, [])
             if read.full:  # covers the earlier reads of this file that returned no more text
                 for old in [old for old in earlier if old.chars <= read.chars]:
                     _mark(stale, old, _REREAD)
@@ -108,41 +108,39 @@ def _mark(stale: dict[Block, str], read: _Read, why: str) -> None:
 
 
 def _failed(block: Block) -> bool:
-    """A result flagged as an error, or one that says so in its first word (formats without a flag)."""
-    return block.is_error or block.text.lstrip()[:5].lower() == "error"
+    """A result flagged as an error, one whose wrapper reports a non-zero exit status, or one that
+    says so in its first word (formats without a flag)."""
+    return block.is_error or bool(block.exit_code) or block.text.lstrip()[:5].lower() == "error"
+
+
+def _same_file(a: str, b: str) -> bool:
+    """The same path, or a relative one and an absolute one that ends with it."""
+    if a == b:
+        return True
+    if a.startswith("/") == b.startswith("/"):
+        return False
+    relative, absolute = (a, b) if b.startswith("/") else (b, a)
+    return not relative.startswith("..") and absolute.endswith("/" + relative)
 
 
 def _read_of(result: list[Block]) -> _Read | None:
     """``result`` as a file read (path, whole file or not, length), or None when it is none."""
     block = result[0]
-    name, args = (block.tool_name or "").lower(), block.tool_input or {}
-    if name not in READ_TOOLS and not (name in EDITOR_TOOLS and args.get("command") == "view"):
+    read = file_read(block.tool_name, block.tool_input)
+    if read is None:
         return None
-    path = _path(args)
-    if path is None:
-        return None
-    partial = any(args.get(key) not in (None, "", []) for key in _RANGE_KEYS)
-    full = not partial and args.get("should_read_entire_file") is not False and not _failed(block)
-    return _Read(result, path, full, sum(len(part.text) for part in result))
+    return _Read(result, read.path, read.full and not _failed(block), sum(len(part.text) for part in result))
 
 
 def _edited_paths(call: Block) -> list[str]:
     """The paths a tool call writes: an edit tool's path, or the files an apply_patch patch names."""
     name, args = (call.tool_name or "").lower(), call.tool_input or {}
     if name in EDIT_TOOLS or (name in EDITOR_TOOLS and args.get("command") in _EDITOR_WRITES):
-        path = _path(args)
+        path = tool_path(args)
         return [path] if path else []
     texts = _strings(args) if call.tool_input is not None else [call.text]
     return [posixpath.normpath(a or b) for text in texts if "*** Begin Patch" in text
             for a, b in _PATCH_FILE.findall(text)]
-
-
-def _path(args: dict[str, Any]) -> str | None:
-    for key in _PATH_KEYS:
-        value = args.get(key)
-        if isinstance(value, str) and value.strip():
-            return posixpath.normpath(value.strip())
-    return None
 
 
 def _strings(value: Any) -> list[str]:

@@ -2,8 +2,9 @@
 the model byte for byte.
 
 Released: tool results that do not come from a tool whose output must stay exact (file reads and
-edits) and are long enough to be worth it. A result flagged as an error (``is_error``) or holding
-a traceback is *guarded* (``guards``): it is released only under ``guard.py``'s guarantee that
+edits, ``protected_tools``) or from a shell command that reads a file (``reads.py``: ``cat``,
+``sed -n``, ``head``, ``tail``, ``nl`` on a path), and are long enough to be worth it. A result
+flagged as an error (``is_error``) or holding a traceback is *guarded* (``guards``): it is released only under ``guard.py``'s guarantee that
 every traceback and error line of it reaches the model verbatim. With ``compress_errors`` off
 such results are not released at all (the rule before the guard existed).
 Never released: user, system, developer and assistant text, tool-call arguments, thinking.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..conversation import Block, Kind
+from .reads import SHELL_TOOLS, file_read
 
 __all__ = ["Policy"]
 
@@ -35,6 +37,8 @@ class Policy:
             return False
         if block.tool_name and block.tool_name.lower() in self.protected_tools:
             return False
+        if block.tool_name and block.tool_name.lower() in SHELL_TOOLS and file_read(block.tool_name, block.tool_input):
+            return False  # a file printed by the shell: an edit will be built from it
         return self.compress_errors or not self.guards(block)
 
     def guards(self, block: Block) -> bool:

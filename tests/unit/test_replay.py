@@ -16,7 +16,8 @@ import pytest
 
 from extproc import BodyCompressor, BodyRequest
 from extproc.formats import parse_body
-from extproc.pipeline.age import EDITOR_TOOLS, READ_TOOLS, recent_tool_results
+from extproc.pipeline.age import recent_tool_results
+from extproc.pipeline.reads import file_read
 
 from .sessions import STYLES, build, coding_session, prose_session, requests
 
@@ -154,5 +155,5 @@ class TestTokenReplay:
             if old in recent:
                 assert new.text == old.text
             if new.text.startswith(MARKER):
-                assert (old.tool_name or "").lower() in READ_TOOLS | EDITOR_TOOLS
+                assert file_read(old.tool_name, old.tool_input) is not None
                 assert not old.is_error and len(new.text) < len(old.text)

@@ -1,0 +1,107 @@
+"""Is this tool call a file read? One answer for the policy (a read's output stays exact) and for
+token mode's stale-read rules (``age.py``).
+
+A read is a call of a file-read tool (``READ_TOOLS``, or an editor tool with command ``view``), or
+a shell command that only prints a file: ``cat``, ``nl``, ``head``, ``tail`` or ``sed -n 'A,Bp'``
+on a path, with nothing piped or redirected after it, optionally after ``cd DIR &&``. Agents
+without a read tool (Codex, SWE-agent, mini-swe-agent) read files that way, and a later edit is
+built from what they saw, so the text must reach the model as the file holds it.
+
+It is told from the call's own arguments: the shell command in Claude Code's ``Bash``
+``{"command"}``, Codex's ``exec_command`` ``{"cmd"}`` or ``shell`` ``{"command": [argv]}``, and the
+``command`` of SWE-agent-style ``bash`` tools.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["FileRead", "READ_TOOLS", "EDITOR_TOOLS", "SHELL_TOOLS", "PATH_KEYS", "file_read", "tool_path"]
+
+READ_TOOLS = frozenset({"read", "read_file", "view", "view_file"})
+EDITOR_TOOLS = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})  # one tool, a command each
+SHELL_TOOLS = frozenset({"bash", "exec_command", "shell", "shell_command", "local_shell", "execute_bash",
+                         "run_shell_command", "run_command", "run_terminal_cmd", "terminal", "execute_command"})
+PATH_KEYS = ("file_path", "path", "target_file", "notebook_path", "filename")
+# Arguments that make a read cover part of a file (Claude Code, editor tools, Cursor, others).
+_RANGE_KEYS = ("offset", "limit", "view_range", "start_line", "end_line", "start_line_one_indexed",
+               "end_line_one_indexed_inclusive", "line_start", "line_end")
+_SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
+_PRINTERS = frozenset({"cat", "nl", "head", "tail", "sed"})
+_SED_PRINT = re.compile(r"\d+(?:,\d+)?p")
+_MAX_COMMAND_CHARS = 1000  # a longer command is a script, not a read
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    path: str
+    full: bool   # the whole file was asked for
+
+
+def file_read(tool_name: str | None, args: dict[str, Any] | None) -> FileRead | None:
+    """The file a call reads, or None when the call is not a file read."""
+    name, args = (tool_name or "").lower(), args or {}
+    if name in READ_TOOLS or (name in EDITOR_TOOLS and args.get("command") == "view"):
+        path = tool_path(args)
+        if path is None:
+            return None
+        partial = any(args.get(key) not in (None, "", []) for key in _RANGE_KEYS)
+        return FileRead(path, not partial and args.get("should_read_entire_file") is not False)
+    if name in SHELL_TOOLS:
+        argv = _command_argv(args)
+        return _shell_read(argv, args.get("workdir")) if argv else None
+    return None
+
+
+def tool_path(args: dict[str, Any]) -> str | None:
+    """The path a file tool's arguments name, normalised."""
+    for key in PATH_KEYS:
+        value = args.get(key)
+        if isinstance(value, str) and value.strip():
+            return posixpath.normpath(value.strip())
+    return None
+
+
+def _command_argv(args: dict[str, Any]) -> list[str] | None:
+    """The shell command's words (shell operators as words of their own), or None."""
+    command = args.get("cmd", args.get("command"))
+    if isinstance(command, list) and all(isinstance(word, str) for word in command):
+        if len(command) == 3 and posixpath.basename(command[0]) in _SHELLS and command[1] in ("-c", "-lc"):
+            command = command[2]   # Codex's shell tool: ["bash", "-lc", "cat x"]
+        else:
+            return list(command)
+    if not isinstance(command, str) or len(command) > _MAX_COMMAND_CHARS:
+        return None
+    try:
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|<>()")
+        lexer.whitespace_split = True
+        return list(lexer)
+    except ValueError:  # unbalanced quotes: not a plain read
+        return None
+
+
+def _shell_read(argv: list[str], workdir: Any) -> FileRead | None:
+    """``cat``/``nl``/``head``/``tail``/``sed -n`` on one path, nothing after it."""
+    if len(argv) > 3 and argv[0] == "cd" and argv[2] == "&&":
+        workdir, argv = argv[1], argv[3:]
+    if not argv or argv[0] not in _PRINTERS or any(word and word[0] in ";&|<>()" for word in argv):
+        return None
+    program, options, paths = argv[0], [w for w in argv[1:] if w.startswith("-")], [w for w in argv[1:] if not w.startswith("-")]
+    full = True
+    if program == "sed":
+        if options != ["-n"] or len(paths) != 2 or not _SED_PRINT.fullmatch(paths[0]):
+            return None
+        paths, full = paths[1:], False
+    elif program in ("head", "tail"):
+        # "-n 20" puts its count among the words: a number is a count, not a path
+        paths, full = [word for word in paths if not word.isdigit()], False
+    if len(paths) != 1:
+        return None
+    path = paths[0]
+    if isinstance(workdir, str) and workdir and not path.startswith("/"):
+        path = posixpath.join(workdir, path)
+    return FileRead(posixpath.normpath(path), full)
