@@ -15,7 +15,9 @@ lossless ``JsonCompactor``):
   null, numeric outlier: see ``_json_signals``) and the first item of each distinct shape. Each run
   of dropped items becomes one marker string in its place, e.g.
   ``"[trimwire: 212 items omitted (212 objects with keys id, name, status)]"``; inside a table a
-  marker is a row that is a string instead of a list.
+  marker is a row that is a string instead of a list. A listing the agent itself cut in the middle
+  (``_json_cut``) is sampled the same way over the items on both sides of the agent's marker,
+  which stays as written; that output is no more valid JSON than its input was.
 
 Output is compact, valid JSON. Kept items keep every key, and every kept string and number keeps
 its value (numbers keep their exact spelling: ``1.10`` stays ``1.10``). Object key order is the
@@ -30,6 +32,7 @@ from collections import Counter
 from typing import Any
 
 from ..conversation import Block
+from ._json_cut import split_cut
 from ._json_signals import RawNumber, flagged_items
 from .json_compact import json_documents
 
@@ -107,7 +110,41 @@ class JsonSampler:
             sampled = self._sample(value)
             return _tabulate(sampled, self.min_table_rows) if self.tables else sampled
 
-        return _rewrite(text, transform)
+        out = _rewrite(text, transform)
+        return out if out is not None else self._sample_cut(text)
+
+    def _sample_cut(self, text: str) -> str | None:
+        """A listing the agent cut with its own marker: its items on both sides sampled as one."""
+        cut = split_cut(text)
+        if cut is None or len(cut.head) + len(cut.tail) <= self.max_items:
+            return None
+        try:
+            items = [json.loads(item, parse_float=RawNumber, parse_int=RawNumber, parse_constant=RawNumber)
+                     for item in cut.head + cut.tail]
+        except (ValueError, RecursionError):
+            return None
+        keep = set(self._keep_indices(items))
+        sides = [self._kept(items, keep, 0, len(cut.head)), self._kept(items, keep, len(cut.head), len(items))]
+        out = cut.prefix + ",".join(sides[0]) + cut.marker + ",".join(sides[1]) + cut.closing
+        return out if len(out) < len(text) else None
+
+    def _kept(self, items: list[Any], keep: set[int], start: int, end: int) -> list[str]:
+        """Items ``start`` to ``end`` as compact JSON, each run of dropped ones as one marker."""
+        out: list[str] = []
+        dropped: list[Any] = []
+        for index in range(start, end):
+            if index not in keep:
+                dropped.append(items[index])
+                continue
+            if dropped:
+                out.append(json.dumps(_omission_marker(dropped), ensure_ascii=False))
+                dropped = []
+            parts: list[str] = []
+            _dump(self._sample(items[index]), parts)
+            out.append("".join(parts))
+        if dropped:
+            out.append(json.dumps(_omission_marker(dropped), ensure_ascii=False))
+        return out
 
     def _sample(self, value: Any) -> Any:
         """``value`` with every array longer than ``max_items`` (at any depth) sampled."""

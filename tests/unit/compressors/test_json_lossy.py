@@ -202,3 +202,51 @@ class TestJsonStreamSampling:
         first, second = (json.loads(line) for line in out.split("\n"))
         for document in (first, second):
             assert any(isinstance(row, str) and OMITTED.match(row) for row in document["checks"][ROWS_KEY])
+
+
+def _pods(count: int, crash: int) -> list[dict]:
+    return [{"name": f"web-{i:03d}", "node": f"node-{i % 7}", "status": "CrashLoopBackOff" if i == crash else "Running",
+             "restarts": 14 if i == crash else 0} for i in range(count)]
+
+
+def _cut(text: str, keep_head: int, keep_tail: int, marker: str) -> str:
+    return text[:keep_head] + marker + text[len(text) - keep_tail:]
+
+
+class TestCutListings:
+    """A listing the agent cut with its own marker is sampled over what is left of it."""
+
+    def test_codex_cut_listing(self):
+        """Codex's real cut pod listing: head, tail and the crashing pod kept, Codex's marker as written."""
+        inner = load("codex_pods_cut.txt").split("Total output lines: 1\n\n", 1)[1]
+        out = JsonSampler().compress(inner)
+        assert out is not None and len(out) < 0.25 * len(inner)
+        assert "…13114 chars truncated…" in out and '"name":"checkout-017"' in out
+        assert out.startswith('{"apiVersion": "v1", "kind": "List", "items": [{"name":"web-000"')
+        assert out.endswith('"started":"2026-12-01T10:59:00Z"}]}\n') and "[trimwire: 12 items omitted" in out
+
+    def test_claude_code_middle_cut_of_an_indented_listing(self):
+        """Claude Code's ``... [N characters truncated] ...`` through an indented listing."""
+        text = json.dumps({"kind": "List", "items": _pods(200, crash=30)}, indent=2)
+        marker = "\n\n... [20000 characters truncated] ...\n\n"
+        cut = _cut(text, 6000, 5000, marker)
+        out = JsonSampler().compress(cut)
+        assert out is not None and marker in out and len(out) < 0.3 * len(cut)
+        assert '"name":"web-030","node":"node-2","status":"CrashLoopBackOff","restarts":14' in out
+        assert out.endswith('"name":"web-199","node":"node-3","status":"Running","restarts":0}]\n}')
+
+    def test_head_only_cut(self):
+        """Only the start kept (``... [N lines truncated] ...`` at the end): the head is sampled."""
+        text = json.dumps(_pods(300, crash=40), indent=1)
+        cut = text[:9000] + "\n\n... [2400 lines truncated] ..."
+        out = JsonSampler().compress(cut)
+        assert out is not None and out.endswith("\n\n... [2400 lines truncated] ...") and '"name":"web-040"' in out
+
+    def test_what_is_not_a_cut_listing(self):
+        """Too few items, no array, or two markers: left alone."""
+        short = _cut(json.dumps({"items": _pods(30, crash=3)}, indent=2), 1500, 1500, "…900 tokens truncated…")
+        mapping = json.dumps({f"key{i}": i * 1000 for i in range(600)})
+        flat = mapping[:mapping.index(', "key200"')] + "…900 tokens truncated…" + mapping[mapping.index(', "key400"'):]
+        twice = _cut(json.dumps(_pods(300, crash=3)), 9000, 9000, "…9 tokens truncated…x…9 tokens truncated…")
+        for text in (short, flat, twice):
+            assert JsonSampler().compress(text) is None
