@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup system-deps bench envoy-config clean
+.PHONY: run test test-agents setup system-deps bench envoy-config clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ system-deps:
 
 test: $(VENV)/.test-deps system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The real Claude Code and Codex CLIs drive scripted sessions through Envoy and trimwire (needs npm;
+# the CLIs are installed on first use into ~/.cache/trimwire-agents, or $$TRIMWIRE_AGENTS_CACHE).
+test-agents: $(VENV)/.test-deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m agents tests/agents
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python scripts/bench_workers.py
