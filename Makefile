@@ -37,8 +37,12 @@ test: $(VENV)/.test-deps system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # The real Claude Code and Codex CLIs drive scripted sessions through Envoy and trimwire (needs npm;
-# the CLIs are installed on first use into ~/.cache/trimwire-agents, or $$TRIMWIRE_AGENTS_CACHE).
+# as root it installs Debian's nodejs and npm when missing; the CLIs are installed on first use into
+# ~/.cache/trimwire-agents, or $$TRIMWIRE_AGENTS_CACHE).
 test-agents: $(VENV)/.test-deps
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; } \
+	  || echo "note: npm is not installed; the agent tests will skip"
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m agents tests/agents
 
 bench: $(VENV)/.test-deps

@@ -113,6 +113,6 @@ def history_changes(requests: list[dict[str, Any]]) -> list[str]:
 
 def size_rows(agent: str, items: list[Output]) -> list[str]:
     """One report line per tool output: sizes sent and arrived."""
-    return [f"{agent:<12} {item.tool:<13} {item.command[:44]:<44} sent {len(item.sent):>6}  arrived "
+    return [f"{agent:<12} {item.tool:<13} {item.command.splitlines()[0][:44] if item.command else '':<44} sent {len(item.sent):>6}  arrived "
             f"{len(item.arrived):>6}  ({item.ratio:.0%}){'  is_error' if item.is_error else ''}"
             for item in items]
