@@ -42,8 +42,11 @@ def split_cut(text: str) -> Cut | None:
         return None
     before, after = text[:markers[0].start()], text[markers[0].end():]
     frames: list[tuple[str, int, list[tuple[int, int]]]] = []
-    if _walk(before, _WS.match(before, 0).end(), frames) is not None:
-        return None  # the head is whole: the marker is not inside this document
+    try:
+        if _walk(before, _WS.match(before, 0).end(), frames) is not None:
+            return None  # the head is whole: the marker is not inside this document
+    except RecursionError:  # nested deeper than Python recurses: not a listing worth sampling
+        return None
     listings = [(len(spans), depth, start, spans) for depth, (kind, start, spans) in enumerate(frames)
                 if kind == "[" and spans]
     if not listings:
