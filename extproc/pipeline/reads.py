@@ -5,7 +5,9 @@ A read is a call of a file-read tool (``READ_TOOLS``, or an editor tool with com
 a shell command that only prints a file: ``cat``, ``nl``, ``head``, ``tail`` or ``sed -n 'A,Bp'``
 on a path, with nothing piped or redirected after it, optionally after ``cd DIR &&``. Agents
 without a read tool (Codex, SWE-agent, mini-swe-agent) read files that way, and a later edit is
-built from what they saw, so the text must reach the model as the file holds it.
+built from what they saw, so the text must reach the model as the file holds it. A log file
+(``*.log``, ``*.log.N``) printed so is not a read: nobody edits one, and it is the bulk the log
+compressor is for (a ``cat tests.log`` is a test run read back).
 
 It is told from the call's own arguments: the shell command in Claude Code's ``Bash``
 ``{"command"}``, Codex's ``exec_command`` ``{"cmd"}`` or ``shell`` ``{"command": [argv]}``, and the
@@ -34,6 +36,7 @@ _SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 _PRINTERS = frozenset({"cat", "nl", "head", "tail", "sed"})
 _SED_PRINT = re.compile(r"\d+(?:,\d+)?p")
 _MAX_COMMAND_CHARS = 1000  # a longer command is a script, not a read
+_LOG_FILE = re.compile(r"\.log(?:\.\d+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,7 @@ def _shell_read(argv: list[str], workdir: Any) -> FileRead | None:
     elif program in ("head", "tail"):
         # "-n 20" puts its count among the words: a number is a count, not a path
         paths, full = [word for word in paths if not word.isdigit()], False
-    if len(paths) != 1:
+    if len(paths) != 1 or _LOG_FILE.search(paths[0]):
         return None
     path = paths[0]
     if isinstance(workdir, str) and workdir and not path.startswith("/"):

@@ -31,7 +31,7 @@ class TestFileRead:
         ("exec_command", {"cmd": "nl -ba src/app.py", "workdir": "/repo"}, FileRead("/repo/src/app.py", True)),
         ("exec_command", {"cmd": "sed -n '1,120p' src/app.py"}, FileRead("src/app.py", False)),
         ("exec_command", {"cmd": "head -n 40 README.md"}, FileRead("README.md", False)),
-        ("bash", {"command": "tail -20 /var/log/app.log"}, FileRead("/var/log/app.log", False)),
+        ("bash", {"command": "tail -20 /etc/hosts"}, FileRead("/etc/hosts", False)),
         ("bash", {"command": "cd /repo && cat setup.cfg"}, FileRead("/repo/setup.cfg", True)),
         ("shell", {"command": ["bash", "-lc", "cat Cargo.toml"]}, FileRead("Cargo.toml", True)),
         ("shell", {"command": ["cat", "go.mod"]}, FileRead("go.mod", True)),
@@ -51,11 +51,13 @@ class TestFileRead:
         ("Bash", {"command": "sed -n '/def/p' a.py"}),
         ("Bash", {"command": "python -m pytest"}),
         ("Bash", {"command": "cat 'unbalanced"}),
+        ("exec_command", {"cmd": "cat logs/tests.log"}),
+        ("bash", {"command": "tail -n 1500 /logs/agent.log.1"}),
         ("search_issues", {"command": "cat a.py"}),
         ("exec_command", {"cmd": 42}),
     ])
     def test_not_reads(self, tool, args):
-        """Pipes, redirects, several files, edits, other programs and other tools are not reads."""
+        """Pipes, redirects, several files, edits, log files, other programs and other tools are not reads."""
         assert file_read(tool, args) is None
 
 
