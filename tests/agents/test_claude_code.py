@@ -81,9 +81,8 @@ def test_failing_runs_keep_every_failure_line(session):
         assert run.arrived.endswith(_reminder(run.sent))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 section 1: is_error results are not released yet")
 def test_failing_runs_arrive_compressed(session):
-    """Once errors are released (issue 18), each failing run arrives at most 60% of its size."""
+    """Each failing run (is_error, released under the error guard) arrives at most 60% of its size."""
     for run in _by_command(session, TEST_RUN):
         assert run.ratio <= TARGET_RATIO
 
