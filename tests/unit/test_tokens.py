@@ -1,0 +1,86 @@
+"""Token counting: exact on ordinary text, linear on any text (issue 20, defect 1)."""
+
+from __future__ import annotations
+
+import base64
+import random
+
+import tiktoken
+
+from extproc.tokens import ENCODING_NAME, EXACT_CHARS, RUN_CHARS, SAMPLE_CHARS, SAMPLES, TokenCounter
+
+
+_ENCODING = tiktoken.get_encoding(ENCODING_NAME)
+
+
+class _Recording:
+    """The real encoding, noting the length of every text handed to it."""
+
+    def __init__(self) -> None:
+        self.lengths: list[int] = []
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        self.lengths.append(len(text))
+        return _ENCODING.encode_ordinary(text)
+
+
+def _recording_counter() -> tuple[TokenCounter, _Recording]:
+    counter = TokenCounter()
+    recording = _Recording()
+    counter._encoding = recording  # type: ignore[assignment]
+    return counter, recording
+
+
+def build_log(lines: int) -> str:
+    """A service log of ``lines`` lines, varied enough that no two are alike."""
+    rng = random.Random(lines)
+    levels = ("INFO", "WARN", "ERROR", "DEBUG")
+    return "\n".join(f"2026-12-06T21:{i // 60 % 60:02d}:{i % 60:02d}Z {rng.choice(levels)} worker-{rng.randint(1, 9)} "
+                     f"request {rng.getrandbits(32):08x} took {rng.randint(1, 900)} ms path=/api/v{i % 3}/items"
+                     for i in range(lines))
+
+
+def _exact(text: str) -> int:
+    return len(_ENCODING.encode_ordinary(text))
+
+
+def test_ordinary_text_is_counted_exactly():
+    """Prose, logs and JSON with spaces count exactly what tiktoken counts."""
+    counter = TokenCounter()
+    for text in ("The build failed because the cache was stale. " * 400, build_log(300),
+                 '{"id": 17, "name": "orders-api", "status": "ok"} ' * 500):
+        assert counter.count(text) == _exact(text)
+
+
+def test_a_spaceless_run_reaches_the_encoder_in_short_pieces():
+    """Two MiB of ``A`` (no space anywhere) is handed to tiktoken in pieces of RUN_CHARS, where
+    its cost is linear, and still counts exactly: a one-letter run splits into whole tokens."""
+    counter, recording = _recording_counter()
+    text = "A" * (2 * 1024 * 1024)
+    counted = counter.count(text)
+    assert max(recording.lengths) <= max(RUN_CHARS, SAMPLE_CHARS)
+    assert sum(recording.lengths) <= SAMPLES * SAMPLE_CHARS
+    assert counted == len(text) // 8  # cl100k: eight A's a token
+
+
+def test_runs_cut_into_pieces_stay_within_a_token_a_cut():
+    """Runs of letters, base64, hex and symbols, cut every RUN_CHARS, count within one token a cut."""
+    rng = random.Random(7)
+    counter = TokenCounter()
+    for run in (base64.b64encode(rng.randbytes(6000)).decode(), rng.randbytes(4000).hex(),
+                "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8000)), "-=+" * 3000):
+        cuts = (len(run) - 1) // RUN_CHARS
+        assert cuts >= 3
+        text = f"see {run} end"
+        assert abs(counter.count(text) - _exact(text)) <= cuts + 2
+
+
+def test_a_long_text_is_estimated_from_samples_only():
+    """A text over EXACT_CHARS is never handed to tiktoken whole; its estimate is within 2%."""
+    counter, recording = _recording_counter()
+    text = build_log(40_000)
+    assert len(text) > EXACT_CHARS
+    counted = counter.count(text)
+    assert sum(recording.lengths) <= SAMPLES * SAMPLE_CHARS
+    exact = _exact(text)
+    assert abs(counted - exact) <= exact * 0.02
