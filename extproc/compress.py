@@ -123,6 +123,16 @@ class BodyCompressor:
         self.kompress = kompress or KompressStatus(False, reason="disabled", detail="not configured")
         self.reader = reader or MessageReader()
 
+    def forget(self) -> None:
+        """Drop every remembered result (blocks, messages, checkpoints, token counts): after a run
+        cut short at any step (``workers.JobCancelled``) a half-made entry must never answer."""
+        if self.pipeline.cache is not None:
+            self.pipeline.cache.clear()
+        for part in (self.reader.messages, self.reader.checkpoints, self.reader.surroundings):
+            if part is not None:
+                part.clear()
+        self.tokens.clear()
+
     def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
         started = time.perf_counter()
         timings: dict[str, float] = {}

@@ -108,6 +108,9 @@ class Checkpoints:
         # the parsed messages kept with it take a few times their text
         self._lru.put(key, checkpoint, 4 * len(body.plain))
 
+    def clear(self) -> None:
+        self._lru.clear()
+
 
 class Surroundings:
     """Large members around the message array, and large first two messages, by the text they
@@ -129,6 +132,9 @@ class Surroundings:
     @property
     def stats(self) -> CacheStats:
         return self._lru.stats
+
+    def clear(self) -> None:
+        self._lru.clear()
 
     def find(self, key: str, text: str, start: int) -> tuple[Any, int] | None:
         if len(self._names) < _MAX_NAMES and key not in self._names:

@@ -79,7 +79,7 @@ class TokenCounter:
         self._same_lock = threading.Lock()  # workers=0 counts on several threads
 
     def count(self, text: str) -> int:
-        if len(text) < _MIN_CACHED_CHARS:
+        if len(text) < _MIN_CACHED_CHARS or len(text) > EXACT_CHARS:  # an estimate costs less than a digest
             return self._count(text)
         low, high = _SAME_OBJECT_CHARS
         if not low <= len(text) <= high:
@@ -96,6 +96,11 @@ class TokenCounter:
                 if len(self._same) > _SAME_OBJECT_COUNTS:
                     self._same.popitem(last=False)
         return counted
+
+    def clear(self) -> None:
+        self._counts.clear()
+        with self._same_lock:
+            self._same.clear()
 
     def _remembered(self, text: str) -> tuple[int, bool]:
         """The count, and whether it was remembered (by digest) rather than counted now."""

@@ -13,6 +13,9 @@ worker's caches (the conversation's last body, the messages and blocks it compre
 own, so a turn that lands elsewhere is read and compressed again. The conversation is told by a
 digest of the bytes before its third message (``conversation_of``); it only picks the worker.
 A worker that dies fails its request open and is replaced.
+No request holds a worker past its deadline: at the deadline the server cancels the job
+(``worker_process.py``: the worker abandons it between two Python steps and forgets its caches);
+a worker still busy ``KILL_AFTER_S`` later is stuck in native code and is killed and replaced.
 ``workers=0`` runs compression on a thread of the server process (tests, one-core pods).
 See docs/architecture.md for the measurement behind this choice.
 """
@@ -20,16 +23,11 @@ See docs/architecture.md for the measurement behind this choice.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import hashlib
 import multiprocessing
 import os
-import pickle
 import queue
-import signal
 import socket
-import struct
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -42,14 +40,15 @@ from typing import Any
 from .compress import BodyCompressor, BodyRequest, BodyResult, build_compressor
 from .compressors.kompress import KompressStatus
 from .config import Settings
+from .errors import ConfigError
 from .logs import get_logger
+from .worker_process import CANCEL_SIGNAL, Frames, StartFailed, send, worker_main
 
-__all__ = ["CompressionWorkers", "usable_cpus"]
+__all__ = ["CompressionWorkers", "usable_cpus", "KILL_AFTER_S"]
 
 Factory = Callable[[Settings], BodyCompressor]
 
-_FRAME = struct.Struct("!Q")  # every message between the server and a worker: its length, then pickle
-_READ_CHUNK = 1 << 18         # bytes read from a worker's socket at a time
+KILL_AFTER_S = 0.5            # a worker that has not answered this long after its cancel is killed
 log = get_logger("trimwire.workers")
 
 
@@ -63,77 +62,6 @@ def usable_cpus() -> int:
     except (OSError, ValueError):
         pass
     return max(1, count)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Linux: end this worker when the server dies, even by SIGKILL (else it lingers forever).
-
-    The signal follows the *thread* that started the worker: the first ones start on the server's
-    main thread, replacements on the pool's keeper thread, both as long-lived as the server.
-    """
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != parent_pid:  # the server died before prctl took effect
-        os._exit(0)
-
-
-def _limit_memory(megabytes: int) -> None:
-    """Cap this worker's heap, so one runaway request raises MemoryError instead of the whole pod
-    being OOM-killed; RLIMIT_DATA (not RLIMIT_AS) leaves shared libraries and their mappings alone."""
-    import resource
-
-    limit = megabytes * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-
-
-def _send(sock: socket.socket, message: Any) -> None:
-    """One framed message, in one send: a second would wake the other side twice."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(_FRAME.pack(len(data)) + data)
-
-
-class _Frames:
-    """The messages arriving on one end of a socket pair, framed by ``_send``. A read that times
-    out (the socket's timeout) keeps what arrived for the next call."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self._pending = bytearray()  # what has arrived of a message not yet whole
-
-    def receive(self) -> Any:
-        """The next message, or None when the other side has closed its end."""
-        while True:
-            if len(self._pending) >= _FRAME.size:
-                (size,) = _FRAME.unpack_from(self._pending)
-                if len(self._pending) >= _FRAME.size + size:
-                    message = pickle.loads(memoryview(self._pending)[_FRAME.size:_FRAME.size + size])
-                    del self._pending[:_FRAME.size + size]
-                    return message
-            chunk = self.sock.recv(_READ_CHUNK)
-            if not chunk:
-                return None
-            self._pending += chunk
-
-
-def _worker_main(sock: socket.socket, settings: Settings, factory: Factory, parent_pid: int) -> None:
-    """A worker's whole life: build the compressor, say what Kompress came to, then serve bodies."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
-    _die_with_parent(parent_pid)
-    if settings.worker_memory_mb:
-        _limit_memory(settings.worker_memory_mb)
-    compressor = factory(settings)
-    _send(sock, compressor.kompress)
-    frames = _Frames(sock)
-    while (job := frames.receive()) is not None:
-        try:
-            answer: tuple[bool, Any] = (True, compressor.run(*job))
-        except BaseException as exc:  # noqa: BLE001 - the server fails this request open, by type
-            answer = (False, exc)
-        try:
-            _send(sock, answer)
-        except (pickle.PicklingError, TypeError, AttributeError):  # an exception pickle cannot carry
-            _send(sock, (False, RuntimeError(type(answer[1]).__name__)))
 
 
 # Keys that open a message: "role", and "call_id" for the Responses API's tool items.
@@ -211,25 +139,38 @@ class _Worker:
 
     def __init__(self, settings: Settings, factory: Factory) -> None:
         ours, theirs = socket.socketpair()
-        self.process = multiprocessing.get_context("spawn").Process(
-            target=_worker_main, args=(theirs, settings, factory, os.getpid()), daemon=True,
-            name="trimwire-worker")
+        context = multiprocessing.get_context("spawn")
+        self._cancel_upto = context.RawValue("q", 0)  # the last job number given up on
+        self._jobs = 0
+        self.process = context.Process(
+            target=worker_main, args=(theirs, settings, factory, os.getpid(), self._cancel_upto),
+            daemon=True, name="trimwire-worker")
         self.process.start()  # spawn, not fork: the parent holds gRPC threads that must not be forked
         theirs.close()
         self.sock = ours
-        self._answers = _Frames(ours)
+        self._answers = Frames(ours)
 
-    def send(self, message: Any) -> None:
+    def cancel(self) -> None:
+        """Give up on the job just sent: the worker answers JobCancelled (worker_process.py)."""
+        self._cancel_upto.value = self._jobs
+        if self.process.pid is not None and self.process.is_alive():
+            os.kill(self.process.pid, CANCEL_SIGNAL)
+
+    def send(self, raw: bytes, request: BodyRequest) -> None:
+        self._jobs += 1
         self.sock.settimeout(None)
-        _send(self.sock, message)
+        send(self.sock, (self._jobs, raw, request))
 
     def receive(self, timeout: float | None) -> Any:
         """The worker's next message; TimeoutError past ``timeout`` (what arrived is kept for the
         next call); BrokenProcessPool when it died instead of answering."""
+        if timeout is not None and timeout <= 0:
+            # a socket timeout of 0 makes it non-blocking: BlockingIOError, not a dead worker
+            raise TimeoutError("no time was left to wait for the worker")
         self.sock.settimeout(timeout)
         try:
             message = self._answers.receive()
-        except socket.timeout:
+        except (socket.timeout, BlockingIOError):
             raise TimeoutError("the worker did not answer in time") from None
         except ConnectionError as exc:
             raise BrokenProcessPool(f"worker process {self.process.pid} died") from exc
@@ -241,6 +182,11 @@ class _Worker:
         self.sock.close()
         if self.process.is_alive():
             self.process.terminate()
+
+
+def _started(worker: _Worker) -> KompressStatus | StartFailed:
+    """A new worker's first message: its Kompress status, or why it could not start."""
+    return worker.receive(None)
 
 
 class CompressionWorkers:
@@ -286,7 +232,11 @@ class CompressionWorkers:
             return self._inline.kompress
         with self._started:
             if self._statuses is None:
-                self._statuses = [worker.receive(None) for worker in self._all]
+                statuses = [_started(worker) for worker in self._all]
+                failed = next((status for status in statuses if isinstance(status, StartFailed)), None)
+                if failed is not None:
+                    raise ConfigError(failed.reason)
+                self._statuses = statuses
                 for worker in self._all:
                     self._idle.put(worker)
         return next((status for status in self._statuses if not status.available), self._statuses[0])
@@ -295,8 +245,9 @@ class CompressionWorkers:
         return await asyncio.get_running_loop().run_in_executor(None, self.warm_up_blocking)
 
     def run_blocking(self, raw: bytes, request: BodyRequest, timeout: float) -> BodyResult:
-        """``BodyCompressor.run`` in a worker; TimeoutError past ``timeout`` seconds (the worker
-        finishes and is idle again), BrokenProcessPool when the worker died (it is replaced)."""
+        """``BodyCompressor.run`` in a worker; TimeoutError past ``timeout`` seconds (the worker is
+        told to abandon the job, and killed and replaced if it cannot), BrokenProcessPool when the
+        worker died (it is replaced)."""
         if self._inline is not None:
             assert self._threads is not None
             return self._threads.submit(self._inline.run, raw, request).result(timeout)  # futures.TimeoutError
@@ -306,10 +257,11 @@ class CompressionWorkers:
         conversation = conversation_of(raw, request.format) if self._affinity else None
         worker = self._idle.take(conversation, timeout)
         try:
-            worker.send((raw, request))
+            worker.send(raw, request)
             ok, value = worker.receive(max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            # it answers later: read that answer on a thread of its own, then the worker is idle
+            worker.cancel()
+            # it answers JobCancelled soon: read that on a thread of its own, then the worker is idle
             threading.Thread(target=self._finish, args=(worker, conversation), daemon=True,
                              name="worker-late").start()
             raise
@@ -323,16 +275,21 @@ class CompressionWorkers:
 
     def _finish(self, worker: _Worker, conversation: bytes | None) -> None:
         try:
-            worker.receive(None)
+            worker.receive(KILL_AFTER_S)
+        except TimeoutError:  # stuck where a signal cannot reach (native code): replaced
+            log.warning("worker_killed", pid=worker.process.pid, reason="deadline")
+            self._replace(worker, died=False)
+            return
         except (BrokenProcessPool, OSError):
             self._replace(worker)
             return
         self._idle.put(worker, conversation)
 
-    def _replace(self, dead: _Worker) -> None:
+    def _replace(self, dead: _Worker, died: bool = True) -> None:
         """Have the keeper thread start a worker in ``dead``'s place (that takes seconds)."""
         dead.stop()
-        log.warning("worker_died", pid=dead.process.pid, exitcode=dead.process.exitcode)
+        if died:
+            log.warning("worker_died", pid=dead.process.pid, exitcode=dead.process.exitcode)
         with self._started:
             if self._keeper is None:
                 # one thread for the pool's life: a worker gets SIGTERM when the *thread* that
@@ -347,7 +304,8 @@ class CompressionWorkers:
                 fresh = _Worker(self.settings, self.factory)
                 self._all[self._all.index(dead)] = dead = fresh
                 try:
-                    fresh.receive(None)  # its Kompress status: it is ready
+                    if isinstance(_started(fresh), StartFailed):
+                        raise BrokenProcessPool("the worker could not start")
                 except (BrokenProcessPool, OSError):
                     fresh.stop()
                     time.sleep(1.0)

@@ -66,6 +66,11 @@ class ByteLRU(Generic[V]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
+
     def get(self, key: bytes) -> V | None:
         with self._lock:
             item = self._items.get(key)
@@ -117,6 +122,9 @@ class BlockCache:
     def put(self, key: bytes, outcome: Outcome) -> None:
         self._lru.put(key, (outcome,), len(outcome[0]) if outcome else 0)
 
+    def clear(self) -> None:
+        self._lru.clear()
+
 
 def message_key(format_name: str, encoded: bytes) -> bytes:
     """The message cache key: a digest of a message's JSON text (UTF-8), per wire format."""
@@ -156,3 +164,6 @@ class MessageCache:
 
     def put(self, key: bytes, outcome: ItemOutcome) -> None:
         self._lru.put(key, outcome, sum(len(edit[2]) for edit in outcome.edits) + 64 * len(outcome.calls))
+
+    def clear(self) -> None:
+        self._lru.clear()

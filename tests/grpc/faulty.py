@@ -8,6 +8,7 @@ top-level functions because worker processes receive them pickled.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from extproc.pipeline.router import ContentType
 
 __all__ = ["BLOW_UP", "BREAK", "CRASH", "EXPLODE", "SLEEP", "SLEEP_SECONDS", "STALL", "STALL_ENTERED",
            "STALL_RELEASE", "blowing_up_factory", "breaking_factory", "crashing_factory", "gated_factory",
-           "raising_factory", "sleeping_factory", "stalling_factory"]
+           "raising_factory", "sleeping_factory", "stalling_factory", "STUCK", "stuck_factory"]
 
 EXPLODE = "EXPLODE-ON-THIS-BLOCK"
 BREAK = "BREAK-ON-THIS-BODY"
@@ -26,6 +27,7 @@ CRASH = "CRASH-ON-THIS-BLOCK"
 STALL = "STALL-ON-THIS-BLOCK"
 SLEEP = "SLEEP-ON-THIS-BLOCK"
 SLEEP_SECONDS = 2.5
+STUCK = "STUCK-IN-NATIVE-CODE-ON-THIS-BLOCK"
 # In-process only (workers=0): set when a stall begins, and by the test to end it.
 STALL_ENTERED = threading.Event()
 STALL_RELEASE = threading.Event()
@@ -58,6 +60,19 @@ class SleepingCompressor(JsonCompactor):
     def compress(self, text: str) -> str | None:
         if SLEEP in text:
             time.sleep(SLEEP_SECONDS)
+        return super().compress(text)
+
+
+class StuckCompressor(JsonCompactor):
+    """Stays 30 s over a marked block where no signal handler runs, as a long native call
+    (tiktoken, onnxruntime) does: the cancel signal is blocked, so only a kill ends it."""
+
+    name = "stuck"
+
+    def compress(self, text: str) -> str | None:
+        if STUCK in text:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+            time.sleep(30)
         return super().compress(text)
 
 
@@ -97,6 +112,10 @@ def stalling_factory(settings: Settings) -> BodyCompressor:
 
 def sleeping_factory(settings: Settings) -> BodyCompressor:
     return _build(settings, SleepingCompressor())
+
+
+def stuck_factory(settings: Settings) -> BodyCompressor:
+    return _build(settings, StuckCompressor())
 
 
 def crashing_factory(settings: Settings) -> BodyCompressor:

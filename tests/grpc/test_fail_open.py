@@ -12,8 +12,8 @@ from tests.redis_server import pause, requires_redis, running_redis
 from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire
 from .envoy_stream import common, set_headers
-from .faulty import (BLOW_UP, CRASH, EXPLODE, SLEEP, SLEEP_SECONDS, STALL, STALL_RELEASE, blowing_up_factory,
-                     crashing_factory, raising_factory, sleeping_factory, stalling_factory)
+from .faulty import (BLOW_UP, CRASH, EXPLODE, SLEEP, SLEEP_SECONDS, STALL, STALL_RELEASE, STUCK, blowing_up_factory,
+                     crashing_factory, raising_factory, sleeping_factory, stalling_factory, stuck_factory)
 from .harness import Harness, sample_value
 
 HEALTHY = encode(anthropic_body(service_listing()))
@@ -106,19 +106,39 @@ async def test_only_the_dead_worker_process_is_replaced(start_trimwire: StartTri
     assert len(before) == len(after) == 2 and len(before & after) == 1
 
 
-async def test_a_worker_past_the_deadline_answers_late_then_serves(start_trimwire: StartTrimwire) -> None:
-    """A body whose compression outlasts request_deadline_ms fails open; its only worker finishes
-    it, the late answer is dropped, and the next request (queued meanwhile) is compressed."""
-    harness = await start_trimwire(factory=sleeping_factory, workers=1, request_deadline_ms=2_000)
-    assert SLEEP_SECONDS * 1000 > 2_000
+async def test_a_worker_past_the_deadline_is_cancelled_then_serves(start_trimwire: StartTrimwire) -> None:
+    """A body whose compression outlasts request_deadline_ms fails open and its job is cancelled
+    at the deadline; the same worker process compresses the next request (queued meanwhile)."""
+    harness = await start_trimwire(factory=sleeping_factory, workers=1, request_deadline_ms=1_000)
+    assert SLEEP_SECONDS * 1000 > 1_000
     pids = harness.server.workers.pids
     reply, client = await one_request(harness, marked_body(SLEEP))
     assert client["x-trimwire-outcome"] == "failed_open" and not reply.HasField("body_mutation")
     reply, client = await one_request(harness, HEALTHY)
     assert client["x-trimwire-outcome"] == "compressed" and len(reply.body_mutation.body) < len(HEALTHY)
-    assert harness.server.workers.pids == pids  # the same process: busy, not broken
+    assert harness.server.workers.pids == pids  # the same process: cancelled, not killed
     metrics = await harness.metrics()
     assert sample_value(metrics, "trimwire_failed_open_total", reason="deadline") == 1
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="BrokenProcessPool") == 0
+
+
+async def test_a_worker_stuck_past_the_deadline_is_replaced(start_trimwire: StartTrimwire) -> None:
+    """A job stuck where the cancel cannot reach (30 s in native code, the signal blocked) does not
+    keep its worker: it is killed soon after the deadline and a fresh one compresses the next
+    requests, long before the stuck job would have ended."""
+    harness = await start_trimwire(factory=stuck_factory, workers=1, request_deadline_ms=500)
+    pids = harness.server.workers.pids
+    reply, client = await one_request(harness, marked_body(STUCK))
+    assert client["x-trimwire-outcome"] == "failed_open"
+    for _ in range(300):  # the replacement starts in seconds; the stuck job would take 30
+        if harness.server.workers.pids != pids and (await one_request(harness, HEALTHY))[1][
+                "x-trimwire-outcome"] == "compressed":
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("no worker compressed within 30 s of the stuck job")
+    metrics = await harness.metrics()
+    assert sample_value(metrics, "trimwire_failed_open_total", reason="BrokenProcessPool") == 0
 
 
 async def test_memory_blow_up_fails_only_that_request(start_trimwire: StartTrimwire) -> None:

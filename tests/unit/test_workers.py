@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 import time
 
 import pytest
 
-from extproc import BodyRequest, Settings
+from extproc import BodyRequest, Settings, build_compressor
+from extproc.config import KompressSettings
+from extproc.worker_process import Job, JobCancelled
 from extproc.workers import CompressionWorkers, _IdleWorkers, conversation_of
 
 from .sessions import STYLES, coding_session, requests
@@ -91,3 +94,63 @@ class TestConversationHome:
         assert idle.take(None, 1) is first           # busy again
         idle.grace = 0.0
         assert idle.take(b"a", 1) is second          # no grace: whatever is idle
+
+
+def test_no_time_left_is_a_timeout_not_a_dead_worker():
+    """A request whose deadline has passed when its body reaches the worker times out; the healthy
+    worker is neither declared dead nor replaced (a socket timeout of 0 used to raise
+    BlockingIOError, read as a dead worker), and it compresses the next body."""
+    workers = CompressionWorkers(Settings(workers=1))
+    try:
+        workers.warm_up_blocking()
+        pids = workers.pids
+        body = json.dumps(requests("anthropic", coding_session("claude_code"))[-1]).encode()
+        for _ in range(5):
+            with pytest.raises(TimeoutError):
+                workers.run_blocking(body, BodyRequest("anthropic"), 0.0)
+        assert workers.run_blocking(body, BodyRequest("anthropic"), 60).outcome in ("compressed", "unchanged")
+        assert workers.pids == pids
+    finally:
+        workers.close()
+
+
+class TestJobCancel:
+    """The worker's side of a cancel (worker_process.Job): only the job given up on is cut short."""
+
+    def _job(self, upto: int) -> Job:
+        value = multiprocessing.get_context("spawn").RawValue("q", upto)
+        return Job(value)
+
+    def test_a_job_given_up_on_before_it_began_never_runs(self):
+        """A cancel that lands before its job starts (a deadline already spent) stops it at the start."""
+        job = self._job(upto=3)
+        with pytest.raises(JobCancelled):
+            job.run(None, 3, b"", BodyRequest("openai"))  # type: ignore[arg-type]
+
+    def test_a_late_signal_never_cuts_the_next_job(self):
+        """A cancel for job 3 that arrives after its answer, while job 4 runs, is ignored."""
+        job = self._job(upto=3)
+        job.number, job.running = 4, True
+        job.on_signal(0, None)
+        assert not job.cancelled
+
+    def test_the_job_given_up_on_is_cut_short(self):
+        job = self._job(upto=4)
+        job.number, job.running = 4, True
+        with pytest.raises(JobCancelled):
+            job.on_signal(0, None)
+        assert job.cancelled and not job.running
+
+
+def test_forget_drops_every_remembered_result():
+    """After ``forget`` (a job cut short) a body seen before is read and compressed again, not
+    answered from a cache a cancelled job may have left half-made."""
+    compressor = build_compressor(Settings(workers=0, kompress=KompressSettings(enabled=False)))
+    body = json.dumps(requests("anthropic", coding_session("claude_code"))[-1]).encode()
+    first = compressor.run(body, BodyRequest("anthropic"))
+    again = compressor.run(body, BodyRequest("anthropic"))
+    assert again.cache.get("message_hit", 0) > 0
+    compressor.forget()
+    fresh = compressor.run(body, BodyRequest("anthropic"))
+    assert fresh.cache.get("message_hit", 0) == 0 and fresh.cache == first.cache
+    assert fresh.body == first.body
