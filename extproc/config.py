@@ -31,6 +31,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_STREAM_THREADS = 1024
 DEFAULT_MAX_BODY_BYTES = 48 * 1024 * 1024
 DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024
+MIN_WORKER_MEMORY_MB = 256  # below it no worker loads its tokenizer and model
 DEFAULT_REQUEST_DEADLINE_MS = 2500
 DEFAULT_DRAIN_GRACE_S = 15.0
 DEFAULT_HEADER_PREFIX = "x-trimwire-"
@@ -107,6 +108,11 @@ class Settings:
     # POST /v1/compress (http_api.py) for gateways that call a service instead of ext_proc.
     api_enabled: bool = True
     api_address: str = DEFAULT_API_ADDRESS
+    # What the API takes on at once (api_limits.py); more is answered 503 with Retry-After.
+    # Calls in flight, 0: half the workers (at least one), so ext_proc always keeps a worker;
+    # request bytes in flight (a call without a content-length counts as max_body_bytes).
+    api_max_inflight: int = 0
+    api_max_inflight_bytes: int = DEFAULT_MAX_BODY_BYTES
     # TLS for the gRPC listener and the HTTP API (tls.py): a certificate and key, and with a client
     # CA, mutual TLS (clients must present a certificate it signed). Empty: plaintext (in a mesh).
     tls_cert_file: str = ""
@@ -174,6 +180,11 @@ class Settings:
             raise ConfigError(f"workers must be -1 (auto), 0 (in-process) or more, got {self.workers}")
         if self.drain_grace_s < 0:
             raise ConfigError(f"drain_grace_s must be >= 0, got {self.drain_grace_s!r}")
+        if 0 < self.worker_memory_mb < MIN_WORKER_MEMORY_MB:
+            raise ConfigError(f"worker_memory_mb must be 0 (no limit) or at least {MIN_WORKER_MEMORY_MB}, "
+                              f"got {self.worker_memory_mb}")
+        if self.api_max_inflight < 0 or self.api_max_inflight_bytes <= 0:
+            raise ConfigError("api_max_inflight must be >= 0 and api_max_inflight_bytes > 0")
         if self.user_label_mode not in _USER_LABEL_MODES:
             raise ConfigError(f"user_label_mode must be one of {_USER_LABEL_MODES}, got {self.user_label_mode!r}")
         if self.log_level not in _LOG_LEVELS:

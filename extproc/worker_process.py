@@ -14,6 +14,7 @@ handler; the server kills such a worker after ``workers.KILL_AFTER_S``.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import pickle
 import signal
@@ -146,12 +147,19 @@ def worker_main(sock: socket.socket, settings: Settings, factory: Factory, paren
         try:
             answer: tuple[bool, Any] = (True, job.run(compressor, *message))
         except BaseException as exc:  # noqa: BLE001 - the server fails this request open, by type
-            answer = (False, exc)
+            # without its traceback, whose frames hold the body's parsed objects: after a
+            # MemoryError the answer itself needs that memory back
+            answer = (False, exc.with_traceback(None))
         del message
         if job.cancelled:  # cut short between any two steps: nothing it remembered is trusted
             job.cancelled = False
             compressor.forget()
-        try:
-            send(sock, answer)
-        except (pickle.PicklingError, TypeError, AttributeError):  # an exception pickle cannot carry
-            send(sock, (False, RuntimeError(type(answer[1]).__name__)))
+        _answer(sock, answer)
+
+
+def _answer(sock: socket.socket, answer: tuple[bool, Any]) -> None:
+    try:
+        send(sock, answer)
+    except (pickle.PicklingError, TypeError, AttributeError, MemoryError):  # what pickle cannot carry
+        gc.collect()
+        send(sock, (False, RuntimeError(type(answer[1]).__name__)))

@@ -19,7 +19,7 @@ from extproc.pipeline.router import ContentType
 
 __all__ = ["BLOW_UP", "BREAK", "CRASH", "EXPLODE", "SLEEP", "SLEEP_SECONDS", "STALL", "STALL_ENTERED",
            "STALL_RELEASE", "blowing_up_factory", "breaking_factory", "crashing_factory", "gated_factory",
-           "raising_factory", "sleeping_factory", "stalling_factory", "STUCK", "stuck_factory"]
+           "raising_factory", "sleeping_factory", "stalling_factory", "STUCK", "stuck_factory", "hungry_factory"]
 
 EXPLODE = "EXPLODE-ON-THIS-BLOCK"
 BREAK = "BREAK-ON-THIS-BODY"
@@ -151,3 +151,8 @@ class BlowingUpCompressor(JsonCompactor):
 
 def blowing_up_factory(settings: Settings) -> BodyCompressor:
     return _build(settings, BlowingUpCompressor())
+
+
+def hungry_factory(settings: Settings) -> BodyCompressor:
+    """Runs out of memory while loading, as a worker under a too-low worker_memory_mb does."""
+    raise MemoryError

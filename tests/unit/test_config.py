@@ -226,3 +226,26 @@ class TestBypassUsers:
         """A listed name that sanitising would change (or the no-user label) is a config error."""
         with pytest.raises(ConfigError, match="bypass_users: .* can never match"):
             load_settings(env={}, bypass_users=[user])
+
+
+class TestWorkerMemoryTooLow:
+    """A worker_memory_mb no worker can start under is a configuration error (exit 2), not a crash."""
+
+    def test_below_the_floor_is_refused_at_load(self, monkeypatch, capsys):
+        from extproc.cli import main
+
+        monkeypatch.setenv("TRIMWIRE_WORKER_MEMORY_MB", "100")
+        assert main(["serve"]) == 2
+        err = capsys.readouterr().err
+        assert "configuration error" in err and "worker_memory_mb" in err and "Traceback" not in err
+
+    def test_a_worker_that_cannot_load_under_it_is_a_config_error(self):
+        from extproc.workers import CompressionWorkers
+        from tests.grpc.faulty import hungry_factory
+
+        workers = CompressionWorkers(Settings(workers=1, worker_memory_mb=300), factory=hungry_factory)
+        try:
+            with pytest.raises(ConfigError, match="worker_memory_mb 300 is too low"):
+                workers.warm_up_blocking()
+        finally:
+            workers.close()

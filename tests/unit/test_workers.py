@@ -154,3 +154,38 @@ def test_forget_drops_every_remembered_result():
     fresh = compressor.run(body, BodyRequest("anthropic"))
     assert fresh.cache.get("message_hit", 0) == 0 and fresh.cache == first.cache
     assert fresh.body == first.body
+
+
+def test_a_body_past_worker_memory_mb_fails_open_and_the_worker_lives():
+    """A million tiny messages under worker_memory_mb=700: the request fails open (MemoryError)
+    or completes, and the worker lives on (the answer once needed the memory the exception's
+    traceback still held, and the worker died)."""
+    workers = CompressionWorkers(Settings(workers=1, worker_memory_mb=700))
+    try:
+        workers.warm_up_blocking()
+        pids = workers.pids
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "a"}] * 1_000_000}).encode()
+        try:
+            workers.run_blocking(body, BodyRequest("openai"), 120)
+        except MemoryError:
+            pass
+        small = json.dumps(requests("anthropic", coding_session("claude_code"))[-1]).encode()
+        assert workers.run_blocking(small, BodyRequest("anthropic"), 60).outcome in ("compressed", "unchanged")
+        assert workers.pids == pids
+    finally:
+        workers.close()
+
+
+def test_forty_megabytes_without_a_space_is_counted_under_worker_memory_mb():
+    """40 MB of text with no space, under worker_memory_mb=700, is read and counted and the worker
+    lives (tiktoken, handed it whole, ran for minutes and aborted in native code: SIGABRT)."""
+    workers = CompressionWorkers(Settings(workers=1, worker_memory_mb=700))
+    try:
+        workers.warm_up_blocking()
+        pids = workers.pids
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "A" * 40_000_000}]}).encode()
+        result = workers.run_blocking(body, BodyRequest("openai"), 60)
+        assert result.outcome == "unchanged" and result.tokens_before == 5_000_000
+        assert workers.pids == pids
+    finally:
+        workers.close()
