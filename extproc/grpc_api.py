@@ -2,20 +2,20 @@
 API over gRPC, served on the ext_proc server's port beside the ExternalProcessor.
 
 Messages travel as JSON bytes so any caller (Go, Rust, Python) passes its request's ``messages``
-array through untouched. INVALID_ARGUMENT for bytes that are not a JSON array of objects or an
-unknown format or mode, RESOURCE_EXHAUSTED above ``max_body_bytes``, UNAVAILABLE until ready;
+array through untouched. INVALID_ARGUMENT for bytes that are not a strict JSON array of objects
+(duplicate keys, NaN and Infinity refused: ``api_guard.py``) or an unknown format or mode, RESOURCE_EXHAUSTED above ``max_body_bytes``, UNAVAILABLE until ready;
 compression problems are never errors (the original messages come back, ``tokens_saved`` 0).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import grpc
 
 from .api import compressor_pb2 as pb
 from .api import compressor_pb2_grpc as pb_grpc
+from .api_guard import BadJson, read_messages_array
 from .config import MODES, Settings
 from .metrics import Metrics, sanitise
 from .service import FORMAT_ALIASES, CompressCall, MessageCompressor
@@ -42,14 +42,14 @@ class CompressorService(pb_grpc.CompressorServicer):
         self.metrics.api_calls.labels("grpc", grpc.StatusCode.OK.name).inc()
         metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
         answer = self.service.compress_blocking(CompressCall(
-            messages=messages, model=request.model or None, format=request.format or None,
+            messages=messages, messages_json=request.messages_json, model=request.model or None,
+            format=request.format or None,
             user=request.user, mode=request.mode or None, frozen_messages=request.frozen_message_count,
             bypass=request.bypass, request_id=sanitise(metadata.get("x-request-id")),
             entry="/trimwire.v1.Compressor/Compress"))
-        # Unchanged messages go back as the caller's own bytes, not a re-serialisation of them.
-        out = request.messages_json if answer.messages is messages else _json_bytes(answer.messages)
+        # The caller's own bytes, compressed strings written over theirs (api_guard.py).
         return pb.CompressResponse(
-            messages_json=out, tokens_before=answer.tokens_before, tokens_after=answer.tokens_after,
+            messages_json=answer.messages_json, tokens_before=answer.tokens_before, tokens_after=answer.tokens_after,
             tokens_saved=answer.tokens_saved, compression_ratio=round(answer.ratio, 4),
             transforms_applied=list(answer.transforms), outcome=answer.outcome)
 
@@ -64,9 +64,9 @@ class CompressorService(pb_grpc.CompressorServicer):
         if request.mode and request.mode not in MODES:
             raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, f"mode must be one of {list(MODES)}")
         try:
-            messages = json.loads(request.messages_json.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "messages_json is not UTF-8 JSON") from None
+            messages = read_messages_array(request.messages_json)
+        except BadJson as exc:
+            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, f"messages_json: {exc}") from None
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "messages_json must be a JSON array of message objects")
         return messages
@@ -77,9 +77,3 @@ class _Refused(Exception):
         super().__init__(detail)
         self.code, self.detail = code, detail
 
-
-def _json_bytes(value: object) -> bytes:
-    try:
-        return json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate survives only escaped
-        return json.dumps(value, ensure_ascii=True).encode("ascii")

@@ -125,9 +125,10 @@ def _count(value: Any) -> int | None:
 
 
 def compress_reply(answer: CompressAnswer, call: CompressCall, warnings: list[str]) -> dict[str, Any]:
-    """The /v1/compress response document."""
+    """The /v1/compress response document after its messages (or ``input``), which the API writes
+    first as the caller's own bytes (``api_guard.response_body``)."""
     out: dict[str, Any] = {
-        call.items_key: answer.messages, "tokens_before": answer.tokens_before,
+        "tokens_before": answer.tokens_before,
         "tokens_after": answer.tokens_after, "tokens_saved": answer.tokens_saved,
         "compression_ratio": round(answer.ratio, 4), "transforms_applied": list(answer.transforms),
         "transforms_summary": dict(answer.transform_blocks or {}), "ccr_hashes": [],

@@ -2,8 +2,9 @@
 
 Shared by the HTTP ``POST /v1/compress`` API (``http_api.py``) and the gRPC
 ``trimwire.v1.Compressor`` service (``grpc_api.py``). It runs the very pipeline the ext_proc path
-runs (the same worker processes, settings and deadline), so the three entry points give
-byte-identical messages for the same input, and it accounts each call with the ext_proc path's
+runs (the same worker processes, settings and deadline) on the caller's own bytes of the
+messages (``CompressCall.messages_json``), so the three entry points give byte-identical messages
+for the same input, and it accounts each call with the ext_proc path's
 metrics and log line (``StreamProcessor.account``). Never raises for a compression problem: the
 original messages come back with nothing saved (fail open).
 """
@@ -38,6 +39,9 @@ class CompressCall:
     """One validated call: the caller's messages and what it asked for."""
 
     messages: list[Any]
+    # The items array's JSON as the caller sent it (api_guard.read_messages): compression writes
+    # over its strings and keeps every other byte. Empty: written from ``messages``.
+    messages_json: bytes = b""
     model: str | None = None
     format: str | None = None        # a FORMAT_ALIASES key, or None: detected from the messages
     items_key: str = "messages"      # or "input": a Responses-API body's items
@@ -52,13 +56,17 @@ class CompressCall:
 
 @dataclass(frozen=True, slots=True)
 class CompressAnswer:
-    messages: list[Any]
+    messages_json: bytes             # the items array's JSON: the caller's bytes, strings compressed
     outcome: str
     tokens_before: int = 0
     tokens_after: int = 0
     transforms: tuple[str, ...] = ()
     transform_blocks: dict[str, int] | None = None   # blocks each transform changed
     skip_reason: str = ""            # failed_open: why nothing was compressed
+
+    @property
+    def messages(self) -> list[Any]:
+        return json.loads(self.messages_json)
 
     @property
     def tokens_saved(self) -> int:
@@ -87,7 +95,7 @@ class MessageCompressor:
         try:
             if call.bypass and self.settings.bypass_allowed(call.user):
                 ctx.outcome, ctx.reason = "bypassed", "header"
-                return CompressAnswer(call.messages, "bypassed")
+                return CompressAnswer(_messages_json(call), "bypassed")
             return self._compress(ctx, call)
         finally:
             self.processor.account(ctx)
@@ -98,12 +106,16 @@ class MessageCompressor:
         body: dict[str, Any] = {key: call.messages}
         if call.model is not None:
             body["model"] = call.model
+        messages_json = _messages_json(call)
         try:
             ctx.format = FORMAT_ALIASES[call.format] if call.format else detect_format(body)
         except Exception:  # messages no adapter recognises: passed back as they came
             ctx.outcome, ctx.reason = "passthrough", "unknown_format"
-            return CompressAnswer(call.messages, "passthrough")
-        raw = dump_body(body)
+            return CompressAnswer(messages_json, "passthrough")
+        # the model first, then the caller's bytes: the body's own items end one byte from its end
+        head = (b'{"model":' + dump_body(call.model) + b"," if call.model is not None else b"{") + \
+            b'"' + key.encode() + b'":'  # type: ignore[arg-type]
+        raw = head + messages_json + b"}"
         request = BodyRequest(format=ctx.format, mode=call.mode, protect_recent=call.protect_recent,
                               frozen_messages=call.frozen_messages, deadline=inference_deadline(self.settings))
         ctx.started = time.perf_counter()
@@ -120,12 +132,12 @@ class MessageCompressor:
             ctx.elapsed_ms = (time.perf_counter() - ctx.started) * 1000
         if ctx.outcome == "failed_open":
             before = self._count(ctx.format, body)
-            return CompressAnswer(call.messages, "failed_open", before, before,
+            return CompressAnswer(messages_json, "failed_open", before, before,
                                   skip_reason=SKIP_REASONS.get(ctx.reason, "compression_error"))
         if result.outcome == "passthrough":
-            return CompressAnswer(call.messages, "passthrough", skip_reason=result.reason)
-        messages = call.messages if result.body is None else json.loads(result.body)[key]
-        return CompressAnswer(messages, result.outcome, result.tokens_before, result.tokens_after,
+            return CompressAnswer(messages_json, "passthrough", skip_reason=result.reason)
+        out = messages_json if result.body is None else result.body[len(head):-1]
+        return CompressAnswer(out, result.outcome, result.tokens_before, result.tokens_after,
                               result.transforms, dict(result.transform_blocks))
 
     def _count(self, format_name: str, body: dict[str, Any]) -> int:
@@ -136,3 +148,7 @@ class MessageCompressor:
             return sum(self._tokens.count(block.text) for block in parse_body(format_name, body).blocks)
         except Exception:  # counting is a courtesy: the answer goes back either way
             return 0
+
+
+def _messages_json(call: CompressCall) -> bytes:
+    return call.messages_json or dump_body(call.messages)  # type: ignore[arg-type]
