@@ -39,6 +39,16 @@ def read_headers(headers: pb.HttpHeaders) -> dict[str, str]:
     return out
 
 
+def repeated(headers: pb.HttpHeaders) -> set[str]:
+    """Lower-case names of the headers that arrived more than once."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for header in headers.headers.headers:
+        name = header.key.lower()
+        (twice if name in seen else seen).add(name)
+    return twice
+
+
 def is_full_duplex(request: pb.ProcessingRequest) -> bool:
     mode = request.protocol_config.request_body_mode
     return mode == processing_mode_pb2.ProcessingMode.FULL_DUPLEX_STREAMED

@@ -4,10 +4,17 @@ the tests and the committed ``deploy/envoy/local.yaml`` (a test keeps that file 
 Anthropic paths (``.../v1/messages``) route to the Anthropic upstream, everything else to the
 OpenAI upstream. An ``https://`` upstream gets TLS with SNI and a Host rewrite; ``http://`` is
 plain (loopback tests).
+
+Only the LLM routes (``LLM_PATH_REGEX``: the paths trimwire compresses) run the ext_proc filter
+and buffer bodies up to ``buffer_limit_bytes``; every other path streams through untouched at
+Envoy's default buffer (a 51 MiB ``/v1/embeddings`` upload once got a 413). Envoy itself removes
+the ``x-trimwire-*`` headers (``TRIMWIRE_HEADERS``) before a request goes upstream, so a forged
+one never reaches the provider, also while trimwire is down.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import ssl
 from dataclasses import dataclass
@@ -16,9 +23,18 @@ from urllib.parse import urlsplit
 
 import yaml
 
-__all__ = ["TrimwireTls", "EnvoyOptions", "render", "render_yaml", "Upstream", "find_ca_file"]
+__all__ = ["TrimwireTls", "EnvoyOptions", "render", "render_yaml", "Upstream", "find_ca_file",
+           "LLM_PATH_REGEX", "TRIMWIRE_HEADERS"]
 
 DEFAULT_BUFFER_BYTES = 50 * 1024 * 1024
+# The paths trimwire compresses (formats.format_for_path: matched on the path's end, any query).
+LLM_PATH_REGEX = r"^[^?]*/v1/(chat/completions|messages|responses)/?(\?.*)?$"
+# Every x-trimwire-* header trimwire reads (mode, bypass) or sets (the savings headers).
+TRIMWIRE_HEADERS = tuple(f"x-trimwire-{name}" for name in (
+    "outcome", "tokens-before", "tokens-after", "tokens-saved", "ratio", "ms", "mode", "bypass"))
+_ANTHROPIC_PATH_REGEX = r"^[^?]*/v1/messages(/[^?]*)?(\?.*)?$"
+_EXT_PROC_OFF = {"envoy.filters.http.ext_proc": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute", "disabled": True}}
 _CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
                   "/etc/ssl/cert.pem")
 
@@ -142,13 +158,21 @@ def _ext_proc_filter(opts: EnvoyOptions) -> dict[str, Any]:
     }}
 
 
-def _routes(openai: Upstream, anthropic: Upstream) -> list[dict[str, Any]]:
+def _routes(openai: Upstream, anthropic: Upstream, buffer_limit: int) -> list[dict[str, Any]]:
+    """LLM paths first (ext_proc, raised buffer), then everything else (ext_proc off)."""
     def route(upstream: Upstream) -> dict[str, Any]:
         return {"cluster": upstream.name, "timeout": "0s", "host_rewrite_literal": upstream.authority}
 
+    def llm(regex: str, upstream: Upstream) -> dict[str, Any]:
+        return {"match": {"safe_regex": {"regex": regex}}, "route": route(upstream),
+                "request_body_buffer_limit": buffer_limit}
+
     return [
-        {"match": {"safe_regex": {"regex": r"^[^?]*/v1/messages(/[^?]*)?(\?.*)?$"}}, "route": route(anthropic)},
-        {"match": {"prefix": "/"}, "route": route(openai)},
+        llm(LLM_PATH_REGEX.replace("chat/completions|messages|responses", "messages"), anthropic),
+        llm(LLM_PATH_REGEX.replace("chat/completions|messages|responses", "chat/completions|responses"), openai),
+        {"match": {"safe_regex": {"regex": _ANTHROPIC_PATH_REGEX}}, "route": route(anthropic),
+         "typed_per_filter_config": copy.deepcopy(_EXT_PROC_OFF)},
+        {"match": {"prefix": "/"}, "route": route(openai), "typed_per_filter_config": copy.deepcopy(_EXT_PROC_OFF)},
     ]
 
 
@@ -161,8 +185,8 @@ def render(opts: EnvoyOptions) -> dict[str, Any]:
         "stat_prefix": "llm",
         "codec_type": "AUTO",
         "stream_idle_timeout": "600s",
-        "route_config": {"name": "llm", "virtual_hosts": [
-            {"name": "llm", "domains": ["*"], "routes": _routes(openai, anthropic)}]},
+        "route_config": {"name": "llm", "request_headers_to_remove": list(TRIMWIRE_HEADERS), "virtual_hosts": [
+            {"name": "llm", "domains": ["*"], "routes": _routes(openai, anthropic, opts.buffer_limit_bytes)}]},
         "http_filters": [_ext_proc_filter(opts), {"name": "envoy.filters.http.router", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
     }
@@ -185,8 +209,7 @@ def render(opts: EnvoyOptions) -> dict[str, Any]:
             "listeners": [{
                 "name": "llm",
                 "address": _address(opts.listen_host, opts.listen_port),
-                # Agent requests run to several MB; Envoy's 1 MiB default would answer 413.
-                "per_connection_buffer_limit_bytes": opts.buffer_limit_bytes,
+                # No raised per-connection buffer: only the LLM routes buffer (their own limit).
                 "filter_chains": [{"filters": [
                     {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
             }],

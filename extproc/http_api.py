@@ -31,7 +31,7 @@ from . import tls
 from .api_guard import RETRY_AFTER_S, Admission, BadJson, read_messages, response_body
 from .config import Settings
 from .logs import get_logger
-from .metrics import Metrics, sanitise
+from .metrics import AMBIGUOUS_LABEL, Metrics, sanitise
 from .ops_http import health_routes
 from .service import MessageCompressor
 from .stats import SavingsStats
@@ -105,8 +105,11 @@ def api_app(settings: Settings, service: MessageCompressor, metrics: Metrics, is
         headers = request.headers
         bypass = (headers.get(compat.HEADROOM_BYPASS_HEADER, "").strip().lower() == "true"
                   or headers.get(settings.bypass_header, "").strip().lower() in _TRUE)
-        return {"user": headers.get(settings.user_header) or headers.get(compat.HEADROOM_USER_HEADER, ""),
-                "request_id": sanitise(headers.get("x-request-id")), "bypass": "1" if bypass else ""}
+        user = headers.get(settings.user_header) or headers.get(compat.HEADROOM_USER_HEADER, "")
+        if len(headers.getall(settings.user_header, [])) > 1:  # bob then alice: neither is believed
+            user = AMBIGUOUS_LABEL
+            metrics.ambiguous_user.inc()
+        return {"user": user, "request_id": sanitise(headers.get("x-request-id")), "bypass": "1" if bypass else ""}
 
     def compress(raw: bytes, who: dict[str, str]) -> Handled:
         try:

@@ -17,10 +17,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 if TYPE_CHECKING:
     from .compressors.kompress import KompressStatus
 
-__all__ = ["Metrics", "LabelGuard", "OVERFLOW_LABEL", "UNKNOWN_LABEL"]
+__all__ = ["Metrics", "LabelGuard", "AMBIGUOUS_LABEL", "OVERFLOW_LABEL", "UNKNOWN_LABEL"]
 
 OVERFLOW_LABEL = "__overflow__"
 UNKNOWN_LABEL = "__unknown__"
+# The user of a request that names several (two user headers): none of them is believed, no
+# bypass is granted, and the request is counted (trimwire_ambiguous_user_total).
+AMBIGUOUS_LABEL = "__ambiguous__"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@:/+-]")
 _MAX_LABEL_CHARS = 64
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -92,6 +95,8 @@ class Metrics:
         self.request_seconds = Histogram("trimwire_request_seconds", "Time from body received to reply.",
                                          ["format"], buckets=_LATENCY_BUCKETS, registry=r)
         self.inflight = Gauge("trimwire_inflight_streams", "ext_proc streams open now.", registry=r)
+        self.ambiguous_user = Counter("trimwire_ambiguous_user", "Requests that carried the user header "
+                                      "more than once (no user believed, no bypass).", registry=r)
         self.stream_errors = Counter("trimwire_stream_errors", "ext_proc streams ended by a protocol "
                                      "fault or a client cancel.", ["kind"], registry=r)
         self.workers = Gauge("trimwire_compression_workers", "Compression worker processes "

@@ -20,7 +20,7 @@ from .compress import BodyRequest, BodyResult, inference_deadline
 from .config import MODES, Settings
 from .formats import format_for_path
 from .logs import get_logger
-from .metrics import UNKNOWN_LABEL, LabelGuard, Metrics, sanitise
+from .metrics import AMBIGUOUS_LABEL, UNKNOWN_LABEL, LabelGuard, Metrics, sanitise
 from .stats import RequestRecord, SavingsStats, cache_hits
 from .workers import CompressionWorkers
 
@@ -84,6 +84,8 @@ class StreamProcessor:
                     yield from self._on_request_trailers(ctx)
                     ctx.body_sent = ctx.body_done
                 elif kind == "response_headers":
+                    if ctx.outcome == "pending":  # Envoy answered before the body reached us (a 413)
+                        ctx.outcome, ctx.reason = "failed_open", "no_body_received"
                     ctx.answered = True  # before the yield: Envoy may reset while it is being sent
                     yield envoy.response_headers_reply(self._savings_headers(ctx))
                     return  # our last phase: the call ends here, whether or not Envoy resets it
@@ -109,6 +111,9 @@ class StreamProcessor:
         s = self.settings
         ctx.request_id = sanitise(headers.get("x-request-id"))
         ctx.user = headers.get(s.user_header, "")
+        if s.user_header in envoy.repeated(request.request_headers):  # bob then alice: neither
+            ctx.user = AMBIGUOUS_LABEL
+            self.metrics.ambiguous_user.inc()
         ctx.path = headers.get(":path", "")
         ctx.full_duplex = envoy.is_full_duplex(request)
         ctx.content_encoding = headers.get("content-encoding", "identity") or "identity"
@@ -126,7 +131,8 @@ class StreamProcessor:
             ctx.outcome, ctx.reason = "passthrough", "method"
         elif "json" not in headers.get("content-type", "").lower():
             ctx.outcome, ctx.reason = "passthrough", "content_type"
-        elif headers.get(s.bypass_header, "").strip().lower() in _TRUE and s.bypass_allowed(ctx.user):
+        elif (headers.get(s.bypass_header, "").strip().lower() in _TRUE and ctx.user != AMBIGUOUS_LABEL
+              and s.bypass_allowed(ctx.user)):
             ctx.outcome, ctx.reason = "bypassed", "header"
         else:
             ctx.outcome, ctx.reason = "pending", ""

@@ -19,6 +19,7 @@ from typing import Any
 
 from .compress import BodyRequest, BodyResult, dump_body, inference_deadline
 from .formats import anthropic_messages, detect_format, openai_chat, openai_responses, parse_body
+from .metrics import AMBIGUOUS_LABEL
 from .processor import RequestContext, StreamProcessor
 from .tokens import TokenCounter
 
@@ -93,7 +94,7 @@ class MessageCompressor:
         """One call, on the calling thread (the gRPC server's), accounted like an ext_proc request."""
         ctx = RequestContext(request_id=call.request_id, user=call.user, path=call.entry, mode=call.mode)
         try:
-            if call.bypass and self.settings.bypass_allowed(call.user):
+            if call.bypass and call.user != AMBIGUOUS_LABEL and self.settings.bypass_allowed(call.user):
                 ctx.outcome, ctx.reason = "bypassed", "header"
                 return CompressAnswer(_messages_json(call), "bypassed")
             return self._compress(ctx, call)
