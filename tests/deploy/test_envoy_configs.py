@@ -86,9 +86,15 @@ def ext_authz() -> dict[str, Any]:
         "grpc_service": {"envoy_grpc": {"cluster_name": "ext-authz"}}, "transport_api_version": "V3"}}
 
 
+def unwrapped(typed_config: dict[str, Any]) -> dict[str, Any]:
+    """The ExternalProcessor config, also from inside the ExtensionWithMatcher that skips it on
+    paths that are not LLM calls (the snippet, Istio)."""
+    return typed_config.get("extension_config", {}).get("typed_config", typed_config)
+
+
 def comparable(typed_config: dict[str, Any]) -> dict[str, Any]:
     """The filter's settings without the cluster name, durations as seconds."""
-    settings = copy.deepcopy(typed_config)
+    settings = copy.deepcopy(unwrapped(typed_config))
     del settings["grpc_service"]["envoy_grpc"]["cluster_name"]
     settings["message_timeout"] = float(settings["message_timeout"].rstrip("s"))
     settings["grpc_service"]["timeout"] = float(settings["grpc_service"]["timeout"].rstrip("s"))
@@ -106,12 +112,13 @@ def istio_config(envoy_filter: dict[str, Any]) -> dict[str, Any]:
     assert http["operation"] == "INSERT_BEFORE"
     filters = [ext_authz(), router()]
     filters.insert(filters.index(filter_named(filters, ROUTER)), copy.deepcopy(http["value"]))
-    cluster_name = http["value"]["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"]
+    cluster_name = unwrapped(http["value"]["typed_config"])["grpc_service"]["envoy_grpc"]["cluster_name"]
     host = cluster_name.split("|")[3]
     trimwire = grpc_cluster(cluster_name, host, int(cluster_name.split("|")[1]))
     trimwire.update(patches["CLUSTER"]["value"])
     config = shell_config(filters, [trimwire, grpc_cluster("ext-authz", "ext-authz.auth.svc", 9000)])
     config["static_resources"]["listeners"][0].update(patches["LISTENER"]["value"])
+    hcm(config)["route_config"].update(patches["ROUTE_CONFIGURATION"]["value"])
     return config
 
 
@@ -128,7 +135,10 @@ def test_front_proxy_routes_and_upstreams_are_the_local_ones() -> None:
     for upstream in local["static_resources"]["clusters"]:
         if upstream["name"] != "trimwire":
             assert clusters[upstream["name"]] == upstream
-    assert front["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"] == DEFAULT_BUFFER_BYTES
+    # only the LLM routes buffer (and run ext_proc): the listener keeps Envoy's default
+    assert "per_connection_buffer_limit_bytes" not in front["static_resources"]["listeners"][0]
+    routes = hcm(front)["route_config"]["virtual_hosts"][0]["routes"]
+    assert [r.get("request_body_buffer_limit") for r in routes] == [DEFAULT_BUFFER_BYTES] * 2 + [None] * 2
     assert [f["name"] for f in hcm(front)["http_filters"]] == [EXT_PROC, ROUTER]
 
 
@@ -138,6 +148,7 @@ def test_snippet_in_a_full_config_validates(envoy_binary: str, tmp_path: Path) -
     config = shell_config([ext_authz(), snippet["http_filter"], router()],
                           [snippet["cluster"], grpc_cluster("ext-authz", "ext-authz.auth.svc", 9000)])
     config["static_resources"]["listeners"][0].update(snippet["listener"])
+    hcm(config)["route_config"].update(snippet["route_config"])
     validate(envoy_binary, config, tmp_path)
 
 
@@ -153,7 +164,8 @@ def test_envoy_filter_patches_in_a_full_config_validate(render: Any, envoy_binar
 def test_validate_refuses_a_broken_injected_filter(render: Any, envoy_binary: str, tmp_path: Path) -> None:
     """Validate mode really checks the injected filter: an unknown body mode is refused."""
     config = istio_config(render("istio").one("EnvoyFilter"))
-    filter_named(hcm(config)["http_filters"], EXT_PROC)["typed_config"]["processing_mode"]["request_body_mode"] = "WHOLE"
+    unwrapped(filter_named(hcm(config)["http_filters"], EXT_PROC)["typed_config"])["processing_mode"][
+        "request_body_mode"] = "WHOLE"
     with pytest.raises(AssertionError):
         validate(envoy_binary, config, tmp_path)
 

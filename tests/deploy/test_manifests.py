@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from extproc.envoy_config import TRIMWIRE_HEADERS
+
 from .chart import CRD_KINDS, KUBE_VERSIONS, NAMESPACE, RELEASE, VARIANTS, containers, pod_specs
 
 
@@ -111,7 +113,7 @@ def test_envoy_filter(render: Any) -> None:
     spec = envoy_filter["spec"]
     assert spec["workloadSelector"] == {"labels": {"istio": "ingressgateway"}}
     by_kind = {patch["applyTo"]: patch for patch in spec["configPatches"]}
-    assert set(by_kind) == {"HTTP_FILTER", "LISTENER", "CLUSTER"}
+    assert set(by_kind) == {"HTTP_FILTER", "LISTENER", "CLUSTER", "ROUTE_CONFIGURATION"}
     http = by_kind["HTTP_FILTER"]
     assert http["match"]["context"] == "GATEWAY"
     assert http["match"]["listener"]["filterChain"]["filter"] == {
@@ -119,18 +121,21 @@ def test_envoy_filter(render: Any) -> None:
         "subFilter": {"name": "envoy.filters.http.router"}}
     assert http["patch"]["operation"] == "INSERT_BEFORE"
     host = f"{RELEASE}.{NAMESPACE}.svc.cluster.local"
-    grpc = http["patch"]["value"]["typed_config"]["grpc_service"]["envoy_grpc"]
+    grpc = http["patch"]["value"]["typed_config"]["extension_config"]["typed_config"]["grpc_service"]["envoy_grpc"]
     assert grpc["cluster_name"] == f"outbound|50051||{host}"
     assert by_kind["CLUSTER"]["match"]["cluster"] == {"service": host, "portNumber": 50051}
     for kind in ("LISTENER", "CLUSTER"):
         assert by_kind[kind]["patch"] == {"operation": "MERGE", "value": {"per_connection_buffer_limit_bytes": 52428800}}
+    assert by_kind["ROUTE_CONFIGURATION"]["patch"] == {"operation": "MERGE", "value": {
+        "request_headers_to_remove": list(TRIMWIRE_HEADERS)}}
 
 
 def test_envoy_filter_can_be_limited_to_one_listener_port(render: Any) -> None:
     """istio.portNumber narrows the filter and the buffer patch to that listener."""
     patches = render("istio", {"istio": {"portNumber": 8443}}).one("EnvoyFilter")["spec"]["configPatches"]
-    ports = {p["applyTo"]: p["match"].get("listener", {}).get("portNumber") for p in patches}
-    assert ports == {"HTTP_FILTER": 8443, "LISTENER": 8443, "CLUSTER": None}
+    ports = {p["applyTo"]: p["match"].get("listener", p["match"].get("routeConfiguration", {})).get("portNumber")
+             for p in patches}
+    assert ports == {"HTTP_FILTER": 8443, "LISTENER": 8443, "CLUSTER": None, "ROUTE_CONFIGURATION": 8443}
 
 
 def test_envoy_gateway_policies(render: Any) -> None:
@@ -147,7 +152,9 @@ def test_envoy_gateway_policies(render: Any) -> None:
     assert ext_proc["processingMode"] == {"request": {"body": "Buffered"}, "response": {}}
     traffic = rendered.one("ClientTrafficPolicy")
     assert traffic["metadata"]["namespace"] == "default"
-    assert traffic["spec"] == {"targetRefs": policy["spec"]["targetRefs"], "connection": {"bufferLimit": 52428800}}
+    assert traffic["spec"] == {"targetRefs": policy["spec"]["targetRefs"], "connection": {"bufferLimit": 52428800},
+                               "headers": {"earlyRequestHeaders": {"remove": [
+                                   name for name in TRIMWIRE_HEADERS if name not in ("x-trimwire-mode", "x-trimwire-bypass")]}}}
     grant = rendered.one("ReferenceGrant")
     assert grant["metadata"]["namespace"] == NAMESPACE
     assert grant["spec"] == {"from": [{"group": "gateway.envoyproxy.io", "kind": "EnvoyExtensionPolicy", "namespace": "default"}],

@@ -4,19 +4,23 @@ not read streams through unbuffered; two user headers grant no one's bypass."""
 
 from __future__ import annotations
 
+import copy
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import yaml
 
-from extproc.envoy_config import TRIMWIRE_HEADERS
+from extproc.envoy_config import TRIMWIRE_HEADERS, render
 from tests.upstream import RecordingUpstream
 
 from .bodies import chat_conversation
-from .stack import (TEST_ID_HEADER, EnvoyProcess, TrimwireProcess, free_ports, metric_value, recorded,
-                    start_test_envoy, start_trimwire)
+from .stack import (REPO_ROOT, TEST_ID_HEADER, EnvoyProcess, TrimwireProcess, find_envoy_or_skip, free_ports,
+                    http_get, loopback_envoy_options, metric_value, recorded, start_test_envoy, stop_process,
+                    wait_until)
 
 FORGED = {name: "FORGED" for name in TRIMWIRE_HEADERS if name not in ("x-trimwire-mode", "x-trimwire-bypass")}
 
@@ -68,3 +72,48 @@ def test_two_user_headers_grant_no_bypass(envoy: EnvoyProcess, trimwire: Trimwir
                      [("x-maas-username", "bob"), ("x-maas-username", "alice"), ("x-trimwire-bypass", "true")])
     assert reply.status_code == 200 and reply.headers["x-trimwire-outcome"] != "bypassed"
     assert metric_value(trimwire.ops_url, "trimwire_ambiguous_user_total", {}) == before + 1
+
+
+@pytest.fixture(scope="module")
+def snippet_envoy(upstream: RecordingUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The loopback config with deploy/envoy/ext-proc-snippet.yaml's filter, listener and route
+    settings pasted in place of the local ones (routes without per-route scoping), trimwire down
+    and failing closed: a request the filter does not skip fails, one it skips goes through."""
+    opts = loopback_envoy_options(free_ports(1)[0], upstream.url, failure_mode_allow=False)
+    config = render(opts)
+    snippet = yaml.safe_load((REPO_ROOT / "deploy" / "envoy" / "ext-proc-snippet.yaml").read_text())
+    [listener] = config["static_resources"]["listeners"]
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    ext_proc = copy.deepcopy(snippet["http_filter"])
+    ext_proc["typed_config"]["extension_config"]["typed_config"]["failure_mode_allow"] = False
+    hcm["http_filters"][0] = ext_proc
+    for route in hcm["route_config"]["virtual_hosts"][0]["routes"]:
+        route.pop("typed_per_filter_config", None)
+        route.pop("request_body_buffer_limit", None)
+    hcm["route_config"]["request_headers_to_remove"] = []
+    hcm["route_config"].update(snippet["route_config"])
+    listener.update(snippet["listener"])
+    path = tmp_path_factory.mktemp("snippet") / "envoy.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = subprocess.Popen([find_envoy_or_skip(), "-c", str(path), "--log-level", "error", "--base-id",
+                             str(opts.admin_port), "--disable-hot-restart"], stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: http_get(f"http://127.0.0.1:{opts.admin_port}/ready").status_code == 200,
+                   "envoy /ready", alive=proc)
+        yield f"http://127.0.0.1:{opts.listen_port}"
+    finally:
+        stop_process(proc)
+
+
+def test_the_snippet_runs_ext_proc_on_llm_paths_only(snippet_envoy: str, upstream: RecordingUpstream) -> None:
+    """The snippet's matcher skips the filter on other paths: with trimwire down and failing
+    closed, /v1/chat/completions fails while a 51 MiB /v1/embeddings upload goes through whole,
+    and forged x-trimwire-* headers are removed on the way."""
+    llm, _ = _post(snippet_envoy, "/v1/chat/completions", json.dumps(chat_conversation()[0]).encode(), [])
+    assert llm.status_code == 500
+    body = b'{"model":"e","input":"' + b"a" * (51 * 1024 * 1024) + b'"}'
+    reply, test_id = _post(snippet_envoy, "/v1/embeddings", body, list(FORGED.items()))
+    assert reply.status_code == 200
+    [seen] = recorded(upstream, test_id)
+    assert len(seen.body) == len(body)
+    assert not [name for name in seen.headers if name.lower().startswith("x-trimwire-")]
