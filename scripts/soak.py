@@ -28,7 +28,18 @@ flat within 10% after warm-up, FDs flat.
 
     python scripts/soak.py [--seconds 600] [--concurrency 4] [--block-cache-bytes 262144]
         [--workers N] [--corpus ../shared/corpus/corpus.jsonl] [--sample-every 5]
+        [--hostile] [--hostile-every 2] [--worker-memory-mb 1024]
         [--samples FILE.jsonl] [--logs DIR] [--quick] [--write]
+
+``--hostile`` adds issue 20's attacks (``_hostile.py``: spaceless 60 MiB gzip bodies, 40 MiB and
+NaN posts to the HTTP API, forged x-trimwire-* headers, two user headers, a million tiny
+messages, a 51 MiB embeddings upload) to the replay: one every ``--hostile-every`` seconds (2),
+in turn, from a client of its own, with ``worker_memory_mb`` set (``--worker-memory-mb``, 1024).
+What the attacker saw is reported apart from the agents' requests, and the verdict is the
+hostile phase's targets: zero failed agent requests, zero worker deaths (the log's
+``worker_died``; no fault is injected, so any is false), every worker's RSS within
+``worker_memory_mb``. Fail-opens of agent requests are reported, not held to zero: an attack
+may keep the workers busy past a request's deadline.
 
 ``--quick`` is a 60 s run sampled every 2 s, for debugging. ``--samples`` and ``--logs`` keep every
 sample and the processes' logs; they, like ``--write``, are left out of the command the report
@@ -73,6 +84,7 @@ from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import publish  # noqa: E402
 from scripts._e2e_stack import (Proc, envoy_version, free_port, ms, percentile, scrape,  # noqa: E402
                                 start_envoy3, start_helper, start_trimwire, tree_fds, tree_rss)
+from scripts._hostile import ATTACKS, Targets, attack  # noqa: E402
 
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 HEADERS = {"content-type": "application/json", "authorization": "Bearer soak", "x-api-key": "soak",
@@ -175,6 +187,7 @@ class Load:
     failures: Counter = field(default_factory=Counter)   # "HTTP 503", exception type
     outcomes: Counter = field(default_factory=Counter)   # x-trimwire-outcome of 2xx responses
     latencies: list[tuple[float, float]] = field(default_factory=list)   # (seconds into run, seconds)
+    attacks: Counter = field(default_factory=Counter)    # (attack, what the attacker saw): --hostile
     cycles: int = 0
     halt: threading.Event = field(default_factory=threading.Event)       # the sampler saw a death
     halt_reason: str = ""
@@ -192,7 +205,7 @@ _TLS = ssl.create_default_context()  # plain loopback HTTP; shared so no client 
 
 
 async def drive(url: str, conversations: list[Conversation], concurrency: int, seconds: float,
-                max_requests: int, load: Load) -> None:
+                max_requests: int, load: Load, hostile=None) -> None:
     work = cycles(conversations)   # shared: each agent takes the next conversation when it is done
     load.started = time.monotonic()
     deadline = load.started + seconds
@@ -227,9 +240,20 @@ async def drive(url: str, conversations: list[Conversation], concurrency: int, s
                     load.outcomes[response.headers.get("x-trimwire-outcome") or "missing"] += 1
 
     try:
-        await asyncio.gather(*(agent() for _ in range(concurrency)))
+        await asyncio.gather(*(agent() for _ in range(concurrency)), *([hostile(done)] if hostile else []))
     finally:
         load.stopped = time.monotonic()
+
+
+async def attacker(targets: Targets, every: float, load: Load, done) -> None:
+    """--hostile: the attacks of _hostile.py in turn, one every ``every`` seconds, until the load ends."""
+    names = list(ATTACKS)
+    sent = 0
+    while not done():
+        name = names[sent % len(names)]
+        sent += 1
+        load.attacks[name, await attack(name, targets)] += 1
+        await asyncio.sleep(every)
 
 
 # --- sampling --------------------------------------------------------------------------------
@@ -391,10 +415,15 @@ def soak(args: argparse.Namespace, conversations: list[Conversation], workdir: P
     unused_noop_port = free_port()   # start_envoy3's no-op listener; never sent a request here
     envoy = keep(start_envoy3(workdir, f"http://127.0.0.1:{upstream.port}", unused_noop_port,
                               trimwire_port, MESSAGE_TIMEOUT_S))
+    api_port = free_port()
     trimwire = keep(start_trimwire(workdir, trimwire_port, args.workers, {
         "TRIMWIRE_BLOCK_CACHE_BYTES": str(args.block_cache_bytes),
         "TRIMWIRE_LOG_LEVEL": "info",      # production's: one JSON line per request
+        "TRIMWIRE_API_ADDRESS": f"127.0.0.1:{api_port}",
+        "TRIMWIRE_WORKER_MEMORY_MB": str(args.worker_memory_mb),
     }))
+    envoy_url = f"http://127.0.0.1:{envoy.ports['trimwire']}"
+    targets = Targets(envoy_url, f"http://127.0.0.1:{api_port}")
     load = Load()
     sampler = Sampler(trimwire, envoy, load, args.sample_every, args.progress_every)
     stack.callback(sampler.close)
@@ -402,8 +431,8 @@ def soak(args: argparse.Namespace, conversations: list[Conversation], workdir: P
     first.t = 0.0
     sampler.start()
     try:
-        asyncio.run(drive(f"http://127.0.0.1:{envoy.ports['trimwire']}", conversations, args.concurrency,
-                          args.seconds, args.max_requests, load))
+        hostile = (lambda done: attacker(targets, args.hostile_every, load, done)) if args.hostile else None
+        asyncio.run(drive(envoy_url, conversations, args.concurrency, args.seconds, args.max_requests, load, hostile))
     finally:
         sampler.finish()
     if sampler.error is not None:
@@ -585,6 +614,8 @@ def report(result: Result, args: argparse.Namespace, meta: dict) -> str:
         "",
         f"Per process (context; the target is the total): {'; '.join(per_role) or 'no process kept its pid'}.",
     ]
+    if args.hostile:
+        lines += hostile_report(result, args)
     if load.halt_reason:
         lines.append(f"- The run did not finish: {load.halt_reason}: **not met**.")
     answered = sum(n for outcome, n in load.outcomes.items() if outcome != "missing")
@@ -593,6 +624,35 @@ def report(result: Result, args: argparse.Namespace, meta: dict) -> str:
                   f"(trimwire_stream_errors_total): {_counts(odd_streams)}; {request_lines:,} request log lines "
                   f"for {answered:,} requests trimwire answered; outside the JSON log: {stderr}."]
     return "\n".join(lines)
+
+
+def hostile_report(result: Result, args: argparse.Namespace) -> list[str]:
+    """--hostile: what the attacker saw, and issue 20's targets for the hostile phase."""
+    load, log, samples = result.load, result.log_lines, result.samples
+    deaths, kills = log["warning", "worker_died"], log["warning", "worker_killed"]
+    bound = args.worker_memory_mb * MIB
+    workers = {role: max(s.rss_by_role.get(role, 0) for s in samples)
+               for s in samples for role in s.rss_by_role if role.startswith("worker")}
+    server = max(s.rss_by_role.get("server", 0) for s in samples)
+    seen = "; ".join(f"{name}: " + ", ".join(f"{what} x{n}" for (attack_name, what), n in sorted(load.attacks.items())
+                                             if attack_name == name)
+                     for name in ATTACKS if any(a == name for a, _ in load.attacks))
+    within = all(peak <= bound for peak in workers.values()) if bound else False
+    return [
+        "",
+        f"Hostile phase (issue 20): one attack every {args.hostile_every:g} s from a client of its own, "
+        f"{sum(load.attacks.values()):,} in all, `worker_memory_mb` {args.worker_memory_mb}. What the attacker "
+        f"saw: {seen or 'nothing'}.",
+        "",
+        f"- Zero failed agent requests: {load.failed:,} of {load.sent:,}: {_verdict(load.failed == 0)}.",
+        f"- Zero false worker deaths (`worker_died` in the log; no fault injected): {deaths:,}: "
+        f"{_verdict(deaths == 0)}. Workers killed for a job stuck past its deadline (`worker_killed`): {kills:,}.",
+        f"- Every worker's RSS within `worker_memory_mb` ({args.worker_memory_mb} MiB): peaks "
+        + (", ".join(f"{role} {peak / MIB:.0f} MiB" for role, peak in sorted(workers.items())) or "none")
+        + f": {_verdict(within)}. Server process peak {server / MIB:.0f} MiB (its request bytes are bounded "
+        f"by `api_max_inflight_bytes` and Envoy's buffer, not by a limit of its own).",
+        f"- Agent requests failed open meanwhile (context, not a target): {load.fail_opens:,}.",
+    ]
 
 
 def main() -> int:
@@ -609,12 +669,18 @@ def main() -> int:
     parser.add_argument("--samples", type=Path, help="also write every sample to this JSON-lines file")
     parser.add_argument("--logs", type=Path, help="copy the processes' logs into this folder at the end")
     parser.add_argument("--quick", action="store_true", help="60 s, sampled every 2 s, 6 s warm-up")
+    parser.add_argument("--hostile", action="store_true", help="mix issue 20's attacks into the replay")
+    parser.add_argument("--hostile-every", type=float, default=2.0, help="seconds between attacks")
+    parser.add_argument("--worker-memory-mb", type=int, default=-1,
+                        help="TRIMWIRE_WORKER_MEMORY_MB (1024 with --hostile, else 0: no limit)")
     parser.add_argument("--write", action="store_true", help="put the report into docs/benchmarks.md")
     args = parser.parse_args()
     if not args.corpus.exists():
         parser.error(f"no corpus at {args.corpus} (JSONL rows with 'format' and 'body')")
     if args.quick:
         args.seconds = 60.0
+    if args.worker_memory_mb < 0:
+        args.worker_memory_mb = 1024 if args.hostile else 0
     args.sample_every = args.sample_every or (2.0 if args.quick else 5.0)
     args.warmup = args.warmup or min(60.0, 0.1 * args.seconds)   # 60 s of 600; 6 s of --quick's 60
     args.max_requests = args.max_requests or int(1000 * args.seconds)

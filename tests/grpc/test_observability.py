@@ -34,6 +34,7 @@ EXPECTED_FAMILIES = {
     "trimwire_stage_seconds": ("histogram", {"stage"}),
     "trimwire_request_seconds": ("histogram", {"format"}),
     "trimwire_inflight_streams": ("gauge", set()),
+    "trimwire_ambiguous_user_total": ("counter", set()),
     "trimwire_stream_errors_total": ("counter", {"kind"}),
     "trimwire_compression_workers": ("gauge", set()),
     "trimwire_ready": ("gauge", set()),

@@ -23,6 +23,7 @@ EXPECTED_FAMILIES = {
     "trimwire_stage_seconds": ("histogram", {"stage"}),
     "trimwire_request_seconds": ("histogram", {"format"}),
     "trimwire_inflight_streams": ("gauge", set()),
+    "trimwire_ambiguous_user": ("counter", set()),
     "trimwire_stream_errors": ("counter", {"kind"}),
     "trimwire_compression_workers": ("gauge", set()),
     "trimwire_ready": ("gauge", set()),
@@ -43,7 +44,7 @@ EXPECTED_SAMPLES = {
     "trimwire_api_config_ignored_total", "trimwire_block_cache_total",
     "trimwire_stage_seconds_bucket", "trimwire_stage_seconds_sum", "trimwire_stage_seconds_count",
     "trimwire_request_seconds_bucket", "trimwire_request_seconds_sum", "trimwire_request_seconds_count",
-    "trimwire_inflight_streams", "trimwire_compression_workers", "trimwire_ready",
+    "trimwire_inflight_streams", "trimwire_compression_workers", "trimwire_ready", "trimwire_ambiguous_user_total",
     "trimwire_kompress_model", "trimwire_kompress_unavailable", "trimwire_kompress_blocks_total",
     "trimwire_kompress_chunks_total", "trimwire_compressor_unavailable", "trimwire_error_guard_rejected_total",
 }
