@@ -30,6 +30,7 @@ from .grpc_api import CompressorService
 from .http_api import start_api_http
 from .logs import get_logger
 from .metrics import Metrics
+from .native_log import capture_stderr
 from .ops_http import start_ops_http
 from .processor import StreamProcessor
 from .service import MessageCompressor
@@ -174,10 +175,14 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain within ``drain_grace_s``."""
-    running = await start_server(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await running.stop()
+    restore = capture_stderr(get_logger("trimwire.native"))  # gRPC core's own lines, into the JSON log
+    try:
+        running = await start_server(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await running.stop()
+    finally:
+        restore()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -150,8 +151,9 @@ def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> str:
     calm.stop()
     chosen = [c for c, (outcome, _) in zip(conversations, calm_outcomes) if outcome == "compressed"][:ORDINARY]
 
-    lines = [f"bench_hostile: {args.workers} workers on {usable_cpus()} usable CPUs; {len(chosen)} ordinary "
-             f"requests chosen (compressed with no attack, of {len(conversations)} candidates)"]
+    lines = [f"bench_hostile: {args.workers} workers on {usable_cpus()} usable CPUs (load average "
+             f"{os.getloadavg()[0]:.1f}); {len(chosen)} ordinary requests chosen (compressed with no attack, "
+             f"of {len(conversations)} candidates)"]
     for round_number in range(1, args.rounds + 1):
         offset = calm.log.stat().st_size   # the log is appended to by every trimwire started here
         trimwire = _trimwire(workdir, port, api_port, args.workers)
