@@ -4,12 +4,22 @@ Request headers decide whether the request is ours (path, method, content-type, 
 which mode it asks for (``x-trimwire-mode: cache|token``; other values are ignored); the request
 body is handed to the compression workers once, complete; response headers carry the
 savings back to the client. Everything else passes through. No compression logic lives here.
+
+A stream holds a thread of the gRPC server from its request headers on, and Envoy sends the body
+only once the client has uploaded all of it. So that clients that send headers and stall cannot
+take every thread (1,100 of them once left new requests uncompressed and the gRPC health check
+unanswered), at most ``BodyWaits.limit`` streams wait for a body at once (half of
+``stream_threads``); one more cancels the stream that has waited longest (Envoy, failing open,
+sends that request on uncompressed once its body arrives). Stalled uploads are the longest waits,
+so they go first; a prompt upload is never the oldest while they are there.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
@@ -56,6 +66,31 @@ class RequestContext:
         return self.outcome not in ("passthrough", "bypassed")
 
 
+class BodyWaits:
+    """The streams waiting for their request body, oldest first, each with what cancels it."""
+
+    def __init__(self, limit: int, on_evict: Callable[[], None]) -> None:
+        self.limit = max(1, limit)
+        self._on_evict = on_evict
+        self._waiting: OrderedDict[int, Callable[[], None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def start(self, key: int, cancel: Callable[[], None]) -> None:
+        with self._lock:
+            self._waiting[key] = cancel
+            evicted = self._waiting.popitem(last=False)[1] if len(self._waiting) > self.limit else None
+        if evicted is not None:
+            self._on_evict()
+            evicted()
+
+    def end(self, key: int) -> None:
+        with self._lock:
+            self._waiting.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+
 class StreamProcessor:
     """Shared by every stream of a server; per-request state lives in RequestContext."""
 
@@ -67,17 +102,25 @@ class StreamProcessor:
         self.stats = stats
         self.users = LabelGuard(settings.user_label_mode, settings.user_label_limit)
         self.models = LabelGuard("raw", 200)
+        self.body_waits = BodyWaits(settings.stream_threads // 2,
+                                    lambda: metrics.stream_errors.labels("body_wait_evicted").inc())
 
-    def process(self, requests: Iterator[pb.ProcessingRequest]) -> Iterator[pb.ProcessingResponse]:
-        """One stream, on a thread of the gRPC server: each message in, its replies out."""
+    def process(self, requests: Iterator[pb.ProcessingRequest],
+                cancel: Callable[[], None] = lambda: None) -> Iterator[pb.ProcessingResponse]:
+        """One stream, on a thread of the gRPC server: each message in, its replies out.
+        ``cancel`` ends the stream from another thread (``BodyWaits``)."""
         ctx = RequestContext()
         self.metrics.inflight.inc()
         try:
             for request in requests:
                 kind = request.WhichOneof("request")
                 if kind == "request_headers":
-                    yield self._on_request_headers(ctx, request)
+                    reply = self._on_request_headers(ctx, request)
+                    if not request.request_headers.end_of_stream:
+                        self.body_waits.start(id(ctx), cancel)
+                    yield reply
                 elif kind == "request_body":
+                    self.body_waits.end(id(ctx))
                     yield from self._on_request_body(ctx, request.request_body)
                     ctx.body_sent = ctx.body_done
                 elif kind == "request_trailers":
@@ -97,6 +140,7 @@ class StreamProcessor:
             self._cancelled(ctx)
             raise
         finally:
+            self.body_waits.end(id(ctx))
             self.metrics.inflight.dec()
             self.account(ctx)
 

@@ -52,7 +52,7 @@ class _ExternalProcessor(pb_grpc.ExternalProcessorServicer):
     def Process(self, request_iterator: Iterator[pb.ProcessingRequest],
                 context: grpc.ServicerContext) -> Iterator[pb.ProcessingResponse]:
         try:  # a cancel (Envoy's reset) is counted by the processor
-            yield from self.processor.process(request_iterator)
+            yield from self.processor.process(request_iterator, context.cancel)
         except Exception as exc:  # one broken stream never affects another
             self.metrics.stream_errors.labels(type(exc).__name__).inc()
             log.warning("stream_error", error=type(exc).__name__)
