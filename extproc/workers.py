@@ -48,7 +48,7 @@ __all__ = ["CompressionWorkers", "usable_cpus", "KILL_AFTER_S"]
 
 Factory = Callable[[Settings], BodyCompressor]
 
-KILL_AFTER_S = 0.5            # a worker that has not answered this long after its cancel is killed
+KILL_AFTER_S = 1.0            # a worker that has not answered this long after its cancel is killed
 log = get_logger("trimwire.workers")
 
 
