@@ -8,8 +8,10 @@ plain (loopback tests).
 Only the LLM routes (``LLM_PATH_REGEX``: the paths trimwire compresses) run the ext_proc filter
 and buffer bodies up to ``buffer_limit_bytes``; every other path streams through untouched at
 Envoy's default buffer (a 51 MiB ``/v1/embeddings`` upload once got a 413). Envoy itself removes
-the ``x-trimwire-*`` headers (``TRIMWIRE_HEADERS``) before a request goes upstream, so a forged
-one never reaches the provider, also while trimwire is down.
+forged ``x-trimwire-*`` headers, so none reaches the provider, also while trimwire is down: the
+savings headers trimwire sets (``SAVINGS_HEADERS``) by a header-mutation filter before ext_proc
+(trimwire's own values are set after it), the ones it reads (``SIGNAL_HEADERS``: mode, bypass)
+as the router sends the request upstream (after trimwire read them).
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ from urllib.parse import urlsplit
 import yaml
 
 __all__ = ["TrimwireTls", "EnvoyOptions", "render", "render_yaml", "Upstream", "find_ca_file",
-           "LLM_PATH_REGEX", "TRIMWIRE_HEADERS"]
+           "LLM_PATH_REGEX", "TRIMWIRE_HEADERS", "SAVINGS_HEADERS", "SIGNAL_HEADERS", "header_filter"]
 
 DEFAULT_BUFFER_BYTES = 50 * 1024 * 1024
 # The paths trimwire compresses (formats.format_for_path: matched on the path's end, any query).
 LLM_PATH_REGEX = r"^[^?]*/v1/(chat/completions|messages|responses)/?(\?.*)?$"
-# Every x-trimwire-* header trimwire reads (mode, bypass) or sets (the savings headers).
-TRIMWIRE_HEADERS = tuple(f"x-trimwire-{name}" for name in (
-    "outcome", "tokens-before", "tokens-after", "tokens-saved", "ratio", "ms", "mode", "bypass"))
+# The x-trimwire-* headers trimwire sets on the upstream request and the response, and the ones
+# it reads from the client (and removes itself when it is up).
+SAVINGS_HEADERS = tuple(f"x-trimwire-{name}" for name in (
+    "outcome", "tokens-before", "tokens-after", "tokens-saved", "ratio", "ms"))
+SIGNAL_HEADERS = ("x-trimwire-mode", "x-trimwire-bypass")
+TRIMWIRE_HEADERS = SAVINGS_HEADERS + SIGNAL_HEADERS
 _ANTHROPIC_PATH_REGEX = r"^[^?]*/v1/messages(/[^?]*)?(\?.*)?$"
 _EXT_PROC_OFF = {"envoy.filters.http.ext_proc": {
     "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute", "disabled": True}}
@@ -158,6 +163,13 @@ def _ext_proc_filter(opts: EnvoyOptions) -> dict[str, Any]:
     }}
 
 
+def header_filter() -> dict[str, Any]:
+    """Removes forged savings headers before ext_proc runs (it runs first in the chain)."""
+    return {"name": "envoy.filters.http.header_mutation", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+        "mutations": {"request_mutations": [{"remove": name} for name in SAVINGS_HEADERS]}}}
+
+
 def _routes(openai: Upstream, anthropic: Upstream, buffer_limit: int) -> list[dict[str, Any]]:
     """LLM paths first (ext_proc, raised buffer), then everything else (ext_proc off)."""
     def route(upstream: Upstream) -> dict[str, Any]:
@@ -185,9 +197,9 @@ def render(opts: EnvoyOptions) -> dict[str, Any]:
         "stat_prefix": "llm",
         "codec_type": "AUTO",
         "stream_idle_timeout": "600s",
-        "route_config": {"name": "llm", "request_headers_to_remove": list(TRIMWIRE_HEADERS), "virtual_hosts": [
+        "route_config": {"name": "llm", "request_headers_to_remove": list(SIGNAL_HEADERS), "virtual_hosts": [
             {"name": "llm", "domains": ["*"], "routes": _routes(openai, anthropic, opts.buffer_limit_bytes)}]},
-        "http_filters": [_ext_proc_filter(opts), {"name": "envoy.filters.http.router", "typed_config": {
+        "http_filters": [header_filter(), _ext_proc_filter(opts), {"name": "envoy.filters.http.router", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
     }
     trimwire = {

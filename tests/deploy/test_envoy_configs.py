@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.envoy_config import DEFAULT_BUFFER_BYTES, EnvoyOptions, render
+from extproc.envoy_config import DEFAULT_BUFFER_BYTES, SAVINGS_HEADERS, SIGNAL_HEADERS, EnvoyOptions, render
+from extproc.envoy_config import render as render_local
 
 from .chart import NAMESPACE, RELEASE, REPO_ROOT
 
 ENVOY_DIR = REPO_ROOT / "deploy" / "envoy"
 EXT_PROC = "envoy.filters.http.ext_proc"
 ROUTER = "envoy.filters.http.router"
+HEADER_MUTATION = "envoy.filters.http.header_mutation"
 HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 
 
@@ -108,10 +110,12 @@ def local_filter() -> dict[str, Any]:
 def istio_config(envoy_filter: dict[str, Any]) -> dict[str, Any]:
     """A gateway config with the EnvoyFilter's patches applied the way Istio applies them."""
     patches = {p["applyTo"]: p["patch"] for p in envoy_filter["spec"]["configPatches"]}
-    http = patches["HTTP_FILTER"]
-    assert http["operation"] == "INSERT_BEFORE"
     filters = [ext_authz(), router()]
-    filters.insert(filters.index(filter_named(filters, ROUTER)), copy.deepcopy(http["value"]))
+    for patch in envoy_filter["spec"]["configPatches"]:  # each in turn, as Istio applies them
+        if patch["applyTo"] == "HTTP_FILTER":
+            assert patch["patch"]["operation"] == "INSERT_BEFORE"
+            filters.insert(filters.index(filter_named(filters, ROUTER)), copy.deepcopy(patch["patch"]["value"]))
+    http = {"value": filter_named(filters, EXT_PROC)}
     cluster_name = unwrapped(http["value"]["typed_config"])["grpc_service"]["envoy_grpc"]["cluster_name"]
     host = cluster_name.split("|")[3]
     trimwire = grpc_cluster(cluster_name, host, int(cluster_name.split("|")[1]))
@@ -139,13 +143,13 @@ def test_front_proxy_routes_and_upstreams_are_the_local_ones() -> None:
     assert "per_connection_buffer_limit_bytes" not in front["static_resources"]["listeners"][0]
     routes = hcm(front)["route_config"]["virtual_hosts"][0]["routes"]
     assert [r.get("request_body_buffer_limit") for r in routes] == [DEFAULT_BUFFER_BYTES] * 2 + [None] * 2
-    assert [f["name"] for f in hcm(front)["http_filters"]] == [EXT_PROC, ROUTER]
+    assert [f["name"] for f in hcm(front)["http_filters"]] == [HEADER_MUTATION, EXT_PROC, ROUTER]
 
 
 def test_snippet_in_a_full_config_validates(envoy_binary: str, tmp_path: Path) -> None:
     """The snippet's filter, cluster and listener setting, pasted after an auth filter, validate."""
     snippet = load("ext-proc-snippet.yaml")
-    config = shell_config([ext_authz(), snippet["http_filter"], router()],
+    config = shell_config([ext_authz(), snippet["header_filter"], snippet["http_filter"], router()],
                           [snippet["cluster"], grpc_cluster("ext-authz", "ext-authz.auth.svc", 9000)])
     config["static_resources"]["listeners"][0].update(snippet["listener"])
     hcm(config)["route_config"].update(snippet["route_config"])
@@ -156,7 +160,7 @@ def test_envoy_filter_patches_in_a_full_config_validate(render: Any, envoy_binar
     """The chart's EnvoyFilter, applied to a gateway config, validates with ext_proc between auth and router."""
     config = istio_config(render("istio").one("EnvoyFilter"))
     names = [f["name"] for f in hcm(config)["http_filters"]]
-    assert names == ["envoy.filters.http.ext_authz", EXT_PROC, ROUTER]
+    assert names == ["envoy.filters.http.ext_authz", HEADER_MUTATION, EXT_PROC, ROUTER]
     assert config["static_resources"]["clusters"][0]["name"] == f"outbound|50051||{RELEASE}.{NAMESPACE}.svc.cluster.local"
     validate(envoy_binary, config, tmp_path)
 
@@ -175,7 +179,8 @@ def _shipped_filters(render: Any) -> dict[str, dict[str, Any]]:
         "front-proxy": filter_named(hcm(load("front-proxy.yaml"))["http_filters"], EXT_PROC)["typed_config"],
         "snippet": load("ext-proc-snippet.yaml")["http_filter"]["typed_config"],
         "istio": next(p for p in render("istio").one("EnvoyFilter")["spec"]["configPatches"]
-                      if p["applyTo"] == "HTTP_FILTER")["patch"]["value"]["typed_config"],
+                      if p["applyTo"] == "HTTP_FILTER" and p["patch"]["value"]["name"] == EXT_PROC)[
+                          "patch"]["value"]["typed_config"],
     }
 
 
@@ -195,3 +200,23 @@ def test_trimwire_clusters_speak_http2_with_raised_buffers() -> None:
         assert cluster["per_connection_buffer_limit_bytes"] == DEFAULT_BUFFER_BYTES
         assert cluster["health_checks"][0]["grpc_health_check"] == {"service_name": "envoy.service.ext_proc.v3.ExternalProcessor"}
     assert snippet["listener"] == {"per_connection_buffer_limit_bytes": DEFAULT_BUFFER_BYTES}
+
+
+def test_every_shipped_config_removes_forged_trimwire_headers(render: Any) -> None:
+    """local, front proxy, snippet and Istio: the savings headers go before ext_proc (a
+    header-mutation filter right before it), the headers trimwire reads as the router sends the
+    request upstream; Envoy Gateway removes the savings headers before routing."""
+    removed_early = [{"remove": name} for name in SAVINGS_HEADERS]
+    snippet = load("ext-proc-snippet.yaml")
+    chains = {"local": hcm(render_local(EnvoyOptions())), "front-proxy": hcm(load("front-proxy.yaml")),
+              "istio": hcm(istio_config(render("istio").one("EnvoyFilter"))),
+              "snippet": {"http_filters": [snippet["header_filter"], snippet["http_filter"]],
+                          "route_config": snippet["route_config"]}}
+    for where, chain in chains.items():
+        names = [f["name"] for f in chain["http_filters"]]
+        assert names.index(HEADER_MUTATION) == names.index(EXT_PROC) - 1, where
+        early = filter_named(chain["http_filters"], HEADER_MUTATION)["typed_config"]["mutations"]
+        assert early["request_mutations"] == removed_early, where
+        assert chain["route_config"]["request_headers_to_remove"] == list(SIGNAL_HEADERS), where
+    traffic = render("envoy-gateway").one("ClientTrafficPolicy")
+    assert traffic["spec"]["headers"]["earlyRequestHeaders"]["remove"] == list(SAVINGS_HEADERS)

@@ -86,11 +86,10 @@ def snippet_envoy(upstream: RecordingUpstream, tmp_path_factory: pytest.TempPath
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     ext_proc = copy.deepcopy(snippet["http_filter"])
     ext_proc["typed_config"]["extension_config"]["typed_config"]["failure_mode_allow"] = False
-    hcm["http_filters"][0] = ext_proc
+    hcm["http_filters"] = [snippet["header_filter"], ext_proc, hcm["http_filters"][-1]]
     for route in hcm["route_config"]["virtual_hosts"][0]["routes"]:
         route.pop("typed_per_filter_config", None)
         route.pop("request_body_buffer_limit", None)
-    hcm["route_config"]["request_headers_to_remove"] = []
     hcm["route_config"].update(snippet["route_config"])
     listener.update(snippet["listener"])
     path = tmp_path_factory.mktemp("snippet") / "envoy.yaml"
