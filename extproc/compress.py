@@ -21,6 +21,8 @@ from .formats import adapter_for
 from .pipeline import Budget, Pipeline, Policy
 from .messages import Body, Checkpoints, MessageReader, Surroundings
 from .pipeline.cache import ItemOutcome, MessageCache
+from .pipeline.dedup import Dedup
+from .pipeline.lines import LineIndex, Source
 from .tokens import TokenCounter
 
 __all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "dump_body", "inference_deadline"]
@@ -106,6 +108,9 @@ class _Totals:
     tokens_before: int
     saved: int
     edits: tuple[Edit, ...]
+    # dedup's line index of every message as it went out, and how many sources of it are theirs
+    index: LineIndex | None = None
+    version: int = 0
 
 
 class BodyCompressor:
@@ -116,12 +121,14 @@ class BodyCompressor:
     """
 
     def __init__(self, settings: Settings, pipeline: Pipeline, tokens: TokenCounter | None = None,
-                 kompress: KompressStatus | None = None, reader: MessageReader | None = None) -> None:
+                 kompress: KompressStatus | None = None, reader: MessageReader | None = None,
+                 dedup: Dedup | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.tokens = tokens or TokenCounter()
         self.kompress = kompress or KompressStatus(False, reason="disabled", detail="not configured")
         self.reader = reader or MessageReader()
+        self.dedup = dedup
 
     def forget(self) -> None:
         """Drop every remembered result (blocks, messages, checkpoints, token counts): after a run
@@ -165,14 +172,17 @@ class BodyCompressor:
 
         before = self.pipeline.cache_counters()
         budget = Budget(deadline=request.deadline, events=result.events)
-        self.pipeline.run(conv, timings, mode, budget=budget,
-                          protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
+        released = self.pipeline.run(conv, timings, mode, budget=budget,
+                                     protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
+        index, sources = self._dedup(body, released, result.events, timings)
         result.cache = {name: total - before[name] for name, total in self.pipeline.cache_counters().items()
                         if total > before[name]}
         started = time.perf_counter()
         changes = {id(change.block): (change, self.tokens.count(change.new_text)) for change in conv.changes}
         timings["tokens"] += time.perf_counter() - started
-        edits, saved, totals = self._edits(body, counts, changes)
+        edits, saved, totals = self._edits(body, counts, changes, sources)
+        totals = _Totals(totals.tokens_before, totals.saved, totals.edits, index,
+                         index.version if index is not None else 0)
         if cached:
             read_now = sum(item.blocks is not None for item in body.items[body.reused:])
             counts_by_result = {"message_hit": len(body.items) - read_now, "message_miss": read_now}
@@ -198,8 +208,38 @@ class BodyCompressor:
         timings["parse"] = time.perf_counter() - started
         return body
 
-    def _edits(self, body: Body, counts: list[int],
-               changes: dict[int, tuple[Change, int]]) -> tuple[list[Edit], int, _Totals]:
+    def _dedup(self, body: Body, released: set, events: dict[str, int],
+               timings: dict[str, float]) -> tuple[LineIndex | None, dict[int, tuple[Source, ...]]]:
+        """Run dedup over the messages read now, in order (``pipeline/dedup.py``): the line index of
+        the whole body as it goes out, and the sources each message read now added, by its ``id``.
+
+        The index of the messages shared with the conversation's checkpoint comes with it (taken
+        over when no other request took it first); any other message answered whole adds the
+        sources it added when it was read."""
+        if self.dedup is None:
+            return None, {}
+        started = time.perf_counter()
+        resumed: _Totals | None = body.resumed
+        shared = body.items[:body.reused]
+        index = resumed.index if resumed is not None else None
+        if index is None or not index.claim(resumed.version, sum(len(item.outcome.sources) for item in shared)):
+            index = LineIndex()
+            for item in shared:
+                for source in item.outcome.sources:
+                    index.add(source)
+        added: dict[int, tuple[Source, ...]] = {}
+        for item in body.items[body.reused:]:
+            if item.blocks is None:
+                for source in item.outcome.sources if item.outcome is not None else ():
+                    index.add(source)
+            else:
+                added[id(item)] = self.dedup.message(body.conv, body.conv.blocks[item.blocks], index, released, events)
+        if added:  # else only sources were added: a message hit, part of "other"
+            timings["dedup"] = time.perf_counter() - started
+        return index, added
+
+    def _edits(self, body: Body, counts: list[int], changes: dict[int, tuple[Change, int]],
+               sources: dict[int, tuple[Source, ...]]) -> tuple[list[Edit], int, _Totals]:
         """Every string to write over the body's (``Edit``: its byte span, new JSON, compressor), the
         tokens that saves, and the message array's share of both; what each message read now came
         to is set on it. ``counts`` are the blocks' tokens; ``changes`` holds each change and its
@@ -223,7 +263,7 @@ class BodyCompressor:
                                       if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None}))
                 before = sum(counts[first:stop])
                 item.outcome = ItemOutcome(calls=calls, tokens_before=before, tokens_after=before - item_saved,
-                                           edits=tuple(relative))
+                                           edits=tuple(relative), sources=sources.get(id(item), ()))
             outcome = item.outcome
             items_before += outcome.tokens_before
             if outcome.edits:
@@ -307,4 +347,6 @@ def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> Body
                         cache_bytes=settings.block_cache_bytes - 2 * quarter, shared=shared)
     reader = (MessageReader(MessageCache(quarter), Checkpoints(quarter - quarter // 4), Surroundings(quarter // 4))
               if quarter > 0 else None)
-    return BodyCompressor(settings, pipeline, kompress=status, reader=reader)
+    dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=TokenCounter().count)
+             if settings.dedup else None)
+    return BodyCompressor(settings, pipeline, kompress=status, reader=reader, dedup=dedup)

@@ -49,6 +49,9 @@ DEFAULT_PROTECTED_TOOLS = (
 DEFAULT_MODE = "cache"
 MODES = ("cache", "token")
 DEFAULT_PROTECT_RECENT_TOOL_RESULTS = 2
+# dedup (pipeline/dedup.py): a repeated run of lines is replaced only when its tokens are at least
+# this many times its pointer's.
+DEFAULT_DEDUP_MARGIN = 3.0
 # Per compression worker: what the compressors made of each block seen before (pipeline/cache.py).
 DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 DEFAULT_REDIS_TIMEOUT_MS = 50
@@ -151,6 +154,8 @@ class Settings:
     compress_errors: bool = True
     mode: str = DEFAULT_MODE
     protect_recent_tool_results: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS
+    dedup: bool = True
+    dedup_margin: float = DEFAULT_DEDUP_MARGIN
     block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES
     # A Redis shared by every worker and replica (pipeline/shared_cache.py); empty: none.
     redis_url: str = ""
@@ -174,6 +179,9 @@ class Settings:
         for name in ("min_block_chars", "protect_recent_tool_results", "block_cache_bytes", "worker_memory_mb"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.dedup_margin < 1:
+            raise ConfigError(f"dedup_margin must be >= 1 (a pointer never costs more than its run), "
+                              f"got {self.dedup_margin!r}")
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.workers < -1:

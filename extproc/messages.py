@@ -71,6 +71,8 @@ class Body:
     # When the first ``reused`` items are all of the previous request's: what the caller summed
     # over them then (``MessageReader.remember``'s ``totals``), so a turn need not walk its history.
     prior: Any = None
+    # The conversation's checkpoint's totals whenever some first items came from it (``reused``).
+    resumed: Any = None
 
     @property
     def unsummed(self) -> list[Item]:
@@ -228,6 +230,8 @@ class MessageReader:
         body = Body(plain, doc, conv, items=[], names={}, head=len(conv.blocks), checkpoint=resume.key,
                     reused=resume.shared)
         checkpoint = resume.checkpoint
+        if checkpoint is not None and resume.shared:
+            body.resumed = checkpoint.totals
         if checkpoint is not None and resume.shared == len(checkpoint.items):
             body.items = list(checkpoint.items)
             body.calls, body.names, body.prior = dict(checkpoint.calls), dict(checkpoint.names), checkpoint.totals
@@ -269,7 +273,9 @@ class MessageReader:
         """Keep what the messages read now came to, and the body for the conversation's next one,
         with ``totals``: what the caller summed over all its items (the next body's ``prior``)."""
         for item in body.items[body.reused:]:
-            if item.blocks is not None and self.messages is not None and item.outcome is not None:
+            # a message with a dedup pointer holds only after its history: the checkpoint answers it
+            if (item.blocks is not None and self.messages is not None and item.outcome is not None
+                    and not item.outcome.follows_history):
                 self.messages.put(item.key, item.outcome)
             item.blocks = None  # the Conversation they point into ends with this request
         if self.checkpoints is not None and body.checkpoint is not None:

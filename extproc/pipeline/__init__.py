@@ -110,8 +110,10 @@ class Pipeline:
         return counters
 
     def run(self, conv: Conversation, timings: dict[str, float], mode: str = "cache", *,
-            protect_recent: int | None = None, frozen_messages: int = 0, budget: Budget | None = None) -> None:
+            protect_recent: int | None = None, frozen_messages: int = 0,
+            budget: Budget | None = None) -> set[Block]:
         """Compress ``conv`` in place (recorded changes); add seconds per stage to ``timings``.
+        Returns the blocks released to the compressors (``dedup.py`` may rewrite only those).
 
         ``protect_recent`` overrides the setting for this request; blocks of messages before
         ``frozen_messages`` (a caller's already-cached prefix) are never touched. ``budget``
@@ -124,9 +126,12 @@ class Pipeline:
         frozen = {block for block in conv.blocks if 0 <= block.message_index < frozen_messages}
         held = self._age_rules(conv, timings, recent, frozen) if mode == "token" else frozen
         budget = budget if budget is not None else Budget()
+        released = set()
         for block in conv.blocks:
             if block not in held and self.policy.releases(block):
                 self._compress(conv, block, timings, budget, self.policy.guards(block))
+                released.add(block)
+        return released
 
     def _age_rules(self, conv: Conversation, timings: dict[str, float], recent: int,
                    frozen: set[Block]) -> set[Block]:

@@ -142,6 +142,13 @@ class ItemOutcome:
     # (start, end) of a string in UTF-8 bytes counted from the message's first byte, its new JSON
     # (UTF-8), compressor
     edits: tuple[tuple[int, int, bytes, str], ...]
+    # the line-index sources (``lines.Source``) it adds for dedup: its outputs and arguments as sent
+    sources: tuple = ()
+
+    @property
+    def follows_history(self) -> bool:
+        """Whether it points into earlier messages (dedup): then it holds only after the same history."""
+        return any(edit[3] == "dedup" for edit in self.edits)
 
 
 class MessageCache:
@@ -163,7 +170,8 @@ class MessageCache:
         return found
 
     def put(self, key: bytes, outcome: ItemOutcome) -> None:
-        self._lru.put(key, outcome, sum(len(edit[2]) for edit in outcome.edits) + 64 * len(outcome.calls))
+        self._lru.put(key, outcome, sum(len(edit[2]) for edit in outcome.edits) + 64 * len(outcome.calls)
+                      + sum(source.cost for source in outcome.sources))
 
     def clear(self) -> None:
         self._lru.clear()

@@ -68,7 +68,8 @@ class TestBodyCompressor:
         started = time.perf_counter()
         first = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
         elapsed = time.perf_counter() - started
-        assert set(first.stage_seconds) == {"parse", "tokens", "cache", "router", "json_compact", "serialize", "other"}
+        assert set(first.stage_seconds) == {"parse", "tokens", "cache", "router", "json_compact", "dedup",
+                                            "serialize", "other"}
         assert 0 < sum(first.stage_seconds.values()) <= elapsed
         assert "hit" not in first.cache and first.cache["miss"] >= 1
         again = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))

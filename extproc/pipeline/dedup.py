@@ -1,0 +1,158 @@
+"""Say it once: a run of lines the conversation already holds goes out as a pointer to it.
+
+Runs after the compressors, at the first sight of each message (``compress.py`` walks the
+messages in order). For a released tool result, the text it would go out as is split into
+lines; each run of at least ``MIN_LINES`` lines that stands verbatim earlier in the conversation
+as the model sees it (an earlier tool output as it went out, a multi-line argument of an earlier
+tool call such as a file written in a heredoc, or earlier in the same output) becomes one line:
+
+    [trimwire: lines 40-118 are lines 12-90 of the output of toolu_01 (cat -n src/app.py), unchanged]
+
+A line-number prefix (``cat -n``, ``grep -n``, ``Read``) does not hide a repeat: lines are
+compared by what follows it, and the pointer then names the numbers on each side, so the model
+can put them back. A run is replaced only when its tokens are at least ``margin`` times the
+pointer's. Protected tools' outputs (file reads, edits) are never changed; the tokens their
+repeats hold are counted (``dedup_protected_tokens``).
+
+Cache safety: what a message comes to depends on its text, its tools, the settings and what
+precedes it (``lines.LineIndex``, built from every earlier message as it went out), so a resent
+message gives the same bytes; ``compress.py`` keeps such messages out of the message cache, whose
+key is the message's text alone, and answers them from the conversation's checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ..config import DEFAULT_DEDUP_MARGIN
+from ..conversation import Block, Conversation, Kind, ToolCall
+from .envelope import open_envelope
+from .lines import LineIndex, Lines, Source
+from .runs import MIN_LINES, Run, SentLines, find_runs
+
+__all__ = ["DEDUP", "Dedup", "DEFAULT_DEDUP_MARGIN", "MIN_LINES"]
+
+DEDUP = "dedup"
+_LABEL_CHARS = 60
+_LABEL_KEYS = ("command", "cmd", "file_path", "path", "filename", "pattern", "query", "url")
+
+
+class Dedup:
+    """Finds repeats in a message's blocks and writes pointers; adds what went out to the index."""
+
+    def __init__(self, *, margin: float = DEFAULT_DEDUP_MARGIN, protected_tools: Iterable[str] = (),
+                 count: Callable[[str], int] | None = None) -> None:
+        self.margin = margin
+        self.protected_tools = frozenset(name.lower() for name in protected_tools)
+        self._count = count or (lambda text: len(text) // 4)
+
+    def message(self, conv: Conversation, blocks: list[Block], index: LineIndex, released: set[Block],
+                events: dict[str, int]) -> tuple[Source, ...]:
+        """Rewrite the released blocks of one message read now; return the sources it adds.
+
+        ``conv.changes`` hold what the compressors made of each block; a block with a pointer gets
+        one more change (by ``dedup``), which supersedes that one."""
+        sent = {id(change.block): change.new_text for change in conv.changes}
+        added: list[Source] = []
+        seen: set[str] = set()
+        for block in blocks:
+            if block.kind is Kind.TOOL_CALL:
+                for source in _argument_sources(block):
+                    index.add(source)
+                    added.append(source)
+                continue
+            if block.kind is not Kind.TOOL_RESULT or block.tool_call_id in seen:
+                continue
+            text = sent.get(id(block), block.text)
+            envelope = open_envelope(text) if text[:64].lstrip()[:1] in ("{", "<") else None
+            inner = text if envelope is None else envelope.inner
+            lines = Lines(inner)
+            limit = len(index.sources)
+            if block in released:
+                out = self._rewrite(inner, lines, index, limit, events)
+                if out is not None:
+                    new_text, lines = out
+                    conv.replace(block, new_text if envelope is None else envelope.wrap(new_text), DEDUP)
+            elif block.tool_name and block.tool_name.lower() in self.protected_tools:
+                self._measure(lines, index, limit, events)
+            if block.tool_call_id is not None:
+                seen.add(block.tool_call_id)
+                source = Source(f"the output of {block.tool_call_id}{_label(block.call, block.tool_name)}",
+                                lines.keys, lines.wholes, lines.numbers, lines.numbered)
+                index.add(source)
+                added.append(source)
+        return tuple(added)
+
+    def _worth(self, lines: Lines, run: Run, pointer: str) -> int:
+        """The tokens the pointer saves over the run, or 0 when they fall short of the margin."""
+        run_tokens = self._count("\n".join(lines.lines[run.start:run.start + run.length]))
+        pointer_tokens = self._count(pointer)
+        return run_tokens - pointer_tokens if run_tokens >= self.margin * pointer_tokens else 0
+
+    def _rewrite(self, text: str, lines: Lines, index: LineIndex, limit: int,
+                 events: dict[str, int]) -> tuple[str, Lines] | None:
+        """The text with its repeats replaced, and its lines as sent; None when nothing is."""
+        sent = SentLines(lines.numbered)
+        runs = find_runs(lines, index, limit, sent, self._worth)
+        if not runs:
+            return None
+        out: list[str] = []
+        position = 0
+        for run in runs:
+            out += lines.lines[position:run.start]
+            out.append(run.pointer)
+            position = run.start + run.length
+        out += lines.lines[position:]
+        new_text = "\n".join(out)
+        _count(events, "dedup_saved_tokens", self._count(text) - self._count(new_text))
+        _count(events, "dedup_runs", len(runs))
+        return new_text, Lines.of(out, sent.keys, sent.wholes, sent.numbers, lines.numbered)
+
+    def _measure(self, lines: Lines, index: LineIndex, limit: int, events: dict[str, int]) -> None:
+        """Count the tokens the repeats in a protected output hold; change nothing."""
+        runs = find_runs(lines, index, limit, SentLines(lines.numbered), self._worth)
+        if runs:
+            _count(events, "dedup_protected_tokens", sum(run.saved for run in runs))
+
+
+def _count(events: dict[str, int], name: str, amount: int) -> None:
+    events[name] = events.get(name, 0) + amount
+
+
+def _label(call: ToolCall | None, tool_name: str | None) -> str:
+    """`` (cat -n src/app.py)``: the call's command or path, else its tool's name, one short line."""
+    arguments = call.input if call is not None else None
+    what = None
+    for key in _LABEL_KEYS if arguments else ():
+        value = arguments.get(key)
+        if isinstance(value, list) and value and all(isinstance(part, str) for part in value):
+            value = value[-1]  # ["bash", "-lc", "the command"]
+        if isinstance(value, str) and value.strip():
+            what = value.strip()
+            break
+    what = what or tool_name
+    if not what:
+        return ""
+    what = " ".join(what.split("\n", 1)[0].split())
+    if len(what) > _LABEL_CHARS:
+        what = what[:_LABEL_CHARS - 3] + "..."
+    return f" ({what})"
+
+
+def _argument_sources(block: Block) -> list[Source]:
+    """The multi-line string arguments of a tool call (a file written, a heredoc, a patch)."""
+    arguments = block.tool_input
+    if not arguments or block.tool_call_id is None:
+        return []
+    out = []
+    for key, value in arguments.items():
+        texts = [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] \
+            if isinstance(value, list) else []
+        for text in texts:
+            if text.count("\n") + 1 < MIN_LINES:
+                continue
+            lines = Lines(text)
+            out.append(Source(f"the {key} argument of {block.tool_call_id}{_label(block.call, block.tool_name)}",
+                              lines.keys, lines.wholes, lines.numbers, lines.numbered))
+            break  # one text per argument: its line numbers must name one text
+    return out

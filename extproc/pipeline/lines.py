@@ -1,0 +1,160 @@
+"""The line index behind dedup (``dedup.py``): every text the model has seen, as line hashes.
+
+A ``Source`` is one text of the conversation as it went out (a tool's output after compression,
+or a multi-line argument of a tool call), kept only as hashes: per line a hash of what follows
+its line-number prefix (``cat -n``, ``nl``, ``grep -n``, Claude Code's ``Read``), a hash of the
+whole line where the two differ, and the prefix's number. ``LineIndex`` maps each hash to where
+it stands, so a new output finds its repeats by looking up its own lines only: the index is
+kept with the conversation's checkpoint and a turn adds only what is new in it.
+
+Hashes are Python's ``hash`` of a str (64 bits, fast, cached on the string). They are never
+sent anywhere; two lines are taken as equal only when their hashes are, a collision being about
+one in 2**64 per pair.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["GAP", "Lines", "LineIndex", "Source", "line_hashes"]
+
+# cat -n, nl, Read ("    12\t" or "    12→"); grep -n / rg -n ("12:", "path:12:", "path-12-" for context)
+_PREFIX = re.compile(r" *(\d{1,9})(?:\t|→)|(?:[^\s:]+[:-])?(\d{1,9})[:-]")
+NO_NUMBER = -1
+GAP = 0  # the hash of a line that must never match: a pointer written in place of a run
+# Lines this short (after their prefix) never start a run: blank lines, braces, "else:" would
+# find a candidate everywhere. They still extend a run that reaches them.
+_TRIVIAL_CHARS = 3
+# Of the places a line stands, only the latest few are tried as the start of a run.
+_CANDIDATES = 16
+
+
+def line_hashes(line: str) -> tuple[int, int, int]:
+    """(content hash, whole-line hash, number) of one line; NO_NUMBER when it has no prefix.
+
+    The content hash is odd for lines that may start a run and even for trivial ones."""
+    match = _PREFIX.match(line)
+    if match is None:
+        content, number = line, NO_NUMBER
+    else:
+        content, number = line[match.end():], int(match.group(1) or match.group(2))
+    key = hash(content)
+    key = key | 1 if len(content.strip()) >= _TRIVIAL_CHARS else key & ~1
+    if key == GAP:
+        key = 2
+    whole = key if number == NO_NUMBER else (hash(line) or 2)
+    return key, whole, number
+
+
+class Lines:
+    """A text's lines and their hashes (``line_hashes``), and whether its numbers name its lines."""
+
+    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.split("\n")
+        self.keys, self.wholes, self.numbers = array("q"), array("q"), array("q")
+        for line in self.lines:
+            key, whole, number = line_hashes(line)
+            self.keys.append(key)
+            self.wholes.append(whole)
+            self.numbers.append(number)
+        self.numbered = numbers_name_lines(self.numbers)
+
+    @classmethod
+    def of(cls, lines: list[str], keys: array, wholes: array, numbers: array, numbered: bool) -> Lines:
+        """Lines whose hashes are already known (an output as rewritten by dedup)."""
+        made = cls.__new__(cls)
+        made.lines, made.keys, made.wholes, made.numbers, made.numbered = lines, keys, wholes, numbers, numbered
+        return made
+
+
+def numbers_name_lines(numbers: Iterable[int]) -> bool:
+    """Whether a text's line numbers each name one line: they rise strictly (one file's listing)."""
+    last = NO_NUMBER
+    for number in numbers:
+        if number != NO_NUMBER:
+            if number <= last:
+                return False
+            last = number
+    return last != NO_NUMBER
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One text the model has seen, as it went out, and how a pointer names it."""
+
+    ref: str                 # e.g. "the output of toolu_01 (cat -n src/app.py)"
+    keys: array              # per line, see line_hashes; GAP for a pointer line
+    wholes: array
+    numbers: array
+    numbered: bool           # its line numbers name its lines (a pointer may cite them)
+
+    @property
+    def cost(self) -> int:
+        """Bytes it holds, roughly: three 8-byte hashes a line, an index entry each, the ref."""
+        return 56 * len(self.keys) + len(self.ref)
+
+
+class LineIndex:
+    """Where each line of a conversation's sources stands: content hash -> entries ``source << 32 | line``.
+
+    A conversation's checkpoint holds the index and its ``version`` then. The next turn takes it
+    over (``claim``): it cuts it back to the messages the two share (the entries of the newest
+    sources are the last of their lists) and adds its own. A turn that finds the index changed
+    since its checkpoint was made (another turn took it first) builds its own from the messages."""
+
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+        self.table: dict[int, list[int]] = {}
+        self.version = 0
+        self._lock = threading.Lock()
+
+    def add(self, source: Source) -> None:
+        number = len(self.sources) << 32
+        table = self.table
+        for line, key in enumerate(source.keys):
+            if key & 1:
+                found = table.get(key)
+                if found is None:
+                    table[key] = [number | line]
+                else:
+                    found.append(number | line)
+        self.sources.append(source)
+
+    def claim(self, version: int, length: int) -> bool:
+        """Take the index over as it was at ``version``, cut back to its first ``length`` sources;
+        False (and nothing changed) when it is no longer at that version."""
+        with self._lock:
+            if self.version != version or length > len(self.sources):
+                return False
+            self.version += 1
+        table = self.table
+        while len(self.sources) > length:
+            source = self.sources.pop()
+            for key in source.keys:
+                if key & 1:
+                    found = table[key]
+                    found.pop()
+                    if not found:
+                        del table[key]
+        return True
+
+    def candidates(self, key: int, limit: int) -> list[tuple[Source, int]]:
+        """The latest places (source, line) among the first ``limit`` sources a line stands."""
+        found = self.table.get(key)
+        if not found:
+            return []
+        out = []
+        sources = self.sources
+        for entry in reversed(found):
+            number = entry >> 32
+            if number < limit:
+                out.append((sources[number], entry & 0xFFFFFFFF))
+                if len(out) == _CANDIDATES:
+                    break
+        return out

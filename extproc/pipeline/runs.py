@@ -1,0 +1,146 @@
+"""Finding the runs of a text that stand earlier in the conversation, and naming them (``dedup.py``).
+
+Scans the text's lines top to bottom. At each line that may start a run, every recent place its
+content stands (``LineIndex.candidates``, and earlier in the same output) is extended two ways:
+verbatim (whole lines equal) and renumbered (what follows the line-number prefixes equal, the
+numbers on each side counting up one a line). The longest wins; a run replaced moves the scan to
+its end. Everything is a function of the text and the index, so the same inputs give the same
+pointers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from array import array
+
+from .lines import GAP, NO_NUMBER, LineIndex, Lines, Source
+
+__all__ = ["Run", "SentLines", "find_runs"]
+
+MIN_LINES = 3
+_SELF = "above in this output"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Lines ``start`` to ``start + length`` of the text, found at line ``at`` of ``source``."""
+
+    start: int
+    length: int
+    source: Source | None        # None: earlier in the same output
+    at: int
+    verbatim: bool
+    pointer: str = ""
+    saved: int = 0
+
+
+class SentLines:
+    """The output as it will go out, line by line as the scan passes: what a run may point back to."""
+
+    def __init__(self, numbered: bool) -> None:
+        self.keys, self.wholes, self.numbers = array("q"), array("q"), array("q")
+        self.table: dict[int, list[int]] = {}
+        self.numbered = numbered
+
+    def append(self, key: int, whole: int, number: int) -> None:
+        if key & 1:
+            self.table.setdefault(key, []).append(len(self.keys))
+        self.keys.append(key)
+        self.wholes.append(whole)
+        self.numbers.append(number)
+
+
+Worth = Callable[[Lines, Run, str], int]
+
+
+def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth: Worth) -> list[Run]:
+    """The runs worth a pointer (``worth``: the tokens it saves, 0 if too few), in order; ``sent``
+    ends as the lines that go out (a pointer's line as ``GAP``)."""
+    runs = []
+    keys, total = lines.keys, len(lines.keys)
+    line = 0
+    while line < total:
+        run = _longest(lines, line, index, limit, sent) if keys[line] & 1 else None
+        if run is not None:
+            pointer = _pointer(lines, run, sent)
+            saved = worth(lines, run, pointer) if pointer else 0
+            if saved:
+                runs.append(Run(run.start, run.length, run.source, run.at, run.verbatim, pointer, saved))
+                sent.append(GAP, GAP, NO_NUMBER)
+                line += run.length
+                continue
+        sent.append(keys[line], lines.wholes[line], lines.numbers[line])
+        line += 1
+    return runs
+
+
+def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines) -> Run | None:
+    best: Run | None = None
+    places: list[tuple[Source | None, int]] = list(index.candidates(lines.keys[line], limit))
+    places += [(None, at) for at in reversed(sent.table.get(lines.keys[line], ())[-16:])]
+    for source, at in places:
+        other = sent if source is None else source
+        for verbatim in (True, False):
+            length = _extend(lines, line, other, at, verbatim)
+            if length >= MIN_LINES and (best is None or length > best.length):
+                best = Run(line, length, source, at, verbatim)
+    return best
+
+
+def _extend(lines: Lines, line: int, other: Source | SentLines, at: int, verbatim: bool) -> int:
+    """How many lines from ``line`` match ``other`` from ``at``, compared whole or renumbered."""
+    stop = min(len(lines.keys) - line, len(other.keys) - at)
+    if verbatim:
+        mine, theirs = lines.wholes, other.wholes
+        length = 0
+        while length < stop and theirs[at + length] == mine[line + length] and mine[line + length] != GAP:
+            length += 1
+        return length
+    my_numbers, their_numbers = lines.numbers, other.numbers
+    my_first, their_first = my_numbers[line], their_numbers[at]
+    if my_first == their_first == NO_NUMBER:
+        return 0  # no prefix on either side: the verbatim comparison says it all
+    mine, theirs = lines.keys, other.keys
+    length = 0
+    while length < stop and theirs[at + length] == mine[line + length] != GAP:
+        if not (_counts(my_numbers[line + length], my_first, length)
+                and _counts(their_numbers[at + length], their_first, length)):
+            break
+        length += 1
+    return length
+
+
+def _counts(number: int, first: int, step: int) -> bool:
+    """Whether a line's number continues its run: none where the first had none, else first + step."""
+    return number == NO_NUMBER if first == NO_NUMBER else number == first + step
+
+
+def _numbers(numbers: array, start: int, length: int) -> tuple[int, int] | None:
+    """The first and last line numbers of a range whose numbers count up one a line, else None."""
+    first = numbers[start]
+    if first == NO_NUMBER or numbers[start + length - 1] != first + length - 1:
+        return None
+    for step in range(length):
+        if numbers[start + step] != first + step:
+            return None
+    return first, first + length - 1
+
+
+def _pointer(lines: Lines, run: Run, sent: SentLines) -> str:
+    """The pointer's text, or "" when a side could not be named unambiguously."""
+    other = sent if run.source is None else run.source
+    mine = _numbers(lines.numbers, run.start, run.length) if lines.numbered else None
+    theirs = _numbers(other.numbers, run.at, run.length) if other.numbered else None
+    if not run.verbatim:
+        # renumbered: a side with numbers must be named by them, or its prefixes are lost
+        if (lines.numbers[run.start] != NO_NUMBER and mine is None) or \
+                (other.numbers[run.at] != NO_NUMBER and theirs is None):
+            return ""
+    elif other.numbered and theirs is None:
+        return ""  # its numbers name lines: a range by position would read as numbers
+    here = f"lines {mine[0]}-{mine[1]}" if mine else f"{run.length} lines here"
+    there = f"lines {theirs[0]}-{theirs[1]}" if theirs else f"lines {run.at + 1}-{run.at + run.length}"
+    where = _SELF if run.source is None else f"of {run.source.ref}"
+    bare = "" if run.verbatim or mine or not theirs else " (without their line numbers)"
+    return f"[trimwire: {here} are {there} {where}{bare}, unchanged]"

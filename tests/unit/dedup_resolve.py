@@ -1,0 +1,97 @@
+"""Reading dedup's pointers back, as the model would: from the conversation as it was sent alone.
+
+``expand`` puts back every run a pointer replaced in a tool output, taking the lines from the
+earlier output or tool-call argument the pointer names (by its line numbers where that text
+shows them, else by counting its lines). Written apart from ``extproc.pipeline.runs`` so the
+tests check the pointers against what they say, not against the code that wrote them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+POINTER = re.compile(
+    r"^\[trimwire: (?:lines (?P<a>\d+)-(?P<b>\d+)|(?P<count>\d+) lines here) are lines (?P<c>\d+)-(?P<d>\d+) "
+    r"(?:(?P<self>above in this output)|of the (?:output|(?P<key>\w+) argument) of (?P<id>\S+)(?: \(.*?\))?)"
+    r"(?P<bare> \(without their line numbers\))?, unchanged\]$")
+NUMBER = re.compile(r" *(\d+)(?:\t|→)|(?:[^\s:]+[:-])?(\d+)[:-]")
+
+
+def number_of(line: str) -> tuple[int | None, str]:
+    match = NUMBER.match(line)
+    return (None, line) if match is None else (int(match.group(1) or match.group(2)), line[match.end():])
+
+
+def shows_numbers(lines: list[str]) -> bool:
+    numbers = [n for n, _ in map(number_of, lines) if n is not None]
+    return bool(numbers) and all(b > a for a, b in zip(numbers, numbers[1:]))
+
+
+def texts_of(messages: list[dict[str, Any]]) -> dict[tuple[str, str | None], str]:
+    """Anthropic or chat messages -> {(call id, None): output, (call id, key): argument text}."""
+    import json
+
+    found: dict[tuple[str, str | None], str] = {}
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            for key, value in json.loads(call["function"]["arguments"]).items():
+                found[(call["id"], key)] = value if isinstance(value, str) else "\n".join(value)
+        if message.get("role") == "tool":
+            found[(message["tool_call_id"], None)] = message["content"]
+        for part in message.get("content") if isinstance(message.get("content"), list) else []:
+            if part.get("type") == "tool_use":
+                for key, value in part["input"].items():
+                    found[(part["id"], key)] = value if isinstance(value, str) else "\n".join(value)
+            elif part.get("type") == "tool_result":
+                found[(part["tool_use_id"], None)] = part["content"]
+    return found
+
+
+def _read(lines: list[str], first: int, last: int, numbered: bool) -> list[str]:
+    if numbered:
+        picked = [line for line in lines if first <= (number_of(line)[0] or 0) <= last]
+        assert [number_of(line)[0] for line in picked] == list(range(first, last + 1))
+        return picked
+    assert 1 <= first <= last <= len(lines)
+    return lines[first - 1:last]
+
+
+def check_pointers(sent: str, original: str, texts: dict[tuple[str, str | None], str]) -> int:
+    """Assert every pointer in ``sent`` stands for exactly the lines of ``original`` it replaced;
+    return how many pointers there were."""
+    want = original.split("\n")
+    sent_numbered = shows_numbers(sent.split("\n"))
+    at = 0
+    out: list[str] = []
+    pointers = 0
+    for line in sent.split("\n"):
+        match = POINTER.match(line)
+        if match is None:
+            assert line == want[at], f"line {at + 1} differs"
+            out.append(line)
+            at += 1
+            continue
+        pointers += 1
+        first, last = int(match["c"]), int(match["d"])
+        if match["self"]:
+            source, numbered = out, sent_numbered
+        else:
+            source = texts[(match["id"], match["key"])].split("\n")
+            numbered = shows_numbers(source)
+        theirs = _read(source, first, last, numbered)
+        count = int(match["count"]) if match["count"] else int(match["b"]) - int(match["a"]) + 1
+        mine = want[at:at + count]
+        assert len(theirs) == len(mine) == count
+        if match["a"]:  # named by their numbers: the same content after them, those numbers
+            assert [number_of(line)[0] for line in mine] == list(range(int(match["a"]), int(match["b"]) + 1))
+            assert [number_of(line)[1] for line in mine] == [
+                number_of(line)[1] if numbered else line for line in theirs]
+        elif match["bare"]:
+            assert mine == [number_of(line)[1] for line in theirs]
+        else:
+            assert mine == theirs
+        out.append(line)
+        at += count
+    assert at == len(want)
+    return pointers

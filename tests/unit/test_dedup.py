@@ -1,0 +1,257 @@
+"""dedup (``pipeline/dedup.py``): a run of lines the conversation already holds goes out as a pointer.
+
+Real-shaped agent conversations for each kind of repeat (a file viewed again after an edit,
+overlapping windows, a test suite re-run, a diff shown twice, a log tailed again, grep hits of a
+file viewed before, a file echoed after a heredoc wrote it); every pointer is read back from the
+request as sent (``dedup_resolve.py``) and must give exactly the lines it replaced. Resent
+history stays byte-identical, protected tools' outputs are never changed, and the line index
+kept with the conversation's checkpoint gives what a fresh index gives.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from extproc import BodyCompressor, BodyRequest, Settings, build_compressor
+from extproc.messages import Checkpoints, MessageReader, Surroundings
+from extproc.pipeline import Pipeline, Policy
+from extproc.pipeline.cache import MessageCache
+from extproc.pipeline.dedup import Dedup
+from extproc.tokens import TokenCounter
+
+from .compressors import load
+from .dedup_resolve import POINTER, check_pointers, texts_of
+from .sessions import numbered, source
+from .test_replay import assert_history_unchanged
+
+MB = 1 << 20
+TOKENS = TokenCounter()
+
+
+def only_dedup(margin: float = 3.0, cached: bool = True) -> BodyCompressor:
+    """A compressor whose only transform is dedup: every other line goes out as it came."""
+    settings = Settings(workers=0)
+    policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
+    reader = MessageReader(MessageCache(MB), Checkpoints(MB), Surroundings(MB)) if cached else None
+    return BodyCompressor(settings, Pipeline(policy, {}), reader=reader,
+                          dedup=Dedup(margin=margin, protected_tools=settings.protected_tools, count=TOKENS.count))
+
+
+def conversation(*turns: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
+    """An Anthropic body: one tool call and its result per turn (tool name, input, output)."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Fix the failing upload test."}]
+    for number, (tool, arguments, output) in enumerate(turns):
+        messages += [{"role": "assistant", "content": [
+                          {"type": "tool_use", "id": f"toolu_{number:02d}", "name": tool, "input": arguments}]},
+                     {"role": "user", "content": [
+                          {"type": "tool_result", "tool_use_id": f"toolu_{number:02d}", "content": output}]}]
+    return {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": messages}
+
+
+def run(compressor: BodyCompressor, body: dict[str, Any], mode: str = "cache") -> tuple[list[dict[str, Any]], Any]:
+    raw = json.dumps(body).encode()
+    result = compressor.run(raw, BodyRequest("anthropic", mode=mode))
+    return json.loads(result.body or raw)["messages"], result
+
+
+def last_output(messages: list[dict[str, Any]]) -> str:
+    return messages[-1]["content"][0]["content"]
+
+
+def bash(command: str, output: str) -> tuple[str, dict[str, Any], str]:
+    return "Bash", {"command": command}, output
+
+
+APP = source("app.py", 120)
+EDITED = APP.replace("def step_60(chunk, size=60)", "def step_60(chunk, size=61)")
+
+
+def window(text: str, first: int, last: int) -> str:
+    """SWE-agent's ``open``/``goto`` view: a header and ``N:line`` for lines first to last."""
+    lines = text.split("\n")
+    body = "\n".join(f"{n}:{lines[n - 1]}" for n in range(first, last + 1))
+    return f"[File: /repo/src/app.py ({len(lines)} lines total)]\n({first - 1} more lines above)\n{body}\n" \
+           f"({len(lines) - last} more lines below)"
+
+
+def log_lines(first: int, last: int) -> str:
+    return "\n".join(f"2025-03-14T09:{n // 60:02d}:{n % 60:02d}Z worker-3 uploaded chunk {n} of batch 7781 "
+                     f"(512 KiB, crc=0x{n * 2654435761 % 2**32:08x})" for n in range(first, last + 1))
+
+
+HEREDOC_FILE = source("retry.py", 40)
+
+# (name, earlier turns, the turn whose output repeats them, what its pointer must name)
+CASES = [
+    ("file viewed again after an edit",
+     [bash("cat -n src/app.py", numbered(APP)), bash("sed -i s/size=60/size=61/ src/app.py", "")],
+     bash("cat -n src/app.py", numbered(EDITED)), "of the output of toolu_00 (cat -n src/app.py)"),
+    ("overlapping cat -n and sed -n windows",
+     [bash("cat -n src/app.py", numbered(APP))],
+     bash("sed -n 40,100p src/app.py", "\n".join(APP.split("\n")[39:100])), "(without their line numbers)"),
+    ("overlapping editor windows",
+     [("bash", {"command": "open src/app.py 30"}, window(APP, 1, 100))],
+     ("bash", {"command": "goto 80"}, window(APP, 30, 120)), "lines 30-100 are lines 30-100"),
+    ("a test suite re-run with the same failures",
+     [bash("pytest -v", load("pytest_verbose.txt"))], bash("pytest -v", load("pytest_verbose.txt")),
+     "of the output of toolu_00 (pytest -v)"),
+    ("a git diff shown twice",
+     [bash("git diff", load("git_diff.txt")), bash("git status --short", "M src/app.py")],
+     bash("git diff", load("git_diff.txt")), "of the output of toolu_00 (git diff)"),
+    ("a log tailed again",
+     [bash("tail -n 60 /var/log/upload.log", log_lines(1, 60))],
+     bash("tail -n 60 /var/log/upload.log", log_lines(21, 80)), "are lines 21-60 of the output of toolu_00"),
+    ("grep hits repeating lines of a file viewed earlier",
+     [bash("cat -n src/app.py", numbered(APP))],
+     bash("grep -n -A12 'def step_30' src/app.py",
+          "\n".join(f"{n}{':' if n == 31 else '-'}{line}" for n, line in enumerate(APP.split('\n'), 1)
+                    if 31 <= n <= 43)), "lines 31-43 are lines 31-43 of the output of toolu_00"),
+    ("a file echoed after a heredoc wrote it",
+     [bash(f"cat > src/retry.py <<'EOF'\n{HEREDOC_FILE}\nEOF", "")],
+     bash("cat src/retry.py", HEREDOC_FILE), "are lines 2-53 of the command argument of toolu_00 (cat > src/retry.py"),
+]
+
+
+class TestRepeats:
+    @pytest.mark.parametrize(("name", "earlier", "again", "names"), CASES, ids=[case[0] for case in CASES])
+    def test_repeat_becomes_a_pointer_that_reads_back(self, name, earlier, again, names):
+        """The repeated run goes out as one pointer naming where it stands; read back, it is the run."""
+        compressor = only_dedup()
+        messages, result = run(compressor, conversation(*earlier, again))
+        sent = last_output(messages)
+        pointers = [line for line in sent.split("\n") if POINTER.match(line)]
+        assert pointers and any(names in line for line in pointers), sent[:600]
+        assert check_pointers(sent, again[2], texts_of(messages)) == len(pointers)
+        assert "dedup" in result.transforms and result.events["dedup_saved_tokens"] == result.tokens_saved > 0
+
+    @pytest.mark.parametrize(("name", "earlier", "again", "names"), CASES, ids=[case[0] for case in CASES])
+    def test_with_every_compressor(self, compressor, name, earlier, again, names):
+        """With the compressors on, dedup points at the earlier output as it went out."""
+        messages, result = run(compressor, conversation(*earlier, again))
+        sent = last_output(messages)
+        assert any(POINTER.match(line) for line in sent.split("\n")), sent[:600]
+        assert result.tokens_after < result.tokens_before
+
+    def test_earlier_in_the_same_output(self):
+        """A block printed twice in one output points back up to its first copy."""
+        block = log_lines(1, 30)
+        messages, _ = run(only_dedup(), conversation(bash("./upload --retry", f"try 1\n{block}\ntry 2\n{block}")))
+        sent = last_output(messages)
+        assert "[trimwire: 30 lines here are lines 2-31 above in this output, unchanged]" in sent
+        check_pointers(sent, f"try 1\n{block}\ntry 2\n{block}", texts_of(messages))
+
+    def test_short_runs_stay(self):
+        """A run whose tokens are not ``margin`` times its pointer's is sent as it was."""
+        short = "\n".join(f"line {n}" for n in range(4))
+        messages, result = run(only_dedup(), conversation(bash("a", f"{short}\n" + "x" * 300),
+                                                          bash("b", f"{short}\n" + "y" * 300)))
+        assert "trimwire" not in last_output(messages) and result.body is None
+
+    def test_protected_tools_stay_whole_and_are_measured(self):
+        """A second Read of the same file goes out unchanged; the tokens its repeats hold are counted."""
+        compressor = only_dedup()
+        body = conversation(("Read", {"file_path": "src/app.py"}, numbered(APP)),
+                            ("Read", {"file_path": "src/app.py"}, numbered(EDITED)))
+        messages, result = run(compressor, body)
+        assert [m["content"] for m in messages] == [m["content"] for m in body["messages"]]
+        assert result.body is None and result.events["dedup_protected_tokens"] > 1000
+
+    def test_a_read_is_pointed_at(self):
+        """A protected output is a source: a shell re-read of the file points at the Read."""
+        messages, _ = run(only_dedup(), conversation(("Read", {"file_path": "src/app.py"}, numbered(APP)),
+                                                     bash("cat -n src/app.py", numbered(EDITED))))
+        assert "lines 1-78 are lines 1-78 of the output of toolu_00 (src/app.py), unchanged" in last_output(messages)
+
+
+class TestCacheSafety:
+    def test_same_text_after_other_history(self):
+        """The same output after a different history comes out differently: the message cache
+        (keyed by the message's text alone) never answers a message that holds a pointer."""
+        compressor = only_dedup()
+        again = bash("cat -n src/app.py", numbered(EDITED))
+        first, _ = run(compressor, conversation(bash("cat -n src/app.py", numbered(APP)), again))
+        other, _ = run(compressor, conversation(bash("ls", "src\ntests\n" + "README.md\n" * 30), again))
+        assert "[trimwire:" in last_output(first) and "[trimwire:" not in last_output(other)
+
+    def test_resent_history_is_byte_identical(self):
+        """Every request of a growing conversation repeats each earlier message byte for byte,
+        pointers included, whether its checkpoint answers it or not."""
+        turns = [case_turn for _, earlier, again, _ in CASES for case_turn in (*earlier, again)]
+        bodies = [conversation(*turns[:count]) for count in range(1, len(turns) + 1)]
+        compressor = only_dedup()
+        assert_history_unchanged(compressor, "anthropic", bodies)
+        assert sum("[trimwire:" in json.dumps(m) for m in run(compressor, bodies[-1])[0]) >= len(CASES)
+        # without checkpoints or message cache each body is worked out from scratch: the same bytes
+        fresh = only_dedup(cached=False)
+        assert run(fresh, bodies[-1])[0] == run(compressor, bodies[-1])[0]
+
+    def test_moving_cache_breakpoint(self):
+        """Claude Code moves its cache breakpoint to the newest result: the message that loses it is
+        read again, after the same history, and comes out as before."""
+        turns = [case_turn for _, earlier, again, _ in CASES[:3] for case_turn in (*earlier, again)]
+        bodies = []
+        for count in range(1, len(turns) + 1):
+            body = conversation(*turns[:count])
+            body["messages"][-1]["content"][0]["cache_control"] = {"type": "ephemeral"}
+            bodies.append(body)
+        assert_history_unchanged(only_dedup(), "anthropic", bodies)
+
+    def test_default_compressor_replays_sessions(self, compressor):
+        """With every compressor, the session's re-views are pointed at and history never changes."""
+        turns = [case_turn for _, earlier, again, _ in CASES for case_turn in (*earlier, again)]
+        assert_history_unchanged(compressor, "anthropic",
+                                 [conversation(*turns[:count]) for count in range(1, len(turns) + 1)])
+
+
+class TestTokenMode:
+    def test_pointers_read_back_in_token_mode(self):
+        """Token mode rewrites stale reads too; a pointer only ever names text still in the request."""
+        compressor = build_compressor(Settings(workers=0, protect_recent_tool_results=0))
+        body = conversation(bash("cat -n src/app.py", numbered(APP)), bash("sed -i s/60/61/ src/app.py", "done"),
+                            bash("cat -n src/app.py", numbered(EDITED)))
+        messages, result = run(compressor, body, mode="token")
+        assert "dedup" in result.transforms
+        assert check_pointers(last_output(messages), numbered(EDITED), texts_of(messages)) >= 1
+
+
+LINES = st.sampled_from([f"    value_{n} = compute(chunk, offset={n * 17}, retries={n % 5})" for n in range(12)]
+                        + ["", "}", "    return None"])
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _render(lines: list[str], style: str, first: int) -> str:
+    if style == "cat":
+        return numbered("\n".join(lines), first)
+    if style == "grep":
+        return "\n".join(f"{n}:{line}" for n, line in enumerate(lines, first))
+    return "\n".join(lines)
+
+
+@st.composite
+def repeats(draw):
+    """An earlier output and a later one made of slices of it, new lines and its own repeats."""
+    file = draw(st.lists(LINES, min_size=3, max_size=60))
+    earlier = _render(file, draw(st.sampled_from(["cat", "grep", "plain"])), 1)
+    pieces: list[str] = []
+    for _ in range(draw(st.integers(1, 5))):
+        start = draw(st.integers(0, len(file) - 1))
+        stop = draw(st.integers(start + 1, len(file)))
+        pieces += draw(st.sampled_from([file[start:stop], draw(st.lists(LINES, max_size=6)), pieces[:]]))
+    return earlier, _render(pieces or ["x"], draw(st.sampled_from(["cat", "grep", "plain"])), draw(st.integers(1, 9)))
+
+
+class TestPointerProperty:
+    @PROPERTY
+    @given(repeats(), st.sampled_from([1.0, 3.0]))
+    def test_pointer_reads_back_to_exactly_the_lines_it_replaced(self, outputs, margin):
+        """For any later output, each pointer's range read back from what it names gives the run."""
+        earlier, later = outputs
+        compressor = only_dedup(margin=margin, cached=False)
+        body = conversation(bash("cat -n a.py", earlier + "\n" + "#" * 200), bash("view a.py", later + "\n" + "=" * 200))
+        messages, _ = run(compressor, body)
+        check_pointers(last_output(messages), later + "\n" + "=" * 200, texts_of(messages))
