@@ -37,6 +37,9 @@ def sanitise(value: str | None) -> str:
     return cleaned or UNKNOWN_LABEL
 
 
+# dedup's events (``pipeline/dedup.py``) -> trimwire_dedup_tokens_total's kind label
+_DEDUP_EVENTS = {"dedup_saved_tokens": "saved", "dedup_protected_tokens": "protected_repeats"}
+
 class LabelGuard:
     """Maps client-supplied values to label values: raw (bounded), hashed, or dropped."""
 
@@ -126,6 +129,9 @@ class Metrics:
                                       registry=r)
         self.kompress_blocks = Counter("trimwire_kompress_blocks", "Prose blocks Kompress took, by result "
                                        "(compressed, unchanged, deadline, overloaded, error).", ["result"], registry=r)
+        self.dedup_tokens = Counter("trimwire_dedup_tokens", "Tokens of runs of lines already in the "
+                                    "conversation: replaced by a pointer (saved), or left in a protected "
+                                    "tool's output (protected_repeats).", ["kind"], registry=r)
         self.kompress_chunks = Counter("trimwire_kompress_chunks", "Chunks of up to 512 tokens sent to the "
                                        "Kompress model.", registry=r)
 
@@ -139,7 +145,9 @@ class Metrics:
     def count_events(self, events: dict[str, int]) -> None:
         """Counts a request's timed compressors reported (``BodyResult.events``)."""
         for name, count in events.items():
-            if name == "guard_rejected":
+            if name in _DEDUP_EVENTS:
+                self.dedup_tokens.labels(_DEDUP_EVENTS[name]).inc(count)
+            elif name == "guard_rejected":
                 self.guard_rejected.inc(count)
             elif name == "kompress_chunks":
                 self.kompress_chunks.inc(count)

@@ -51,6 +51,8 @@ EXPECTED_FAMILIES = {
     # every structural compressor loads here: no series (labels: compressor, reason)
     "trimwire_compressor_unavailable": ("gauge", set()),
     "trimwire_error_guard_rejected_total": ("counter", set()),
+    # its requests hold no run of lines seen before in their conversation
+    "trimwire_dedup_tokens_total": ("counter", set()),
 }
 MODEL = "claude-opus-4-1"
 PROMPT_CANARY = "CANARY-PROMPT-7f3a9c"

@@ -36,6 +36,7 @@ EXPECTED_FAMILIES = {
     "trimwire_kompress_chunks": ("counter", set()),
     "trimwire_compressor_unavailable": ("gauge", {"compressor", "reason"}),
     "trimwire_error_guard_rejected": ("counter", set()),
+    "trimwire_dedup_tokens": ("counter", {"kind"}),
 }
 EXPECTED_SAMPLES = {
     "trimwire_requests_total", "trimwire_passthrough_total", "trimwire_failed_open_total",
@@ -47,6 +48,7 @@ EXPECTED_SAMPLES = {
     "trimwire_inflight_streams", "trimwire_compression_workers", "trimwire_ready", "trimwire_ambiguous_user_total",
     "trimwire_kompress_model", "trimwire_kompress_unavailable", "trimwire_kompress_blocks_total",
     "trimwire_kompress_chunks_total", "trimwire_compressor_unavailable", "trimwire_error_guard_rejected_total",
+    "trimwire_dedup_tokens_total",
 }
 
 
@@ -67,7 +69,8 @@ def exercised() -> Metrics:
     metrics.api_config_ignored.labels(key="target_ratio").inc()
     metrics.kompress_status(KompressStatus(True, model="embedded", provider="CPUExecutionProvider"))
     metrics.kompress_status(KompressStatus(False, reason="missing"))
-    metrics.count_events({"kompress_compressed": 2, "kompress_deadline": 1, "kompress_chunks": 5, "guard_rejected": 1})
+    metrics.count_events({"kompress_compressed": 2, "kompress_deadline": 1, "kompress_chunks": 5, "guard_rejected": 1,
+                          "dedup_saved_tokens": 40, "dedup_protected_tokens": 7, "dedup_runs": 1})
     metrics.compressor_unavailable.labels(compressor="html", reason="not_installed").set(1)
     metrics.inflight.inc()
     metrics.workers.set(2)

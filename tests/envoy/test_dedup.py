@@ -1,0 +1,64 @@
+"""An agent that re-reads a file, through Envoy with the real Anthropic SDK: the re-read arrives
+upstream as pointers to the first read, and every earlier message as the previous request had it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import anthropic
+import pytest
+
+from tests.upstream import RecordingUpstream
+
+from .stack import TEST_ID_HEADER, EnvoyProcess, TrimwireProcess, metric_value, recorded
+
+pytestmark = pytest.mark.envoy
+
+SOURCE = "\n".join(f"def handler_{n}(request, retries={n % 4}):\n    return route(request, timeout={n * 3})"
+                   for n in range(80))
+EDITED = SOURCE.replace("timeout=120)", "timeout=121)")
+
+
+def numbered(text: str) -> str:
+    return "\n".join(f"{n:6d}\t{line}" for n, line in enumerate(text.split("\n"), 1))
+
+
+def turns() -> list[tuple[str, str]]:
+    return [("cat -n src/handlers.py", numbered(SOURCE)),
+            ("sed -i 's/timeout=120)/timeout=121)/' src/handlers.py", ""),
+            ("cat -n src/handlers.py", numbered(EDITED))]
+
+
+def conversation(count: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Raise the timeout of handler 40."}]
+    for number, (command, output) in enumerate(turns()[:count]):
+        call = f"toolu_dedup_{number}"
+        messages += [{"role": "assistant", "content": [{"type": "tool_use", "id": call, "name": "Bash",
+                                                         "input": {"command": command}}]},
+                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call, "content": output}]}]
+    return messages
+
+
+def test_reread_file_arrives_as_pointers(envoy: EnvoyProcess, upstream: RecordingUpstream,
+                                         trimwire: TrimwireProcess) -> None:
+    """Turn by turn the SDK resends the conversation; the last request's re-read holds pointers to
+    the first read, and each earlier message reaches the upstream byte-identical to before."""
+    test_id = uuid.uuid4().hex
+    saved_before = metric_value(trimwire.ops_url, "trimwire_dedup_tokens_total", {"kind": "saved"}) or 0.0
+    client = anthropic.Anthropic(base_url=envoy.url, api_key="sk-test-dedup", max_retries=0)
+    for count in range(1, len(turns()) + 1):
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=conversation(count),
+                               extra_headers={TEST_ID_HEADER: test_id})
+    received = [json.loads(request.body)["messages"] for request in recorded(upstream, test_id)]
+    assert len(received) == 3
+    for earlier, later in zip(received, received[1:]):
+        assert [json.dumps(m) for m in later[:len(earlier)]] == [json.dumps(m) for m in earlier]
+    reread = received[-1][-1]["content"][0]["content"]
+    pointer = "[trimwire: lines {} are lines {} of the output of toolu_dedup_0 (cat -n src/handlers.py), unchanged]"
+    assert reread == "\n".join([pointer.format("1-81", "1-81"), "    82\t    return route(request, timeout=121)",
+                                pointer.format("83-160", "83-160")])
+    assert received[-1][2] == conversation(3)[2]  # the first read itself went out whole
+    saved = metric_value(trimwire.ops_url, "trimwire_dedup_tokens_total", {"kind": "saved"})
+    assert saved is not None and saved > saved_before
