@@ -22,6 +22,7 @@ key is the message's text alone, and answers them from the conversation's checkp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from ..config import DEFAULT_DEDUP_MARGIN
@@ -33,7 +34,8 @@ from .runs import MIN_LINES, Run, SentLines, find_runs
 __all__ = ["DEDUP", "Dedup", "DEFAULT_DEDUP_MARGIN", "MIN_LINES"]
 
 DEDUP = "dedup"
-_LABEL_CHARS = 60
+_LABEL_CHARS = 48
+_CD = re.compile(r"^cd \S+ && ")
 _LABEL_KEYS = ("command", "cmd", "file_path", "path", "filename", "pattern", "query", "url")
 
 
@@ -134,6 +136,7 @@ def _label(call: ToolCall | None, tool_name: str | None) -> str:
     if not what:
         return ""
     what = " ".join(what.split("\n", 1)[0].split())
+    what = _CD.sub("", what) or what  # "cd /testbed && grep ...": the grep is what names it
     if len(what) > _LABEL_CHARS:
         what = what[:_LABEL_CHARS - 3] + "..."
     return f" ({what})"

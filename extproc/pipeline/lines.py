@@ -101,7 +101,9 @@ class Source:
 
 
 class LineIndex:
-    """Where each line of a conversation's sources stands: content hash -> entries ``source << 32 | line``.
+    """Where each line of a conversation's sources stands: content hash -> entries ``source << 32 | line``
+    (one int, or an ``array`` of them: neither is a container the garbage collector walks, and a
+    long conversation's index holds tens of thousands of them).
 
     A conversation's checkpoint holds the index and its ``version`` then. The next turn takes it
     over (``claim``): it cuts it back to the messages the two share (the entries of the newest
@@ -110,7 +112,7 @@ class LineIndex:
 
     def __init__(self) -> None:
         self.sources: list[Source] = []
-        self.table: dict[int, list[int]] = {}
+        self.table: dict[int, int | array] = {}
         self.version = 0
         self._lock = threading.Lock()
 
@@ -121,7 +123,9 @@ class LineIndex:
             if key & 1:
                 found = table.get(key)
                 if found is None:
-                    table[key] = [number | line]
+                    table[key] = number | line
+                elif type(found) is int:
+                    table[key] = array("q", (found, number | line))
                 else:
                     found.append(number | line)
         self.sources.append(source)
@@ -139,18 +143,23 @@ class LineIndex:
             for key in source.keys:
                 if key & 1:
                     found = table[key]
-                    found.pop()
-                    if not found:
+                    if type(found) is int:
                         del table[key]
+                    else:
+                        found.pop()
+                        if len(found) == 1:
+                            table[key] = found[0]
         return True
 
     def candidates(self, key: int, limit: int) -> list[tuple[Source, int]]:
         """The latest places (source, line) among the first ``limit`` sources a line stands."""
         found = self.table.get(key)
-        if not found:
+        if found is None:
             return []
-        out = []
         sources = self.sources
+        if type(found) is int:
+            return [(sources[found >> 32], found & 0xFFFFFFFF)] if found >> 32 < limit else []
+        out = []
         for entry in reversed(found):
             number = entry >> 32
             if number < limit:

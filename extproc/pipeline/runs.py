@@ -76,12 +76,25 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
 
 
 def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines) -> Run | None:
+    keys = lines.keys
+    key = keys[line]
+    places: list[tuple[Source | None, int]] = index.candidates(key, limit)
+    mine = sent.table.get(key)
+    if mine:
+        places += [(None, at) for at in reversed(mine[-16:])]
+    if not places:
+        return None
+    third = line + MIN_LINES - 1
+    if third >= len(keys):
+        return None
+    numbered = lines.numbers[line] != NO_NUMBER
     best: Run | None = None
-    places: list[tuple[Source | None, int]] = list(index.candidates(lines.keys[line], limit))
-    places += [(None, at) for at in reversed(sent.table.get(lines.keys[line], ())[-16:])]
     for source, at in places:
         other = sent if source is None else source
-        for verbatim in (True, False):
+        # both comparisons need equal content: a place whose third line differs is no run
+        if at + MIN_LINES - 1 >= len(other.keys) or other.keys[at + MIN_LINES - 1] != keys[third]:
+            continue
+        for verbatim in (True, False) if numbered or other.numbers[at] != NO_NUMBER else (True,):
             length = _extend(lines, line, other, at, verbatim)
             if length >= MIN_LINES and (best is None or length > best.length):
                 best = Run(line, length, source, at, verbatim)
