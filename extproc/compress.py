@@ -111,6 +111,7 @@ class _Totals:
     # dedup's line index of every message as it went out, and how many sources of it are theirs
     index: LineIndex | None = None
     version: int = 0
+    sources: int = 0                  # of the index, how many are the body's (all, when taken over)
 
 
 class BodyCompressor:
@@ -182,7 +183,7 @@ class BodyCompressor:
         timings["tokens"] += time.perf_counter() - started
         edits, saved, totals = self._edits(body, counts, changes, sources)
         totals = _Totals(totals.tokens_before, totals.saved, totals.edits, index,
-                         index.version if index is not None else 0)
+                         index.version if index is not None else 0, len(index.sources) if index is not None else 0)
         if cached:
             read_now = sum(item.blocks is not None for item in body.items[body.reused:])
             counts_by_result = {"message_hit": len(body.items) - read_now, "message_miss": read_now}
@@ -222,18 +223,22 @@ class BodyCompressor:
         resumed: _Totals | None = body.resumed
         shared = body.items[:body.reused]
         index = resumed.index if resumed is not None else None
-        if index is None or not index.claim(resumed.version, sum(len(item.outcome.sources) for item in shared)):
+        # the previous body whole (``prior``): its totals know its sources; else they are counted
+        length = body.prior.sources if body.prior is not None else sum(len(item.outcome.sources) for item in shared)
+        if index is None or not index.claim(resumed.version, length):
             index = LineIndex()
             for item in shared:
                 for source in item.outcome.sources:
                     index.add(source)
         added: dict[int, tuple[Source, ...]] = {}
+        changes = {id(change.block): change for change in body.conv.changes}
         for item in body.items[body.reused:]:
             if item.blocks is None:
                 for source in item.outcome.sources if item.outcome is not None else ():
                     index.add(source)
             else:
-                added[id(item)] = self.dedup.message(body.conv, body.conv.blocks[item.blocks], index, released, events)
+                blocks = body.conv.blocks[item.blocks]
+                added[id(item)] = self.dedup.message(body.conv, blocks, index, released, changes, events)
         if added:  # else only sources were added: a message hit, part of "other"
             timings["dedup"] = time.perf_counter() - started
         return index, added
@@ -347,6 +352,7 @@ def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> Body
                         cache_bytes=settings.block_cache_bytes - 2 * quarter, shared=shared)
     reader = (MessageReader(MessageCache(quarter), Checkpoints(quarter - quarter // 4), Surroundings(quarter // 4))
               if quarter > 0 else None)
-    dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=TokenCounter().count)
+    tokens = TokenCounter()
+    dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=tokens.count)
              if settings.dedup else None)
-    return BodyCompressor(settings, pipeline, kompress=status, reader=reader, dedup=dedup)
+    return BodyCompressor(settings, pipeline, tokens=tokens, kompress=status, reader=reader, dedup=dedup)

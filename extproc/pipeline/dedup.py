@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from ..config import DEFAULT_DEDUP_MARGIN
-from ..conversation import Block, Conversation, Kind, ToolCall
+from ..conversation import Block, Change, Conversation, Kind, ToolCall
 from .envelope import open_envelope
 from .lines import LineIndex, Lines, Source
 from .runs import MIN_LINES, Run, SentLines, find_runs
@@ -49,12 +49,12 @@ class Dedup:
         self._count = count or (lambda text: len(text) // 4)
 
     def message(self, conv: Conversation, blocks: list[Block], index: LineIndex, released: set[Block],
-                events: dict[str, int]) -> tuple[Source, ...]:
+                changes: dict[int, Change], events: dict[str, int]) -> tuple[Source, ...]:
         """Rewrite the released blocks of one message read now; return the sources it adds.
 
-        ``conv.changes`` hold what the compressors made of each block; a block with a pointer gets
-        one more change (by ``dedup``), which supersedes that one."""
-        sent = {id(change.block): change.new_text for change in conv.changes}
+        ``changes`` hold what the compressors (and token mode's age rules) made of each block, by
+        ``id`` of the block; a block with a pointer gets one more change (by ``dedup``) in ``conv``,
+        which supersedes that one."""
         added: list[Source] = []
         seen: set[str] = set()
         for block in blocks:
@@ -65,7 +65,7 @@ class Dedup:
                 continue
             if block.kind is not Kind.TOOL_RESULT or block.tool_call_id in seen:
                 continue
-            text = sent.get(id(block), block.text)
+            text = self._sent(block, changes.get(id(block)))
             envelope = open_envelope(text) if text[:64].lstrip()[:1] in ("{", "<") else None
             inner = text if envelope is None else envelope.inner
             lines = Lines(inner)
@@ -85,11 +85,21 @@ class Dedup:
                 added.append(source)
         return tuple(added)
 
+    def _sent(self, block: Block, change: Change | None) -> str:
+        """The block's text as it goes out: a change costing no fewer tokens than the text it
+        would replace is dropped (``compress.py``), and the text goes out as it came."""
+        if change is None or self._count(change.new_text) >= self._count(block.text):
+            return block.text
+        return change.new_text
+
     def _worth(self, lines: Lines, run: Run, pointer: str) -> int:
         """The tokens the pointer saves over the run, or 0 when they fall short of the margin."""
-        run_tokens = self._count("\n".join(lines.lines[run.start:run.start + run.length]))
-        pointer_tokens = self._count(pointer)
-        return run_tokens - pointer_tokens if run_tokens >= self.margin * pointer_tokens else 0
+        text = "\n".join(lines.lines[run.start:run.start + run.length])
+        needed = self.margin * self._count(pointer)
+        if len(text.encode("utf-8", "surrogatepass")) < needed:
+            return 0  # a token is at least a byte: too few bytes need no count
+        run_tokens = self._count(text)
+        return run_tokens - self._count(pointer) if run_tokens >= needed else 0
 
     def _rewrite(self, text: str, lines: Lines, index: LineIndex, limit: int,
                  events: dict[str, int]) -> tuple[str, Lines] | None:

@@ -22,6 +22,7 @@ from extproc.messages import Checkpoints, MessageReader, Surroundings
 from extproc.pipeline import Pipeline, Policy
 from extproc.pipeline.cache import MessageCache
 from extproc.pipeline.dedup import Dedup
+from extproc.pipeline.lines import LineIndex, Lines, Source
 from extproc.tokens import TokenCounter
 
 from .compressors import load
@@ -255,3 +256,18 @@ class TestPointerProperty:
         body = conversation(bash("cat -n a.py", earlier + "\n" + "#" * 200), bash("view a.py", later + "\n" + "=" * 200))
         messages, _ = run(compressor, body)
         check_pointers(last_output(messages), later + "\n" + "=" * 200, texts_of(messages))
+
+
+class TestLineIndex:
+    def test_claim_cuts_back_and_only_once_per_version(self):
+        """A turn takes the index over at the version its checkpoint saw, cut back to the sources
+        the two bodies share; a second turn from the same checkpoint must build its own."""
+        index = LineIndex()
+        first, second = (Lines(f"{name} alpha line\n{name} beta line\n{name} gamma line") for name in ("a", "b"))
+        for lines in (first, second):
+            index.add(Source("x", lines.keys, lines.wholes, lines.numbers, lines.numbered))
+        version = index.version
+        assert index.candidates(second.keys[0], 2) and index.claim(version, 1)
+        assert len(index.sources) == 1 and index.candidates(second.keys[0], 2) == []
+        assert index.candidates(first.keys[0], 1) == [(index.sources[0], 0)]
+        assert not index.claim(version, 1)  # taken already: the index moved on
