@@ -94,9 +94,11 @@ class TestProseThroughEnvoy:
 @pytest.fixture(scope="module")
 def production_deadline(tmp_path_factory: pytest.TempPathFactory, upstream: RecordingUpstream,
                         envoy_binary: str) -> Iterator[tuple[TrimwireProcess, EnvoyProcess]]:
-    """trimwire with the production request deadline (the shared test stack allows 30 s)."""
+    """trimwire with the production request deadline (the shared test stack allows 30 s), and no
+    dedup: the prose windows overlap, and what is measured here is the model's pass over them all."""
     trimwire = start_trimwire(Path(tmp_path_factory.mktemp("kompress")), workers=2,
-                              TRIMWIRE_REQUEST_DEADLINE_MS=str(DEADLINE_MS), TRIMWIRE_KOMPRESS_DEVICE="cpu")
+                              TRIMWIRE_REQUEST_DEADLINE_MS=str(DEADLINE_MS), TRIMWIRE_KOMPRESS_DEVICE="cpu",
+                              TRIMWIRE_DEDUP="false")
     envoy = None
     try:
         envoy = start_test_envoy(trimwire.grpc_port, upstream)

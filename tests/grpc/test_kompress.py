@@ -85,7 +85,8 @@ class TestModelMissingOrCorrupt:
             (model_dir / "model.onnx").write_bytes(b"\x08\x01garbage")
         capsys.readouterr()
         with json_logging():
-            harness = await start_trimwire(kompress={"model_dir": str(model_dir)})
+            # no dedup: the prose below is four copies of one text, which it would point back to
+            harness = await start_trimwire(kompress={"model_dir": str(model_dir)}, dedup=False)
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
         warning = next(line for line in lines if line["event"] == "kompress_unavailable")
         assert warning["reason"] == breakage and str(model_dir) in warning["detail"]
