@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from ..config import DEFAULT_DEDUP_MARGIN
 from ..conversation import Block, Change, Conversation, Kind, ToolCall
 from .envelope import open_envelope
-from .lines import LineIndex, Lines, Source
+from .lines import LineIndex, Lines, Source, numbers_name_lines
 from .runs import MIN_LINES, Run, SentLines, find_runs
 
 __all__ = ["DEDUP", "Dedup", "DEFAULT_DEDUP_MARGIN", "MIN_LINES"]
@@ -66,7 +66,9 @@ class Dedup:
             if block.kind is not Kind.TOOL_RESULT or block.tool_call_id in seen:
                 continue
             text = self._sent(block, changes.get(id(block)))
-            envelope = open_envelope(text) if text[:64].lstrip()[:1] in ("{", "<") else None
+            # Codex's {"output": "..."}: its lines are those of the output string. A tagged wrapper
+            # (<returncode>, <output>) is lines of the text itself, and counted as the model sees them.
+            envelope = open_envelope(text) if text[:64].lstrip()[:1] == "{" else None
             inner = text if envelope is None else envelope.inner
             lines = Lines(inner)
             limit = len(index.sources)
@@ -104,7 +106,7 @@ class Dedup:
     def _rewrite(self, text: str, lines: Lines, index: LineIndex, limit: int,
                  events: dict[str, int]) -> tuple[str, Lines] | None:
         """The text with its repeats replaced, and its lines as sent; None when nothing is."""
-        sent = SentLines(lines.numbered)
+        sent = SentLines(lines)
         runs = find_runs(lines, index, limit, sent, self._worth)
         if not runs:
             return None
@@ -118,11 +120,11 @@ class Dedup:
         new_text = "\n".join(out)
         _count(events, "dedup_saved_tokens", self._count(text) - self._count(new_text))
         _count(events, "dedup_runs", len(runs))
-        return new_text, Lines.of(out, sent.keys, sent.wholes, sent.numbers, lines.numbered)
+        return new_text, Lines.of(out, sent.keys, sent.wholes, sent.numbers, numbers_name_lines(sent.numbers))
 
     def _measure(self, lines: Lines, index: LineIndex, limit: int, events: dict[str, int]) -> None:
         """Count the tokens the repeats in a protected output hold; change nothing."""
-        runs = find_runs(lines, index, limit, SentLines(lines.numbered), self._worth)
+        runs = find_runs(lines, index, limit, SentLines(lines), self._worth)
         if runs:
             _count(events, "dedup_protected_tokens", sum(run.saved for run in runs))
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 __all__ = ["GAP", "Lines", "LineIndex", "Source", "line_hashes"]
 
-# cat -n, nl, Read ("    12\t" or "    12→"); grep -n / rg -n ("12:", "path:12:", "path-12-" for context)
-_PREFIX = re.compile(r" *(\d{1,9})(?:\t|→)|(?:[^\s:]+[:-])?(\d{1,9})[:-]")
+# cat -n, nl, Read ("    12\t" or "    12→"); grep -n / rg -n ("12:", "path:12:", "path-12-" for context),
+# but not a date or a time ("2025-03-14", "09:00:01": a digit right after the separator)
+_PREFIX = re.compile(r" *(\d{1,9})(?:\t|→)|(?:[^\s:]+[:-])?(\d{1,9})[:-](?!\d)")
 NO_NUMBER = -1
 GAP = 0  # the hash of a line that must never match: a pointer written in place of a run
 # Lines this short (after their prefix) never start a run: blank lines, braces, "else:" would

@@ -38,13 +38,16 @@ class Run:
 class SentLines:
     """The output as it will go out, line by line as the scan passes: what a run may point back to."""
 
-    def __init__(self, numbered: bool) -> None:
+    def __init__(self, lines: Lines) -> None:
         self.keys, self.wholes, self.numbers = array("q"), array("q"), array("q")
         self.table: dict[int, list[int]] = {}
-        self.numbered = numbered
+        self.numbered = lines.numbered
+        # Where a text's numbers do not name its lines, which lines the model reads them as depends
+        # on which runs go: no run points back into such a text.
+        self.pointable = lines.numbered or all(number == NO_NUMBER for number in lines.numbers)
 
     def append(self, key: int, whole: int, number: int) -> None:
-        if key & 1:
+        if key & 1 and self.pointable:
             self.table.setdefault(key, []).append(len(self.keys))
         self.keys.append(key)
         self.wholes.append(whole)

@@ -8,6 +8,7 @@ tests check the pointers against what they say, not against the code that wrote 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -15,7 +16,7 @@ POINTER = re.compile(
     r"^\[trimwire: (?:lines (?P<a>\d+)-(?P<b>\d+)|(?P<count>\d+) lines here) are lines (?P<c>\d+)-(?P<d>\d+) "
     r"(?:(?P<self>above in this output)|of the (?:output|(?P<key>\w+) argument) of (?P<id>\S+)(?: \(.*?\))?)"
     r"(?P<bare> \(without their line numbers\))?, unchanged\]$")
-NUMBER = re.compile(r" *(\d+)(?:\t|→)|(?:[^\s:]+[:-])?(\d+)[:-]")
+NUMBER = re.compile(r" *(\d+)(?:\t|→)|(?:[^\s:]+[:-])?(\d+)[:-](?!\d)")
 
 
 def number_of(line: str) -> tuple[int | None, str]:
@@ -30,22 +31,42 @@ def shows_numbers(lines: list[str]) -> bool:
 
 def texts_of(messages: list[dict[str, Any]]) -> dict[tuple[str, str | None], str]:
     """Anthropic or chat messages -> {(call id, None): output, (call id, key): argument text}."""
-    import json
-
     found: dict[tuple[str, str | None], str] = {}
     for message in messages:
         for call in message.get("tool_calls") or []:
             for key, value in json.loads(call["function"]["arguments"]).items():
-                found[(call["id"], key)] = value if isinstance(value, str) else "\n".join(value)
+                found[(call["id"], key)] = _argument(value)
         if message.get("role") == "tool":
             found[(message["tool_call_id"], None)] = message["content"]
         for part in message.get("content") if isinstance(message.get("content"), list) else []:
             if part.get("type") == "tool_use":
                 for key, value in part["input"].items():
-                    found[(part["id"], key)] = value if isinstance(value, str) else "\n".join(value)
+                    found[(part["id"], key)] = _argument(value)
             elif part.get("type") == "tool_result":
                 found[(part["tool_use_id"], None)] = part["content"]
     return found
+
+
+def _argument(value: Any) -> str:
+    """An argument's text: a string, or of a list (``["bash", "-lc", "..."]``) its first multi-line string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return next((item for item in value if isinstance(item, str) and item.count("\n") >= 2), "")
+    return ""
+
+
+def output_text(text: str) -> str:
+    """A tool output's lines as a pointer counts them: Codex's JSON envelope's output string."""
+    if text.lstrip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        strings = [item for item in value.values() if isinstance(item, str)] if isinstance(value, dict) else []
+        if strings and "\n" in max(strings, key=len):
+            return max(strings, key=len)
+    return text
 
 
 def _read(lines: list[str], first: int, last: int, numbered: bool) -> list[str]:
@@ -77,7 +98,7 @@ def check_pointers(sent: str, original: str, texts: dict[tuple[str, str | None],
         if match["self"]:
             source, numbered = out, sent_numbered
         else:
-            source = texts[(match["id"], match["key"])].split("\n")
+            source = output_text(texts[(match["id"], match["key"])]).split("\n")
             numbered = shows_numbers(source)
         theirs = _read(source, first, last, numbered)
         count = int(match["count"]) if match["count"] else int(match["b"]) - int(match["a"]) + 1

@@ -26,9 +26,9 @@ from extproc.pipeline.lines import LineIndex, Lines, Source
 from extproc.tokens import TokenCounter
 
 from .compressors import load
-from .dedup_resolve import POINTER, check_pointers, texts_of
+from .dedup_resolve import POINTER, check_pointers, output_text, texts_of
 from .sessions import numbered, source
-from .test_replay import assert_history_unchanged
+from .test_replay import CORPUS_ROWS, assert_history_unchanged
 
 MB = 1 << 20
 TOKENS = TokenCounter()
@@ -60,7 +60,7 @@ def run(compressor: BodyCompressor, body: dict[str, Any], mode: str = "cache") -
     return json.loads(result.body or raw)["messages"], result
 
 
-def last_output(messages: list[dict[str, Any]]) -> str:
+def lastoutput_text(messages: list[dict[str, Any]]) -> str:
     return messages[-1]["content"][0]["content"]
 
 
@@ -124,7 +124,7 @@ class TestRepeats:
         """The repeated run goes out as one pointer naming where it stands; read back, it is the run."""
         compressor = only_dedup()
         messages, result = run(compressor, conversation(*earlier, again))
-        sent = last_output(messages)
+        sent = lastoutput_text(messages)
         pointers = [line for line in sent.split("\n") if POINTER.match(line)]
         assert pointers and any(names in line for line in pointers), sent[:600]
         assert check_pointers(sent, again[2], texts_of(messages)) == len(pointers)
@@ -134,15 +134,15 @@ class TestRepeats:
     def test_with_every_compressor(self, compressor, name, earlier, again, names):
         """With the compressors on, dedup points at the earlier output as it went out."""
         messages, result = run(compressor, conversation(*earlier, again))
-        sent = last_output(messages)
+        sent = lastoutput_text(messages)
         assert any(POINTER.match(line) for line in sent.split("\n")), sent[:600]
         assert result.tokens_after < result.tokens_before
 
-    def test_earlier_in_the_same_output(self):
+    def test_earlier_in_the_sameoutput_text(self):
         """A block printed twice in one output points back up to its first copy."""
         block = log_lines(1, 30)
         messages, _ = run(only_dedup(), conversation(bash("./upload --retry", f"try 1\n{block}\ntry 2\n{block}")))
-        sent = last_output(messages)
+        sent = lastoutput_text(messages)
         assert "[trimwire: 30 lines here are lines 2-31 above in this output, unchanged]" in sent
         check_pointers(sent, f"try 1\n{block}\ntry 2\n{block}", texts_of(messages))
 
@@ -151,7 +151,7 @@ class TestRepeats:
         short = "\n".join(f"line {n}" for n in range(4))
         messages, result = run(only_dedup(), conversation(bash("a", f"{short}\n" + "x" * 300),
                                                           bash("b", f"{short}\n" + "y" * 300)))
-        assert "trimwire" not in last_output(messages) and result.body is None
+        assert "trimwire" not in lastoutput_text(messages) and result.body is None
 
     def test_protected_tools_stay_whole_and_are_measured(self):
         """A second Read of the same file goes out unchanged; the tokens its repeats hold are counted."""
@@ -166,7 +166,7 @@ class TestRepeats:
         """A protected output is a source: a shell re-read of the file points at the Read."""
         messages, _ = run(only_dedup(), conversation(("Read", {"file_path": "src/app.py"}, numbered(APP)),
                                                      bash("cat -n src/app.py", numbered(EDITED))))
-        assert "lines 1-78 are lines 1-78 of the output of toolu_00 (src/app.py), unchanged" in last_output(messages)
+        assert "lines 1-78 are lines 1-78 of the output of toolu_00 (src/app.py), unchanged" in lastoutput_text(messages)
 
 
 class TestCacheSafety:
@@ -177,7 +177,7 @@ class TestCacheSafety:
         again = bash("cat -n src/app.py", numbered(EDITED))
         first, _ = run(compressor, conversation(bash("cat -n src/app.py", numbered(APP)), again))
         other, _ = run(compressor, conversation(bash("ls", "src\ntests\n" + "README.md\n" * 30), again))
-        assert "[trimwire:" in last_output(first) and "[trimwire:" not in last_output(other)
+        assert "[trimwire:" in lastoutput_text(first) and "[trimwire:" not in lastoutput_text(other)
 
     def test_resent_history_is_byte_identical(self):
         """Every request of a growing conversation repeats each earlier message byte for byte,
@@ -217,7 +217,7 @@ class TestTokenMode:
                             bash("cat -n src/app.py", numbered(EDITED)))
         messages, result = run(compressor, body, mode="token")
         assert "dedup" in result.transforms
-        assert check_pointers(last_output(messages), numbered(EDITED), texts_of(messages)) >= 1
+        assert check_pointers(lastoutput_text(messages), numbered(EDITED), texts_of(messages)) >= 1
 
 
 LINES = st.sampled_from([f"    value_{n} = compute(chunk, offset={n * 17}, retries={n % 5})" for n in range(12)]
@@ -255,7 +255,7 @@ class TestPointerProperty:
         compressor = only_dedup(margin=margin, cached=False)
         body = conversation(bash("cat -n a.py", earlier + "\n" + "#" * 200), bash("view a.py", later + "\n" + "=" * 200))
         messages, _ = run(compressor, body)
-        check_pointers(last_output(messages), later + "\n" + "=" * 200, texts_of(messages))
+        check_pointers(lastoutput_text(messages), later + "\n" + "=" * 200, texts_of(messages))
 
 
 class TestLineIndex:
@@ -271,3 +271,24 @@ class TestLineIndex:
         assert len(index.sources) == 1 and index.candidates(second.keys[0], 2) == []
         assert index.candidates(first.keys[0], 1) == [(index.sources[0], 0)]
         assert not index.claim(version, 1)  # taken already: the index moved on
+
+
+class TestCorpus:
+    @pytest.mark.parametrize("row", CORPUS_ROWS)
+    def test_every_pointer_reads_back(self, row):
+        """In a captured conversation, every pointer's range, read from what it names in the request
+        as sent, gives exactly the lines it replaced in the output the compressors made."""
+        fmt = row["format"]
+        if fmt == "responses":
+            pytest.skip("the resolver reads chat and Anthropic messages")
+        raw = json.dumps(row["body"]).encode()
+        with_dedup = build_compressor(Settings(workers=0)).run(raw, BodyRequest(fmt))
+        without = build_compressor(Settings(workers=0, dedup=False)).run(raw, BodyRequest(fmt))
+        sent = json.loads(with_dedup.body or raw)["messages"]
+        plain = json.loads(without.body or raw)["messages"]
+        texts = texts_of(sent)
+        outputs = [(key, text) for key, text in texts_of(plain).items() if key[1] is None]
+        pointers = sum(check_pointers(output_text(texts[key]), output_text(text), texts) for key, text in outputs
+                       if isinstance(texts[key], str))
+        assert pointers == sum(line.startswith("[trimwire: ") and line.endswith(", unchanged]")
+                               for key, _ in outputs for line in output_text(str(texts[key])).split("\n"))
