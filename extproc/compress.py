@@ -353,6 +353,6 @@ def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> Body
     reader = (MessageReader(MessageCache(quarter), Checkpoints(quarter - quarter // 4), Surroundings(quarter // 4))
               if quarter > 0 else None)
     tokens = TokenCounter()
-    dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=tokens.count)
-             if settings.dedup else None)
+    dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=tokens.count,
+                   guards=policy.guards) if settings.dedup else None)
     return BodyCompressor(settings, pipeline, tokens=tokens, kompress=status, reader=reader, dedup=dedup)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from ..config import DEFAULT_DEDUP_MARGIN
 from ..conversation import Block, Change, Conversation, Kind, ToolCall
 from .envelope import open_envelope
+from .guard import Guard
 from .lines import LineIndex, Lines, Source, numbers_name_lines
 from .runs import MIN_LINES, Run, SentLines, find_runs
 
@@ -43,9 +44,11 @@ class Dedup:
     """Finds repeats in a message's blocks and writes pointers; adds what went out to the index."""
 
     def __init__(self, *, margin: float = DEFAULT_DEDUP_MARGIN, protected_tools: Iterable[str] = (),
-                 count: Callable[[str], int] | None = None) -> None:
+                 count: Callable[[str], int] | None = None, guards: Callable[[Block], bool] | None = None) -> None:
         self.margin = margin
         self.protected_tools = frozenset(name.lower() for name in protected_tools)
+        # a failed command's output (``policy.Policy.guards``): its error lines stay in it verbatim
+        self._guards = guards or (lambda block: False)
         self._count = count or (lambda text: len(text) // 4)
 
     def message(self, conv: Conversation, blocks: list[Block], index: LineIndex, released: set[Block],
@@ -73,7 +76,8 @@ class Dedup:
             lines = Lines(inner)
             limit = len(index.sources)
             if block in released:
-                out = self._rewrite(inner, lines, index, limit, events)
+                keep = self._guarded_lines(block, lines) if self._guards(block) else frozenset()
+                out = self._rewrite(inner, lines, index, limit, events, keep)
                 if out is not None:
                     new_text, lines = out
                     conv.replace(block, new_text if envelope is None else envelope.wrap(new_text), DEDUP)
@@ -103,11 +107,19 @@ class Dedup:
         run_tokens = self._count(text)
         return run_tokens - self._count(pointer) if run_tokens >= needed else 0
 
-    def _rewrite(self, text: str, lines: Lines, index: LineIndex, limit: int,
-                 events: dict[str, int]) -> tuple[str, Lines] | None:
-        """The text with its repeats replaced, and its lines as sent; None when nothing is."""
+    @staticmethod
+    def _guarded_lines(block: Block, lines: Lines) -> frozenset[int]:
+        """The lines of a guarded block's text as sent that ``guard.py`` protects in its text."""
+        envelope = open_envelope(block.text) if block.text[:64].lstrip()[:1] == "{" else None
+        protected = Guard(block.text if envelope is None else envelope.inner).lines
+        return frozenset(number for number, line in enumerate(lines.lines) if line in protected)
+
+    def _rewrite(self, text: str, lines: Lines, index: LineIndex, limit: int, events: dict[str, int],
+                 keep: frozenset[int] = frozenset()) -> tuple[str, Lines] | None:
+        """The text with its repeats replaced (never a line in ``keep``), and its lines as sent;
+        None when nothing is."""
         sent = SentLines(lines)
-        runs = find_runs(lines, index, limit, sent, self._worth)
+        runs = find_runs(lines, index, limit, sent, self._worth, keep)
         if not runs:
             return None
         out: list[str] = []

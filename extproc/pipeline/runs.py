@@ -10,6 +10,7 @@ pointers.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from array import array
@@ -57,14 +58,16 @@ class SentLines:
 Worth = Callable[[Lines, Run, str], int]
 
 
-def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth: Worth) -> list[Run]:
-    """The runs worth a pointer (``worth``: the tokens it saves, 0 if too few), in order; ``sent``
-    ends as the lines that go out (a pointer's line as ``GAP``)."""
+def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth: Worth,
+              keep: frozenset[int] = frozenset()) -> list[Run]:
+    """The runs worth a pointer (``worth``: the tokens it saves, 0 if too few), in order, none of
+    them over a line in ``keep``; ``sent`` ends as the lines that go out (a pointer's as ``GAP``)."""
     runs = []
     keys, total = lines.keys, len(lines.keys)
+    kept = tuple(sorted(keep))
     line = 0
     while line < total:
-        run = _longest(lines, line, index, limit, sent) if keys[line] & 1 else None
+        run = _longest(lines, line, index, limit, sent, kept) if keys[line] & 1 and line not in keep else None
         if run is not None:
             pointer = _pointer(lines, run, sent)
             saved = worth(lines, run, pointer) if pointer else 0
@@ -78,7 +81,8 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
     return runs
 
 
-def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines) -> Run | None:
+def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines,
+             kept: tuple[int, ...]) -> Run | None:
     keys = lines.keys
     key = keys[line]
     places: list[tuple[Source | None, int]] = index.candidates(key, limit)
@@ -98,15 +102,20 @@ def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLi
         if at + MIN_LINES - 1 >= len(other.keys) or other.keys[at + MIN_LINES - 1] != keys[third]:
             continue
         for verbatim in (True, False) if numbered or other.numbers[at] != NO_NUMBER else (True,):
-            length = _extend(lines, line, other, at, verbatim)
+            length = _extend(lines, line, other, at, verbatim, kept)
             if length >= MIN_LINES and (best is None or length > best.length):
                 best = Run(line, length, source, at, verbatim)
     return best
 
 
-def _extend(lines: Lines, line: int, other: Source | SentLines, at: int, verbatim: bool) -> int:
-    """How many lines from ``line`` match ``other`` from ``at``, compared whole or renumbered."""
+def _extend(lines: Lines, line: int, other: Source | SentLines, at: int, verbatim: bool,
+            kept: tuple[int, ...]) -> int:
+    """How many lines from ``line`` match ``other`` from ``at``, compared whole or renumbered,
+    stopping before a line in ``kept`` (sorted)."""
     stop = min(len(lines.keys) - line, len(other.keys) - at)
+    after = bisect_right(kept, line)
+    if after < len(kept):
+        stop = min(stop, kept[after] - line)
     if verbatim:
         mine, theirs = lines.wholes, other.wholes
         length = 0

@@ -22,6 +22,7 @@ from extproc.messages import Checkpoints, MessageReader, Surroundings
 from extproc.pipeline import Pipeline, Policy
 from extproc.pipeline.cache import MessageCache
 from extproc.pipeline.dedup import Dedup
+from extproc.pipeline.guard import Guard
 from extproc.pipeline.lines import LineIndex, Lines, Source
 from extproc.tokens import TokenCounter
 
@@ -40,7 +41,8 @@ def only_dedup(margin: float = 3.0, cached: bool = True) -> BodyCompressor:
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
     reader = MessageReader(MessageCache(MB), Checkpoints(MB), Surroundings(MB)) if cached else None
     return BodyCompressor(settings, Pipeline(policy, {}), reader=reader,
-                          dedup=Dedup(margin=margin, protected_tools=settings.protected_tools, count=TOKENS.count))
+                          dedup=Dedup(margin=margin, protected_tools=settings.protected_tools, count=TOKENS.count,
+                                      guards=policy.guards))
 
 
 def conversation(*turns: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
@@ -60,7 +62,7 @@ def run(compressor: BodyCompressor, body: dict[str, Any], mode: str = "cache") -
     return json.loads(result.body or raw)["messages"], result
 
 
-def lastoutput_text(messages: list[dict[str, Any]]) -> str:
+def last_output(messages: list[dict[str, Any]]) -> str:
     return messages[-1]["content"][0]["content"]
 
 
@@ -124,7 +126,7 @@ class TestRepeats:
         """The repeated run goes out as one pointer naming where it stands; read back, it is the run."""
         compressor = only_dedup()
         messages, result = run(compressor, conversation(*earlier, again))
-        sent = lastoutput_text(messages)
+        sent = last_output(messages)
         pointers = [line for line in sent.split("\n") if POINTER.match(line)]
         assert pointers and any(names in line for line in pointers), sent[:600]
         assert check_pointers(sent, again[2], texts_of(messages)) == len(pointers)
@@ -134,15 +136,15 @@ class TestRepeats:
     def test_with_every_compressor(self, compressor, name, earlier, again, names):
         """With the compressors on, dedup points at the earlier output as it went out."""
         messages, result = run(compressor, conversation(*earlier, again))
-        sent = lastoutput_text(messages)
+        sent = last_output(messages)
         assert any(POINTER.match(line) for line in sent.split("\n")), sent[:600]
         assert result.tokens_after < result.tokens_before
 
-    def test_earlier_in_the_sameoutput_text(self):
+    def test_earlier_in_the_same_output(self):
         """A block printed twice in one output points back up to its first copy."""
         block = log_lines(1, 30)
         messages, _ = run(only_dedup(), conversation(bash("./upload --retry", f"try 1\n{block}\ntry 2\n{block}")))
-        sent = lastoutput_text(messages)
+        sent = last_output(messages)
         assert "[trimwire: 30 lines here are lines 2-31 above in this output, unchanged]" in sent
         check_pointers(sent, f"try 1\n{block}\ntry 2\n{block}", texts_of(messages))
 
@@ -151,7 +153,20 @@ class TestRepeats:
         short = "\n".join(f"line {n}" for n in range(4))
         messages, result = run(only_dedup(), conversation(bash("a", f"{short}\n" + "x" * 300),
                                                           bash("b", f"{short}\n" + "y" * 300)))
-        assert "trimwire" not in lastoutput_text(messages) and result.body is None
+        assert "trimwire" not in last_output(messages) and result.body is None
+
+    def test_failed_run_keeps_its_error_lines(self):
+        """A failed test run re-run (guarded: ``is_error``): repeats become pointers, but every line the
+        error guard protects stays in the output verbatim."""
+        output = load("pytest_verbose.txt")
+        body = conversation(bash("pytest -v", output), bash("pytest -v", output))
+        for message in body["messages"][2::2]:
+            message["content"][0]["is_error"] = True
+        messages, result = run(only_dedup(), body)
+        sent = last_output(messages)
+        assert "[trimwire: " in sent and "dedup" in result.transforms
+        assert Guard(output).lines and Guard(output).lines <= set(sent.split("\n"))
+        check_pointers(sent, output, texts_of(messages))
 
     def test_protected_tools_stay_whole_and_are_measured(self):
         """A second Read of the same file goes out unchanged; the tokens its repeats hold are counted."""
@@ -166,7 +181,7 @@ class TestRepeats:
         """A protected output is a source: a shell re-read of the file points at the Read."""
         messages, _ = run(only_dedup(), conversation(("Read", {"file_path": "src/app.py"}, numbered(APP)),
                                                      bash("cat -n src/app.py", numbered(EDITED))))
-        assert "lines 1-78 are lines 1-78 of the output of toolu_00 (src/app.py), unchanged" in lastoutput_text(messages)
+        assert "lines 1-78 are lines 1-78 of the output of toolu_00 (src/app.py), unchanged" in last_output(messages)
 
 
 class TestCacheSafety:
@@ -177,7 +192,7 @@ class TestCacheSafety:
         again = bash("cat -n src/app.py", numbered(EDITED))
         first, _ = run(compressor, conversation(bash("cat -n src/app.py", numbered(APP)), again))
         other, _ = run(compressor, conversation(bash("ls", "src\ntests\n" + "README.md\n" * 30), again))
-        assert "[trimwire:" in lastoutput_text(first) and "[trimwire:" not in lastoutput_text(other)
+        assert "[trimwire:" in last_output(first) and "[trimwire:" not in last_output(other)
 
     def test_resent_history_is_byte_identical(self):
         """Every request of a growing conversation repeats each earlier message byte for byte,
@@ -217,7 +232,7 @@ class TestTokenMode:
                             bash("cat -n src/app.py", numbered(EDITED)))
         messages, result = run(compressor, body, mode="token")
         assert "dedup" in result.transforms
-        assert check_pointers(lastoutput_text(messages), numbered(EDITED), texts_of(messages)) >= 1
+        assert check_pointers(last_output(messages), numbered(EDITED), texts_of(messages)) >= 1
 
 
 LINES = st.sampled_from([f"    value_{n} = compute(chunk, offset={n * 17}, retries={n % 5})" for n in range(12)]
@@ -255,7 +270,7 @@ class TestPointerProperty:
         compressor = only_dedup(margin=margin, cached=False)
         body = conversation(bash("cat -n a.py", earlier + "\n" + "#" * 200), bash("view a.py", later + "\n" + "=" * 200))
         messages, _ = run(compressor, body)
-        check_pointers(lastoutput_text(messages), later + "\n" + "=" * 200, texts_of(messages))
+        check_pointers(last_output(messages), later + "\n" + "=" * 200, texts_of(messages))
 
 
 class TestLineIndex:
