@@ -29,6 +29,7 @@ from ..config import DEFAULT_DEDUP_MARGIN
 from ..conversation import Block, Change, Conversation, Kind, ToolCall
 from .envelope import open_envelope
 from .guard import Guard
+from .reads import SHELL_TOOLS, file_read
 from .lines import LineIndex, Lines, Source, numbers_name_lines
 from .runs import MIN_LINES, Run, SentLines, find_runs
 
@@ -81,7 +82,7 @@ class Dedup:
                 if out is not None:
                     new_text, lines = out
                     conv.replace(block, new_text if envelope is None else envelope.wrap(new_text), DEDUP)
-            elif block.tool_name and block.tool_name.lower() in self.protected_tools:
+            elif self._protected(block):
                 self._measure(lines, index, limit, events)
             if block.tool_call_id is not None:
                 seen.add(block.tool_call_id)
@@ -90,6 +91,11 @@ class Dedup:
                 index.add(source)
                 added.append(source)
         return tuple(added)
+
+    def _protected(self, block: Block) -> bool:
+        """A file's text the policy keeps exact: a read or edit tool's output, a file the shell printed."""
+        name = (block.tool_name or "").lower()
+        return name in self.protected_tools or (name in SHELL_TOOLS and file_read(name, block.tool_input) is not None)
 
     def _sent(self, block: Block, change: Change | None) -> str:
         """The block's text as it goes out: a change costing no fewer tokens than the text it

@@ -28,7 +28,7 @@ def numbered(text: str) -> str:
 def turns() -> list[tuple[str, str]]:
     return [("cat -n src/handlers.py", numbered(SOURCE)),
             ("sed -i 's/timeout=120)/timeout=121)/' src/handlers.py", ""),
-            ("cat -n src/handlers.py", numbered(EDITED))]
+            ("cat -n src/handlers.py | head -400", numbered(EDITED))]
 
 
 def conversation(count: int) -> list[dict[str, Any]]:
@@ -57,6 +57,7 @@ def test_reread_file_arrives_as_pointers(envoy: EnvoyProcess, upstream: Recordin
         assert [json.dumps(m) for m in later[:len(earlier)]] == [json.dumps(m) for m in earlier]
     reread = received[-1][-1]["content"][0]["content"]
     pointer = "[trimwire: lines {} are lines {} of the output of toolu_dedup_0 (cat -n src/handlers.py), unchanged]"
+    # the first read is a file the shell printed (reads.py): it stays whole; the piped re-read is released
     assert reread == "\n".join([pointer.format("1-81", "1-81"), "    82\t    return route(request, timeout=121)",
                                 pointer.format("83-160", "83-160")])
     assert received[-1][2] == conversation(3)[2]  # the first read itself went out whole

@@ -93,10 +93,15 @@ HEREDOC_FILE = source("retry.py", 40)
 CASES = [
     ("file viewed again after an edit",
      [bash("cat -n src/app.py", numbered(APP)), bash("sed -i s/size=60/size=61/ src/app.py", "")],
-     bash("cat -n src/app.py", numbered(EDITED)), "of the output of toolu_00 (cat -n src/app.py)"),
-    ("overlapping cat -n and sed -n windows",
+     bash("cat -n src/app.py | head -200", numbered(EDITED)), "of the output of toolu_00 (cat -n src/app.py)"),
+    ("overlapping cat -n and nl | sed -n windows",
      [bash("cat -n src/app.py", numbered(APP))],
-     bash("sed -n 40,100p src/app.py", "\n".join(APP.split("\n")[39:100])), "(without their line numbers)"),
+     bash("nl -ba src/app.py | sed -n '40,100p'", numbered("\n".join(APP.split("\n")[39:100]), 40)),
+     "lines 41-100 are lines 41-100 of the output of toolu_00"),
+    ("a committed version viewed after the numbered file",
+     [bash("cat -n src/app.py", numbered(APP))],
+     bash("git show HEAD:src/app.py | sed -n '40,100p'", "\n".join(APP.split("\n")[39:100])),
+     "(without their line numbers)"),
     ("overlapping editor windows",
      [("bash", {"command": "open src/app.py 30"}, window(APP, 1, 100))],
      ("bash", {"command": "goto 80"}, window(APP, 30, 120)), "lines 30-100 are lines 30-100"),
@@ -115,8 +120,9 @@ CASES = [
           "\n".join(f"{n}{':' if n == 31 else '-'}{line}" for n, line in enumerate(APP.split('\n'), 1)
                     if 31 <= n <= 43)), "lines 31-43 are lines 31-43 of the output of toolu_00"),
     ("a file echoed after a heredoc wrote it",
-     [bash(f"cat > src/retry.py <<'EOF'\n{HEREDOC_FILE}\nEOF", "")],
-     bash("cat src/retry.py", HEREDOC_FILE), "are lines 2-53 of the command argument of toolu_00 (cat > src/retry.py"),
+     [bash("ls src", "app.py\nretry.py\n")],
+     bash(f"cat > src/retry.py <<'EOF'\n{HEREDOC_FILE}\nEOF\ncat src/retry.py", HEREDOC_FILE),
+     "are lines 2-53 of the command argument of toolu_01 (cat > src/retry.py"),
 ]
 
 
@@ -177,10 +183,17 @@ class TestRepeats:
         assert [m["content"] for m in messages] == [m["content"] for m in body["messages"]]
         assert result.body is None and result.events["dedup_protected_tokens"] > 1000
 
+    def test_shell_file_reads_stay_whole_and_are_measured(self):
+        """A file the shell prints is a read (``reads.py``): a second ``cat -n`` of it goes out whole,
+        and the tokens its repeats hold are counted."""
+        body = conversation(bash("cat -n src/app.py", numbered(APP)), bash("cat -n src/app.py", numbered(EDITED)))
+        messages, result = run(only_dedup(), body)
+        assert result.body is None and result.events["dedup_protected_tokens"] > 1000
+
     def test_a_read_is_pointed_at(self):
         """A protected output is a source: a shell re-read of the file points at the Read."""
         messages, _ = run(only_dedup(), conversation(("Read", {"file_path": "src/app.py"}, numbered(APP)),
-                                                     bash("cat -n src/app.py", numbered(EDITED))))
+                                                     bash("cat -n src/app.py | head -200", numbered(EDITED))))
         assert "lines 1-78 are lines 1-78 of the output of toolu_00 (src/app.py), unchanged" in last_output(messages)
 
 
@@ -189,7 +202,7 @@ class TestCacheSafety:
         """The same output after a different history comes out differently: the message cache
         (keyed by the message's text alone) never answers a message that holds a pointer."""
         compressor = only_dedup()
-        again = bash("cat -n src/app.py", numbered(EDITED))
+        again = bash("cat -n src/app.py | head -200", numbered(EDITED))
         first, _ = run(compressor, conversation(bash("cat -n src/app.py", numbered(APP)), again))
         other, _ = run(compressor, conversation(bash("ls", "src\ntests\n" + "README.md\n" * 30), again))
         assert "[trimwire:" in last_output(first) and "[trimwire:" not in last_output(other)
@@ -229,7 +242,7 @@ class TestTokenMode:
         """Token mode rewrites stale reads too; a pointer only ever names text still in the request."""
         compressor = build_compressor(Settings(workers=0, protect_recent_tool_results=0))
         body = conversation(bash("cat -n src/app.py", numbered(APP)), bash("sed -i s/60/61/ src/app.py", "done"),
-                            bash("cat -n src/app.py", numbered(EDITED)))
+                            bash("cat -n src/app.py | head -200", numbered(EDITED)))
         messages, result = run(compressor, body, mode="token")
         assert "dedup" in result.transforms
         assert check_pointers(last_output(messages), numbered(EDITED), texts_of(messages)) >= 1
