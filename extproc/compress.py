@@ -113,6 +113,11 @@ class _Totals:
     version: int = 0
     sources: int = 0                  # of the index, how many are the body's (all, when taken over)
 
+    @property
+    def held_bytes(self) -> int:
+        """What the line index holds: a checkpoint keeping these totals counts it."""
+        return self.index.bytes if self.index is not None else 0
+
 
 class BodyCompressor:
     """Built once per process from Settings; ``run`` is called once per request body.

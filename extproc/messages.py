@@ -107,8 +107,8 @@ class Checkpoints:
     def put(self, key: bytes, body: Body, totals: Any = None) -> None:
         values = body.doc.body[body.doc.items_key]
         checkpoint = _Checkpoint(body.plain, values, body.doc.items, body.items, body.calls, body.names, totals)
-        # the parsed messages kept with it take a few times their text
-        self._lru.put(key, checkpoint, 4 * len(body.plain))
+        # the parsed messages kept with it take a few times their text; dedup's line index its own
+        self._lru.put(key, checkpoint, 4 * len(body.plain) + getattr(totals, "held_bytes", 0))
 
     def clear(self) -> None:
         self._lru.clear()

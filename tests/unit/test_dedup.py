@@ -297,6 +297,7 @@ class TestLineIndex:
         version = index.version
         assert index.candidates(second.keys[0], 2) and index.claim(version, 1)
         assert len(index.sources) == 1 and index.candidates(second.keys[0], 2) == []
+        assert index.bytes == index.sources[0].cost  # what a checkpoint holding it counts
         assert index.candidates(first.keys[0], 1) == [(index.sources[0], 0)]
         assert not index.claim(version, 1)  # taken already: the index moved on
 
