@@ -34,12 +34,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from typing import Any
 
 from .compress import BodyCompressor, BodyRequest, BodyResult, build_compressor
 from .compressors.kompress import KompressStatus
 from .config import Settings
+from .cpus import usable_cpus
 from .errors import ConfigError
 from .logs import get_logger
 from .worker_process import CANCEL_SIGNAL, Frames, StartFailed, send, worker_main
@@ -50,18 +50,6 @@ Factory = Callable[[Settings], BodyCompressor]
 
 KILL_AFTER_S = 1.0            # a worker that has not answered this long after its cancel is killed
 log = get_logger("trimwire.workers")
-
-
-def usable_cpus() -> int:
-    """CPUs this process may use: affinity mask, capped by a cgroup v2 CPU quota (k8s limits)."""
-    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            count = min(count, max(1, -(-int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, count)
 
 
 # Keys that open a message: "role", and "call_id" for the Responses API's tool items.

@@ -124,6 +124,9 @@ class ScoringModel:
 
 def load_model(settings: KompressSettings, *, threads: int = 1) -> ScoringModel:
     """The first candidate model that loads and answers a smoke inference, or KompressUnavailable."""
+    # Before onnxruntime starts: its telemetry looks up a Microsoft host and persists a device ID
+    # (a warning on every read-only pod). An operator's own setting stands.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import onnxruntime as ort
         from tokenizers import Tokenizer

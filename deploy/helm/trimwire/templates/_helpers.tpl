@@ -16,6 +16,16 @@
 {{- end }}
 {{- end }}
 
+{{/* fullname plus a suffix, still at most 63 characters: the fullname is shortened, never the
+suffix, so names stay unique (a Service name is a DNS label; the API server refuses longer ones).
+Call as (include "trimwire.suffixed" (list . "headless")). */}}
+{{- define "trimwire.suffixed" -}}
+{{- $ctx := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $base := include "trimwire.fullname" $ctx | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" }}
+{{- printf "%s-%s" $base $suffix }}
+{{- end }}
+
 {{- define "trimwire.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "trimwire.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -50,27 +60,43 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "trimwire.configDir" -}}/etc/trimwire{{- end }}
 {{- define "trimwire.cacheDir" -}}/var/cache/trimwire{{- end }}
 
-{{/* Pod-level security: restricted-v2 compatible; no fixed IDs on OpenShift (the SCC assigns them). */}}
-{{- define "trimwire.podSecurityContext" -}}
-runAsNonRoot: true
-{{- if not .Values.openshift.enabled }}
-runAsUser: {{ .Values.podSecurity.runAsUser }}
-runAsGroup: {{ .Values.podSecurity.runAsGroup }}
-fsGroup: {{ .Values.podSecurity.fsGroup }}
-{{- end }}
-seccompProfile:
-  type: RuntimeDefault
+{{/* "true" on OpenShift: openshift.enabled when set, else whether the cluster serves the SCC API. */}}
+{{- define "trimwire.openshift" -}}
+{{- if kindIs "invalid" .Values.openshift.enabled }}
+{{- if .Capabilities.APIVersions.Has "security.openshift.io/v1" }}true{{ end }}
+{{- else if .Values.openshift.enabled }}true{{ end }}
 {{- end }}
 
-{{/* Every container: init, server and the helm test hook. */}}
+{{/* Pod-level security: restricted-v2 compatible; no fixed IDs on OpenShift (the SCC assigns them);
+podSecurityContext is merged over it. */}}
+{{- define "trimwire.podSecurityContext" -}}
+{{- $ctx := dict "runAsNonRoot" true "seccompProfile" (dict "type" "RuntimeDefault") }}
+{{- if not (include "trimwire.openshift" .) }}
+{{- $_ := set $ctx "runAsUser" .Values.podSecurity.runAsUser }}
+{{- $_ := set $ctx "runAsGroup" .Values.podSecurity.runAsGroup }}
+{{- $_ := set $ctx "fsGroup" .Values.podSecurity.fsGroup }}
+{{- end }}
+{{- include "trimwire.overlay" (list $ctx .Values.podSecurityContext) }}
+{{- end }}
+
+{{/* Every container: init, server and the helm test hook; securityContext is merged over it. */}}
 {{- define "trimwire.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-capabilities:
-  drop: [ALL]
-seccompProfile:
-  type: RuntimeDefault
+{{- $ctx := dict "allowPrivilegeEscalation" false "readOnlyRootFilesystem" true "runAsNonRoot" true
+      "capabilities" (dict "drop" (list "ALL")) "seccompProfile" (dict "type" "RuntimeDefault") }}
+{{- include "trimwire.overlay" (list $ctx .Values.securityContext) }}
+{{- end }}
+
+{{/* A security context with an override: each key set there replaces the chart's, a null drops it. */}}
+{{- define "trimwire.overlay" -}}
+{{- $merged := deepCopy (index . 0) }}
+{{- range $key, $value := (default dict (index . 1)) }}
+{{- if kindIs "invalid" $value }}
+{{- $_ := unset $merged $key }}
+{{- else }}
+{{- $_ := set $merged $key $value }}
+{{- end }}
+{{- end }}
+{{- toYaml $merged }}
 {{- end }}
 
 {{/* The ext_proc message timeout as an Envoy duration ("5s", "2.5s"). */}}
@@ -111,4 +137,21 @@ seccompProfile:
 {{- define "trimwire.terminationGracePeriodSeconds" -}}
 {{- $drain := int (ceil (default 15 .Values.config.drain_grace_s)) }}
 {{- add $drain (int .Values.preStopSleepSeconds) (int .Values.terminationGraceMarginSeconds) }}
+{{- end }}
+
+{{/* The standard OpenTelemetry variables the OTLP exporter and the SDK read (tracing.enabled). */}}
+{{- define "trimwire.otelEnv" -}}
+{{- $t := .Values.tracing -}}
+- name: OTEL_SERVICE_NAME
+  value: {{ $t.serviceName | quote }}
+{{- with $t.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $t.protocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $t.sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerArg | toString | quote }}
 {{- end }}

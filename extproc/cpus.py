@@ -1,0 +1,56 @@
+"""How many CPUs this process may use: what ``workers: -1`` starts one compression worker per,
+and what sizes onnxruntime's threads (compress.py).
+
+The affinity mask says which cores the scheduler may use; a Kubernetes CPU limit does not shrink
+it, it becomes a CFS quota in the pod's cgroup. Both cgroup layouts are read: v2's ``cpu.max``
+and v1's ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (nodes still on cgroup v1). A quota is
+rounded up: 1.5 CPUs start 2 workers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["CGROUP_ROOT", "usable_cpus", "cgroup_cpu_limit"]
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Where cgroup v1 mounts the CPU controller, as Docker, containerd and CRI-O lay it out.
+_V1_DIRS = ("cpu", "cpu,cpuacct", "cpuacct,cpu")
+
+
+def usable_cpus(cgroup_root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may use: the affinity mask, capped by a cgroup CPU quota (k8s limits)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = cgroup_cpu_limit(cgroup_root)
+    return max(1, min(count, limit) if limit else count)
+
+
+def cgroup_cpu_limit(cgroup_root: Path = CGROUP_ROOT) -> int | None:
+    """Whole CPUs the cgroup's quota allows (rounded up), or None when unlimited or unreadable."""
+    v2 = _read(cgroup_root / "cpu.max")
+    if v2 is not None:
+        quota, _, period = v2.partition(" ")
+        return _cpus(quota, period) if quota != "max" else None
+    for name in _V1_DIRS:
+        quota = _read(cgroup_root / name / "cpu.cfs_quota_us")
+        if quota is not None:
+            return _cpus(quota, _read(cgroup_root / name / "cpu.cfs_period_us") or "")
+    return None
+
+
+def _cpus(quota: str, period: str) -> int | None:
+    try:
+        quota_us, period_us = int(quota), int(period)
+    except ValueError:
+        return None
+    if quota_us <= 0 or period_us <= 0:  # v1 writes -1 for "no limit"
+        return None
+    return max(1, -(-quota_us // period_us))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
