@@ -164,6 +164,8 @@ class Settings:
     # Dollars per million input tokens by model pattern (``claude-sonnet-*=3``), for the money
     # /stats says was saved; first match wins. Empty: /stats gives tokens only.
     prices: tuple[str, ...] = ()
+    # One OpenTelemetry span per request over OTLP (tracing.py; the exporter reads OTEL_* vars).
+    tracing: bool = False
     kompress: KompressSettings = field(default_factory=KompressSettings)
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 

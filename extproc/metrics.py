@@ -135,6 +135,12 @@ class Metrics:
         self.kompress_chunks = Counter("trimwire_kompress_chunks", "Chunks of up to 512 tokens sent to the "
                                        "Kompress model.", registry=r)
 
+        self.tracing_enabled = Gauge("trimwire_tracing_enabled", "1 when request spans are exported over "
+                                     "OTLP (the tracing setting).", registry=r)
+        self.tracing_unavailable = Gauge("trimwire_tracing_unavailable", "1 when tracing was asked for "
+                                         "but cannot run, by reason (not_installed, unsupported_protocol).",
+                                         ["reason"], registry=r)
+
     def kompress_status(self, status: "KompressStatus") -> None:
         """Record what the workers made of Kompress at start-up."""
         if status.available:

@@ -32,6 +32,7 @@ from .formats import format_for_path
 from .logs import get_logger
 from .metrics import AMBIGUOUS_LABEL, UNKNOWN_LABEL, LabelGuard, Metrics, sanitise
 from .stats import RequestRecord, SavingsStats, cache_hits
+from .tracing import TRACE_HEADERS, RequestTracer
 from .workers import CompressionWorkers
 
 __all__ = ["RequestContext", "StreamProcessor"]
@@ -60,6 +61,7 @@ class RequestContext:
     elapsed_ms: float = 0.0
     body_sent: bool = False          # the reply to the whole body has gone
     answered: bool = False           # the last reply (response headers) has gone
+    trace_headers: dict[str, str] | None = None  # traceparent/tracestate, read only when tracing
 
     @property
     def ours(self) -> bool:
@@ -95,11 +97,12 @@ class StreamProcessor:
     """Shared by every stream of a server; per-request state lives in RequestContext."""
 
     def __init__(self, settings: Settings, workers: CompressionWorkers, metrics: Metrics,
-                 stats: SavingsStats | None = None) -> None:
+                 stats: SavingsStats | None = None, tracer: RequestTracer | None = None) -> None:
         self.settings = settings
         self.workers = workers
         self.metrics = metrics
         self.stats = stats
+        self.tracer = tracer
         self.users = LabelGuard(settings.user_label_mode, settings.user_label_limit)
         self.models = LabelGuard("raw", 200)
         self.body_waits = BodyWaits(settings.stream_threads // 2,
@@ -162,6 +165,8 @@ class StreamProcessor:
         ctx.full_duplex = envoy.is_full_duplex(request)
         ctx.content_encoding = headers.get("content-encoding", "identity") or "identity"
         ctx.format = format_for_path(ctx.path)
+        if self.tracer is not None:
+            ctx.trace_headers = {name: headers[name] for name in TRACE_HEADERS if name in headers}
         mode = headers.get(s.header_prefix + "mode", "").strip().lower()
         ctx.mode = mode if mode in MODES else None
         if mode and ctx.mode is None:  # a typo must not pass for the default silently
@@ -290,6 +295,9 @@ class StreamProcessor:
                 tokens_after=result.tokens_after if result is not None else 0, ms=ctx.elapsed_ms,
                 transforms=result.transforms if result is not None else (),
                 cache_hits=cache_hits(result.cache) if result is not None else 0))
-        log.info("request", request_id=ctx.request_id, user=self.users.display(ctx.user),
+        user_shown = self.users.display(ctx.user)
+        log.info("request", request_id=ctx.request_id, user=user_shown,
                  path=sanitise(ctx.path.split("?", 1)[0]), format=fmt, outcome=ctx.outcome,
                  reason=ctx.reason, ms=round(ctx.elapsed_ms, 2), **fields)
+        if self.tracer is not None:
+            self.tracer.record(ctx, user_shown, fields)

@@ -35,6 +35,7 @@ from .ops_http import start_ops_http
 from .processor import StreamProcessor
 from .service import MessageCompressor
 from .stats import SavingsStats, parse_prices
+from .tracing import RequestTracer, start_tracing
 from .workers import CompressionWorkers
 
 __all__ = ["TrimwireServer", "start_server", "serve"]
@@ -75,6 +76,7 @@ class TrimwireServer:
     api_port: int | None = None        # None when the HTTP API is disabled
     ready: bool = False
     stats: SavingsStats | None = None  # what /stats shows
+    tracer: RequestTracer | None = None
 
     async def stop(self, grace: float | None = None) -> None:
         grace = self.settings.drain_grace_s if grace is None else grace
@@ -91,6 +93,8 @@ class TrimwireServer:
             await self.api_runner.cleanup()
         await self.ops_runner.cleanup()
         self.workers.close()
+        if self.tracer is not None:
+            self.tracer.shutdown()  # the spans of the drained requests still go out
         log.info("stopped")
 
 
@@ -121,7 +125,8 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
     host, _, port = settings.metrics_address.rpartition(":")
     ops_runner, ops_port = await start_ops_http(host, int(port), metrics, is_ready, stats)
 
-    processor = StreamProcessor(settings, workers, metrics, stats)
+    tracer = start_tracing(settings, metrics)
+    processor = StreamProcessor(settings, workers, metrics, stats, tracer)
     service = MessageCompressor(processor)
     api_runner, api_port = (await start_api_http(settings, service, metrics, is_ready, stats)
                             if settings.api_enabled else (None, None))
@@ -148,7 +153,7 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
     server.start()
 
     running = TrimwireServer(settings, server, health_servicer, workers, metrics, ops_runner,
-                             grpc_port, ops_port, api_runner, api_port, stats=stats)
+                             grpc_port, ops_port, api_runner, api_port, stats=stats, tracer=tracer)
     holder["s"] = running
     kompress = await workers.warm_up()
     metrics.kompress_status(kompress)

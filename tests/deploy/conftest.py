@@ -5,7 +5,8 @@ A tool that cannot load skips the tests that need it, saying why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
@@ -47,6 +48,25 @@ def render(chart: Any) -> Callable[..., Rendered]:
             values = _merge(variant_values(variant), overrides or {})
             cache[key] = Rendered(chart.render(values, name=RELEASE, namespace=NAMESPACE))
         return cache[key]
+
+    return _render
+
+
+@pytest.fixture(scope="session")
+def render_as(chart: Any, helm: ModuleType) -> Callable[..., Rendered]:
+    """Render as a given release, with the API versions a cluster would serve (.Capabilities).
+
+    helm-python-sdk's Chart.render takes neither API versions nor passes them on, but the native
+    call under it does (its ``api_versions`` option, as ``helm template --api-versions``).
+    """
+    from helm_python import _native
+    from helm_python.chart import _dumps
+
+    def _render(variant: str = "default", overrides: dict[str, Any] | None = None, *, name: str = RELEASE,
+                api_versions: Iterable[str] = ()) -> Rendered:
+        values = _merge(variant_values(variant), overrides or {})
+        opts = {"name": name, "namespace": NAMESPACE, "api_versions": list(api_versions)}
+        return Rendered(json.loads(_native.call_string("helm_render", chart._raw(), _dumps(values), json.dumps(opts))))
 
     return _render
 

@@ -284,7 +284,7 @@ def test_a_default_selector_label_can_be_replaced(render: Any) -> None:
 
 # Settings the chart sets itself, and the TLS files it does not mount (the Kubernetes gRPC
 # readiness probe speaks plaintext, so TLS on the gRPC port would keep pods unready).
-CHART_OWNED = {"grpc_address", "metrics_address", "api_address", "extra", "kompress"}
+CHART_OWNED = {"grpc_address", "metrics_address", "api_address", "extra", "kompress", "tracing"}
 NOT_IN_CHART = {"tls_cert_file", "tls_key_file", "tls_client_ca_file"}
 
 

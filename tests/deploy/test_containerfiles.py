@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from .chart import REPO_ROOT
+from .chart import NAMESPACE, RELEASE, REPO_ROOT
+from .stub_trimwire import NonCompressingServer
 
 CONTAINER_DIR = REPO_ROOT / "deploy" / "container"
 FLAVOURS = ("cpu", "gpu")
@@ -106,17 +107,6 @@ def test_final_stage_has_no_build_tools(flavour: str) -> None:
     assert [w for w in installed if not w.startswith("-")] in ([], ["python3"])
 
 
-@pytest.mark.parametrize("flavour, wanted, unwanted", [
-    ("cpu", "onnxruntime==", "onnxruntime-gpu"),
-    ("gpu", "onnxruntime-gpu==", "onnxruntime=="),
-])
-def test_images_install_one_onnxruntime(flavour: str, wanted: str, unwanted: str) -> None:
-    """CPU gets onnxruntime, GPU onnxruntime-gpu; never both (they install the same module)."""
-    build = " ".join(args_of(parse(flavour)[0], "RUN"))
-    assert wanted in build and unwanted not in build
-    assert "pip install ." in build
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -127,15 +117,20 @@ def _free_port() -> int:
 class Server:
     grpc_port: int
     metrics_port: int
+    api_port: int
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/v1/compress"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``trimwire serve`` on loopback with one in-process worker, stopped by its own handle."""
-    grpc_port, metrics_port = _free_port(), _free_port()
+    grpc_port, metrics_port, api_port = _free_port(), _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMWIRE_")}
     env.update(TRIMWIRE_GRPC_ADDRESS=f"127.0.0.1:{grpc_port}", TRIMWIRE_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}",
-               TRIMWIRE_API_ENABLED="false", TRIMWIRE_WORKERS="0", TRIMWIRE_DRAIN_GRACE_S="0")
+               TRIMWIRE_API_ADDRESS=f"127.0.0.1:{api_port}", TRIMWIRE_WORKERS="0", TRIMWIRE_DRAIN_GRACE_S="0")
     log = tmp_path_factory.mktemp("trimwire") / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "extproc", "serve"], cwd=REPO_ROOT, env=env,
@@ -145,7 +140,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         while not _ready(metrics_port):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        yield Server(grpc_port, metrics_port)
+        yield Server(grpc_port, metrics_port, api_port)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -176,20 +171,46 @@ def test_healthcheck_passes_against_a_running_server(server: Server, flavour: st
     assert result.returncode == 0, result.stderr
 
 
-def _hook_command(render: Any, target: str) -> list[str]:
-    command = render().one("Pod")["spec"]["containers"][0]["command"]
-    assert command[0] == "python"
-    return [sys.executable, *command[1:-1], target]
+def _smoke_test(render: Any, grpc_target: str, api_url: str | None, overrides: dict[str, Any] | None = None,
+                ) -> subprocess.CompletedProcess[str]:
+    """The rendered helm test Pod's command, run here against ``grpc_target`` and ``api_url``."""
+    command = render(overrides=overrides).one("Pod")["spec"]["containers"][0]["command"]
+    assert command[:2] == ["python", "-c"] and command[3].endswith(".svc:50051")
+    assert command[4] == ("" if api_url is None else f"http://{RELEASE}.{NAMESPACE}.svc:8080/v1/compress")
+    return _run([sys.executable, "-c", command[2], grpc_target, api_url or ""])
 
 
-def test_helm_test_hook_passes_against_a_running_server(render: Any, server: Server) -> None:
-    """The helm test command reports SERVING for all three health services of a live server."""
-    result = _run(_hook_command(render, f"127.0.0.1:{server.grpc_port}"))
+API_OFF = {"config": {"api_enabled": False}}
+
+
+def test_smoke_test_compresses_through_the_api(render: Any, server: Server) -> None:
+    """Against a live trimwire: three services SERVING, and the log comes back with tokens saved."""
+    result = _smoke_test(render, f"127.0.0.1:{server.grpc_port}", server.api_url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("SERVING") == 3
+    assert result.stdout.count(" SERVING") == 3
+    saved = int(result.stdout.split("tokens_saved")[1].split()[0])
+    assert saved > 0
 
 
-def test_helm_test_hook_fails_when_nothing_serves(render: Any) -> None:
+def test_smoke_test_uses_grpc_when_the_api_is_off(render: Any, server: Server) -> None:
+    """With api_enabled false the log goes through trimwire.v1.Compressor instead, and still shrinks."""
+    result = _smoke_test(render, f"127.0.0.1:{server.grpc_port}", None, API_OFF)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert int(result.stdout.split("tokens_saved")[1].split()[0]) > 0
+
+
+@pytest.mark.parametrize("api", ["http", "grpc"])
+def test_smoke_test_fails_against_a_server_that_does_not_compress(render: Any, api: str) -> None:
+    """Healthy, answering, but saving nothing: the helm test fails and says why."""
+    with NonCompressingServer() as stub:
+        result = _smoke_test(render, f"127.0.0.1:{stub.grpc_port}", stub.api_url if api == "http" else None,
+                             None if api == "http" else API_OFF)
+    assert result.returncode != 0
+    assert result.stdout.count(" SERVING") == 3
+    assert "compressed nothing" in result.stderr
+
+
+def test_smoke_test_fails_when_nothing_serves(render: Any) -> None:
     """Against a port where nothing listens the helm test command fails."""
-    result = _run(_hook_command(render, f"127.0.0.1:{_free_port()}"))
+    result = _smoke_test(render, f"127.0.0.1:{_free_port()}", f"http://127.0.0.1:{_free_port()}/v1/compress")
     assert result.returncode != 0

@@ -53,6 +53,9 @@ EXPECTED_FAMILIES = {
     "trimwire_error_guard_rejected_total": ("counter", set()),
     # its requests hold no run of lines seen before in their conversation
     "trimwire_dedup_tokens_total": ("counter", set()),
+    # tracing is off on this server: the enabled gauge is 0 and nothing is unavailable
+    "trimwire_tracing_enabled": ("gauge", set()),
+    "trimwire_tracing_unavailable": ("gauge", set()),
 }
 MODEL = "claude-opus-4-1"
 PROMPT_CANARY = "CANARY-PROMPT-7f3a9c"

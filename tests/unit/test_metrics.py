@@ -37,6 +37,8 @@ EXPECTED_FAMILIES = {
     "trimwire_compressor_unavailable": ("gauge", {"compressor", "reason"}),
     "trimwire_error_guard_rejected": ("counter", set()),
     "trimwire_dedup_tokens": ("counter", {"kind"}),
+    "trimwire_tracing_enabled": ("gauge", set()),
+    "trimwire_tracing_unavailable": ("gauge", {"reason"}),
 }
 EXPECTED_SAMPLES = {
     "trimwire_requests_total", "trimwire_passthrough_total", "trimwire_failed_open_total",
@@ -49,6 +51,7 @@ EXPECTED_SAMPLES = {
     "trimwire_kompress_model", "trimwire_kompress_unavailable", "trimwire_kompress_blocks_total",
     "trimwire_kompress_chunks_total", "trimwire_compressor_unavailable", "trimwire_error_guard_rejected_total",
     "trimwire_dedup_tokens_total",
+    "trimwire_tracing_enabled", "trimwire_tracing_unavailable",
 }
 
 
@@ -75,6 +78,8 @@ def exercised() -> Metrics:
     metrics.inflight.inc()
     metrics.workers.set(2)
     metrics.ready.set(1)
+    metrics.tracing_enabled.set(0)
+    metrics.tracing_unavailable.labels(reason="not_installed").set(1)
     return metrics
 
 
