@@ -27,7 +27,7 @@ VARIANTS = ("default", "gpu", "openshift", "istio", "envoy-gateway",
 # The oldest Kubernetes the chart allows (Chart.yaml kubeVersion: the gRPC probe is GA in
 # 1.27) and the newest kubernetes-validate bundles.
 KUBE_VERSIONS = ("1.27.0", "1.37.0")
-# Kinds no Kubernetes schema covers: checked structurally instead (test_crds.py).
+# Kinds no Kubernetes schema covers: checked against their CRDs' schemas instead (test_crds.py).
 CRD_KINDS = {"EnvoyFilter", "EnvoyExtensionPolicy", "ClientTrafficPolicy", "ReferenceGrant",
              "ServiceMonitor", "PodMonitor"}
 

@@ -153,7 +153,8 @@ def test_embedded_model_mounts_nothing(render: Any) -> None:
 
 @pytest.mark.parametrize("variant, source", [
     ("model-pvc", {"persistentVolumeClaim": {"claimName": "kompress-model", "readOnly": True}}),
-    ("model-volume", {"nfs": {"server": "nfs.example.com", "path": "/exports/kompress", "readOnly": True}}),
+    ("model-volume", {"csi": {"driver": "nfs.csi.k8s.io", "readOnly": True,
+                              "volumeAttributes": {"server": "nfs.example.com", "share": "/exports/kompress"}}}),
     ("model-image", {"emptyDir": {"sizeLimit": "2Gi"}}),
 ])
 def test_model_volume_sources(render: Any, variant: str, source: dict[str, Any]) -> None:
@@ -223,15 +224,16 @@ def test_autoscaling(render: Any) -> None:
 
 
 def test_helm_test_hook_checks_grpc_health_through_the_service(render: Any) -> None:
-    """The test hook is a helm test Pod running python -c against the Service's gRPC port."""
+    """The test hook is a helm test Pod running files/smoke_test.py against the Service's ports."""
     rendered = render()
     pod = rendered.one("Pod")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     [container] = pod["spec"]["containers"]
     assert container["image"] == rendered.server()["image"]
     assert container["command"][:2] == ["python", "-c"]
-    assert "grpc_health.v1" in container["command"][2]
-    assert container["command"][3] == f"{RELEASE}.{NAMESPACE}.svc:50051"
+    assert container["command"][2] == (CHART_DIR / "files" / "smoke_test.py").read_text()
+    assert container["command"][3:] == [f"{RELEASE}.{NAMESPACE}.svc:50051",
+                                        f"http://{RELEASE}.{NAMESPACE}.svc:8080/v1/compress"]
     assert pod["spec"]["restartPolicy"] == "Never"
 
 

@@ -96,6 +96,20 @@ def test_fixed_ids_only_outside_openshift(render: Any, variant: str) -> None:
                 {"runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001}, name
 
 
+# The volume types the restricted Pod Security profile (and OpenShift's restricted-v2) admits.
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                      "projected", "secret"}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_volume_is_admitted_by_the_restricted_profile(render: Any, variant: str) -> None:
+    """No example mounts a volume type the restricted profile refuses (an nfs: volume, a hostPath)."""
+    for name, pod in pod_specs(render(variant)):
+        for volume in pod.get("volumes", []):
+            kinds = set(volume) - {"name"}
+            assert kinds <= RESTRICTED_VOLUMES, f"{name} volume {volume['name']}: {kinds - RESTRICTED_VOLUMES}"
+
+
 def test_model_image_init_container_is_restricted(render: Any) -> None:
     """The init container that copies the model is held to the same rules (and is checked above)."""
     pod = render("model-image").deployment_pod()
@@ -103,7 +117,7 @@ def test_model_image_init_container_is_restricted(render: Any) -> None:
     assert pod["initContainers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-# Custom resources: no schema ships with kubernetes-validate, so check what the gateways rely on.
+# Custom resources: their CRD schemas are checked in test_crds.py; here, what the gateways rely on.
 
 def test_envoy_filter(render: Any) -> None:
     """The EnvoyFilter targets the gateway workload, inserts ext_proc before the router and raises buffers."""

@@ -1,0 +1,12 @@
+import { IEnvoyFilter } from "@kubernetes-models/istio/networking.istio.io/v1alpha3/EnvoyFilter";
+import { IEnvoyExtensionPolicy } from "@kubernetes-models/envoy-gateway/gateway.envoyproxy.io/v1alpha1/EnvoyExtensionPolicy";
+import { IClientTrafficPolicy } from "@kubernetes-models/envoy-gateway/gateway.envoyproxy.io/v1alpha1/ClientTrafficPolicy";
+import { IReferenceGrant } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/ReferenceGrant";
+import { IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import { IPodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
+export type EnvoyFilter = IEnvoyFilter;
+export type EnvoyExtensionPolicy = IEnvoyExtensionPolicy;
+export type ClientTrafficPolicy = IClientTrafficPolicy;
+export type ReferenceGrant = IReferenceGrant;
+export type ServiceMonitor = IServiceMonitor;
+export type PodMonitor = IPodMonitor;
