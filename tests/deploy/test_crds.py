@@ -3,13 +3,19 @@ and ClientTrafficPolicy, Gateway API ReferenceGrant, prometheus-operator Service
 PodMonitor) validated against vendored schemas of their CRDs (tests/deploy/crds/, written by
 scripts/vendor_crd_schemas.py from the pinned @kubernetes-models npm packages): field names,
 types, enums and required fields, with unknown fields refused as the API server's strict field
-validation refuses them. Patterns, bounds and CEL rules are not in these schemas.
+validation refuses them. The same packages' compiled validators (crds/validate.mjs, run by node
+after `npm ci` of crds/package-lock.json into a cache) add the CRDs' string patterns and bounds.
+CEL rules (x-kubernetes-validations) are checked by neither: the packages do not carry them.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -88,3 +94,45 @@ def test_the_patch_value_stays_free_form(render: Any) -> None:
     doc = copy.deepcopy(render("istio").one("EnvoyFilter"))
     doc["spec"]["configPatches"][0]["patch"]["value"]["any_envoy_field"] = {"x": 1}
     assert errors(doc) == []
+
+
+@pytest.fixture(scope="session")
+def crd_validators() -> Path:
+    """node_modules for crds/validate.mjs, installed once per lock file in a cache directory."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("node and npm are needed for the CRDs' patterns and bounds (crds/validate.mjs)")
+    lock = (CRD_DIR / "package-lock.json").read_bytes()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "trimwire-tests" / \
+        f"crd-validators-{hashlib.sha256(lock).hexdigest()[:16]}"
+    if not (cache / "node_modules" / "@kubernetes-models").is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(CRD_DIR / name, cache)
+        done = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=optional"],
+                              cwd=cache, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            pytest.skip(f"npm ci of tests/deploy/crds failed: {done.stderr.strip()[-300:]}")
+    shutil.copy(CRD_DIR / "validate.mjs", cache)
+    return cache
+
+
+def node_errors(cache: Path, docs: list[dict[str, Any]]) -> list[list[str]]:
+    done = subprocess.run(["node", "validate.mjs"], cwd=cache, input=json.dumps(docs), capture_output=True,
+                          text=True, timeout=120, check=True)
+    return [entry["errors"] for entry in json.loads(done.stdout)]
+
+
+def test_custom_resources_meet_the_crds_patterns_and_bounds(render: Any, crd_validators: Path) -> None:
+    """Every custom resource of every variant passes the CRDs' compiled validators."""
+    docs = [doc for variant in VARIANTS for doc in render(variant).docs if doc["kind"] in CRD_KINDS]
+    found = node_errors(crd_validators, docs)
+    assert [(d["kind"], e) for d, e in zip(docs, found) if e] == []
+
+
+def test_envoy_gateway_refuses_a_six_digit_message_timeout(render: Any, crd_validators: Path) -> None:
+    """The pattern behind values.schema.json's 99999 ms cap: Envoy Gateway refuses "100000ms"."""
+    policy = render("envoy-gateway", {"extProc": {"messageTimeoutMs": 99999}}).one("EnvoyExtensionPolicy")
+    bad = copy.deepcopy(policy)
+    bad["spec"]["extProc"][0]["messageTimeout"] = "100000ms"
+    good, refused = node_errors(crd_validators, [policy, bad])
+    assert good == [] and any("messageTimeout must match pattern" in e for e in refused)
