@@ -35,9 +35,11 @@ def test_on_builds_a_tracer_from_the_otel_environment(monkeypatch: pytest.Monkey
     else:
         monkeypatch.setenv("OTEL_SERVICE_NAME", service)
     metrics = Metrics()
-    tracer = start_tracing(Settings(tracing=True), metrics, env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    with capture_logs() as logs:
+        tracer = start_tracing(Settings(tracing=True), metrics, env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
     assert isinstance(tracer, RequestTracer)
     try:
+        assert [(e["event"], e["protocol"], e["service"]) for e in logs] == [("tracing_on", "grpc", expected)]
         assert _gauge(metrics, "trimwire_tracing_enabled") == 1
         assert tracer.provider.resource.attributes["service.name"] == expected
     finally:
