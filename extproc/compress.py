@@ -18,7 +18,7 @@ from .config import Settings
 from .conversation import Change, Kind
 from .errors import PassThrough, UnsupportedBody
 from .formats import adapter_for
-from .pipeline import Budget, Pipeline, Policy
+from .pipeline import Budget, Pipeline, Policy, focus
 from .messages import Body, Checkpoints, MessageReader, Surroundings
 from .pipeline.cache import ItemOutcome, MessageCache
 from .pipeline.dedup import Dedup
@@ -211,6 +211,7 @@ class BodyCompressor:
         except UnicodeDecodeError:
             raise UnsupportedBody("not UTF-8", reason="invalid_json") from None
         body = self.reader.read(plain, text, adapter, cached)
+        focus.assign(body.conv.blocks[body.head:], body.doc.body.get(adapter.ITEMS), adapter.user_text)
         timings["parse"] = time.perf_counter() - started
         return body
 

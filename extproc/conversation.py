@@ -3,7 +3,8 @@
 A format adapter (``formats/``) turns a parsed body into a ``Conversation``: a flat list of
 ``Block``s in body order, each a piece of text with its role, kind, position, the path of its
 string in the body, and for tool calls and their results the tool's name and parsed arguments
-(``tool_input``). Compressors never see JSON or protobufs; they ask the conversation to
+(``tool_input``), and for tool results the distinctive terms of the question they answer
+(``focus``). Compressors never see JSON or protobufs; they ask the conversation to
 ``replace`` a block's text, which is *recorded*. ``compress.py`` then writes the new strings over
 the old ones in the body's bytes (``rawjson.splice_bytes``); an unchanged request is never rewritten.
 """
@@ -75,6 +76,8 @@ class Block:
     cache_control: bool = False
     # The tool call this block is (or answers); its ``tool_input`` is parsed only when asked.
     call: ToolCall | None = field(default=None, repr=False)
+    # A tool result's question's terms (``pipeline.focus``); the call's are added when compressed.
+    focus: tuple[str, ...] = field(default=(), repr=False)
     # Remembered by ``pipeline.router.content_type`` so a block is classified once.
     content_type: str | None = field(default=None, repr=False)
     # Where the string sits in the body (keys and indices from the root); None: read-only.

@@ -28,6 +28,7 @@ from . import rawjson
 from .conversation import Conversation, ToolCall
 from .formats import Adapter
 from .pipeline.cache import ByteLRU, CacheStats, ItemOutcome, MessageCache, message_key
+from .pipeline.focus import question
 from .rawjson import Document, Span
 
 __all__ = ["Body", "Checkpoints", "Item", "MessageReader", "Surroundings"]
@@ -168,6 +169,16 @@ def _probe(key: str, text: str, start: int) -> bytes:
                            digest_size=16).digest()
 
 
+def _question_digest(values: list[Any], stop: int, adapter: Adapter, known: bytes | None = None) -> bytes:
+    """A digest of the latest question (``focus.question``) before item ``stop``, or b"" when
+    there is none; ``known``: that digest before item ``stop - 1``, so only that item is read."""
+    for index in range(stop - 1, -1 if known is None else stop - 2, -1):
+        said = question(adapter.user_text(values[index]))
+        if said:
+            return hashlib.blake2b(said.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return known or b""
+
+
 def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
     """How many of the checkpoint's first items ``plain`` holds byte for byte, from its first byte."""
     old = memoryview(checkpoint.plain)
@@ -251,6 +262,8 @@ class MessageReader:
         else:
             position = spans[0][0] if spans else 0
             byte_position = rawjson.utf8_length(text, 0, position)
+        # What a message's tool results come to depends on the user's question before it too.
+        asked = _question_digest(values, body.reused, adapter) if memo is not None else b""
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
             encoded = text[start:end].encode()
@@ -258,7 +271,9 @@ class MessageReader:
             byte_end = byte_start + len(encoded)
             made = adapter.item_calls(values[index])
             entry = Item(start, end, byte_start, byte_end,
-                         message_key(adapter.FORMAT, encoded) if memo is not None else b"", made)
+                         message_key(adapter.FORMAT, encoded, asked) if memo is not None else b"", made)
+            if memo is not None:
+                asked = _question_digest(values, index + 1, adapter, asked)
             for call_id, call in made:
                 calls[call_id], body.names[call_id] = call, call.name
             entry.outcome = memo.get(entry.key, body.names) if memo is not None else None

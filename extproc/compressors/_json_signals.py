@@ -1,9 +1,10 @@
 """Which items of a long JSON array stand out, so sampling keeps them (used by ``json_lossy``).
 
 An item stands out when it carries an error-like status ("Failed", "CrashLoopBackOff",
-"error"), a status value few other items have, a null where nearly every other item has a value
-(or a value where nearly every other is null or absent), or a number far from the rest (median and
-median absolute deviation). Items are flattened to leaf paths ("status.phase",
+"error", "deprecated"), a status value few other items have, a flag (true or false) that few
+other items share (``"yanked": true`` on 3 releases of 200), a null where nearly every other item
+has a value (or a value where nearly every other is null or absent), or a number far from the rest
+(median and median absolute deviation). Items are flattened to leaf paths ("status.phase",
 "containerStatuses[].restartCount") so nested fields count too.
 """
 
@@ -25,11 +26,13 @@ _MAX_LEAVES = 200
 
 _STATUS_KEY = re.compile(
     r"(?:^|[._\]])(?:status|state|level|severity|phase|result|conclusion|outcome|health|healthy|reason|"
-    r"condition|ready|exit_?code|code|ok|success|succeeded|error|errors|err|exception|failure|failed)$",
+    r"condition|ready|exit_?code|code|ok|success|succeeded|error|errors|err|exception|failure|failed|"
+    r"deprecated|deprecation|disabled|enabled|active|archived|yanked|deleted|blocked|suspended|flags?)$",
     re.IGNORECASE)
 _BAD_VALUE = re.compile(
     r"err|fail|fatal|crash|backoff|denied|forbidden|timeout|timed.?out|invalid|unhealthy|critical|warn|"
-    r"panic|killed|oom|exception|abort|reject|evicted|unavailable|degraded|cancel|notready|unschedulable",
+    r"panic|killed|oom|exception|abort|reject|evicted|unavailable|degraded|cancel|notready|unschedulable|"
+    r"deprecat|disabled|yanked|archived|blocked|suspended|revoked|vulnerab",
     re.IGNORECASE)
 
 
@@ -86,6 +89,7 @@ def _path_signals(path: str, rows: list[_Leaves]) -> Iterator[tuple[int, int]]:
         yield from ((i, 1) for i, row in enumerate(rows) if path in row and not any(_filled(v) for v in row[path]))
     if _STATUS_KEY.search(path):
         yield from _status_signals(path, rows)
+    yield from _flag_signals(path, rows)
     yield from _outlier_signals(path, rows)
 
 
@@ -105,6 +109,17 @@ def _status_signals(path: str, rows: list[_Leaves]) -> Iterator[tuple[int, int]]
             yield index, 2
         elif common and any(counts[v] <= _RARE * len(rows) for v in values):
             yield index, 1
+
+
+def _flag_signals(path: str, rows: list[_Leaves]) -> Iterator[tuple[int, int]]:
+    """Items whose true/false at ``path`` few items share, when most items hold the other one."""
+    sides: dict[bool, list[int]] = {True: [], False: []}
+    for index, row in enumerate(rows):
+        for flag in {v for v in row.get(path, ()) if isinstance(v, bool)}:
+            sides[flag].append(index)
+    for flag, holders in sides.items():
+        if 0 < len(holders) <= _RARE * len(rows) and len(sides[not flag]) >= 0.5 * len(rows):
+            yield from ((index, 1) for index in holders)
 
 
 def _outlier_signals(path: str, rows: list[_Leaves]) -> Iterator[tuple[int, int]]:

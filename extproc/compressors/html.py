@@ -7,7 +7,8 @@ main content, all of the page's visible text is used instead. Text before the pa
 progress meter, response headers) and after ``</html>`` (a shell prompt, an exit status) is kept
 as it is; one marker line before the extracted text names the page and what was removed, e.g.
 ``[trimwire: HTML page "Retries and timeouts" (48213 chars) reduced to its main text as markdown;
-markup, scripts, styles and navigation omitted]``.
+markup, scripts, styles and navigation omitted]``. The pipeline then offers the extracted text to
+the prose compressors (``then``): Kompress thins its paragraphs, code blocks and tables stay.
 
 ``trafilatura`` is a required dependency; if it cannot be imported all the same (a broken install),
 ``applies`` is always False, importing this module still works, and the server reports the
@@ -51,6 +52,7 @@ logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 class HtmlCompressor:
     name = "html"
+    then = ContentType.TEXT  # the main text goes on to the prose compressors (Kompress)
 
     def __init__(self, *, min_chars: int = DEFAULT_MIN_CHARS, min_kept_chars: int = DEFAULT_MIN_KEPT_CHARS) -> None:
         self.min_chars = min_chars

@@ -18,22 +18,26 @@ passing and skipped test lines (``PASSED``, ``... ok``, ``--- PASS``, ``✓``, a
 test class that ran clean: its ``Running`` line and its ``Failures: 0, Errors: 0, Skipped: 0``
 line), repeated lines, and, when there are more than ``DEFAULT_MAX_PLAIN_LINES`` of them, the
 remaining unflagged lines. Each run of dropped lines becomes one marker line, e.g.
-``[trimwire: 412 lines omitted (398 passing test, 14 progress)]``.
+``[trimwire: 412 lines omitted (398 passing test, 14 progress)]``. Lines holding a term of the
+context the block answers (a test id or pod the question or the call names: ``pipeline.focus``)
+are kept whatever their kind, up to ``DEFAULT_MAX_RELEVANT``.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from ..conversation import Block
+from ..pipeline.focus import relevant
 from ..pipeline.guard import protected_lines
 from ..pipeline.router import ContentType, content_type, line_matches, line_rule
 from .repeats import SIMILAR, similar_runs
 
 __all__ = [
     "LogCompressor", "DEFAULT_MIN_LINES", "DEFAULT_HEAD_LINES", "DEFAULT_TAIL_LINES",
-    "DEFAULT_CONTEXT_LINES", "DEFAULT_MAX_PLAIN_LINES", "DEFAULT_MAX_BLOCK_LINES",
+    "DEFAULT_CONTEXT_LINES", "DEFAULT_MAX_PLAIN_LINES", "DEFAULT_MAX_BLOCK_LINES", "DEFAULT_MAX_RELEVANT",
 ]
 
 # Shorter logs are left alone. Under head + tail lines only noise (passing tests, progress, repeats)
@@ -44,6 +48,7 @@ DEFAULT_TAIL_LINES = 20
 DEFAULT_CONTEXT_LINES = 2       # around each error, warning or summary line
 DEFAULT_MAX_PLAIN_LINES = 60    # unflagged lines are all kept up to this many, else all dropped
 DEFAULT_MAX_BLOCK_LINES = 80    # indented lines kept under one error line (tracebacks: no cap)
+DEFAULT_MAX_RELEVANT = 20       # lines holding a term of the block's context, kept whatever they are
 
 _PASSING, _SKIPPED, _PROGRESS, _DUPLICATE, _PLAIN = "passing test", "skipped test", "progress", "duplicate", "other"
 _BLANK = "blank"
@@ -122,34 +127,42 @@ class LogCompressor:
     def __init__(self, *, min_lines: int = DEFAULT_MIN_LINES, head_lines: int = DEFAULT_HEAD_LINES,
                  tail_lines: int = DEFAULT_TAIL_LINES, context_lines: int = DEFAULT_CONTEXT_LINES,
                  max_plain_lines: int = DEFAULT_MAX_PLAIN_LINES,
-                 max_block_lines: int = DEFAULT_MAX_BLOCK_LINES) -> None:
+                 max_block_lines: int = DEFAULT_MAX_BLOCK_LINES, max_relevant: int = DEFAULT_MAX_RELEVANT) -> None:
         self.min_lines = min_lines
         self.head_lines = head_lines
         self.tail_lines = tail_lines
         self.context_lines = context_lines
         self.max_plain_lines = max_plain_lines
         self.max_block_lines = max_block_lines
+        self.max_relevant = max_relevant
 
     def applies(self, block: Block) -> bool:
         return block.text.count("\n") >= self.min_lines and content_type(block) is ContentType.LOG
 
     def compress(self, text: str) -> str | None:
+        return self.compress_for(text, ())
+
+    def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
+        """As ``compress``; lines that hold a term of the block's context (a test id, a pod) stay."""
         lines = text.split("\n")
         if len(lines) <= self.min_lines:
             return None
         classes = _clean_test_classes(lines, [_classify(line) for line in lines])
-        dropped = self._plan(lines, classes, protected_lines(text))
+        wanted = set(relevant(text.lower(), terms, self.max_relevant)) if terms else set()
+        dropped = self._plan(lines, classes, protected_lines(text), wanted)
         if not any(dropped):
             return None
         out = _render(lines, classes, dropped)
         return out if len(out) < len(text) else None
 
-    def _plan(self, lines: list[str], classes: list[str], protected: set[int]) -> list[str | None]:
+    def _plan(self, lines: list[str], classes: list[str], protected: set[int],
+              wanted: set[int]) -> list[str | None]:
         """For each line, None to keep it or the category it is dropped as. ``protected`` lines
-        are kept, or, when the same line is kept earlier, counted as its copies."""
+        are kept, or, when the same line is kept earlier, counted as its copies; ``wanted`` lines
+        (holding a context term) are kept and never folded."""
         n = len(lines)
         ends = set(range(min(self.head_lines, n))) | set(range(max(0, n - self.tail_lines), n))
-        full = _full_blocks(lines, classes, self.max_block_lines)
+        full = _full_blocks(lines, classes, self.max_block_lines) | wanted
         exact = {i for i in ends if classes[i] not in _NOISE} | full
         must = exact | protected
         dropped: list[str | None] = [None if i in must or cls == _SIGNAL else cls for i, cls in enumerate(classes)]

@@ -5,7 +5,9 @@ UUIDs, long hex ids and fractional numbers are masked (``template``); whole numb
 short ids still count, so ``FAILED test_x[1]`` and ``FAILED test_x[2]`` or ``status 200`` and
 ``status 500`` are never similar. In a run of ``DEFAULT_MIN_RUN`` or more similar lines (blank
 lines between them belong to the run) the first and the last are kept byte for byte and the rest
-become one marker line saying how many were omitted and how they differed.
+become one marker line saying how many were omitted and how they differed. A line holding a term
+of the context the block answers (``pipeline.focus``: a request id the question names) never
+joins a run.
 
 ``similar_runs`` is shared with the log compressor; ``RepeatFolder`` applies it alone to plain-text
 tool output (``ContentType.TEXT``), which has no compressor of its own until Kompress.
@@ -14,16 +16,20 @@ tool output (``ContentType.TEXT``), which has no compressor of its own until Kom
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ..conversation import Block
+from ..pipeline.focus import relevant
 from ..pipeline.router import ContentType, content_type
 
 __all__ = [
     "RepeatFolder", "similar_runs", "template", "marker", "SIMILAR", "DEFAULT_MIN_RUN", "DEFAULT_MIN_LINES",
+    "DEFAULT_MAX_RELEVANT",
 ]
 
 DEFAULT_MIN_RUN = 4       # similar lines in a run before it is folded (so at least two are omitted)
 DEFAULT_MIN_LINES = 8     # shorter text is left alone
+DEFAULT_MAX_RELEVANT = 20  # lines holding a term of the block's context, never folded
 _MIN_TEMPLATE_CHARS = 8   # "}", "--" and other short structure lines never form runs
 
 _VARYING = re.compile(
@@ -90,16 +96,23 @@ class RepeatFolder:
 
     name = "repeats"
 
-    def __init__(self, *, min_run: int = DEFAULT_MIN_RUN, min_lines: int = DEFAULT_MIN_LINES) -> None:
+    def __init__(self, *, min_run: int = DEFAULT_MIN_RUN, min_lines: int = DEFAULT_MIN_LINES,
+                 max_relevant: int = DEFAULT_MAX_RELEVANT) -> None:
         self.min_run = min_run
         self.min_lines = min_lines
+        self.max_relevant = max_relevant
 
     def applies(self, block: Block) -> bool:
         return block.text.count("\n") >= self.min_lines and content_type(block) is ContentType.TEXT
 
     def compress(self, text: str) -> str | None:
+        return self.compress_for(text, ())
+
+    def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
+        """As ``compress``; lines that hold a term of the block's context are never folded."""
         lines = text.split("\n")
-        runs = similar_runs(lines, min_run=self.min_run)
+        wanted = set(relevant(text.lower(), terms, self.max_relevant)) if terms else set()
+        runs = similar_runs(lines, min_run=self.min_run, exclude=wanted)
         if not runs:
             return None
         out: list[str] = []

@@ -7,7 +7,9 @@ single-file grep. Hits are grouped by file in order of first appearance; the fir
 ``DEFAULT_MAX_FILES`` files keep their first hits each (context lines go with the hit nearest to
 them): ``DEFAULT_MAX_MATCHES_PER_FILE`` hits, or an equal share of ``DEFAULT_MAX_TOTAL_MATCHES``
 when that is more, so a search that hit few files keeps more of each. A kept line is never
-merged, shortened or renumbered.
+merged, shortened or renumbered. Hits holding a term of the context the block answers (a path or
+test id the question or the call names: ``pipeline.focus``) are kept past both caps, up to
+``DEFAULT_MAX_RELEVANT``.
 
 Each file that lost hits gets one marker after its last kept line, e.g.
 ``[trimwire: 35 more matches in src/app/models.py omitted]``, and files dropped whole get one
@@ -18,20 +20,23 @@ matches``, a count, a warning) are kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..conversation import Block
+from ..pipeline.focus import relevant
 from ..pipeline.router import SEARCH_HIT, ContentType, content_type
 
 __all__ = [
     "SearchCompressor", "DEFAULT_MAX_FILES", "DEFAULT_MAX_MATCHES_PER_FILE", "DEFAULT_MAX_TOTAL_MATCHES",
-    "DEFAULT_MAX_LISTED_FILES",
+    "DEFAULT_MAX_LISTED_FILES", "DEFAULT_MAX_RELEVANT",
 ]
 
 DEFAULT_MAX_FILES = 20              # files whose hits are shown
 DEFAULT_MAX_MATCHES_PER_FILE = 8    # hits shown per file at least
 DEFAULT_MAX_TOTAL_MATCHES = 100     # shared out over the files shown when that gives each more
 DEFAULT_MAX_LISTED_FILES = 30       # files named in the closing marker for files dropped whole
+DEFAULT_MAX_RELEVANT = 20           # hits holding a term of the block's context, kept past the caps
 
 _LINE_ONLY = re.compile(r"^(?P<line>\d+)(?P<sep>[:-])")
 _CONTEXT_SPLIT = re.compile(r"-(\d+)-")
@@ -50,16 +55,21 @@ class SearchCompressor:
 
     def __init__(self, *, max_files: int = DEFAULT_MAX_FILES, max_matches_per_file: int = DEFAULT_MAX_MATCHES_PER_FILE,
                  max_total_matches: int = DEFAULT_MAX_TOTAL_MATCHES,
-                 max_listed_files: int = DEFAULT_MAX_LISTED_FILES) -> None:
+                 max_listed_files: int = DEFAULT_MAX_LISTED_FILES, max_relevant: int = DEFAULT_MAX_RELEVANT) -> None:
         self.max_files = max_files
         self.max_matches_per_file = max_matches_per_file
         self.max_total_matches = max_total_matches
         self.max_listed_files = max_listed_files
+        self.max_relevant = max_relevant
 
     def applies(self, block: Block) -> bool:
         return content_type(block) is ContentType.SEARCH
 
     def compress(self, text: str) -> str | None:
+        return self.compress_for(text, ())
+
+    def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
+        """As ``compress``; hits that hold a term of the block's context are kept past the caps."""
         lines = text.split("\n")
         trailing_newline = len(lines) > 1 and lines[-1] == ""
         if trailing_newline:
@@ -68,12 +78,16 @@ class SearchCompressor:
         files = _files_in_order(entries)
         if not self._over_caps(entries, files):
             return None  # every file and every hit stays, so every line does
+        # Hits naming what the question or the call names (a path, a test id) stay, beyond the caps.
+        texts = "\n".join(line if entry.kind == _MATCH else "" for line, entry in zip(lines, entries)).lower()
+        wanted = set(relevant(texts, terms, self.max_relevant)) if terms else set()
         kept_files = set(files[:self.max_files])
-        keep = self._keep(entries, kept_files, set(files))
+        keep = self._keep(entries, kept_files, set(files), wanted)
         if all(keep):
             return None
         out = _render(lines, entries, keep)
-        dropped_files = files[self.max_files:]
+        dropped_files = [path for path in files[self.max_files:] if not any(
+            keep[index] for index in wanted if entries[index].path == path)]
         if dropped_files:
             out.append(self._closing_marker(entries, dropped_files))
         result = "\n".join(out) + ("\n" if trailing_newline else "")
@@ -94,17 +108,23 @@ class SearchCompressor:
                 hits[entry.path] = hits.get(entry.path, 0) + 1
         return any(count > per_file for count in hits.values())
 
-    def _keep(self, entries: list[_Entry], kept_files: set[str | None], hit_files: set[str | None]) -> list[bool]:
-        """Whether each line is kept: capped hits, the context nearest them, headings, other lines.
-        Context lines of no file with hits (``grep -A`` output whose hit fell outside it) stay."""
+    def _keep(self, entries: list[_Entry], kept_files: set[str | None], hit_files: set[str | None],
+              wanted: set[int]) -> list[bool]:
+        """Whether each line is kept: capped hits and ``wanted`` ones, the context nearest them,
+        headings, other lines. Context lines of no file with hits (``grep -A`` output whose hit
+        fell outside it) stay."""
+        wanted_files = {entries[index].path for index in wanted}
         keep = [entry.kind in (_OTHER, _SEPARATOR, _BLANK) or entry.path in kept_files
-                or (entry.kind == _CONTEXT and entry.path not in hit_files) for entry in entries]
+                or (entry.kind == _CONTEXT and entry.path not in hit_files)
+                or (entry.kind == _HEADING and entry.path in wanted_files) for entry in entries]
         per_file = self._per_file(len(kept_files))
         shown: dict[str | None, int] = {}
         for index, entry in enumerate(entries):
-            if entry.kind == _MATCH and keep[index]:
+            if entry.kind == _MATCH and entry.path in kept_files:
                 shown[entry.path] = shown.get(entry.path, 0) + 1
-                keep[index] = shown[entry.path] <= per_file
+                keep[index] = shown[entry.path] <= per_file or index in wanted
+            elif entry.kind == _MATCH:
+                keep[index] = index in wanted
         owners = _nearest_matches(entries)
         for index, entry in enumerate(entries):
             if entry.kind == _CONTEXT and keep[index]:

@@ -4,7 +4,9 @@ that matter.
 A table is an upper-case header line and rows that keep to its column starts
 (``router.table_columns``); blank lines separate tables, as in ``kubectl get all``. A table with
 more than ``DEFAULT_MAX_ROWS`` rows keeps its header, its first ``DEFAULT_HEAD_ROWS`` and last
-``DEFAULT_TAIL_ROWS`` rows and up to ``DEFAULT_MAX_FLAGGED`` rows that stand out, judged by the
+``DEFAULT_TAIL_ROWS`` rows, up to ``DEFAULT_MAX_RELEVANT`` rows holding a term of the context the
+block answers (a pod or image the question or the call names: ``pipeline.focus``) and up to
+``DEFAULT_MAX_FLAGGED`` rows that stand out, judged by the
 same rules as long JSON arrays (``_json_signals``: an error-like or rare value in a status-like
 column such as STATUS, READY or REASON, a number far from the rest, a cell empty where the others
 are filled). Kept rows are byte for byte. Each run of omitted rows becomes one marker line that
@@ -16,17 +18,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from ..conversation import Block
+from ..pipeline.focus import relevant
 from ..pipeline.router import ContentType, content_type, fits_columns, table_columns
 from ._json_signals import RawNumber, flagged_items
 
-__all__ = ["TableCompressor", "DEFAULT_MAX_ROWS", "DEFAULT_HEAD_ROWS", "DEFAULT_TAIL_ROWS", "DEFAULT_MAX_FLAGGED"]
+__all__ = ["TableCompressor", "DEFAULT_MAX_ROWS", "DEFAULT_HEAD_ROWS", "DEFAULT_TAIL_ROWS", "DEFAULT_MAX_FLAGGED",
+           "DEFAULT_MAX_RELEVANT"]
 
 DEFAULT_MAX_ROWS = 30       # tables with at most this many rows are left whole
 DEFAULT_HEAD_ROWS = 5
 DEFAULT_TAIL_ROWS = 3
 DEFAULT_MAX_FLAGGED = 40    # rows that stand out, kept beyond head and tail
+DEFAULT_MAX_RELEVANT = 20   # rows holding a term of the block's context (a pod name), kept too
 
 # The column omitted rows are counted by: the first of these the table has.
 _STATUS_COLUMNS = ("STATUS", "STATE", "PHASE", "HEALTH", "CONDITION", "CONDITIONS", "RESULT", "READY", "REASON", "TYPE")
@@ -38,27 +44,33 @@ class TableCompressor:
     name = "table"
 
     def __init__(self, *, max_rows: int = DEFAULT_MAX_ROWS, head_rows: int = DEFAULT_HEAD_ROWS,
-                 tail_rows: int = DEFAULT_TAIL_ROWS, max_flagged: int = DEFAULT_MAX_FLAGGED) -> None:
+                 tail_rows: int = DEFAULT_TAIL_ROWS, max_flagged: int = DEFAULT_MAX_FLAGGED,
+                 max_relevant: int = DEFAULT_MAX_RELEVANT) -> None:
         if head_rows + tail_rows > max_rows:
             raise ValueError("head_rows + tail_rows must not exceed max_rows")
         self.max_rows = max_rows
         self.head_rows = head_rows
         self.tail_rows = tail_rows
         self.max_flagged = max_flagged
+        self.max_relevant = max_relevant
 
     def applies(self, block: Block) -> bool:
         return content_type(block) is ContentType.TABLE
 
     def compress(self, text: str) -> str | None:
+        return self.compress_for(text, ())
+
+    def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
+        """As ``compress``; rows that hold a term of the block's context are kept first."""
         out: list[str] = []
         changed = False
         for section in _sections(text.split("\n")):
-            kept = self._table(section)
+            kept = self._table(section, terms)
             changed = changed or kept is not None
             out.extend(section if kept is None else kept)
         return "\n".join(out) if changed else None
 
-    def _table(self, lines: list[str]) -> list[str] | None:
+    def _table(self, lines: list[str], terms: Sequence[str]) -> list[str] | None:
         """The section cut down, or None when it is not a long table whose rows all fit."""
         starts = table_columns(lines[0].rstrip()) if lines else None
         rows = lines[1:]
@@ -67,6 +79,7 @@ class TableCompressor:
         names = [lines[0][start:end].strip() for start, end in zip(starts, [*starts[1:], None])]
         cells = [_cells(row, starts, names) for row in rows]
         keep = set(range(self.head_rows)) | set(range(len(rows) - self.tail_rows, len(rows)))
+        keep.update(relevant("\n".join(rows).lower() if terms else "", terms, self.max_relevant))
         keep.update(flagged_items(cells, self.max_flagged))
         # A marker costs about what one row does: a lone row between kept ones stays.
         keep.update(index for index in range(1, len(rows) - 1) if index - 1 in keep and index + 1 in keep)

@@ -1,9 +1,10 @@
 """Wire formats: which adapter reads a body, chosen by path suffix or by the body's shape.
 
-An adapter is a module with four names (``Adapter``): ``ITEMS``, the body's array of messages
+An adapter is a module with five names (``Adapter``): ``ITEMS``, the body's array of messages
 or items; ``head(body)``, the Conversation with the blocks outside that array (system prompt,
 instructions); ``item_calls(item)``, the tool calls an item makes; and ``add_item``, which adds
-an item's blocks, each with the path of its string in the body (``Block.path``). Items are read
+an item's blocks, each with the path of its string in the body (``Block.path``); and
+``user_text``, what the user wrote in an item (the question later tool results answer). Items are read
 one by one so the caller may skip those it has seen before (``messages.py``). To add a format:
 write such a module here and register it below.
 """
@@ -32,6 +33,9 @@ class Adapter(Protocol):
 
     def add_item(self, conv: Conversation, index: int, item: Any, calls: dict[str, ToolCall]) -> None:
         """Add the blocks of ``body[ITEMS][index]``; tool results are named from ``calls``."""
+
+    def user_text(self, item: Any) -> str | None:
+        """What the user wrote in ``item``, or None when it is no user message (or only results)."""
 
 
 FORMATS: dict[str, ModuleType] = {module.FORMAT: module for module in (openai_chat, anthropic_messages,

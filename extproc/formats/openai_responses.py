@@ -15,7 +15,7 @@ from ..conversation import Block, Conversation, Kind, ToolCall
 from ..errors import UnsupportedBody
 from ._common import require_dict, role_path
 
-__all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item"]
+__all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item", "user_text"]
 
 FORMAT = "responses"
 ITEMS = "input"
@@ -52,6 +52,18 @@ def item_calls(item: Any) -> list[tuple[str, ToolCall]]:
     if field is None or not isinstance(call_id, str) or not isinstance(name, str):
         return []
     return [(call_id, ToolCall(name, item.get(field)))]
+
+
+def user_text(item: Any) -> str | None:
+    """What the user wrote in a user message item, or None for any other item."""
+    if not isinstance(item, dict) or _kind(item) != "message" or item.get("role") != "user":
+        return None
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    texts = [part["text"] for part in content if isinstance(part, dict) and part.get("type") in _TEXT_PARTS
+             and isinstance(part.get("text"), str)] if isinstance(content, list) else []
+    return "\n".join(texts) if texts else None
 
 
 def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCall]) -> None:

@@ -7,15 +7,17 @@ for its type, in order; the first that applies and makes it shorter wins. A bloc
 shrinks, or whose type has no compressors (code, JSONL), stays byte-identical. Output inside a
 harness wrapper (``envelope.py``) is classified and compressed by what is wrapped, and ANSI
 colour and cursor codes (``ansi.py``) are taken out first, except from source code. What the
-compressors made of a block is remembered by a digest of its text, tool name and the compressor
-settings (``cache.py``, optionally ``shared_cache.py``), so resent history is a lookup.
+compressors made of a block is remembered by a digest of its text, tool name, the context terms
+it holds and the compressor settings (``cache.py``, optionally ``shared_cache.py``), so resent
+history is a lookup. A tool result's context terms (``focus.py``: what the user's latest question
+and the call's arguments name) tell a compressor that must drop items or lines which to keep.
 
 Two modes (``config.MODES``):
 
-* ``cache`` (default): a block's treatment is a pure function of its text, tool name and
-  settings, never of its position, age or later messages, so every message already sent comes
-  out byte-identical in each later request of the conversation and the provider's prompt cache
-  keeps hitting.
+* ``cache`` (default): a block's treatment is a pure function of its text, tool name, context
+  terms and settings, never of its position, age or later messages (its context comes before
+  it), so every message already sent comes out byte-identical in each later request of the
+  conversation and the provider's prompt cache keeps hitting.
 * ``token``: also the age rules of ``age.py``: the last ``protect_recent`` tool results stay
   whole, and file reads made stale by a later edit or full re-read become one-line markers.
 """
@@ -33,6 +35,7 @@ from .age import recent_tool_results, stale_reads
 from .ansi import ANSI, strip_ansi
 from .cache import BlockCache, Outcome, digest
 from .envelope import exit_status, open_envelope
+from .focus import terms_for
 from .guard import Guard
 from .policy import Policy
 from .router import ContentType, content_type
@@ -41,10 +44,15 @@ from .shared_cache import SharedBlockStore
 __all__ = ["Budget", "Compressor", "Pipeline", "Policy", "Routes", "TimedCompressor", "config_version"]
 
 # Bump when a compressor's output changes for the same settings, so no stale result is reused.
-_CACHE_SCHEMA = "trimwire-block-cache-5"
+_CACHE_SCHEMA = "trimwire-block-cache-6"
 
 
 class Compressor(Protocol):
+    """A compressor; one that keeps what a block's context names first also has
+    ``compress_for(text, terms)``, called instead of ``compress`` when the block holds terms;
+    one whose output is text of another type (HTML's main text is prose) names that type in
+    ``then``, and its output is offered to that type's compressors too."""
+
     name: str
 
     def applies(self, block: Block) -> bool:
@@ -93,10 +101,11 @@ class Pipeline:
         self.cache = BlockCache(cache_bytes) if cache_bytes > 0 else None
         self.shared = shared
 
-    def key(self, text: str, tool_name: str | None, guarded: bool = False) -> bytes:
-        """The block cache key: the block's text, its tool, whether it is guarded (``guard.py``)
-        and this pipeline's compressor settings."""
-        return digest(self.version, tool_name or "", "guarded" if guarded else "", text)
+    def key(self, text: str, tool_name: str | None, guarded: bool = False,
+            terms: tuple[str, ...] = ()) -> bytes:
+        """The block cache key: the block's text, its tool, whether it is guarded (``guard.py``),
+        the context terms it holds (``focus.py``) and this pipeline's compressor settings."""
+        return digest(self.version, tool_name or "", "guarded" if guarded else "", "\x00".join(terms), text)
 
     def cache_counters(self) -> dict[str, int]:
         """Running totals of the block caches, by the ``trimwire_block_cache_total`` result label."""
@@ -148,12 +157,13 @@ class Pipeline:
     def _compress(self, conv: Conversation, block: Block, timings: dict[str, float], budget: Budget,
                   guarded: bool = False) -> None:
         cached = self.cache is not None or self.shared is not None
-        key = self.key(block.text, block.tool_name, guarded) if cached else None
+        terms = terms_for(block)
+        key = self.key(block.text, block.tool_name, guarded, terms) if cached else None
         found = self._lookup(key, timings) if key is not None else None
         if found is None:
             # A block left alone for want of time is remembered so too: it has gone out as it
             # was, and compressing it next turn would change bytes the provider has cached.
-            outcome = self._run_compressors(block, timings, budget, guarded)
+            outcome = self._run_compressors(block, timings, budget, guarded, terms)
             self._store(key, outcome)
         else:
             outcome = found[0]
@@ -180,9 +190,10 @@ class Pipeline:
             self.shared.put(key, outcome)
 
     def _run_compressors(self, block: Block, timings: dict[str, float], budget: Budget,
-                         guarded: bool = False) -> Outcome:
+                         guarded: bool = False, terms: tuple[str, ...] = ()) -> Outcome:
         """(new text, compressor name) from the first routed compressor that shrinks the block
-        (and, when ``guarded``, keeps every protected line of it: ``guard.py``)."""
+        (and, when ``guarded``, keeps every protected line of it: ``guard.py``), given the
+        context ``terms`` the block holds."""
         started = time.perf_counter()
         envelope = open_envelope(block.text)
         # A wrapped output is routed and compressed by its content; the wrapper stays as it was.
@@ -200,21 +211,54 @@ class Pipeline:
             if not compressor.applies(target):
                 continue
             started = time.perf_counter()
-            # getattr, not isinstance: a runtime Protocol check costs more than most compressors
-            timed = getattr(compressor, "compress_within", None)
-            new_text = timed(target.text, budget) if timed is not None else compressor.compress(target.text)
+            new_text = _apply(compressor, target.text, budget, terms)
             timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
             if new_text is None or len(new_text) >= len(target.text):
                 continue
             if guard is not None and not guard.kept_by(new_text):
                 budget.count("guard_rejected")
                 continue
+            name = compressor.name
+            then = getattr(compressor, "then", None)
+            if then is not None:  # what it made is offered on, as text of that type (HTML -> prose)
+                new_text, name = self._chain(then, replace(target, text=new_text, content_type=None), name,
+                                             timings, budget, terms, guard)
             out = new_text if envelope is None else envelope.wrap(new_text)
             if len(out) < len(block.text):
-                return out, compressor.name
+                return out, name
         if plain is not None:  # nothing else shrank it: the escape codes still go
             return (plain if envelope is None else envelope.wrap(plain)), ANSI
         return None
+
+
+    def _chain(self, kind: ContentType, made: Block, name: str, timings: dict[str, float], budget: Budget,
+               terms: tuple[str, ...], guard: Guard | None) -> tuple[str, str]:
+        """``made``'s text shrunk further by the first compressor of ``kind`` that applies and
+        shrinks it (keeping what ``guard`` protects), and the names of both ("html+kompress");
+        else as it was."""
+        for compressor in self.routes.get(kind, ()):
+            if not compressor.applies(made):
+                continue
+            started = time.perf_counter()
+            new_text = _apply(compressor, made.text, budget, terms)
+            timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
+            if new_text is None or len(new_text) >= len(made.text):
+                continue
+            if guard is not None and not guard.kept_by(new_text):
+                budget.count("guard_rejected")
+                continue
+            return new_text, f"{name}+{compressor.name}"
+        return made.text, name
+
+
+def _apply(compressor: Compressor, text: str, budget: Budget, terms: tuple[str, ...]) -> str | None:
+    """One compressor's output: with the budget (timed), the context terms (focused), or neither."""
+    # getattr, not isinstance: a runtime Protocol check costs more than most compressors
+    timed = getattr(compressor, "compress_within", None)
+    if timed is not None:
+        return timed(text, budget)
+    focused = getattr(compressor, "compress_for", None) if terms else None
+    return focused(text, terms) if focused is not None else compressor.compress(text)
 
 
 def config_version(routes: Mapping[ContentType, Sequence[Compressor]]) -> str:

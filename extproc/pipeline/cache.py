@@ -126,9 +126,14 @@ class BlockCache:
         self._lru.clear()
 
 
-def message_key(format_name: str, encoded: bytes) -> bytes:
-    """The message cache key: a digest of a message's JSON text (UTF-8), per wire format."""
-    return hashlib.blake2b(encoded, digest_size=16, person=format_name.encode()[:16]).digest()
+def message_key(format_name: str, encoded: bytes, context: bytes = b"") -> bytes:
+    """The message cache key: a digest of a message's JSON text (UTF-8), per wire format, and of
+    ``context``: a digest of the user's question before it, which its tool results answer
+    (``pipeline.focus``)."""
+    digest = hashlib.blake2b(encoded, digest_size=16, person=format_name.encode()[:16])
+    if context:
+        digest.update(b"\x00" + context)
+    return digest.digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,3 +133,28 @@ def test_50k_tokens_of_prose_within_the_deadline(production_deadline, upstream: 
     wait_until(lambda: metric_value(trimwire.ops_url, "trimwire_requests_total",
                                     {"outcome": "compressed"}) is not None, "the request to be counted")
     assert metric_value(trimwire.ops_url, "trimwire_failed_open_total", {"reason": "deadline"}) is None
+
+
+class TestDocumentsThroughEnvoy:
+    def test_a_man_page_read_with_man_arrives_thinned(self, envoy: EnvoyProcess, upstream: RecordingUpstream) -> None:
+        """`man tidewater` as man prints it (indented paragraphs): its prose is thinned, its option
+        lines and every must-keep word arrive as sent."""
+        from extproc.compressors.kompress.rules import must_keep
+
+        page = (Path(__file__).resolve().parents[1] / "unit" / "kompress" / "fixtures" / "man_page.txt").read_text()
+        body = {"model": "claude-opus-4-1", "max_tokens": 256, "messages": [
+            {"role": "user", "content": "What does --replay do with rejected batches?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_man", "name": "Bash",
+                                               "input": {"command": "man tidewater | cat"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_man", "content": page}]},
+        ]}
+        test_id = uuid.uuid4().hex
+        client = anthropic.Anthropic(base_url=envoy.url, api_key=API_KEY, max_retries=0)
+        client.messages.create(**body, extra_headers={TEST_ID_HEADER: test_id})
+        [received] = recorded(upstream, test_id)
+        got = tool_texts(received.json())[0]
+        assert_thinned(page, got)
+        assert len(got) < 0.9 * len(page)
+        assert [line for line in page.split("\n") if line.lstrip().startswith("-")] == \
+            [line for line in got.split("\n") if line.lstrip().startswith("-")]
+        assert all(word in got.split() for word in page.split() if must_keep(word))

@@ -17,8 +17,12 @@ def service_listing(count: int = 30) -> str:
 
 
 def service_index(count: int) -> str:
-    """The same services keyed by id: no long array to sample, so only layout whitespace goes."""
-    return json.dumps({"namespace": "prod", "services": {s["id"]: s for s in _services(count)}}, indent=2)
+    """The same services keyed by id, thirty to a group: no long array and no map large enough to
+    sample (``JsonSampler``'s ``min_map_keys``), so only layout whitespace goes."""
+    services = _services(count)
+    groups = {f"group-{start // 30:02d}": {s["id"]: s for s in services[start:start + 30]}
+              for start in range(0, count, 30)}
+    return json.dumps({"namespace": "prod", "services": groups}, indent=2)
 
 
 def _services(count: int) -> list[dict[str, Any]]:

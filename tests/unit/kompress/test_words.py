@@ -30,7 +30,6 @@ class TestSplitProse:
         "20890b81 set the namespace parent to the adhoc module instead of the unknown one.",
         "1. DateTime in List with datetimeformat option and the other options as well.",
         "    :param kwargs: The same keyword arguments that the Field class receives here.",
-        "        or a date format string. If it is None, the field defaults to the iso format.",
         "name    the quick brown fox    jumps over the lazy dog    and runs away again.",
         "    return the value of the field after it has been converted to a string.",
         '        "format": \'"{input}" cannot be formatted as a date, try another format.\',',
@@ -38,6 +37,15 @@ class TestSplitProse:
     def test_records_code_and_views_are_never_prose(self, line):
         """Numbered views, commit lines, numbered output, docstrings, columns and code stay whole."""
         assert split_prose(line + "\n" + line + "\n").prose_lines == set()
+
+    def test_a_docstring_in_code_is_never_prose(self):
+        """Indented paragraphs may be prose (man pages), but not inside a code view."""
+        code = ("def load(self, value):\n"
+                "        \"\"\"Load the value from the given string and return it as a date.\n\n"
+                "        or a date format string. If it is None, the field defaults to the iso format.\n"
+                "        or a date format string. If it is None, the field defaults to the iso format.\n"
+                "        \"\"\"\n        return self.parse(value)\n")
+        assert not looks_like_prose(code)
 
     def test_a_single_short_line_is_no_paragraph(self):
         """One sentence-like line under fifteen words is a heading or a message, not prose."""
@@ -80,8 +88,11 @@ class TestSplitProse:
 
 def reference_looks_like_prose(text: str) -> bool:
     """The rule as first written: the code test over every line, then the whole prose share."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    if not lines:
+    every = text.split("\n")
+    literal = words._literal_lines(every)  # a document's code blocks and markup: never counted
+    lines = [line for number, line in enumerate(every)
+             if line.strip() and number not in literal and not words._MARKUP.match(line)]
+    if not any(line.strip() for line in every):
         return False
     code = sum(1 for line in lines if words._CODE.search(line) or words._LINE_NUMBER.match(line))
     return code <= words._MAX_CODE_SHARE * len(lines) and prose_share(text) >= words._MIN_PROSE_SHARE
