@@ -6,7 +6,7 @@ growing prefix of the conversation, each compressed on its own by trimwire's pip
 text compression off, run by ``_headroom_driver.py`` in its own virtualenv under ``.bench/``,
 created on first use). Both outputs are measured the same way (``_bench_measures.py``): tokens
 of the messages, savings, cache-priced cost over all turns, probe answers retained, body
-validity, and milliseconds per request. Prints markdown tables.
+validity, and milliseconds per request, and how often Kompress fired. Prints markdown tables.
 
 The tools take turns conversation by conversation (the order rotating from one conversation to
 the next), so the machine's drift over a run reaches every tool alike and the time ratios compare
@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,13 +53,17 @@ class HeadroomUnavailable(RuntimeError):
     """Headroom could not be installed or run; trimwire's figures are still printed."""
 
 
-def trimwire_turns(compressor, row: dict) -> Iterator[Turn]:
+def trimwire_turns(compressor, row: dict, fired: Counter | None = None) -> Iterator[Turn]:
+    """``fired`` adds up what Kompress did (its events, and requests with a block it thinned)."""
     body = row["body"]
     for end in turn_ends(body["messages"]):
         raw = json.dumps(dict(body, messages=body["messages"][:end]), ensure_ascii=False).encode()
         started = time.perf_counter()
         result = compressor.run(raw, BodyRequest(format=row["format"]))
         ms = (time.perf_counter() - started) * 1000
+        if fired is not None:
+            fired.update({name: count for name, count in result.events.items() if name.startswith("kompress_")})
+            fired.update(requests=1, thinned=any("kompress" in name for name in result.transforms))
         out = result.body if result.body is not None else raw
         yield Turn(json.loads(out)["messages"], out, ms, result.reason if result.outcome == "passthrough" else "")
 
@@ -203,7 +208,19 @@ def run_tools(tools: dict[str, Tool], corpus: list[dict], meter: Meter, notes: l
     return results
 
 
-def report(corpus, results, headroom_note: str) -> str:
+def kompress_line(fired: dict[str, Counter]) -> str:
+    """How often Kompress fired in each trimwire run: requests with a block it thinned, and its
+    block results (``kompress_compressed``, ``_partial``, ``_unchanged``, ``_deadline``...)."""
+    parts = []
+    for tool, counts in fired.items():
+        events = ", ".join(f"{name.removeprefix('kompress_')} {count}" for name, count in sorted(counts.items())
+                           if name.startswith("kompress_")) or "no block taken"
+        parts.append(f"{tool}: {counts['thinned']} of {counts['requests']} requests carry a block Kompress "
+                     f"thinned (blocks: {events})")
+    return "Kompress fired: " + "; ".join(parts) + "." if parts else ""
+
+
+def report(corpus, results, headroom_note: str, fired: dict[str, Counter] | None = None) -> str:
     command = "python scripts/bench_compression.py " + shlex.join(sys.argv[1:])
     turns = sum(len(r.ms_turns) for r in next(iter(results.values())))
     types = sorted({c for row in corpus for c in row["content_types"]})
@@ -214,7 +231,7 @@ def report(corpus, results, headroom_note: str) -> str:
         f"Measured by `{command.strip()}` on {machine_facts()}.",
         f"{len(corpus)} conversations from the shared corpus, replayed as {turns} requests (one per tool "
         f"result). {headroom_note}", "",
-        *summary_table(results), "",
+        *summary_table(results), "", *([kompress_line(fired), ""] if fired else []),
         "Per content type: a conversation counts under each type it holds (how many in brackets); "
         "tokens, probes, validity and ms are of its last request (ms: median), cost and cache-busting "
         "turns are over all its turns.", "", *group_table("content type", by_type, results), "",
@@ -251,12 +268,15 @@ def main() -> None:
     corpus = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
     corpus = corpus[: args.limit or None]
     tools: dict[str, Tool] = {}
+    fired: dict[str, Counter] = {}
     for spec in ["", *(args.trimwire or [])]:
         overrides = dict(item.split("=", 1) for item in spec.split(",") if item)
         compressor = build_compressor(load_settings(env={}, workers=0, **overrides))
         compressor.run(json.dumps({"model": "m", "messages": [{"role": "user", "content": "warm up " * 400}]})
                        .encode(), BodyRequest(format="openai"))
-        tools[f"trimwire {spec}" if spec else "trimwire"] = lambda row, c=compressor: trimwire_turns(c, row)
+        label = f"trimwire {spec}" if spec else "trimwire"
+        fired[label] = Counter()
+        tools[label] = lambda row, c=compressor, f=fired[label]: trimwire_turns(c, row, f)
     notes = ["Headroom not run (--no-headroom)."] if args.no_headroom else []
     drivers = []
     for mode in [] if args.no_headroom else (args.headroom_mode or ["default"]):
@@ -270,7 +290,7 @@ def main() -> None:
             driver.close()
         except (OSError, subprocess.SubprocessError):
             driver.proc.kill()
-    text = report(corpus, results, " ".join(notes))
+    text = report(corpus, results, " ".join(notes), fired)
     publish("bench_compression", text, args.write)
 
 

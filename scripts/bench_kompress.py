@@ -27,10 +27,16 @@ Speed: ``ScoringModel.scores`` on random valid token ids, chunks of ``max_tokens
 text end to end. Memory: RSS after loading and after 200 inference calls of random shapes, with
 ``cpu_arena`` off and on, each in a fresh subprocess (the two side by side).
 
-    python scripts/bench_kompress.py [--model-dir DIR] [--device auto|cpu|cuda] [--keep-ratio 0.6 ...]
-        [--quick] [--write] [--json PATH]
+Prose (``--parts prose``, in ``_kompress_prose.py``): how often Kompress fires on the documents
+agents read (man pages and ``--help`` as printed, READMEs, reStructuredText, changelogs, issue
+threads, web pages after HTML extraction), what it saves there against rule-only, whether every
+must-keep word stays, and what share of a 13k-token man page it thins within the deadline.
 
-``--write`` replaces the kompress section of docs/benchmarks.md with the tables.
+    python scripts/bench_kompress.py [--model-dir DIR] [--device auto|cpu|cuda] [--keep-ratio 0.6 ...]
+        [--quick] [--write] [--json PATH] [--parts quality,speed,e2e,memory,prose]
+
+``--write`` replaces the kompress section of docs/benchmarks.md with the tables (the prose part
+its own kompress-prose section).
 """
 
 from __future__ import annotations
@@ -62,11 +68,12 @@ from extproc.compressors.kompress.model import EMBEDDED_DIR, ScoringModel, load_
 from extproc.compressors.kompress.rules import must_keep  # noqa: E402
 from extproc.compressors.kompress.words import (  # noqa: E402
     ProseText, Word, looks_like_prose, prose_share, split_prose)
-from extproc.config import KompressSettings  # noqa: E402
+from extproc.config import DEFAULT_KOMPRESS_QUEUE_CHUNKS, KompressSettings  # noqa: E402
 from extproc.errors import KompressUnavailable  # noqa: E402
 from extproc.pipeline import Budget  # noqa: E402
 from extproc.tokens import ENCODING_NAME, TokenCounter  # noqa: E402
 from scripts._benchmarks_doc import write_section  # noqa: E402
+from scripts._kompress_prose import prose_lines, prose_part  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "corpus.jsonl"
 MAN_DIRS = ("/usr/share/man/man1", "/usr/share/man/man8", "/usr/share/man/man5")
@@ -744,7 +751,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--man-pages", type=int, help="man pages evaluated (default 60, quick 6)")
     parser.add_argument("--threads", default="1,2", help="intra-op thread counts timed, comma-separated")
-    parser.add_argument("--parts", default="quality,speed,e2e,memory")
+    parser.add_argument("--parts", default="quality,speed,e2e,memory,prose")
     parser.add_argument("--memory-child", choices=("on", "off"), help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -770,7 +777,8 @@ def main() -> None:
     except KompressUnavailable as exc:
         sys.exit(f"cannot load the model in {args.model_dir or EMBEDDED_DIR}: {exc.reason}: {exc.detail}")
     facts, info, counter, parts = machine_facts(model.info.provider), model_facts(model), TokenCounter(), {}
-    texts = sample(corpus_texts(args.corpus) + man_texts(args.man_pages), args.per_source)
+    texts = (sample(corpus_texts(args.corpus) + man_texts(args.man_pages), args.per_source)
+             if {"quality", "e2e"} & set(args.parts) else [])
     print(f"{len(texts)} held-out texts; model {info['name']} on {info['provider']}", file=sys.stderr)
     if "speed" in args.parts:
         parts["speed"] = speed(args, settings, model.info.provider)
@@ -785,15 +793,28 @@ def main() -> None:
         parts["e2e"] = end_to_end(args, settings, texts, counter)
     if "memory" in args.parts:
         parts["memory"] = memory(args)
+    if "prose" in args.parts:
+        kompress, _ = load_kompress(replace(settings, queue_chunks=DEFAULT_KOMPRESS_QUEUE_CHUNKS),
+                                    threads=max(args.threads))
+        started = time.perf_counter()
+        parts["prose"] = prose_part(kompress, counter, 6 if args.quick else 20)
+        print(f"  prose: {time.perf_counter() - started:.1f}s", file=sys.stderr)
     facts["load_average_end"] = os.getloadavg()[0]
-    text = report(args, facts, info, texts, parts)
-    print("\n" + text)
+    text = report(args, facts, info, texts, {k: v for k, v in parts.items() if k != "prose"})
+    prose = ""
+    if "prose" in parts:
+        prose = "\n".join([text.split("\n", 1)[0], "", *prose_lines(parts["prose"], ENCODING_NAME)]) + "\n"
+        print("\n" + prose)
+    if set(args.parts) - {"prose"}:
+        print("\n" + text)
     if args.json:
         args.json.write_text(json.dumps({"command": sys.argv, "machine": facts, "model": info, **{
             k: ({str(r): v for r, v in val.items()} if k in ("quality", "pairs", "decision") else val)
             for k, val in parts.items()}}, indent=1) + "\n")
-    if args.write:
+    if args.write and set(args.parts) - {"prose"}:
         print(f"wrote {write_section('kompress', text).relative_to(ROOT)}")
+    if args.write and prose:
+        print(f"wrote {write_section('kompress-prose', prose).relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
