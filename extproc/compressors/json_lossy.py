@@ -147,11 +147,12 @@ class JsonSampler:
         except (ValueError, RecursionError):
             return None
         keep = set(self._keep_indices(items, "\n".join(map(_lowered, items)) if terms else "", terms))
-        sides = [self._kept(items, keep, 0, len(cut.head)), self._kept(items, keep, len(cut.head), len(items))]
+        sides = [self._kept(items, keep, 0, len(cut.head), terms),
+                 self._kept(items, keep, len(cut.head), len(items), terms)]
         out = cut.prefix + ",".join(sides[0]) + cut.marker + ",".join(sides[1]) + cut.closing
         return out if len(out) < len(text) else None
 
-    def _kept(self, items: list[Any], keep: set[int], start: int, end: int) -> list[str]:
+    def _kept(self, items: list[Any], keep: set[int], start: int, end: int, terms: tuple[str, ...]) -> list[str]:
         """Items ``start`` to ``end`` as compact JSON, each run of dropped ones as one marker."""
         out: list[str] = []
         dropped: list[Any] = []
@@ -163,7 +164,7 @@ class JsonSampler:
                 out.append(json.dumps(_omission_marker(dropped), ensure_ascii=False))
                 dropped = []
             parts: list[str] = []
-            _dump(self._sample(items[index]), parts)
+            _dump(self._sample(items[index], terms), parts)
             out.append("".join(parts))
         if dropped:
             out.append(json.dumps(_omission_marker(dropped), ensure_ascii=False))

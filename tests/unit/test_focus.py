@@ -45,7 +45,8 @@ def pypi_document(count: int = 160) -> dict[str, Any]:
             "releases": releases, "urls": releases[versions[-1]]}
 
 
-def body(question: str, output: str, command: str = "cat packages.json") -> dict[str, Any]:
+def body(question: str, output: str,
+         command: str = "curl -s https://registry.example/api/packages") -> dict[str, Any]:
     return {"model": "claude-x", "max_tokens": 100, "messages": [
         {"role": "user", "content": question},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Bash",
@@ -132,7 +133,7 @@ class TestJsonListing:
         """A name in the tool call's arguments keeps its entry when the question names none."""
         items = listing()
         out = sent_output(cached, body("what do you see?", json.dumps(items, indent=2),
-                                       command="grep -A5 pkg-201 packages.json || cat packages.json"))
+                                       command="curl -s https://registry.example/api/packages?q=pkg-201"))
         assert items[201]["sha"] in out
 
     def test_a_rare_flag_stands_out(self):
@@ -217,7 +218,7 @@ class TestCacheSafety:
             messages += [
                 {"role": "user", "content": f"Tell me about pkg-{wanted:03d}"},
                 {"role": "assistant", "content": [{"type": "tool_use", "id": call, "name": "Bash",
-                                                   "input": {"command": "cat packages.json"}}]},
+                                                   "input": {"command": "curl -s https://registry.example/api/packages"}}]},
                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call,
                                               "content": json.dumps(items, indent=2)}]},
             ]
