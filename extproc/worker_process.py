@@ -35,6 +35,8 @@ Factory = Callable[[Settings], BodyCompressor]
 CANCEL_SIGNAL = signal.SIGUSR1
 _FRAME = struct.Struct("!Q")  # every message between the server and a worker: its length, then pickle
 _READ_CHUNK = 1 << 18         # bytes read from a worker's socket at a time
+# Held by every worker and let go after a MemoryError, so the fail-open answer can still be written.
+_MEMORY_RESERVE = 8 << 20
 
 
 class JobCancelled(Exception):
@@ -143,18 +145,35 @@ def worker_main(sock: socket.socket, settings: Settings, factory: Factory, paren
         return
     send(sock, compressor.kompress)
     frames = Frames(sock)
+    reserve = _reserve()
     while (message := frames.receive()) is not None:
         try:
             answer: tuple[bool, Any] = (True, job.run(compressor, *message))
+        except MemoryError:
+            # a fresh exception: the raised one's traceback and context chain hold the body's
+            # parsed objects, and the answer needs memory back to be written at all
+            answer = (False, MemoryError("past worker_memory_mb"))
+            job.cancelled = True  # a run cut short by memory may have left half-made entries too
         except BaseException as exc:  # noqa: BLE001 - the server fails this request open, by type
-            # without its traceback, whose frames hold the body's parsed objects: after a
-            # MemoryError the answer itself needs that memory back
             answer = (False, exc.with_traceback(None))
         del message
         if job.cancelled:  # cut short between any two steps: nothing it remembered is trusted
             job.cancelled = False
             compressor.forget()
+        out_of_memory = not answer[0] and isinstance(answer[1], MemoryError)
+        if out_of_memory:
+            del reserve  # head room for the answer, whatever is still held
+            gc.collect()
         _answer(sock, answer)
+        if out_of_memory:
+            reserve = _reserve()
+
+
+def _reserve() -> bytearray:
+    try:
+        return bytearray(_MEMORY_RESERVE)
+    except MemoryError:  # the next answer goes without head room rather than the worker dying
+        return bytearray()
 
 
 def _answer(sock: socket.socket, answer: tuple[bool, Any]) -> None:
