@@ -7,7 +7,6 @@ Only ids, sizes, counts and timings are ever logged: never prompt text, never he
 from __future__ import annotations
 
 import logging
-import sys
 
 import structlog
 
@@ -24,7 +23,7 @@ def configure_logging(level: str = "info") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(),  # sys.stdout as it is when a line is written
         cache_logger_on_first_use=False,
     )
 
