@@ -74,7 +74,7 @@ def parse_compress(body: Any, *, user: str = "", request_id: str = "", bypass: b
         model = DEFAULT_MODEL
     format_name = body.get("format")
     if format_name is not None and format_name not in FORMAT_ALIASES:
-        warnings.append(f"format {format_name!r} is unknown; detected from the messages instead")
+        warnings.append("format is unknown; detected from the messages instead")
         format_name = None
     config = body.get("config") or {}
     if not isinstance(config, dict):
@@ -96,13 +96,14 @@ def _config_options(config: dict[str, Any], warnings: list[str],
             if mode in MODES:
                 options["mode"] = mode
             else:
-                why = "has no trimwire equivalent" if mode in _HEADROOM_MODES else f"is not one of {list(MODES)}"
-                warnings.append(f"config.mode {value!r} {why}; the configured mode is used")
+                why = "names a Headroom mode with no trimwire equivalent" if mode in _HEADROOM_MODES \
+                    else f"is not one of {list(MODES)}"
+                warnings.append(f"config.mode {why}; the configured mode is used")
                 ignored("mode")
         elif key in ("protect_recent", "frozen_message_count"):
             number = _count(value)
             if number is None:
-                warnings.append(f"config.{key} {value!r} is not a non-negative integer; ignored")
+                warnings.append(f"config.{key} is not a non-negative integer; ignored")
                 ignored(key)
             else:
                 options["protect_recent" if key == "protect_recent" else "frozen_messages"] = number
