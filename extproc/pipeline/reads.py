@@ -19,6 +19,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,10 +80,18 @@ def _command_argv(args: dict[str, Any]) -> list[str] | None:
             return list(command)
     if not isinstance(command, str) or len(command) > _MAX_COMMAND_CHARS:
         return None
+    words = _split(command)
+    return list(words) if words is not None else None
+
+
+@lru_cache(maxsize=4096)
+def _split(command: str) -> tuple[str, ...] | None:
+    """A command's shell words. Remembered: every request resends the calls before it, and both
+    the policy and dedup ask of each (shlex is by far the dearest step of either)."""
     try:
         lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|<>()")
         lexer.whitespace_split = True
-        return list(lexer)
+        return tuple(lexer)
     except ValueError:  # unbalanced quotes: not a plain read
         return None
 
