@@ -65,9 +65,13 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
     runs = []
     keys, total = lines.keys, len(lines.keys)
     kept = tuple(sorted(keep))
+    table, mine = index.table, sent.table
     line = 0
     while line < total:
-        run = _longest(lines, line, index, limit, sent, kept) if keys[line] & 1 and line not in keep else None
+        key = keys[line]
+        # most lines stand nowhere before: two set lookups spare them the candidates' search
+        run = _longest(lines, line, index, limit, sent, kept) \
+            if key & 1 and (key in table or key in mine) and line not in keep else None
         if run is not None:
             pointer = _pointer(lines, run, sent)
             saved = worth(lines, run, pointer) if pointer else 0
