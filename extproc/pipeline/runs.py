@@ -80,7 +80,12 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
                 sent.append(GAP, GAP, NO_NUMBER)
                 line += run.length
                 continue
-        sent.append(keys[line], lines.wholes[line], lines.numbers[line])
+        # sent.append, spelled out: this is the scan's line-by-line path
+        if key & 1 and sent.pointable:
+            mine.setdefault(key, []).append(len(sent.keys))
+        sent.keys.append(key)
+        sent.wholes.append(lines.wholes[line])
+        sent.numbers.append(lines.numbers[line])
         line += 1
     return runs
 
