@@ -20,6 +20,8 @@ from extproc.compressors.kompress.model import load_model
 from extproc.config import KompressSettings
 model = load_model(KompressSettings(device="cpu"))
 print("loaded", model.info.provider)
+import time
+time.sleep(1.0)  # onnxruntime's telemetry writes from a thread of its own: give it time before exit
 """
 
 
@@ -41,10 +43,15 @@ def test_trimwire_turns_onnxruntime_telemetry_off() -> None:
 
 
 def test_telemetry_would_show_on_stderr() -> None:
-    """The control: with telemetry explicitly on, the same load does complain (the check has teeth)."""
-    result = _load_model("0")
-    assert result.returncode == 0, result.stderr
-    assert "telemetry" in result.stderr.lower()
+    """The control: with telemetry explicitly on, the same load does complain (the check has teeth).
+    The complaint comes from a thread of onnxruntime's, which a loaded machine may delay past the
+    process's exit, so it gets three loads to say it once."""
+    for _ in range(3):
+        result = _load_model("0")
+        assert result.returncode == 0, result.stderr
+        if "telemetry" in result.stderr.lower():
+            return
+    pytest.fail(f"onnxruntime never mentioned telemetry with it on: {result.stderr[-500:]}")
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
