@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
-from ._common import require_dict, require_list
+from ._common import require_dict, require_list, user_text
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item", "user_text"]
 
@@ -43,18 +43,6 @@ def item_calls(item: Any) -> list[tuple[str, ToolCall]]:
     return [(block["id"], ToolCall(block["name"], block.get("input"))) for block in content
             if isinstance(block, dict) and block.get("type") in _CALLS
             and isinstance(block.get("id"), str) and isinstance(block.get("name"), str)]
-
-
-def user_text(item: Any) -> str | None:
-    """What the user wrote in a message (its text blocks), or None: not the user's, or only results."""
-    if not isinstance(item, dict) or item.get("role") != "user":
-        return None
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    texts = [block["text"] for block in content if isinstance(block, dict) and block.get("type") == "text"
-             and isinstance(block.get("text"), str)] if isinstance(content, list) else []
-    return "\n".join(texts) if texts else None
 
 
 def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCall]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
-from ._common import require_dict, require_list, role_path
+from ._common import require_dict, require_list, role_path, user_text
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item", "user_text"]
 
@@ -34,18 +34,6 @@ def item_calls(item: Any) -> list[tuple[str, ToolCall]]:
         if isinstance(function, dict) and isinstance(call.get("id"), str) and isinstance(function.get("name"), str):
             calls.append((call["id"], ToolCall(function["name"], function.get("arguments"))))
     return calls
-
-
-def user_text(item: Any) -> str | None:
-    """What the user wrote in a ``role: user`` message, or None for any other message."""
-    if not isinstance(item, dict) or item.get("role") != "user":
-        return None
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    texts = [part["text"] for part in content if isinstance(part, dict) and part.get("type") == "text"
-             and isinstance(part.get("text"), str)] if isinstance(content, list) else []
-    return "\n".join(texts) if texts else None
 
 
 def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCall]) -> None:
