@@ -11,8 +11,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
-__all__ = ["Recorded", "RecordingUpstream"]
+__all__ = ["LoopbackServer", "Recorded", "RecordingUpstream"]
 
 
 @dataclass
@@ -136,21 +137,37 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-@dataclass
-class RecordingUpstream:
-    """Start with ``start()``; ``url`` to point Envoy at; ``requests`` in arrival order."""
+class LoopbackServer:
+    """A threaded HTTP server on a free loopback port whose handler reaches this object as
+    ``self.server.owner``: the recording upstream here, the agent suite's model and forwarder."""
 
-    requests: list[Recorded] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._server.owner = self  # type: ignore[attr-defined]
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> Self:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class RecordingUpstream(LoopbackServer):
+    """Start with ``start()``; ``url`` to point Envoy at; ``requests`` in arrival order."""
+
+    requests: list[Recorded] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._serve(_Handler)
 
     def record(self, item: Recorded) -> None:
         with self._lock:
@@ -165,10 +182,3 @@ class RecordingUpstream:
         with self._lock:
             return [r for r in self.requests if r.headers.get(name) == value]
 
-    def start(self) -> "RecordingUpstream":
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.upstream import LoopbackServer
+
 __all__ = ["Forwarder", "Sent"]
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection",
@@ -57,30 +59,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @dataclass
-class Forwarder:
+class Forwarder(LoopbackServer):
     """Listens on a free loopback port (``url``) and relays everything to ``target_port``."""
 
     target_port: int
     sent: list[Sent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.owner = self  # type: ignore[attr-defined]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._serve(_Handler)
 
     def record(self, item: Sent) -> None:
         with self._lock:
             self.sent.append(item)
 
-    def start(self) -> "Forwarder":
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.upstream import LoopbackServer
+
 __all__ = ["Call", "Arrived", "ScriptedModel", "DONE_TEXT"]
 
 DONE_TEXT = "All steps done."
@@ -153,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @dataclass
-class ScriptedModel:
+class ScriptedModel(LoopbackServer):
     """Start with ``start()``; point Envoy at ``url``; ``arrived`` holds every request in order."""
 
     steps: list[Step]
@@ -162,22 +164,8 @@ class ScriptedModel:
     errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.owner = self  # type: ignore[attr-defined]
+        self._serve(_Handler)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> "ScriptedModel":
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def main_requests(self) -> list[Arrived]:
         with self._lock:
