@@ -25,7 +25,7 @@ Two modes (``config.MODES``):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
@@ -207,17 +207,7 @@ class Pipeline:
             return None  # a file's text stays exact, escapes and all: an edit must match it
         compressors = self.routes.get(kind, ())
         guard = Guard(target.text, is_html=kind is ContentType.HTML) if guarded and compressors else None
-        for compressor in compressors:
-            if not compressor.applies(target):
-                continue
-            started = time.perf_counter()
-            new_text = _apply(compressor, target.text, budget, terms)
-            timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
-            if new_text is None or len(new_text) >= len(target.text):
-                continue
-            if guard is not None and not guard.kept_by(new_text):
-                budget.count("guard_rejected")
-                continue
+        for compressor, new_text in _shrinks(compressors, target, timings, budget, terms, guard):
             name = compressor.name
             then = getattr(compressor, "then", None)
             if then is not None:  # what it made is offered on, as text of that type (HTML -> prose)
@@ -230,25 +220,32 @@ class Pipeline:
             return (plain if envelope is None else envelope.wrap(plain)), ANSI
         return None
 
-
     def _chain(self, kind: ContentType, made: Block, name: str, timings: dict[str, float], budget: Budget,
                terms: tuple[str, ...], guard: Guard | None) -> tuple[str, str]:
         """``made``'s text shrunk further by the first compressor of ``kind`` that applies and
         shrinks it (keeping what ``guard`` protects), and the names of both ("html+kompress");
         else as it was."""
-        for compressor in self.routes.get(kind, ()):
-            if not compressor.applies(made):
-                continue
-            started = time.perf_counter()
-            new_text = _apply(compressor, made.text, budget, terms)
-            timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
-            if new_text is None or len(new_text) >= len(made.text):
-                continue
-            if guard is not None and not guard.kept_by(new_text):
-                budget.count("guard_rejected")
-                continue
+        for compressor, new_text in _shrinks(self.routes.get(kind, ()), made, timings, budget, terms, guard):
             return new_text, f"{name}+{compressor.name}"
         return made.text, name
+
+
+def _shrinks(compressors: Sequence[Compressor], block: Block, timings: dict[str, float], budget: Budget,
+             terms: tuple[str, ...], guard: Guard | None) -> Iterator[tuple[Compressor, str]]:
+    """Each compressor that applies to ``block`` and makes it shorter, in order, with its text;
+    an output missing a line ``guard`` protects is counted and passed over."""
+    for compressor in compressors:
+        if not compressor.applies(block):
+            continue
+        started = time.perf_counter()
+        new_text = _apply(compressor, block.text, budget, terms)
+        timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
+        if new_text is None or len(new_text) >= len(block.text):
+            continue
+        if guard is not None and not guard.kept_by(new_text):
+            budget.count("guard_rejected")
+            continue
+        yield compressor, new_text
 
 
 def _apply(compressor: Compressor, text: str, budget: Budget, terms: tuple[str, ...]) -> str | None:
