@@ -6,11 +6,12 @@ opentelemetry-proto message types; spans are kept with their attributes as plain
 from __future__ import annotations
 
 import gzip
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.upstream import LoopbackServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
                                                                       ExportTraceServiceResponse)
@@ -42,13 +43,12 @@ def _attributes(pairs: Any) -> dict[str, Any]:
     return {pair.key: _value(pair.value) for pair in pairs}
 
 
-class OtlpCollector:
+class OtlpCollector(LoopbackServer):
     """Start with ``start()``; ``endpoint`` is what OTEL_EXPORTER_OTLP_ENDPOINT takes."""
 
     def __init__(self) -> None:
         self.spans: list[CollectedSpan] = []
         self.requests = 0
-        self._lock = threading.Lock()
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,19 +70,11 @@ class OtlpCollector:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._serve(Handler)
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> OtlpCollector:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.url
 
     def _add(self, request: ExportTraceServiceRequest) -> None:
         with self._lock:
