@@ -32,7 +32,7 @@ from .batcher import Batcher
 from .model import ScoringModel, load_model
 from .words import ProseText, chunk_words, looks_like_prose, split_prose
 
-__all__ = ["Kompress", "KompressStatus", "load_kompress"]
+__all__ = ["Kompress", "KompressStatus", "ProseEntry", "load_kompress"]
 
 _SCORE_DIGITS = 3
 _NO_DEADLINE_S = 60.0       # direct calls (trimwire compress, benchmarks) without a request deadline
@@ -50,8 +50,26 @@ class KompressStatus:
     max_batch: int = 0      # chunks per inference call (1 for a model whose scores depend on the batch)
 
 
-class Kompress:
+class ProseEntry:
+    """What the pipeline asks of Kompress, opened at start-up (``Kompress``) or on first need
+    (``lazy.LazyKompress``): which blocks are prose, and ``compress`` as ``compress_within``
+    with no deadline."""
+
     name = "kompress"
+    min_chars: int
+
+    def applies(self, block: Block) -> bool:
+        return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars
+                and looks_like_prose(block.text))
+
+    def compress(self, text: str) -> str | None:
+        return self.compress_within(text, Budget())
+
+    def compress_within(self, text: str, budget: Budget) -> str | None:
+        raise NotImplementedError
+
+
+class Kompress(ProseEntry):
 
     def __init__(self, settings: KompressSettings, model: ScoringModel, model_digest: str) -> None:
         self.keep_ratio = settings.keep_ratio
@@ -71,13 +89,6 @@ class Kompress:
     def max_batch(self) -> int:
         """Chunks per inference call (not a setting of the output: results never depend on it)."""
         return self._max_batch
-
-    def applies(self, block: Block) -> bool:
-        return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars
-                and looks_like_prose(block.text))
-
-    def compress(self, text: str) -> str | None:
-        return self.compress_within(text, Budget())
 
     def compress_within(self, text: str, budget: Budget) -> str | None:
         """The thinned text, or None; what happened is counted in ``budget``.

@@ -9,17 +9,13 @@ from __future__ import annotations
 import threading
 
 from ...config import KompressSettings
-from ...conversation import Block
 from ...pipeline import Budget
-from ...pipeline.router import ContentType, content_type
-from . import Kompress, KompressStatus, load_kompress
-from .words import looks_like_prose
+from . import Kompress, KompressStatus, ProseEntry, load_kompress
 
 __all__ = ["LazyKompress"]
 
 
-class LazyKompress:
-    name = "kompress"
+class LazyKompress(ProseEntry):
 
     def __init__(self, settings: KompressSettings, *, threads: int) -> None:
         self.keep_ratio = settings.keep_ratio
@@ -34,13 +30,6 @@ class LazyKompress:
         self._lock = threading.Lock()
         self._model: Kompress | None = None
         self.status: KompressStatus | None = None   # None until a prose block asked for the model
-
-    def applies(self, block: Block) -> bool:
-        return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars
-                and looks_like_prose(block.text))
-
-    def compress(self, text: str) -> str | None:
-        return self.compress_within(text, Budget())
 
     def compress_within(self, text: str, budget: Budget) -> str | None:
         model = self._open()
