@@ -178,9 +178,9 @@ class BodyCompressor:
 
         before = self.pipeline.cache_counters()
         budget = Budget(deadline=request.deadline, events=result.events)
-        released = self.pipeline.run(conv, timings, mode, budget=budget,
+        released, held = self.pipeline.run(conv, timings, mode, budget=budget,
                                      protect_recent=request.protect_recent, frozen_messages=request.frozen_messages)
-        index, sources = self._dedup(body, released, result.events, timings)
+        index, sources = self._dedup(body, released, held, result.events, timings)
         result.cache = {name: total - before[name] for name, total in self.pipeline.cache_counters().items()
                         if total > before[name]}
         started = time.perf_counter()
@@ -215,7 +215,7 @@ class BodyCompressor:
         timings["parse"] = time.perf_counter() - started
         return body
 
-    def _dedup(self, body: Body, released: set, events: dict[str, int],
+    def _dedup(self, body: Body, released: set, held: set, events: dict[str, int],
                timings: dict[str, float]) -> tuple[LineIndex | None, dict[int, tuple[Source, ...]]]:
         """Run dedup over the messages read now, in order (``pipeline/dedup.py``): the line index of
         the whole body as it goes out, and the sources each message read now added, by its ``id``.
@@ -244,7 +244,7 @@ class BodyCompressor:
                     index.add(source)
             else:
                 blocks = body.conv.blocks[item.blocks]
-                added[id(item)] = self.dedup.message(body.conv, blocks, index, released, changes, events)
+                added[id(item)] = self.dedup.message(body.conv, blocks, index, released, held, changes, events)
         if added:  # else only sources were added: a message hit, part of "other"
             timings["dedup"] = time.perf_counter() - started
         return index, added
@@ -360,5 +360,5 @@ def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> Body
               if quarter > 0 else None)
     tokens = TokenCounter()
     dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=tokens.count,
-                   guards=policy.guards) if settings.dedup else None)
+                   guards=policy.guards, reads=settings.dedup_reads) if settings.dedup else None)
     return BodyCompressor(settings, pipeline, tokens=tokens, kompress=status, reader=reader, dedup=dedup)

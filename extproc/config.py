@@ -51,7 +51,7 @@ MODES = ("cache", "token")
 DEFAULT_PROTECT_RECENT_TOOL_RESULTS = 2
 # dedup (pipeline/dedup.py): a repeated run of lines is replaced only when its tokens are at least
 # this many times its pointer's.
-DEFAULT_DEDUP_MARGIN = 3.0
+DEFAULT_DEDUP_MARGIN = 2.0
 # Per compression worker: what the compressors made of each block seen before (pipeline/cache.py).
 DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 DEFAULT_REDIS_TIMEOUT_MS = 50
@@ -156,6 +156,8 @@ class Settings:
     protect_recent_tool_results: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS
     dedup: bool = True
     dedup_margin: float = DEFAULT_DEDUP_MARGIN
+    # File reads get dedup's pointers too (to lines standing verbatim earlier); false: reads stay whole.
+    dedup_reads: bool = True
     block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES
     # A Redis shared by every worker and replica (pipeline/shared_cache.py); empty: none.
     redis_url: str = ""

@@ -120,9 +120,11 @@ class Pipeline:
 
     def run(self, conv: Conversation, timings: dict[str, float], mode: str = "cache", *,
             protect_recent: int | None = None, frozen_messages: int = 0,
-            budget: Budget | None = None) -> set[Block]:
+            budget: Budget | None = None) -> tuple[set[Block], set[Block]]:
         """Compress ``conv`` in place (recorded changes); add seconds per stage to ``timings``.
-        Returns the blocks released to the compressors (``dedup.py`` may rewrite only those).
+        Returns the blocks released to the compressors, and those held whole by rule this request
+        (a caller's frozen prefix; in token mode also the recent results): ``dedup.py`` may write
+        pointers into the first, and into file reads not held.
 
         ``protect_recent`` overrides the setting for this request; blocks of messages before
         ``frozen_messages`` (a caller's already-cached prefix) are never touched. ``budget``
@@ -140,7 +142,7 @@ class Pipeline:
             if block not in held and self.policy.releases(block):
                 self._compress(conv, block, timings, budget, self.policy.guards(block))
                 released.add(block)
-        return released
+        return released, held
 
     def _age_rules(self, conv: Conversation, timings: dict[str, float], recent: int,
                    frozen: set[Block]) -> set[Block]:

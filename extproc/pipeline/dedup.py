@@ -11,8 +11,14 @@ tool call such as a file written in a heredoc, or earlier in the same output) be
 A line-number prefix (``cat -n``, ``grep -n``, ``Read``) does not hide a repeat: lines are
 compared by what follows it, and the pointer then names the numbers on each side, so the model
 can put them back. A run is replaced only when its tokens are at least ``margin`` times the
-pointer's. Protected tools' outputs (file reads, edits) are never changed; the tokens their
-repeats hold are counted (``dedup_protected_tokens``).
+pointer's.
+
+File reads (protected tools' outputs, a file the shell printed) get pointers too, with
+``reads`` on: the policy keeps a read exact because an edit is built from it, and a pointer
+keeps it exact in meaning, since the lines it names stand byte for byte where it points (runs
+match line for line, and only lines as they went out are indexed). Nothing else of a read is
+touched. With ``reads`` off they are never changed and the tokens their repeats hold are
+counted (``dedup_protected_tokens``).
 
 Cache safety: what a message comes to depends on its text, its tools, the settings and what
 precedes it (``lines.LineIndex``, built from every earlier message as it went out), so a resent
@@ -45,16 +51,19 @@ class Dedup:
     """Finds repeats in a message's blocks and writes pointers; adds what went out to the index."""
 
     def __init__(self, *, margin: float = DEFAULT_DEDUP_MARGIN, protected_tools: Iterable[str] = (),
-                 count: Callable[[str], int] | None = None, guards: Callable[[Block], bool] | None = None) -> None:
+                 count: Callable[[str], int] | None = None, guards: Callable[[Block], bool] | None = None,
+                 reads: bool = True) -> None:
         self.margin = margin
+        self.reads = reads
         self.protected_tools = frozenset(name.lower() for name in protected_tools)
         # a failed command's output (``policy.Policy.guards``): its error lines stay in it verbatim
         self._guards = guards or (lambda block: False)
         self._count = count or (lambda text: len(text) // 4)
 
     def message(self, conv: Conversation, blocks: list[Block], index: LineIndex, released: set[Block],
-                changes: dict[int, Change], events: dict[str, int]) -> tuple[Source, ...]:
-        """Rewrite the released blocks of one message read now; return the sources it adds.
+                held: set[Block], changes: dict[int, Change], events: dict[str, int]) -> tuple[Source, ...]:
+        """Rewrite the released blocks of one message read now, and its file reads not ``held``
+        whole by rule (a frozen prefix, token mode's recent results); return the sources it adds.
 
         ``changes`` hold what the compressors (and token mode's age rules) made of each block, by
         ``id`` of the block; a block with a pointer gets one more change (by ``dedup``) in ``conv``,
@@ -76,13 +85,15 @@ class Dedup:
             inner = text if envelope is None else envelope.inner
             lines = Lines(inner)
             limit = len(index.sources)
-            if block in released:
-                keep = self._guarded_lines(block, lines) if self._guards(block) else frozenset()
-                out = self._rewrite(inner, lines, index, limit, events, keep)
+            read = block not in released and self._protected(block)
+            if block in released or (read and self.reads and block.writable and block not in held
+                                     and id(block) not in changes):
+                keep = self._guarded_lines(block, lines) if not read and self._guards(block) else frozenset()
+                out = self._rewrite(inner, lines, index, limit, events, keep, earlier_only=read)
                 if out is not None:
                     new_text, lines = out
                     conv.replace(block, new_text if envelope is None else envelope.wrap(new_text), DEDUP)
-            elif self._protected(block):
+            elif read:
                 self._measure(lines, index, limit, events)
             if block.tool_call_id is not None:
                 seen.add(block.tool_call_id)
@@ -121,10 +132,13 @@ class Dedup:
         return frozenset(number for number, line in enumerate(lines.lines) if line in protected)
 
     def _rewrite(self, text: str, lines: Lines, index: LineIndex, limit: int, events: dict[str, int],
-                 keep: frozenset[int] = frozenset()) -> tuple[str, Lines] | None:
+                 keep: frozenset[int] = frozenset(), earlier_only: bool = False) -> tuple[str, Lines] | None:
         """The text with its repeats replaced (never a line in ``keep``), and its lines as sent;
-        None when nothing is."""
+        None when nothing is. ``earlier_only`` (a file read): runs point into earlier messages only,
+        never back into the same output, so a read's own lines all go out once."""
         sent = SentLines(lines)
+        if earlier_only:
+            sent.pointable = False
         runs = find_runs(lines, index, limit, sent, self._worth, keep)
         if not runs:
             return None

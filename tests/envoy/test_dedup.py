@@ -25,15 +25,15 @@ def numbered(text: str) -> str:
     return "\n".join(f"{n:6d}\t{line}" for n, line in enumerate(text.split("\n"), 1))
 
 
-def turns() -> list[tuple[str, str]]:
+def turns(reread: str) -> list[tuple[str, str]]:
     return [("cat -n src/handlers.py", numbered(SOURCE)),
             ("sed -i 's/timeout=120)/timeout=121)/' src/handlers.py", ""),
-            ("cat -n src/handlers.py | head -400", numbered(EDITED))]
+            (reread, numbered(EDITED))]
 
 
-def conversation(count: int) -> list[dict[str, Any]]:
+def conversation(count: int, reread: str) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = [{"role": "user", "content": "Raise the timeout of handler 40."}]
-    for number, (command, output) in enumerate(turns()[:count]):
+    for number, (command, output) in enumerate(turns(reread)[:count]):
         call = f"toolu_dedup_{number}"
         messages += [{"role": "assistant", "content": [{"type": "tool_use", "id": call, "name": "Bash",
                                                          "input": {"command": command}}]},
@@ -41,15 +41,17 @@ def conversation(count: int) -> list[dict[str, Any]]:
     return messages
 
 
+# piped, the re-read is a released output; plain, it is a file read (reads.py) and gets pointers too
+@pytest.mark.parametrize("reread", ["cat -n src/handlers.py | head -400", "cat -n src/handlers.py"])
 def test_reread_file_arrives_as_pointers(envoy: EnvoyProcess, upstream: RecordingUpstream,
-                                         trimwire: TrimwireProcess) -> None:
+                                         trimwire: TrimwireProcess, reread: str) -> None:
     """Turn by turn the SDK resends the conversation; the last request's re-read holds pointers to
     the first read, and each earlier message reaches the upstream byte-identical to before."""
     test_id = uuid.uuid4().hex
     saved_before = metric_value(trimwire.ops_url, "trimwire_dedup_tokens_total", {"kind": "saved"}) or 0.0
     client = anthropic.Anthropic(base_url=envoy.url, api_key="sk-test-dedup", max_retries=0)
-    for count in range(1, len(turns()) + 1):
-        client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=conversation(count),
+    for count in range(1, 4):
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=conversation(count, reread),
                                extra_headers={TEST_ID_HEADER: test_id})
     received = [json.loads(request.body)["messages"] for request in recorded(upstream, test_id)]
     assert len(received) == 3
@@ -57,9 +59,8 @@ def test_reread_file_arrives_as_pointers(envoy: EnvoyProcess, upstream: Recordin
         assert [json.dumps(m) for m in later[:len(earlier)]] == [json.dumps(m) for m in earlier]
     reread = received[-1][-1]["content"][0]["content"]
     pointer = "[trimwire: lines {} are lines {} of the output of toolu_dedup_0 (cat -n src/handlers.py), unchanged]"
-    # the first read is a file the shell printed (reads.py): it stays whole; the piped re-read is released
     assert reread == "\n".join([pointer.format("1-81", "1-81"), "    82\t    return route(request, timeout=121)",
                                 pointer.format("83-160", "83-160")])
-    assert received[-1][2] == conversation(3)[2]  # the first read itself went out whole
+    assert received[-1][2] == conversation(3, reread)[2]  # the first read itself went out whole
     saved = metric_value(trimwire.ops_url, "trimwire_dedup_tokens_total", {"kind": "saved"})
     assert saved is not None and saved > saved_before

@@ -35,14 +35,14 @@ MB = 1 << 20
 TOKENS = TokenCounter()
 
 
-def only_dedup(margin: float = 3.0, cached: bool = True) -> BodyCompressor:
+def only_dedup(margin: float = 3.0, cached: bool = True, reads: bool = True) -> BodyCompressor:
     """A compressor whose only transform is dedup: every other line goes out as it came."""
     settings = Settings(workers=0)
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
     reader = MessageReader(MessageCache(MB), Checkpoints(MB), Surroundings(MB)) if cached else None
     return BodyCompressor(settings, Pipeline(policy, {}), reader=reader,
                           dedup=Dedup(margin=margin, protected_tools=settings.protected_tools, count=TOKENS.count,
-                                      guards=policy.guards))
+                                      guards=policy.guards, reads=reads))
 
 
 def conversation(*turns: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
@@ -174,21 +174,33 @@ class TestRepeats:
         assert Guard(output).lines and Guard(output).lines <= set(sent.split("\n"))
         check_pointers(sent, output, texts_of(messages))
 
-    def test_protected_tools_stay_whole_and_are_measured(self):
-        """A second Read of the same file goes out unchanged; the tokens its repeats hold are counted."""
-        compressor = only_dedup()
+    def test_a_re_read_file_points_at_the_lines_it_already_showed(self):
+        """A second Read of the same file after a one-line edit: the unchanged lines become pointers
+        to the first Read, which read back give exactly the lines replaced; the edited line stays."""
         body = conversation(("Read", {"file_path": "src/app.py"}, numbered(APP)),
                             ("Read", {"file_path": "src/app.py"}, numbered(EDITED)))
-        messages, result = run(compressor, body)
-        assert [m["content"] for m in messages] == [m["content"] for m in body["messages"]]
-        assert result.body is None and result.events["dedup_protected_tokens"] > 1000
+        messages, result = run(only_dedup(), body)
+        sent = last_output(messages)
+        assert "of the output of toolu_00 (src/app.py), unchanged]" in sent
+        assert "def step_60(chunk, size=61)" in sent and "dedup" in result.transforms
+        assert messages[:-1] == body["messages"][:-1]
+        check_pointers(sent, numbered(EDITED), texts_of(messages))
+        assert "dedup_protected_tokens" not in result.events
 
-    def test_shell_file_reads_stay_whole_and_are_measured(self):
-        """A file the shell prints is a read (``reads.py``): a second ``cat -n`` of it goes out whole,
-        and the tokens its repeats hold are counted."""
+    def test_a_shell_re_read_points_at_the_first(self):
+        """A file the shell printed (``reads.py``) is a read too: a second ``cat -n`` points at the first."""
         body = conversation(bash("cat -n src/app.py", numbered(APP)), bash("cat -n src/app.py", numbered(EDITED)))
         messages, result = run(only_dedup(), body)
-        assert result.body is None and result.events["dedup_protected_tokens"] > 1000
+        check_pointers(last_output(messages), numbered(EDITED), texts_of(messages))
+        assert "dedup" in result.transforms
+
+    def test_with_dedup_reads_off_reads_stay_whole_and_are_measured(self):
+        """``dedup_reads: false``: a re-read goes out unchanged; the tokens its repeats hold are counted."""
+        for tool, arguments in (("Read", {"file_path": "src/app.py"}), ("Bash", {"command": "cat -n src/app.py"})):
+            body = conversation((tool, arguments, numbered(APP)), (tool, arguments, numbered(EDITED)))
+            messages, result = run(only_dedup(reads=False), body)
+            assert [m["content"] for m in messages] == [m["content"] for m in body["messages"]]
+            assert result.body is None and result.events["dedup_protected_tokens"] > 1000
 
     def test_a_read_is_pointed_at(self):
         """A protected output is a source: a shell re-read of the file points at the Read."""

@@ -55,10 +55,14 @@ class TestModeChoice:
 class TestCacheMode:
     @pytest.mark.parametrize(("fmt", "style"), STYLES)
     def test_protected_reads_stay_whole_even_when_stale(self, fmt, style):
-        """Cache mode never applies the age rules: every file read arrives byte for byte."""
+        """Cache mode never applies the age rules: with dedup's pointers off, every file read arrives
+        byte for byte; with them on, no read becomes a stale-read marker."""
         turns = coding_session(style)
-        conv, result = run(fmt, turns)
+        conv, result = run(fmt, turns, dedup_reads=False)
         assert [results(conv)[index] for index in READS] == [turns[index].output for index in READS]
+        assert "age" not in result.stage_seconds
+        conv, result = run(fmt, turns)
+        assert not any(text.startswith("[trimwire: earlier read") for text in results(conv))
         assert "age" not in result.stage_seconds
 
     def test_same_output_compresses_the_same_wherever_it_sits(self):
