@@ -36,8 +36,7 @@ from extproc.compressors.kompress import Kompress
 from extproc.compressors.kompress.rules import EDGE, must_keep
 from extproc.compressors.kompress.words import split_prose
 from extproc.config import DEFAULT_REQUEST_DEADLINE_MS
-from extproc.conversation import Block, Kind
-from extproc.pipeline import Budget
+from extproc.pipeline import BlockInputs, Budget
 from extproc.tokens import TokenCounter
 
 __all__ = ["prose_part", "prose_lines"]
@@ -125,8 +124,7 @@ def prose_part(kompress: Kompress, counter: TokenCounter, man_pages: int) -> dic
         counts.setdefault(doc.kind, Counter()).update(w.text.strip(EDGE).lower() for w in split_prose(doc.text).words)
     rows = []
     for doc in docs:
-        block = Block(kind=Kind.TOOL_RESULT, role="user", text=doc.text, message_index=1)
-        fires = kompress.applies(block)
+        fires = kompress.applies(BlockInputs(doc.text))
         before = counter.count(doc.text)
         row = {"kind": doc.kind, "name": doc.name, "fixture": doc.fixture, "fires": fires, "tokens": before,
                "model": before, "rule_only": before, "must": must_lost(doc.text, doc.text)[0], "must_lost": 0}

@@ -16,7 +16,6 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +25,7 @@ from extproc.compressors import default_routes  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from extproc.conversation import Block, Kind  # noqa: E402
 from extproc.formats import parse_body  # noqa: E402
-from extproc.pipeline import Budget, Pipeline, Policy  # noqa: E402
+from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy  # noqa: E402
 from extproc.pipeline.envelope import open_envelope  # noqa: E402
 from extproc.pipeline.guard import Guard  # noqa: E402
 from extproc.pipeline.router import ContentType, detect  # noqa: E402
@@ -53,8 +52,7 @@ def guarded_blocks(corpus: Path, policy: Policy) -> list[Block]:
 
 def measure(pipeline: Pipeline, block: Block, tokens: TokenCounter) -> tuple[str, int, int, bool]:
     """(content type, tokens before, after, every protected line kept) for one guarded block."""
-    block = replace(block, content_type=None)
-    outcome = pipeline._run_compressors(block, {}, Budget(), True)
+    outcome = pipeline._run_compressors(BlockInputs(block.text, block.tool_name, guarded=True), {}, Budget())
     out = outcome[0] if outcome else block.text
     envelope = open_envelope(block.text)
     inner, out_inner = (block.text, out) if envelope is None else (envelope.inner, open_envelope(out).inner)

@@ -1,7 +1,8 @@
 """Content-aware compressors and the routes that offer each content type to them.
 
-To add a compressor: write it in a module here (it needs only ``conversation.py``,
-``pipeline/router.py`` and its own file) and list it under its content type in ``default_routes``.
+To add a compressor: write it in a module here to the protocol of ``pipeline/contract.py`` (it
+needs only that, ``pipeline/router.py`` and its own file), list it under its content type in
+``default_routes`` and pin its output in ``tests/unit/golden/``.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatch
 
-from ..conversation import Block
-from ..pipeline.router import ContentType, content_type
+from ..pipeline.contract import BlockInputs, Budget
+from ..pipeline.router import ContentType
 
 __all__ = [
     "DiffCompressor", "DEFAULT_CONTEXT_LINES", "DEFAULT_MIN_GAP", "DEFAULT_MAX_FILE_LINES",
@@ -59,6 +59,7 @@ class _File:
 
 class DiffCompressor:
     name = "diff"
+    then = None  # its output is not offered on
 
     def __init__(self, *, context_lines: int = DEFAULT_CONTEXT_LINES, min_gap: int = DEFAULT_MIN_GAP,
                  max_file_lines: int = DEFAULT_MAX_FILE_LINES, generated_file_lines: int = DEFAULT_GENERATED_FILE_LINES,
@@ -69,8 +70,11 @@ class DiffCompressor:
         self.generated_file_lines = generated_file_lines
         self.generated_files = generated_files
 
-    def applies(self, block: Block) -> bool:
-        return content_type(block) is ContentType.DIFF
+    def applies(self, block: BlockInputs) -> bool:
+        return block.content_type is ContentType.DIFF
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         out: list[str] = []

@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import re
 
-from ..conversation import Block
-from ..pipeline.router import ContentType, content_type
+from ..pipeline.contract import BlockInputs, Budget
+from ..pipeline.router import ContentType
 
 try:
     import trafilatura
@@ -58,8 +58,11 @@ class HtmlCompressor:
         self.min_chars = min_chars
         self.min_kept_chars = min_kept_chars
 
-    def applies(self, block: Block) -> bool:
-        return AVAILABLE and len(block.text) >= self.min_chars and content_type(block) is ContentType.HTML
+    def applies(self, block: BlockInputs) -> bool:
+        return AVAILABLE and len(block.text) >= self.min_chars and block.content_type is ContentType.HTML
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         if not AVAILABLE or len(text) < self.min_chars:

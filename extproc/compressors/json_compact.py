@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from ..conversation import Block
+from ..pipeline.contract import BlockInputs, Budget
 
 __all__ = ["JsonCompactor", "json_documents"]
 
@@ -46,10 +46,14 @@ def _strip_layout(text: str) -> str:
 
 class JsonCompactor:
     name = "json_compact"
+    then = None  # its output is not offered on
 
-    def applies(self, block: Block) -> bool:
+    def applies(self, block: BlockInputs) -> bool:
         head = block.text[:64].lstrip()
         return head[:1] in ("{", "[")
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         documents = json_documents(text)

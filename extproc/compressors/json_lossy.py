@@ -39,7 +39,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..conversation import Block
+from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
 from ._json_cut import split_cut
 from ._json_signals import RawNumber, flagged_items
@@ -80,13 +80,17 @@ class JsonTable:
     """Lossless: uniform arrays of objects re-encoded as column tables, output compact."""
 
     name = "json_table"
+    then = None  # its output is not offered on
 
     def __init__(self, *, min_chars: int = DEFAULT_MIN_CHARS, min_table_rows: int = DEFAULT_MIN_TABLE_ROWS) -> None:
         self.min_chars = min_chars
         self.min_table_rows = min_table_rows
 
-    def applies(self, block: Block) -> bool:
+    def applies(self, block: BlockInputs) -> bool:
         return len(block.text) >= self.min_chars and block.text[:64].lstrip()[:1] in ("{", "[")
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         if len(text) < self.min_chars:
@@ -99,6 +103,7 @@ class JsonSampler:
     one-per-shape items, then tables."""
 
     name = "json_sampler"
+    then = None  # its output is not offered on
 
     def __init__(self, *, min_chars: int = DEFAULT_MIN_CHARS, max_items: int = DEFAULT_MAX_ITEMS,
                  head_items: int = DEFAULT_HEAD_ITEMS, tail_items: int = DEFAULT_TAIL_ITEMS,
@@ -118,8 +123,11 @@ class JsonSampler:
         self.min_table_rows = min_table_rows
         self.tables = tables
 
-    def applies(self, block: Block) -> bool:
+    def applies(self, block: BlockInputs) -> bool:
         return len(block.text) >= self.min_chars and block.text[:64].lstrip()[:1] in ("{", "[")
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress_for(block.text, block.terms)
 
     def compress(self, text: str) -> str | None:
         return self.compress_for(text, ())

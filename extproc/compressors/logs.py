@@ -29,10 +29,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ..conversation import Block
+from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
 from ..pipeline.guard import protected_lines
-from ..pipeline.router import ContentType, content_type, line_matches, line_rule
+from ..pipeline.router import ContentType, line_matches, line_rule
 from .repeats import SIMILAR, similar_runs
 
 __all__ = [
@@ -123,6 +123,7 @@ _FULL_SECTIONS = ("FAILURES", "ERRORS")
 
 class LogCompressor:
     name = "logs"
+    then = None  # its output is not offered on
 
     def __init__(self, *, min_lines: int = DEFAULT_MIN_LINES, head_lines: int = DEFAULT_HEAD_LINES,
                  tail_lines: int = DEFAULT_TAIL_LINES, context_lines: int = DEFAULT_CONTEXT_LINES,
@@ -136,8 +137,11 @@ class LogCompressor:
         self.max_block_lines = max_block_lines
         self.max_relevant = max_relevant
 
-    def applies(self, block: Block) -> bool:
-        return block.text.count("\n") >= self.min_lines and content_type(block) is ContentType.LOG
+    def applies(self, block: BlockInputs) -> bool:
+        return block.text.count("\n") >= self.min_lines and block.content_type is ContentType.LOG
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress_for(block.text, block.terms)
 
     def compress(self, text: str) -> str | None:
         return self.compress_for(text, ())

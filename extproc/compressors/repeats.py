@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..conversation import Block
+from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
-from ..pipeline.router import ContentType, content_type
+from ..pipeline.router import ContentType
 
 __all__ = [
     "RepeatFolder", "similar_runs", "template", "marker", "SIMILAR", "DEFAULT_MIN_RUN", "DEFAULT_MIN_LINES",
@@ -95,6 +95,7 @@ class RepeatFolder:
     """Folds runs of similar lines in plain-text tool output; changes nothing else."""
 
     name = "repeats"
+    then = None  # its output is not offered on
 
     def __init__(self, *, min_run: int = DEFAULT_MIN_RUN, min_lines: int = DEFAULT_MIN_LINES,
                  max_relevant: int = DEFAULT_MAX_RELEVANT) -> None:
@@ -102,8 +103,11 @@ class RepeatFolder:
         self.min_lines = min_lines
         self.max_relevant = max_relevant
 
-    def applies(self, block: Block) -> bool:
-        return block.text.count("\n") >= self.min_lines and content_type(block) is ContentType.TEXT
+    def applies(self, block: BlockInputs) -> bool:
+        return block.text.count("\n") >= self.min_lines and block.content_type is ContentType.TEXT
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress_for(block.text, block.terms)
 
     def compress(self, text: str) -> str | None:
         return self.compress_for(text, ())

@@ -23,9 +23,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..conversation import Block
+from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
-from ..pipeline.router import SEARCH_HIT, ContentType, content_type
+from ..pipeline.router import SEARCH_HIT, ContentType
 
 __all__ = [
     "SearchCompressor", "DEFAULT_MAX_FILES", "DEFAULT_MAX_MATCHES_PER_FILE", "DEFAULT_MAX_TOTAL_MATCHES",
@@ -52,6 +52,7 @@ class _Entry:
 
 class SearchCompressor:
     name = "search"
+    then = None  # its output is not offered on
 
     def __init__(self, *, max_files: int = DEFAULT_MAX_FILES, max_matches_per_file: int = DEFAULT_MAX_MATCHES_PER_FILE,
                  max_total_matches: int = DEFAULT_MAX_TOTAL_MATCHES,
@@ -62,8 +63,11 @@ class SearchCompressor:
         self.max_listed_files = max_listed_files
         self.max_relevant = max_relevant
 
-    def applies(self, block: Block) -> bool:
-        return content_type(block) is ContentType.SEARCH
+    def applies(self, block: BlockInputs) -> bool:
+        return block.content_type is ContentType.SEARCH
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress_for(block.text, block.terms)
 
     def compress(self, text: str) -> str | None:
         return self.compress_for(text, ())

@@ -20,9 +20,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ..conversation import Block
+from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
-from ..pipeline.router import ContentType, content_type, fits_columns, table_columns
+from ..pipeline.router import ContentType, fits_columns, table_columns
 from ._json_signals import RawNumber, flagged_items
 
 __all__ = ["TableCompressor", "DEFAULT_MAX_ROWS", "DEFAULT_HEAD_ROWS", "DEFAULT_TAIL_ROWS", "DEFAULT_MAX_FLAGGED",
@@ -42,6 +42,7 @@ _MAX_VALUES_NAMED = 4
 
 class TableCompressor:
     name = "table"
+    then = None  # its output is not offered on
 
     def __init__(self, *, max_rows: int = DEFAULT_MAX_ROWS, head_rows: int = DEFAULT_HEAD_ROWS,
                  tail_rows: int = DEFAULT_TAIL_ROWS, max_flagged: int = DEFAULT_MAX_FLAGGED,
@@ -54,8 +55,11 @@ class TableCompressor:
         self.max_flagged = max_flagged
         self.max_relevant = max_relevant
 
-    def applies(self, block: Block) -> bool:
-        return content_type(block) is ContentType.TABLE
+    def applies(self, block: BlockInputs) -> bool:
+        return block.content_type is ContentType.TABLE
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress_for(block.text, block.terms)
 
     def compress(self, text: str) -> str | None:
         return self.compress_for(text, ())

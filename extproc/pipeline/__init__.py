@@ -1,16 +1,18 @@
 """The compression pipeline: a policy that releases blocks, a router, and compressors per content type.
 
-A compressor is a small class (see ``Compressor``): settings in ``__init__``, a ``name``, a
-cheap ``applies`` check and a ``compress`` that returns new text or None. Each block the policy
-releases is classified once (``router.content_type``) and offered only to the compressors routed
-for its type, in order; the first that applies and makes it shorter wins. A block nothing
+A compressor is a small class (``contract.Compressor``): settings in ``__init__``, a ``name``, a
+cheap ``applies`` check and a ``compress_block`` that returns new text or None. It is given a
+``contract.BlockInputs``, never the ``Block``: the text and the few facts its result may depend
+on, which are exactly what the block cache key holds. Each block the policy releases is
+classified once (``BlockInputs.content_type``) and offered only to the compressors routed for
+its type, in order; the first that applies and makes it shorter wins. A block nothing
 shrinks, or whose type has no compressors (code, JSONL), stays byte-identical. Output inside a
 harness wrapper (``envelope.py``) is classified and compressed by what is wrapped, and ANSI
 colour and cursor codes (``ansi.py``) are taken out first, except from source code. What the
-compressors made of a block is remembered by a digest of its text, tool name, the context terms
-it holds and the compressor settings (``cache.py``, optionally ``shared_cache.py``), so resent
-history is a lookup. A tool result's context terms (``focus.py``: what the user's latest question
-and the call's arguments name) tell a compressor that must drop items or lines which to keep.
+compressors made of a block is remembered under that key (its inputs and the compressor
+settings: ``BlockInputs.key``; ``cache.py``, optionally ``shared_cache.py``), so resent history
+is a lookup. A tool result's context terms (``focus.py``: what the user's latest question and the
+call's arguments name) tell a compressor that must drop items or lines which to keep.
 
 Two modes (``config.MODES``):
 
@@ -26,61 +28,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Protocol, runtime_checkable
 
 from ..config import DEFAULT_PROTECT_RECENT_TOOL_RESULTS
 from ..conversation import Block, Conversation, Kind
 from .age import recent_tool_results, stale_reads
 from .ansi import ANSI, strip_ansi
 from .cache import BlockCache, Outcome, digest
+from .contract import BlockInputs, Budget, Compressor
 from .envelope import exit_status, open_envelope
 from .focus import terms_for
 from .guard import Guard
 from .policy import Policy
-from .router import ContentType, content_type
+from .router import ContentType
 from .shared_cache import SharedBlockStore
 
-__all__ = ["Budget", "Compressor", "Pipeline", "Policy", "Routes", "TimedCompressor", "config_version"]
+__all__ = ["BlockInputs", "Budget", "Compressor", "Pipeline", "Policy", "Routes", "config_version"]
 
-# Bump when a compressor's output changes for the same settings, so no stale result is reused.
+# Bump when a compressor's output changes for the same settings, so no stale result is reused;
+# then regenerate the golden outputs pinned under it (tests/unit/golden/__init__.py says how).
 _CACHE_SCHEMA = "trimwire-block-cache-6"
-
-
-class Compressor(Protocol):
-    """A compressor; one that keeps what a block's context names first also has
-    ``compress_for(text, terms)``, called instead of ``compress`` when the block holds terms;
-    one whose output is text of another type (HTML's main text is prose) names that type in
-    ``then``, and its output is offered to that type's compressors too."""
-
-    name: str
-
-    def applies(self, block: Block) -> bool:
-        """Cheap check: is this block's content of the kind this compressor handles?"""
-
-    def compress(self, text: str) -> str | None:
-        """New text for the block, or None to leave it alone."""
-
-
-@dataclass
-class Budget:
-    """What one request allows its compressors: a deadline, and a tally of what they did."""
-
-    deadline: float | None = None     # a time.monotonic() instant (system-wide on Linux); None: none
-    events: dict[str, int] = field(default_factory=dict)
-
-    def count(self, name: str, amount: int = 1) -> None:
-        self.events[name] = self.events.get(name, 0) + amount
-
-
-@runtime_checkable
-class TimedCompressor(Protocol):
-    """A compressor whose work can outlast a request (model inference): it is given the budget."""
-
-    name: str
-
-    def compress_within(self, text: str, budget: Budget) -> str | None:
-        """New text, or None when nothing shrank or the budget's deadline would be missed."""
 
 
 Routes = Mapping[ContentType, Sequence[Compressor]]
@@ -101,11 +67,10 @@ class Pipeline:
         self.cache = BlockCache(cache_bytes) if cache_bytes > 0 else None
         self.shared = shared
 
-    def key(self, text: str, tool_name: str | None, guarded: bool = False,
-            terms: tuple[str, ...] = ()) -> bytes:
-        """The block cache key: the block's text, its tool, whether it is guarded (``guard.py``),
-        the context terms it holds (``focus.py``) and this pipeline's compressor settings."""
-        return digest(self.version, tool_name or "", "guarded" if guarded else "", "\x00".join(terms), text)
+    def key(self, inputs: BlockInputs) -> bytes:
+        """The block cache key: everything the compressors are given (``contract.BlockInputs``)
+        and this pipeline's compressor settings."""
+        return inputs.key(self.version)
 
     def cache_counters(self) -> dict[str, int]:
         """Running totals of the block caches, by the ``trimwire_block_cache_total`` result label."""
@@ -159,13 +124,14 @@ class Pipeline:
     def _compress(self, conv: Conversation, block: Block, timings: dict[str, float], budget: Budget,
                   guarded: bool = False) -> None:
         cached = self.cache is not None or self.shared is not None
-        terms = terms_for(block)
-        key = self.key(block.text, block.tool_name, guarded, terms) if cached else None
+        # All the compressors will see of the block, and so all its cache key must hold.
+        inputs = BlockInputs(block.text, block.tool_name, terms_for(block), guarded)
+        key = self.key(inputs) if cached else None
         found = self._lookup(key, timings) if key is not None else None
         if found is None:
             # A block left alone for want of time is remembered so too: it has gone out as it
             # was, and compressing it next turn would change bytes the provider has cached.
-            outcome = self._run_compressors(block, timings, budget, guarded, terms)
+            outcome = self._run_compressors(inputs, timings, budget)
             self._store(key, outcome)
         else:
             outcome = found[0]
@@ -191,30 +157,27 @@ class Pipeline:
         if self.shared is not None:
             self.shared.put(key, outcome)
 
-    def _run_compressors(self, block: Block, timings: dict[str, float], budget: Budget,
-                         guarded: bool = False, terms: tuple[str, ...] = ()) -> Outcome:
+    def _run_compressors(self, block: BlockInputs, timings: dict[str, float], budget: Budget) -> Outcome:
         """(new text, compressor name) from the first routed compressor that shrinks the block
-        (and, when ``guarded``, keeps every protected line of it: ``guard.py``), given the
-        context ``terms`` the block holds."""
+        (and, when it is guarded, keeps every protected line of it: ``guard.py``)."""
         started = time.perf_counter()
         envelope = open_envelope(block.text)
         # A wrapped output is routed and compressed by its content; the wrapper stays as it was.
-        target = block if envelope is None else replace(block, text=envelope.inner, content_type=None)
+        target = block if envelope is None else block.with_text(envelope.inner)
         plain = strip_ansi(target.text)  # colours and cursor moves: routed and compressed without them
         if plain is not None:
-            target = replace(target, text=plain, content_type=None)
-        kind = content_type(target)
+            target = target.with_text(plain)
+        kind = target.content_type
         timings["router"] = timings.get("router", 0.0) + time.perf_counter() - started
         if plain is not None and kind is ContentType.CODE:
             return None  # a file's text stays exact, escapes and all: an edit must match it
         compressors = self.routes.get(kind, ())
-        guard = Guard(target.text, is_html=kind is ContentType.HTML) if guarded and compressors else None
-        for compressor, new_text in _shrinks(compressors, target, timings, budget, terms, guard):
+        guard = Guard(target.text, is_html=kind is ContentType.HTML) if block.guarded and compressors else None
+        for compressor, new_text in _shrinks(compressors, target, timings, budget, guard):
             name = compressor.name
-            then = getattr(compressor, "then", None)
-            if then is not None:  # what it made is offered on, as text of that type (HTML -> prose)
-                new_text, name = self._chain(then, replace(target, text=new_text, content_type=None), name,
-                                             timings, budget, terms, guard)
+            if compressor.then is not None:  # what it made is offered on, as text of that type (HTML -> prose)
+                new_text, name = self._chain(compressor.then, target.with_text(new_text), name,
+                                             timings, budget, guard)
             out = new_text if envelope is None else envelope.wrap(new_text)
             if len(out) < len(block.text):
                 return out, name
@@ -222,25 +185,25 @@ class Pipeline:
             return (plain if envelope is None else envelope.wrap(plain)), ANSI
         return None
 
-    def _chain(self, kind: ContentType, made: Block, name: str, timings: dict[str, float], budget: Budget,
-               terms: tuple[str, ...], guard: Guard | None) -> tuple[str, str]:
+    def _chain(self, kind: ContentType, made: BlockInputs, name: str, timings: dict[str, float], budget: Budget,
+               guard: Guard | None) -> tuple[str, str]:
         """``made``'s text shrunk further by the first compressor of ``kind`` that applies and
         shrinks it (keeping what ``guard`` protects), and the names of both ("html+kompress");
         else as it was."""
-        for compressor, new_text in _shrinks(self.routes.get(kind, ()), made, timings, budget, terms, guard):
+        for compressor, new_text in _shrinks(self.routes.get(kind, ()), made, timings, budget, guard):
             return new_text, f"{name}+{compressor.name}"
         return made.text, name
 
 
-def _shrinks(compressors: Sequence[Compressor], block: Block, timings: dict[str, float], budget: Budget,
-             terms: tuple[str, ...], guard: Guard | None) -> Iterator[tuple[Compressor, str]]:
+def _shrinks(compressors: Sequence[Compressor], block: BlockInputs, timings: dict[str, float], budget: Budget,
+             guard: Guard | None) -> Iterator[tuple[Compressor, str]]:
     """Each compressor that applies to ``block`` and makes it shorter, in order, with its text;
     an output missing a line ``guard`` protects is counted and passed over."""
     for compressor in compressors:
         if not compressor.applies(block):
             continue
         started = time.perf_counter()
-        new_text = _apply(compressor, block.text, budget, terms)
+        new_text = compressor.compress_block(block, budget)
         timings[compressor.name] = timings.get(compressor.name, 0.0) + time.perf_counter() - started
         if new_text is None or len(new_text) >= len(block.text):
             continue
@@ -248,16 +211,6 @@ def _shrinks(compressors: Sequence[Compressor], block: Block, timings: dict[str,
             budget.count("guard_rejected")
             continue
         yield compressor, new_text
-
-
-def _apply(compressor: Compressor, text: str, budget: Budget, terms: tuple[str, ...]) -> str | None:
-    """One compressor's output: with the budget (timed), the context terms (focused), or neither."""
-    # getattr, not isinstance: a runtime Protocol check costs more than most compressors
-    timed = getattr(compressor, "compress_within", None)
-    if timed is not None:
-        return timed(text, budget)
-    focused = getattr(compressor, "compress_for", None) if terms else None
-    return focused(text, terms) if focused is not None else compressor.compress(text)
 
 
 def config_version(routes: Mapping[ContentType, Sequence[Compressor]]) -> str:

@@ -1,10 +1,11 @@
 """Compress each block once: a coding agent resends its whole history every turn.
 
-``BlockCache`` maps a digest of (block text, tool name, compressor config version) to what the
-routed compressors made of that block (new text and compressor name, or "nothing shrank it").
-A block seen before is answered from the cache without running a compressor. Compression is a
-pure function of exactly those inputs, so a hit gives the bytes a fresh run would
-(tests/unit/test_cache.py checks it on real-shaped fixtures). The age rules of token mode decide
+``BlockCache`` maps the pipeline's block key (``contract.BlockInputs.key``: a digest of all a
+compressor is given, the block's text, tool name, context terms and guard flag, and of the
+compressor config version) to what the routed compressors made of that block (new text and
+compressor name, or "nothing shrank it"). A block seen before is answered from the cache without
+running a compressor. Compression is a pure function of exactly those inputs, so a hit gives the
+bytes a fresh run would (tests/unit/test_cache.py checks it on real-shaped fixtures). The age rules of token mode decide
 *whether* a block is offered; they are not cached.
 
 ``MessageCache`` sits one level up: what a whole message (an item of the body's message array)
@@ -102,7 +103,7 @@ Outcome = tuple[str, str] | None
 
 
 class BlockCache:
-    """Per-block compression results, by the pipeline's block key (text, tool, config version)."""
+    """Per-block compression results, by the pipeline's block key (``BlockInputs.key``)."""
 
     def __init__(self, max_bytes: int) -> None:
         self._lru: ByteLRU[tuple[Outcome]] = ByteLRU(max_bytes)

@@ -16,8 +16,7 @@ import pytest
 
 from extproc.compress import BodyCompressor
 from extproc.config import Settings, load_settings
-from extproc.conversation import Block
-from extproc.pipeline import Pipeline, Policy
+from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.router import ContentType
 from extproc.server import TrimwireServer, start_server
 from extproc.workers import CompressionWorkers
@@ -112,8 +111,13 @@ class ExplodingCompressor:
 
     name = "exploding"
 
-    def applies(self, block: Block) -> bool:
+    then = None
+
+    def applies(self, block: BlockInputs) -> bool:
         return True
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         raise RuntimeError("compressor bug")

@@ -87,12 +87,12 @@ class TestBlockCache:
         other = build_compressor(Settings(workers=0, min_block_chars=50)).pipeline
         assert default.version == other.version  # the policy is not part of a block's result
         from extproc.compressors.logs import LogCompressor
-        from extproc.pipeline import Pipeline
+        from extproc.pipeline import BlockInputs, Pipeline
         tighter = Pipeline(default.policy, {**default.routes, next(iter(default.routes)): [LogCompressor(tail_lines=5)]},
                            cache_bytes=1024)
         assert tighter.version != default.version
-        assert default.key("text", "bash") != tighter.key("text", "bash")
-        assert default.key("text", "bash") != default.key("text", "grep")
+        assert default.key(BlockInputs("text", "bash")) != tighter.key(BlockInputs("text", "bash"))
+        assert default.key(BlockInputs("text", "bash")) != default.key(BlockInputs("text", "grep"))
 
     def test_bounded_by_its_setting(self):
         """Block, message and checkpoint caches together never hold more than block_cache_bytes."""

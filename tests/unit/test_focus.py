@@ -15,6 +15,7 @@ import pytest
 
 from extproc import BodyRequest, Settings, build_compressor
 from extproc.compressors import JsonSampler, LogCompressor, RepeatFolder, SearchCompressor, TableCompressor
+from extproc.pipeline import BlockInputs
 from extproc.pipeline.focus import context_terms, relevant, used_terms
 
 from .test_replay import encode
@@ -242,4 +243,4 @@ class TestCacheSafety:
     def test_the_block_key_holds_the_terms(self, cached):
         """Two blocks alike but for the terms they hold have different cache keys."""
         pipeline = cached.pipeline
-        assert pipeline.key("text", "Bash", ("pkg-137",)) != pipeline.key("text", "Bash", ())
+        assert pipeline.key(BlockInputs("text", "Bash", ("pkg-137",))) != pipeline.key(BlockInputs("text", "Bash"))

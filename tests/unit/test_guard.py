@@ -15,7 +15,7 @@ from extproc import Block, Kind
 from extproc.compressors import default_routes
 from extproc.config import load_settings
 from extproc.conversation import Conversation
-from extproc.pipeline import Budget, Pipeline, Policy
+from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.guard import Guard, protected_lines
 from extproc.pipeline.router import ContentType, detect
 
@@ -82,8 +82,13 @@ class FirstLines:
 
     name = "first"
 
-    def applies(self, block: Block) -> bool:
+    then = None
+
+    def applies(self, block: BlockInputs) -> bool:
         return True
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         return "\n".join(text.split("\n")[:10])
@@ -168,10 +173,9 @@ class TestGuardedPipeline:
         routes = dict.fromkeys(ContentType, [FirstLines(), LastLines()])
         guarded = Pipeline(Policy(protected_tools=(), min_block_chars=0), routes)
         budget = Budget()
-        block = Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0, is_error=True, path=("x",))
-        out, by = guarded._run_compressors(block, {}, budget, True)
+        out, by = guarded._run_compressors(BlockInputs(text, guarded=True), {}, budget)
         assert by == "last" and Guard(text).kept_by(out) and budget.events == {"guard_rejected": 1}
-        assert guarded._run_compressors(block, {}, Budget(), False)[1] == "first"
+        assert guarded._run_compressors(BlockInputs(text), {}, Budget())[1] == "first"
 
     def test_no_compressor_keeping_the_lines_leaves_the_block_whole(self):
         """When every output drops a protected line the block is sent as it was."""
@@ -186,7 +190,7 @@ class TestGuardedPipeline:
     def test_guarded_and_plain_results_have_their_own_cache_keys(self):
         """The same text guarded or not may come out differently, so the key says which."""
         cache = pipeline(cache_bytes=1 << 20)
-        assert cache.key("text", "Bash", True) != cache.key("text", "Bash", False)
+        assert cache.key(BlockInputs("text", "Bash", guarded=True)) != cache.key(BlockInputs("text", "Bash"))
 
     def test_fixtures_keep_every_protected_line_and_shrink(self):
         """Real failures (pytest, pip, npm, cargo, gcc, maven, a docs page) save at least 30%."""

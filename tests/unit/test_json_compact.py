@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from extproc import Block, Kind
 from extproc.compressors import JsonCompactor
+from extproc.pipeline import BlockInputs
 
 from .bodies import SEARCH_RESULTS, TEST_REPORT
 
 
-def block(text: str) -> Block:
-    return Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0)
+def block(text: str) -> BlockInputs:
+    return BlockInputs(text)
 
 
 @pytest.fixture

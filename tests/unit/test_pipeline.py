@@ -8,7 +8,7 @@ import pytest
 
 from extproc import Block, Conversation, Kind, Pipeline, Policy, Settings
 from extproc.compressors import default_routes
-from extproc.pipeline import router
+from extproc.pipeline import BlockInputs, Budget, router
 from extproc.pipeline.router import ContentType, content_type
 
 from .bodies import apply
@@ -29,8 +29,13 @@ class Upper:
 
     name = "upper"
 
-    def applies(self, block: Block) -> bool:
+    then = None
+
+    def applies(self, block: BlockInputs) -> bool:
         return True
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         return text.upper()
@@ -40,12 +45,16 @@ class Halve:
     """Applies to text starting with 'h'; keeps the first half."""
 
     name = "halve"
+    then = None
 
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def applies(self, block: Block) -> bool:
+    def applies(self, block: BlockInputs) -> bool:
         return block.text.startswith("h")
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         self.seen.append(text)
@@ -57,8 +66,13 @@ class Longer:
 
     name = "longer"
 
-    def applies(self, block: Block) -> bool:
+    then = None
+
+    def applies(self, block: BlockInputs) -> bool:
         return True
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         return text + "!"
@@ -129,8 +143,13 @@ class Recorder:
         self.name = name
         self.seen: list[str] = []
 
-    def applies(self, block: Block) -> bool:
+    then = None
+
+    def applies(self, block: BlockInputs) -> bool:
         return True
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress(block.text)
 
     def compress(self, text: str) -> str | None:
         self.seen.append(text)

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...config import KompressSettings
-from ...conversation import Block
 from ...errors import KompressUnavailable
-from ...pipeline import Budget
-from ...pipeline.router import ContentType, content_type
+from ...pipeline.contract import BlockInputs, Budget
+from ...pipeline.router import ContentType
 from .batcher import Batcher
 from .model import ScoringModel, load_model
 from .words import ProseText, chunk_words, looks_like_prose, split_prose
@@ -52,15 +51,19 @@ class KompressStatus:
 
 class ProseEntry:
     """What the pipeline asks of Kompress, opened at start-up (``Kompress``) or on first need
-    (``lazy.LazyKompress``): which blocks are prose, and ``compress`` as ``compress_within``
-    with no deadline."""
+    (``lazy.LazyKompress``): which blocks are prose, and ``compress_within`` the request's budget;
+    ``compress`` is ``compress_within`` with no deadline."""
 
     name = "kompress"
+    then = None  # its output is not offered on
     min_chars: int
 
-    def applies(self, block: Block) -> bool:
-        return (content_type(block) is ContentType.TEXT and len(block.text) >= self.min_chars
+    def applies(self, block: BlockInputs) -> bool:
+        return (block.content_type is ContentType.TEXT and len(block.text) >= self.min_chars
                 and looks_like_prose(block.text))
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress_within(block.text, budget)
 
     def compress(self, text: str) -> str | None:
         return self.compress_within(text, Budget())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from extproc import Block, Kind
+from extproc.pipeline import BlockInputs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MARKER = re.compile(r"^\[trimwire: .*\]$")
@@ -19,8 +19,9 @@ def load(name: str) -> str:
     return (FIXTURES / name).read_text(encoding="utf-8")
 
 
-def block(text: str) -> Block:
-    return Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0)
+def block(text: str) -> BlockInputs:
+    """What the pipeline gives a compressor for a tool result of ``text``."""
+    return BlockInputs(text)
 
 
 def is_subsequence(kept: list[str], original: list[str]) -> bool:

@@ -20,8 +20,7 @@ from extproc.compressors.kompress import Kompress, load_kompress
 from extproc.compressors.kompress.rules import must_keep
 from extproc.compressors.kompress.words import looks_like_prose, split_prose
 from extproc.config import KompressSettings, Settings
-from extproc.conversation import Block, Kind
-from extproc.pipeline import Budget, Pipeline, Policy
+from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.router import ContentType, detect
 from extproc.tokens import TokenCounter
 
@@ -143,6 +142,5 @@ class TestHtmlThenKompress:
         """No model: the extraction alone, as before."""
         page = (FIXTURES / "article.html").read_text()
         pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=200), default_routes(Settings()))
-        block = Block(kind=Kind.TOOL_RESULT, role="user", text=page, message_index=1)
-        outcome = pipeline._run_compressors(block, {}, Budget())
+        outcome = pipeline._run_compressors(BlockInputs(page), {}, Budget())
         assert outcome is not None and outcome[1] == "html"

@@ -11,8 +11,7 @@ from extproc.config import KompressSettings, Settings
 from extproc.compress import BodyCompressor, BodyRequest
 from extproc.compressors import default_routes
 from extproc.compressors.kompress import Kompress, load_kompress
-from extproc.conversation import Block
-from extproc.pipeline import Budget, Pipeline, Policy
+from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 
 from .conftest import PROSE
 
@@ -20,8 +19,8 @@ POLICY = Policy(protected_tools=(), min_block_chars=200)
 LISTING = "total 48\ndrwxr-xr-x  5 root root 4096 Nov 30 12:00 .\n-rw-r--r--  1 root root  220 Nov 30 12:00 a.txt\n" * 6
 
 
-def block(text: str) -> Block:
-    return Block(text=text, role="tool", kind="tool_result", message_index=1, tool_name="WebFetch")
+def block(text: str) -> BlockInputs:
+    return BlockInputs(text, tool_name="WebFetch")
 
 
 def words(text: str) -> list[str]:

@@ -1,0 +1,86 @@
+"""The contract between the pipeline and a compressor: what a compressor is given and gives back.
+
+A compressor never sees the conversation's ``Block``. The pipeline hands it a ``BlockInputs``: the
+text to compress and the few facts about it that a result may depend on (the tool that made it,
+the context terms it holds, whether it is guarded, and its content type, which is detected from
+the text). The block cache key (``BlockInputs.key``) is a digest of those same fields and the
+pipeline's settings version (``config_version``: every routed compressor's public attributes
+under ``_CACHE_SCHEMA``), so a compressor has no way to read what the key does not hold (the
+message's position or age, later messages, the body) and a cached result is the one a fresh run
+would give. In cache mode that is what keeps history already sent byte-identical.
+
+The one exception is time: a compressor given a ``Budget`` (Kompress) may do less when the
+request's deadline is near. What it gave is remembered under the key all the same, so a block
+goes out the same way in every later turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Protocol
+
+from . import router
+from .cache import digest
+from .router import ContentType
+
+__all__ = ["BlockInputs", "Budget", "Compressor"]
+
+
+@dataclass(frozen=True)
+class BlockInputs:
+    """Everything a compressor's result may depend on besides its own settings; the block cache
+    key is derived from every field (``key``)."""
+
+    text: str
+    tool_name: str | None = None
+    terms: tuple[str, ...] = ()     # what the block's context names (``focus.py``), to keep first
+    guarded: bool = False           # a failure's output: protected lines must survive (``guard.py``)
+
+    @cached_property
+    def content_type(self) -> ContentType:
+        """The text's type (``router.detect``), detected on first ask: a function of ``text``, so
+        the key holds it through the text."""
+        return router.detect(self.text)
+
+    def key(self, version: str) -> bytes:
+        """The block cache key: a digest of every field and the pipeline's settings ``version``."""
+        return digest(version, self.tool_name or "", "guarded" if self.guarded else "", "\x00".join(self.terms),
+                      self.text)
+
+    def with_text(self, text: str) -> BlockInputs:
+        """The same facts about other text (a wrapper's contents, a compressor's output); its
+        content type is detected anew."""
+        return replace(self, text=text)
+
+
+@dataclass
+class Budget:
+    """What one request allows its compressors: a deadline, and a tally of what they did."""
+
+    deadline: float | None = None     # a time.monotonic() instant (system-wide on Linux); None: none
+    events: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.events[name] = self.events.get(name, 0) + amount
+
+
+class Compressor(Protocol):
+    """A compressor: settings in ``__init__`` (its public attributes are in the cache version), a
+    ``name``, a cheap ``applies`` check and ``compress_block``. Each module keeps a plain
+    ``compress(text)`` beside it for direct calls (``trimwire compress``, tests, benchmarks)."""
+
+    name: str
+
+    @property
+    def then(self) -> ContentType | None:
+        """None, or the type of text ``compress_block`` makes (HTML's main text is prose): its
+        output is then offered on to that type's compressors."""
+
+    def applies(self, block: BlockInputs) -> bool:
+        """Cheap check: is this block's content of the kind this compressor handles?"""
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        """New text for the block, or None to leave it alone. A compressor that keeps what the
+        block's context names (``block.terms``) keeps those first; one whose work can outlast the
+        request (model inference) stops at ``budget.deadline`` and counts what it did in ``budget``."""
