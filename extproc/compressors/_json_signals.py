@@ -5,7 +5,8 @@ An item stands out when it carries an error-like status ("Failed", "CrashLoopBac
 other items share (``"yanked": true`` on 3 releases of 200), a null where nearly every other item
 has a value (or a value where nearly every other is null or absent), or a number far from the rest
 (median and median absolute deviation). Items are flattened to leaf paths ("status.phase",
-"containerStatuses[].restartCount") so nested fields count too.
+"containerStatuses[].restartCount") so nested fields count too. An item holding a traceback or
+stack trace in a string at any depth (``traced_items``) is one a failure's output must keep whole.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 from statistics import median
 from typing import Any
 
-__all__ = ["RawNumber", "flagged_items"]
+from ..pipeline.guard import holds_trace
+
+__all__ = ["RawNumber", "flagged_items", "traced_items"]
 
 _RARE = 0.1          # a value or a null seen in at most this share of items is rare
 _MIN_ITEMS = 10      # below this, "rare" means nothing
@@ -148,3 +151,22 @@ def _as_float(value: Any) -> float | None:
     except ValueError:
         return None
     return number if number == number and abs(number) != float("inf") else None
+
+
+def traced_items(items: list[Any]) -> list[int]:
+    """Indexes of the items holding a traceback or stack trace in a string, at any depth."""
+    return [index for index, item in enumerate(items) if _holds_trace(item)]
+
+
+def _holds_trace(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\n" in node and not isinstance(node, RawNumber) and holds_trace(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False

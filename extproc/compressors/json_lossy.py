@@ -14,7 +14,9 @@ lossless ``JsonCompactor``):
   ``DEFAULT_MAX_RELEVANT`` items holding a term of the context the block answers (the user's
   question, the call's arguments: ``pipeline.focus``), up to ``DEFAULT_MAX_FLAGGED`` items that
   stand out (error-like status, rare status value or flag, unexpected null, numeric outlier: see
-  ``_json_signals``) and the first item of each distinct shape. Each run of dropped items becomes
+  ``_json_signals``), every item holding a traceback or stack trace in a string (a log record's
+  ``"stack"``: ``pipeline.guard.holds_trace``; never capped, so a failure's trace is never sampled
+  away) and the first item of each distinct shape. Each run of dropped items becomes
   one marker string in its place, e.g.
   ``"[trimwire: 212 items omitted (212 objects with keys id, name, status)]"``; inside a table a
   marker is a row that is a string instead of a list. A listing the agent itself cut in the middle
@@ -42,7 +44,7 @@ from typing import Any
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
 from ._json_cut import split_cut
-from ._json_signals import RawNumber, flagged_items
+from ._json_signals import RawNumber, flagged_items, traced_items
 from .json_compact import json_documents
 
 __all__ = [
@@ -237,6 +239,7 @@ class JsonSampler:
         keep.update(range(len(items) - self.tail_items, len(items)))
         keep.update(relevant(texts, terms, self.max_relevant))
         keep.update(flagged_items(items, self.max_flagged))
+        keep.update(traced_items(items))
         first_of_shape: dict[Any, int] = {}
         for index, item in enumerate(items):
             first_of_shape.setdefault(_shape(item), index)

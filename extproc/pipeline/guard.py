@@ -21,7 +21,12 @@ Protected:
   ``E   `` assertion lines and ``>   `` failing source lines, ``path:12: SomeError`` locations,
   compiler ``error:``/``error[E0308]:`` lines (bare or after ``path:line:col:``) and rustc's
   ``-->`` locations, ``npm ERR!``, ``make: ***``, ``fatal:``, ``[ERROR]``, ``--- FAIL`` and the
-  ``x_test.go:12:`` messages under it, jest's ``●`` and ``✕`` lines, ``BUILD FAILURE``.
+  ``x_test.go:12:`` messages under it, jest's ``●`` and ``✕`` lines, ``BUILD FAILURE``;
+* a trace written inside a JSON string, its line breaks escaped (a JSON log record's ``"stack"``,
+  an API error body's ``"traceback"``): the line holding it is protected, and since a JSON
+  compressor rewrites the document's layout, ``Guard.kept_by`` also accepts the trace's lines as
+  lines of a string of the output (``trace_lines`` of its decoded value) in place of that line.
+  ``JsonSampler`` keeps every item holding such a trace (``holds_trace``).
 
 The lines around an error that explain it (the step that failed, the command) are the log
 compressor's to keep (``compressors/logs.py`` keeps them around every error line); the guard
@@ -31,9 +36,10 @@ demands only the lines above, so other compressors stay free to drop noise next 
 from __future__ import annotations
 
 import html
+import json
 import re
 
-__all__ = ["Guard", "protected_lines"]
+__all__ = ["Guard", "escaped_trace_lines", "holds_trace", "protected_lines", "trace_lines"]
 
 # One line that is an error or failure by itself (matched at the line's start). Paths are runs
 # without blanks or colons, so a long line is read once, not once per colon in it.
@@ -65,10 +71,18 @@ _GOROUTINE = re.compile(r"goroutine \d+ \[")
 _RUST_PANIC = re.compile(r"thread '.*' panicked at ")
 _RUST_BACKTRACE = re.compile(r"\s*stack backtrace:")
 _TAG = re.compile(r"<[^>]*>")
+# A trace's first sign in a decoded string, and the same sign as it reads inside a JSON string
+# literal, line breaks and tabs escaped (looked for before any literal is decoded).
+_TRACE_SIGN = re.compile(r"Traceback \(most recent call last\)|\n\s+at \S|panicked at |\ngoroutine \d+ \[")
+_ESCAPED_TRACE = re.compile(r"Traceback \(most recent call last\)|\\n(?:\\t| )+at \S|panicked at |\\ngoroutine \d+ \[")
+# A JSON string literal; one never spans lines (a raw line break is not allowed in it).
+_STRING = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_LITERAL = json.JSONDecoder(strict=False)  # a raw tab inside a literal is still its text
 
 
-def protected_lines(text: str) -> set[int]:
-    """Indices (in ``text.split("\\n")``) of the lines that must reach the model byte for byte."""
+def protected_lines(text: str, *, escaped: bool = True) -> set[int]:
+    """Indices (in ``text.split("\\n")``) of the lines that must reach the model byte for byte;
+    with ``escaped``, lines holding a trace inside a JSON string too (``escaped_trace_lines``)."""
     lines = text.split("\n")
     keep: set[int] = set()
     index = 0
@@ -84,33 +98,88 @@ def protected_lines(text: str) -> set[int]:
             _keep_exception_line(lines, index, keep)
         elif _ERROR_LINE.match(line) or ("::" in line and _PYTEST_VERBOSE.match(line)):
             keep.add(index)
+        elif escaped and "\\n" in line and escaped_trace_lines(line):
+            keep.add(index)
         index += 1
     return keep
+
+
+def trace_lines(value: str) -> frozenset[str]:
+    """The protected lines of a string holding a traceback or stack trace (a JSON string's
+    decoded value: several lines), else none."""
+    if "\n" not in value or not _TRACE_SIGN.search(value):
+        return frozenset()
+    split = value.split("\n")
+    return frozenset(split[index] for index in protected_lines(value))
+
+
+def holds_trace(value: str) -> bool:
+    """Does a (decoded) string hold a traceback or stack trace?"""
+    return bool(trace_lines(value))
+
+
+def escaped_trace_lines(line: str) -> frozenset[str]:
+    """The protected lines of every trace a JSON string literal of ``line`` holds with its line
+    breaks escaped, as lines of the decoded string; none when it holds no trace."""
+    if "\\n" not in line or not _ESCAPED_TRACE.search(line):
+        return frozenset()
+    found: set[str] = set()
+    for value in _literals(line):
+        found.update(trace_lines(value))
+    return frozenset(found)
+
+
+def _literals(line: str) -> list[str]:
+    """The decoded values of the JSON string literals in ``line`` that hold an escaped line break."""
+    values = []
+    for literal in _STRING.finditer(line):
+        if "\\n" in literal[0]:
+            try:
+                values.append(_LITERAL.decode(literal[0]))
+            except ValueError:
+                continue
+    return values
 
 
 class Guard:
     """The protected lines of one block's text, and the check a compressor's output must pass.
 
     An HTML page is compared by its visible lines (tags dropped, entities decoded, ends trimmed):
-    the HTML compressor writes the page's text, not its markup.
+    the HTML compressor writes the page's text, not its markup. A line protected only for the
+    trace inside one of its JSON strings may come out re-laid (compact JSON, a table row) as long
+    as every line of that trace is a line of some string of the output.
     """
 
-    __slots__ = ("lines", "html")
+    __slots__ = ("lines", "html", "_escaped")
 
     def __init__(self, text: str, *, is_html: bool = False) -> None:
         self.html = is_html
         source = _visible(text) if is_html else text
         split = source.split("\n")
-        lines = (split[index] for index in protected_lines(source))
-        self.lines = frozenset(line.strip() for line in lines) if is_html else frozenset(lines)
+        plain = frozenset(split[index] for index in protected_lines(source, escaped=False))
+        self._escaped = {} if is_html else {line: trace for line in split if "\\n" in line and line not in plain
+                                            and (trace := escaped_trace_lines(line))}
+        self.lines = frozenset(line.strip() for line in plain) if is_html else plain | self._escaped.keys()
 
     def kept_by(self, output: str) -> bool:
-        """Does ``output`` hold every protected line, verbatim, as a line of its own?"""
+        """Does ``output`` hold every protected line, verbatim, as a line of its own (or, for a
+        trace inside a JSON string, every line of that trace in a string of its own)?"""
         if not self.lines:
             return True
         split = output.split("\n")
         have = {line.strip() for line in split} if self.html else set(split)
-        return self.lines <= have
+        missing = self.lines - have
+        if not missing:
+            return True
+        if not missing <= self._escaped.keys():
+            return False
+        needed = set().union(*(self._escaped[line] for line in missing))
+        found: set[str] = set()
+        for line in split:
+            if "\\n" in line:
+                for value in _literals(line):
+                    found.update(value.split("\n"))
+        return needed <= found
 
 
 def _trace_end(lines: list[str], start: int) -> int:

@@ -19,9 +19,10 @@ from .reads import SHELL_TOOLS, file_read
 
 __all__ = ["Policy"]
 
-_TRACEBACK_SIGNS = ("Traceback (most recent call last)", "\n    at ", "panicked at ", "Exception in thread")
-# The same signs as they read inside a JSON envelope (Codex's {"output": "..."}), line breaks escaped.
-_TRACEBACK_SIGNS += tuple(sign.replace("\n", "\\n") for sign in _TRACEBACK_SIGNS if "\n" in sign)
+_TRACEBACK_SIGNS = ("Traceback (most recent call last)", "\n    at ", "\n\tat ", "panicked at ", "Exception in thread")
+# The same signs as they read inside a JSON string (Codex's {"output": "..."}, a log record's
+# "stack"), line breaks and tabs escaped.
+_TRACEBACK_SIGNS += tuple(sign.replace("\n", "\\n").replace("\t", "\\t") for sign in _TRACEBACK_SIGNS if "\n" in sign)
 
 
 class Policy:

@@ -3,20 +3,22 @@
 Pure tests of ``protected_lines`` per trace and error shape, pipeline tests of a guarded block
 (released, checked, rejected when a line goes), fixtures of real failures compressed through the
 default routes, and a property: random logs with injected tracebacks and error lines keep every
-one of them verbatim.
+one of them verbatim; the same for traces inside JSON strings (log records' "stack" fields).
 """
 
 from __future__ import annotations
+
+import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from extproc import Block, Kind
-from extproc.compressors import default_routes
+from extproc.compressors import JsonSampler, default_routes
 from extproc.config import load_settings
 from extproc.conversation import Conversation
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
-from extproc.pipeline.guard import Guard, protected_lines
+from extproc.pipeline.guard import Guard, escaped_trace_lines, protected_lines
 from extproc.pipeline.router import ContentType, detect
 
 from .compressors import load
@@ -234,3 +236,98 @@ def test_injected_error_lines_survive_verbatim(noise, injections):
     for _, piece in injections:
         for line in piece.split("\n"):
             assert line in out_lines, line
+
+
+def log_records(count: int, traces: dict[int, str], seed: int = 0) -> list[dict]:
+    """``count`` JSON log records, every one with a ``stack`` field, many of them errors with a
+    one-line stack (so error status alone cannot single out the traced ones), and the full trace
+    ``traces[i]`` in record ``i``."""
+    records = []
+    for i in range(count):
+        error = (i + seed) % 4 == 0
+        records.append({"ts": f"2024-05-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z", "level": "error" if error else "info",
+                        "msg": f"request {i} {'failed' if error else 'served'}", "path": f"/api/items/{i % 50}",
+                        "ms": 10 + (i * 7 + seed) % 40, "stack": f"ValueError: bad item {i}" if error else ""})
+    for index, trace in traces.items():
+        records[index]["stack"] = trace
+    return records
+
+
+def string_lines(out: str) -> set[str]:
+    """Every line of every string of the JSON ``out`` (a document or one a line)."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, str):
+            found.update(node.split("\n"))
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for document in out.split("\n"):
+        walk(json.loads(document))
+    return found
+
+
+class TestTracesInJsonStrings:
+    def test_escaped_traces_are_found_in_their_lines(self):
+        """A line holding a JSON string with a Python or Java trace is protected, and the trace's
+        lines are what must survive of it."""
+        line = json.dumps({"level": "error", "stack": PYTHON})
+        assert protected_lines(f"start\n{line}\nend") == {1}
+        assert escaped_trace_lines(line) == frozenset(PYTHON.split("\n")) - {""}
+        assert escaped_trace_lines(json.dumps({"stack": JAVA})) == frozenset(JAVA.split("\n"))
+        assert escaped_trace_lines(json.dumps({"msg": "one\ntwo\nthree"})) == frozenset()
+
+    def test_log_records_keep_every_trace_line(self):
+        """A JSON array of 300 log records, one with a Python traceback in "stack" and one with a
+        Java trace, the rest ordinary or one-line errors: it shrinks, and every frame and exception
+        line of both traces is a line of a string of the output, verbatim."""
+        text = json.dumps(log_records(300, {137: PYTHON, 211: JAVA}), indent=2)
+        for is_error in (True, False):  # a traceback alone makes the block guarded
+            out = compressed(text, is_error=is_error)
+            assert len(out) < 0.3 * len(text)
+            assert set(PYTHON.split("\n")) | set(JAVA.split("\n")) <= string_lines(out)
+            assert Guard(text).kept_by(out)
+
+    def test_sampler_keeps_the_traced_records_by_itself(self):
+        """JsonSampler keeps every record holding a trace, past its cap on standing-out items."""
+        records = log_records(300, {137: PYTHON, 211: JAVA, 299 - 3: NODE})
+        out = JsonSampler().compress(json.dumps(records))
+        for trace in (PYTHON, JAVA, NODE):
+            assert set(trace.split("\n")) <= string_lines(out)
+
+    def test_an_output_dropping_the_trace_string_is_rejected(self):
+        """Compact JSON without the traced record fails the guard; with it, re-laid, it passes."""
+        records = log_records(40, {7: PYTHON})
+        text = json.dumps(records, indent=2)
+        guard = Guard(text)
+        assert not guard.kept_by(json.dumps(records[:7] + records[8:]))
+        assert guard.kept_by(json.dumps(records, separators=(",", ":")))
+
+    def test_json_log_lines_keep_their_trace_line_whole(self):
+        """Structured log lines (one JSON record a line): the record with the trace stays whole."""
+        records = log_records(200, {151: PYTHON, 61: JAVA})  # "info" records
+        text = "\n".join(json.dumps(record) for record in records)
+        out = compressed(text).split("\n")
+        assert json.dumps(records[151]) in out and json.dumps(records[61]) in out
+
+
+record_trace = st.sampled_from([PYTHON, JAVA, GO, RUST, NODE])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(30, 400), st.lists(st.tuples(st.integers(0, 10**6), record_trace), min_size=1, max_size=5),
+       st.integers(0, 3), st.booleans(), st.booleans())
+def test_traces_in_random_records_survive(count, traces, seed, indent, is_error):
+    """Random log record arrays with traces in their "stack" fields: every trace line survives as
+    a line of a string of the output, however the JSON was laid out."""
+    placed = {position % count: trace for position, trace in traces}
+    records = log_records(count, placed, seed)
+    text = json.dumps(records, indent=2 if indent else None)
+    out = compressed(text, is_error=is_error)
+    for trace in placed.values():
+        assert set(trace.split("\n")) <= string_lines(out)
