@@ -120,13 +120,16 @@ class HeadroomDriver:
         tail = self.log.read_text(errors="replace")[-2000:]
         raise HeadroomUnavailable(f"driver exited ({self.proc.wait()}); stderr tail:\n{tail}")
 
-    def turns(self, row: dict) -> Iterator[Turn]:
-        body = row["body"]
-        ends = turn_ends(body["messages"])
-        self.proc.stdin.write(json.dumps({"messages": body["messages"], "ends": ends}) + "\n")
+    def answers(self, messages: list[dict], ends: list[int]) -> Iterator[dict]:
+        """Headroom's answer (``messages``, ``ms``, ``error``) for each prefix ``messages[:end]``."""
+        self.proc.stdin.write(json.dumps({"messages": messages, "ends": ends}) + "\n")
         self.proc.stdin.flush()
         for _ in ends:
-            answer = json.loads(self._line())
+            yield json.loads(self._line())
+
+    def turns(self, row: dict) -> Iterator[Turn]:
+        body = row["body"]
+        for answer in self.answers(body["messages"], turn_ends(body["messages"])):
             out = json.dumps(dict(body, messages=answer["messages"]), ensure_ascii=False).encode()
             yield Turn(answer["messages"], out, answer["ms"], answer["error"])
 
