@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from extproc.pipeline.guard import Guard
+
 from .checks import Output, history_changes
 from .clis import CLAUDE_CODE, agent_cli, agent_env
 from .conftest import Session, run_session
@@ -71,13 +73,18 @@ def test_every_reminder_arrives_intact(session):
 
 
 def test_failing_runs_keep_every_failure_line(session):
-    """Both failing test runs (is_error) arrive with every failure line and the reminder."""
+    """Both failing test runs (is_error) arrive compressed with every failure line, every line of
+    pytest's FAILURES section (the failing test's source, its ``>`` and ``E`` lines, the
+    ``file:line: AssertionError`` location) and short summary, and the reminder, verbatim."""
     runs = _by_command(session, TEST_RUN)
     assert len(runs) == 2
     for run in runs:
-        assert run.is_error
+        assert run.is_error and len(run.arrived) < len(run.sent)
         for line in FAILURE_LINES:
             assert line in run.sent and line in run.arrived
+        guard = Guard(run.sent)  # what pipeline/guard.py protects, read from what Claude Code sent
+        assert any(line.startswith("E ") for line in guard.lines) and any("FAILED" in line for line in guard.lines)
+        assert guard.kept_by(run.arrived), sorted(guard.lines - set(run.arrived.split("\n")))
         assert run.arrived.endswith(_reminder(run.sent))
 
 
