@@ -195,9 +195,11 @@ class TestGuardedPipeline:
         assert cache.key(BlockInputs("text", "Bash", guarded=True)) != cache.key(BlockInputs("text", "Bash"))
 
     def test_fixtures_keep_every_protected_line_and_shrink(self):
-        """Real failures (pytest, pip, npm, cargo, gcc, maven, a docs page) save at least 30%."""
+        """Real failures (pytest, pip, npm, cargo, gcc, maven, a go test panic, a docs page, JSON log
+        records with traces) save at least 30%."""
         for name in ("pytest_verbose.txt", "pip_install.txt", "npm_install.txt", "cargo_failed.txt",
-                     "gcc_make_failed.txt", "maven_test.txt", "docs_traceback.html", "diff_u.txt"):
+                     "gcc_make_failed.txt", "maven_test.txt", "docs_traceback.html", "diff_u.txt",
+                     "go_test_panic.txt", "json_log_traces.json"):
             text = load(name)
             out = compressed(text)
             guard = Guard(text, is_html=detect(text) is ContentType.HTML)
