@@ -26,7 +26,9 @@ lossless ``JsonCompactor``):
   registry's ``releases`` keyed by version, npm's ``versions`` and ``time``) is sampled the same
   way; each run of dropped keys becomes one marker key whose value names them, e.g.
   ``"[trimwire: 140 keys omitted (140 arrays)]": ["0.1.0", "0.2.0", ...]`` (every name when names
-  are cheap beside what they held, else the first and last few and a count).
+  are cheap beside what they held, else the first and last few and a count). Last, an item
+  that differs little from an earlier one of its array (a replica's pod, a pool's node) goes out
+  as those differences, naming the earlier one (``_json_siblings``): nothing is lost by that.
 
 Output is compact, valid JSON. Kept items keep every key, and every kept string and number keeps
 its value (numbers keep their exact spelling: ``1.10`` stays ``1.10``). Object key order is the
@@ -45,6 +47,7 @@ from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
 from ._json_cut import split_cut
 from ._json_signals import RawNumber, flagged_items, traced_items
+from ._json_siblings import write_once
 from .json_compact import json_documents
 
 __all__ = [
@@ -111,7 +114,7 @@ class JsonSampler:
                  head_items: int = DEFAULT_HEAD_ITEMS, tail_items: int = DEFAULT_TAIL_ITEMS,
                  max_flagged: int = DEFAULT_MAX_FLAGGED, max_shapes: int = DEFAULT_MAX_SHAPES,
                  max_relevant: int = DEFAULT_MAX_RELEVANT, min_map_keys: int = DEFAULT_MIN_MAP_KEYS,
-                 min_table_rows: int = DEFAULT_MIN_TABLE_ROWS, tables: bool = True) -> None:
+                 min_table_rows: int = DEFAULT_MIN_TABLE_ROWS, tables: bool = True, siblings: bool = True) -> None:
         if head_items + tail_items > max_items:
             raise ValueError("head_items + tail_items must not exceed max_items")
         self.min_chars = min_chars
@@ -124,6 +127,7 @@ class JsonSampler:
         self.min_map_keys = min_map_keys
         self.min_table_rows = min_table_rows
         self.tables = tables
+        self.siblings = siblings
 
     def applies(self, block: BlockInputs) -> bool:
         return len(block.text) >= self.min_chars and block.text[:64].lstrip()[:1] in ("{", "[")
@@ -141,7 +145,8 @@ class JsonSampler:
 
         def transform(value: Any) -> Any:
             sampled = self._sample(value, tuple(terms))
-            return _tabulate(sampled, self.min_table_rows) if self.tables else sampled
+            tabled = _tabulate(sampled, self.min_table_rows) if self.tables else sampled
+            return write_once(tabled, _text) if self.siblings else tabled
 
         out = _rewrite(text, transform)
         return out if out is not None else self._sample_cut(text, tuple(terms))
@@ -335,6 +340,12 @@ def _describe(shape: Any, count: int) -> str:
         return f"object{plural} with keys {named}" if keys else f"empty object{plural}"
     names = {"str": "string", "list": "array", "bool": "boolean", "NoneType": "null", "number": "number"}
     return names.get(shape, shape) + plural
+
+
+def _text(value: Any) -> str:
+    parts: list[str] = []
+    _dump(value, parts)
+    return "".join(parts)
 
 
 def _dump(value: Any, out: list[str]) -> None:

@@ -14,6 +14,8 @@ import json
 import re
 from typing import Any
 
+from tests.json_siblings import resolve as resolve_siblings
+
 __all__ = [
     "SYSTEM", "USER_TEXT", "LOG_ERROR", "Path", "pretty_json_output", "log_output", "config_file_output",
     "anthropic_conversation", "chat_conversation", "responses_conversation",
@@ -225,9 +227,12 @@ _OMITTED_ITEMS = re.compile(r"\[trimwire: (\d+) items? omitted \(.+\)\]")
 
 
 def assert_json_kept(before: Any, after: Any, path: Path = ()) -> None:
-    """``after`` is ``before`` with tables read back as objects and each marker standing for the items it
-    says it omitted; every kept value is unchanged."""
+    """``after`` is ``before`` with items written as differences put back, tables read back as objects
+    and each marker standing for the items it says it omitted; every kept value is unchanged."""
+    if isinstance(after, list):
+        after = resolve_siblings(after)
     if isinstance(after, dict) and list(after) == ["__columns__", "__rows__"]:
+        after = {**after, "__rows__": resolve_siblings(after["__rows__"])}
         after = [row if isinstance(row, str) else dict(zip(after["__columns__"], row)) for row in after["__rows__"]]
     if isinstance(before, list):
         assert isinstance(after, list), path

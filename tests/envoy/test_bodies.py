@@ -17,6 +17,7 @@ import zstandard
 
 from extproc import BodyRequest, Settings, build_compressor
 from extproc.formats import FORMATS, detect_format
+from tests.json_siblings import pod
 from tests.upstream import Recorded, RecordingUpstream
 
 from .bodies import (LOG_ERROR, anthropic_conversation, assert_only_tool_output_compressed, big_anthropic_conversation,
@@ -195,3 +196,21 @@ def test_corpus_conversation_arrives_compressed(client, envoy, upstream, fmt: st
     answers = [probe["a"] for probe in row.get("probes", []) if probe.get("a")]
     assert answers and all(answer in sent_text for answer in answers)
     assert [answer for answer in answers if answer not in got_text] == []
+
+
+def test_replica_pods_arrive_written_once(client, envoy, upstream) -> None:
+    """``kubectl get pods -o json`` of one StatefulSet: the second and third pods arrive as their
+    differences from the first, and read back they are the pods as sent."""
+    listing = {"apiVersion": "v1", "kind": "List",
+               "items": [pod(f"prometheus-k8s-{n}", f"10.128.2.{n + 7}", n) for n in range(3)]}
+    text = json.dumps(listing, indent=2)
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": [
+        {"role": "user", "content": "Why does prometheus-k8s-2 restart?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_pods", "name": "Bash",
+                                           "input": {"command": "kubectl get pods -n monitoring -o json"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_pods", "content": text}]}]}
+    response, got = send(client, envoy, upstream, "/v1/messages", dumps(body))
+    assert response.status_code == 200 and response.headers["x-trimwire-outcome"] == "compressed"
+    arrived = got.json()["messages"][2]["content"][0]["content"]
+    assert arrived.count("[trimwire: same as [0] of this array") == 2 and len(arrived) < len(text) / 2
+    assert_only_tool_output_compressed(body, got.json(), [("messages", 2, "content", 0, "content")])
