@@ -9,13 +9,13 @@ the ``compressors/``. Settings: ``config.py``. Metrics: ``metrics.py``.
 from .compress import BodyCompressor, BodyRequest, BodyResult, build_compressor
 from .config import Settings, load_settings
 from .conversation import Block, Conversation, Kind
-from .errors import (BodyTooLarge, CompressionFailed, ConfigError, PassThrough, TrimwireError,
-                     UnsupportedBody)
+from .errors import BodyTooLarge, ConfigError, PassThrough, TrimwireError, UnsupportedBody
+from .outcomes import RequestOutcome
 from .pipeline import Compressor, Pipeline, Policy
 
 __all__ = [
-    "Block", "BodyCompressor", "BodyRequest", "BodyResult", "BodyTooLarge", "CompressionFailed",
-    "Compressor", "ConfigError", "Conversation", "Kind", "PassThrough", "Pipeline", "Policy",
+    "Block", "BodyCompressor", "BodyRequest", "BodyResult", "BodyTooLarge", "Compressor",
+    "ConfigError", "Conversation", "Kind", "PassThrough", "Pipeline", "Policy", "RequestOutcome",
     "Settings", "TrimwireError", "UnsupportedBody", "build_compressor", "load_settings",
 ]
 

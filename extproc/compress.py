@@ -16,10 +16,11 @@ from . import codec, rawjson
 from .compressors.kompress import KompressStatus
 from .config import Settings
 from .conversation import Change, Kind
-from .errors import PassThrough, UnsupportedBody
+from .errors import BodyTooLarge, PassThrough, UnsupportedBody
 from .formats import adapter_for
 from .pipeline import Budget, Pipeline, Policy, focus
 from .messages import Body, Checkpoints, MessageReader, Surroundings
+from .outcomes import RequestOutcome
 from .pipeline.cache import ItemOutcome, MessageCache
 from .pipeline.dedup import Dedup
 from .pipeline.lines import LineIndex, Source
@@ -55,7 +56,7 @@ class BodyRequest:
 class BodyResult:
     """The decision for one body. ``body`` is None unless the body changed."""
 
-    outcome: str                     # compressed | unchanged | passthrough
+    outcome: RequestOutcome          # COMPRESSED, UNCHANGED or PASSTHROUGH
     reason: str = ""
     body: bytes | None = None
     content_encoding: str = "identity"
@@ -149,7 +150,7 @@ class BodyCompressor:
     def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        result = BodyResult(outcome="unchanged", bytes_before=len(raw), stage_seconds=timings,
+        result = BodyResult(outcome=RequestOutcome.UNCHANGED, bytes_before=len(raw), stage_seconds=timings,
                             content_encoding=request.content_encoding or "identity")
         try:
             self._run(raw, request, result)
@@ -165,7 +166,7 @@ class BodyCompressor:
         try:
             body = self._read(raw, request, cached, timings)
         except PassThrough as exc:
-            result.outcome, result.reason = "passthrough", exc.reason
+            result.outcome, result.reason = RequestOutcome.PASSTHROUGH, exc.reason
             return
         conv = body.conv
         result.model = conv.model
@@ -203,7 +204,7 @@ class BodyCompressor:
     def _read(self, raw: bytes, request: BodyRequest, cached: bool, timings: dict[str, float]) -> Body:
         started = time.perf_counter()
         if len(raw) > self.settings.max_body_bytes:
-            raise PassThrough(reason="too_large")
+            raise BodyTooLarge(f"body over {self.settings.max_body_bytes} bytes")
         plain = codec.decode(raw, request.content_encoding, self.settings.max_decoded_bytes)
         adapter = adapter_for(request.format)
         try:
@@ -318,7 +319,7 @@ class BodyCompressor:
         plain = rawjson.splice_bytes(body.plain, [(start, end, new) for start, end, new, _ in edits])
         result.body = codec.encode(plain, result.content_encoding)
         result.bytes_after = len(result.body)
-        result.outcome = "compressed"
+        result.outcome = RequestOutcome.COMPRESSED
         timings["serialize"] = time.perf_counter() - started
 
 

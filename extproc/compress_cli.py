@@ -19,6 +19,7 @@ from .compress import BodyRequest, BodyResult, build_compressor
 from .config import Settings
 from .errors import UnsupportedBody, UsageError
 from .formats import detect_format
+from .outcomes import RequestOutcome
 
 __all__ = ["read_input", "run_compress", "string_diff"]
 
@@ -87,7 +88,7 @@ def run_compress(settings: Settings, file: str, *, fmt: str = "auto", mode: str 
 
 def _count(totals: dict[str, int], result: BodyResult) -> None:
     totals["bodies"] += 1
-    totals["compressed"] += result.outcome == "compressed"
+    totals["compressed"] += result.outcome == RequestOutcome.COMPRESSED
     totals["before"] += result.tokens_before
     totals["after"] += result.tokens_after
 

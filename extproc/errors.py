@@ -4,11 +4,15 @@
     ├── ConfigError          bad settings: start-up stops with the message
     ├── UsageError           a command-line mistake (a flag, a file, a port in use): one sentence
     ├── KompressUnavailable  no usable Kompress model: served without it (kompress.required: stop)
-    ├── PassThrough          the body is not ours to touch: forwarded untouched, counted by reason
-    │   ├── UnsupportedBody    unknown shape, not JSON, wrong content-type
-    │   └── BodyTooLarge       over max_body_bytes or max_decoded_bytes
-    └── CompressionFailed    a stage broke or ran out of time: the original body goes upstream
-                             (fail open) and a counter is incremented
+    └── PassThrough          the body is not ours to touch: forwarded untouched, counted by reason
+        ├── UnsupportedBody    unknown shape, not JSON, wrong content-type
+        └── BodyTooLarge       over max_body_bytes or max_decoded_bytes
+
+A compression failure has no class of its own: whatever a stage raises (or ``TimeoutError`` at
+``request_deadline_ms``, ``BrokenProcessPool`` for a worker that died) is caught in one place,
+``StreamProcessor.compress_or_fail_open``, which sends the original body upstream (fail open) and
+counts ``trimwire_failed_open_total`` with the exception's type as the reason (``deadline`` for
+the timeout). A model that fails on one block fails that block open inside Kompress instead.
 
 Protocol faults on one ext_proc stream end that stream only; Envoy's failure_mode_allow then
 forwards the request unchanged.
@@ -24,7 +28,6 @@ __all__ = [
     "PassThrough",
     "UnsupportedBody",
     "BodyTooLarge",
-    "CompressionFailed",
 ]
 
 
@@ -71,10 +74,3 @@ class BodyTooLarge(PassThrough):
 
     reason = "too_large"
 
-
-class CompressionFailed(TrimwireError):
-    """A compression stage failed; the request fails open with the original body."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(detail or reason)
-        self.reason = reason

@@ -24,6 +24,7 @@ from typing import Any
 
 from .config import MODES
 from .formats import openai_chat
+from .outcomes import RequestOutcome
 from .service import FORMAT_ALIASES, CompressAnswer, CompressCall
 from .tokens import TokenCounter
 
@@ -134,7 +135,7 @@ def compress_reply(answer: CompressAnswer, call: CompressCall, warnings: list[st
         "compression_ratio": round(answer.ratio, 4), "transforms_applied": list(answer.transforms),
         "transforms_summary": dict(answer.transform_blocks or {}), "ccr_hashes": [],
     }
-    if answer.outcome == "failed_open":
+    if answer.outcome == RequestOutcome.FAILED_OPEN:
         out.update(compression_skipped=True, skip_reason=answer.skip_reason)
     if warnings:
         out["warnings"] = warnings

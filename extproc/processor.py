@@ -31,6 +31,7 @@ from .config import MODES, Settings
 from .formats import format_for_path
 from .logs import get_logger
 from .metrics import AMBIGUOUS_LABEL, UNKNOWN_LABEL, LabelGuard, Metrics, sanitise
+from .outcomes import SAVINGS_COUNTED, RequestOutcome
 from .stats import RequestRecord, SavingsStats, cache_hits
 from .tracing import TRACE_HEADERS, RequestTracer
 from .workers import CompressionWorkers
@@ -52,7 +53,7 @@ class RequestContext:
     content_encoding: str = "identity"
     mode: str | None = None          # from the mode header; None: the configured default
     full_duplex: bool = False
-    outcome: str = "passthrough"     # compressed | unchanged | bypassed | passthrough | failed_open
+    outcome: RequestOutcome = RequestOutcome.PASSTHROUGH
     reason: str = "no_body"
     chunks: list[bytes] = field(default_factory=list)
     body_done: bool = False
@@ -65,7 +66,11 @@ class RequestContext:
 
     @property
     def ours(self) -> bool:
-        return self.outcome not in ("passthrough", "bypassed")
+        return self.outcome not in (RequestOutcome.PASSTHROUGH, RequestOutcome.BYPASSED)
+
+    def fail_open(self, reason: str) -> None:
+        """The original body goes (or went) upstream: no result stands, ``reason`` says why."""
+        self.outcome, self.reason, self.result = RequestOutcome.FAILED_OPEN, reason, None
 
 
 class BodyWaits:
@@ -130,8 +135,8 @@ class StreamProcessor:
                     yield from self._on_request_trailers(ctx)
                     ctx.body_sent = ctx.body_done
                 elif kind == "response_headers":
-                    if ctx.outcome == "pending":  # Envoy answered before the body reached us (a 413)
-                        ctx.outcome, ctx.reason = "failed_open", "no_body_received"
+                    if ctx.outcome == RequestOutcome.PENDING:  # Envoy answered before the body reached us (a 413)
+                        ctx.fail_open("no_body_received")
                     ctx.answered = True  # before the yield: Envoy may reset while it is being sent
                     yield envoy.response_headers_reply(self._savings_headers(ctx))
                     return  # our last phase: the call ends here, whether or not Envoy resets it
@@ -151,7 +156,7 @@ class StreamProcessor:
         if not ctx.answered:  # a reset after our last reply is how Envoy ends every stream
             self.metrics.stream_errors.labels("cancelled").inc()
         if ctx.body_done and not ctx.body_sent and ctx.ours:  # our body never reached Envoy
-            ctx.outcome, ctx.reason, ctx.result = "failed_open", "stream_closed", None
+            ctx.fail_open("stream_closed")
 
     def _on_request_headers(self, ctx: RequestContext, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
         headers = envoy.read_headers(request.request_headers)
@@ -173,18 +178,18 @@ class StreamProcessor:
             log.warning("invalid_mode_header", header=s.header_prefix + "mode", value=sanitise(mode),
                         allowed=list(MODES), request_id=ctx.request_id)
         if request.request_headers.end_of_stream:
-            ctx.outcome, ctx.reason = "passthrough", "no_body"
+            ctx.outcome, ctx.reason = RequestOutcome.PASSTHROUGH, "no_body"
         elif ctx.format is None:
-            ctx.outcome, ctx.reason = "passthrough", "unknown_path"
+            ctx.outcome, ctx.reason = RequestOutcome.PASSTHROUGH, "unknown_path"
         elif headers.get(":method", "").upper() != "POST":
-            ctx.outcome, ctx.reason = "passthrough", "method"
+            ctx.outcome, ctx.reason = RequestOutcome.PASSTHROUGH, "method"
         elif "json" not in headers.get("content-type", "").lower():
-            ctx.outcome, ctx.reason = "passthrough", "content_type"
+            ctx.outcome, ctx.reason = RequestOutcome.PASSTHROUGH, "content_type"
         elif (headers.get(s.bypass_header, "").strip().lower() in _TRUE and ctx.user != AMBIGUOUS_LABEL
               and s.bypass_allowed(ctx.user)):
-            ctx.outcome, ctx.reason = "bypassed", "header"
+            ctx.outcome, ctx.reason = RequestOutcome.BYPASSED, "header"
         else:
-            ctx.outcome, ctx.reason = "pending", ""
+            ctx.outcome, ctx.reason = RequestOutcome.PENDING, ""
         remove = [name for name in headers if name.startswith(s.header_prefix)]
         if ctx.full_duplex and ctx.ours:
             remove.append("content-length")  # the body we stream back may differ in length
@@ -213,8 +218,9 @@ class StreamProcessor:
         ctx.started = time.perf_counter()  # the client's upload before this is not our latency
         raw = b"".join(ctx.chunks)
         ctx.chunks.clear()
-        result = self._compress(ctx, raw)
-        ctx.elapsed_ms = (time.perf_counter() - ctx.started) * 1000
+        request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding, mode=ctx.mode,
+                              deadline=inference_deadline(self.settings))
+        result = self.compress_or_fail_open(ctx, raw, request)
         changed = result is not None and result.body is not None
         if ctx.full_duplex:
             return list(envoy.streamed_body_replies(result.body if changed else raw, end_of_stream=True))
@@ -222,29 +228,35 @@ class StreamProcessor:
             return [envoy.request_body_reply(set_headers=self._savings_headers(ctx))]
         return [envoy.request_body_reply(result.body, self._savings_headers(ctx))]
 
-    def _compress(self, ctx: RequestContext, raw: bytes) -> BodyResult | None:
+    def compress_or_fail_open(self, ctx: RequestContext, raw: bytes, request: BodyRequest) -> BodyResult | None:
+        """The one fail-open path, for the ext_proc stream and the compression API (``service.py``):
+        ``raw`` compressed by the workers within ``request_deadline_ms``, its result and outcome
+        set on ``ctx``. Whatever goes wrong (the deadline passes, a stage raises, a worker dies)
+        leaves ``ctx`` failed open with the reason (``deadline`` or the exception's type) and
+        returns None: the caller sends the original bytes. ``ctx.elapsed_ms`` counts from
+        ``ctx.started``, which the caller sets when the body is in hand."""
         started = time.perf_counter()
-        request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding, mode=ctx.mode,
-                              deadline=inference_deadline(self.settings))
         try:
             result = self.workers.run_blocking(raw, request, self.settings.request_deadline_ms / 1000)
         except TimeoutError:
-            ctx.outcome, ctx.reason = "failed_open", "deadline"
+            ctx.fail_open("deadline")
             return None
-        except Exception as exc:  # fail open: the original body goes upstream
-            ctx.outcome, ctx.reason = "failed_open", type(exc).__name__
+        except Exception as exc:  # any failure fails open, named by its type
+            ctx.fail_open(type(exc).__name__)
             return None
+        else:
+            ctx.result, ctx.outcome, ctx.reason = result, result.outcome, result.reason
+            return result
         finally:
-            self.metrics.stage_seconds.labels("total").observe(time.perf_counter() - started)
-        ctx.result = result
-        ctx.outcome, ctx.reason = result.outcome, result.reason
-        return result
+            now = time.perf_counter()
+            self.metrics.stage_seconds.labels("total").observe(now - started)
+            ctx.elapsed_ms = (now - ctx.started) * 1000
 
     def _savings_headers(self, ctx: RequestContext) -> dict[str, str]:
         prefix = self.settings.header_prefix
         headers = {prefix + "outcome": ctx.outcome}
         result = ctx.result
-        if result is not None and result.outcome in ("compressed", "unchanged"):
+        if result is not None and result.outcome in SAVINGS_COUNTED:
             ratio = result.tokens_after / result.tokens_before if result.tokens_before else 1.0
             headers.update({
                 prefix + "tokens-before": str(result.tokens_before),
@@ -257,21 +269,21 @@ class StreamProcessor:
 
     def account(self, ctx: RequestContext) -> None:
         """Metrics and the one log line for this request. Ids, sizes and counts only."""
-        if ctx.outcome == "pending":  # stream ended before the body arrived
-            ctx.outcome, ctx.reason = "failed_open", "stream_closed"
+        if ctx.outcome == RequestOutcome.PENDING:  # stream ended before the body arrived
+            ctx.fail_open("stream_closed")
         m = self.metrics
         fmt = ctx.format or "unknown"
         m.requests.labels(fmt, ctx.outcome).inc()
-        if ctx.outcome == "passthrough":
+        if ctx.outcome == RequestOutcome.PASSTHROUGH:
             m.passthrough.labels(ctx.reason).inc()
-        elif ctx.outcome == "failed_open":
+        elif ctx.outcome == RequestOutcome.FAILED_OPEN:
             m.failed_open.labels(ctx.reason).inc()
         result = ctx.result
         fields: dict[str, object] = {}
         if result is not None:
             model = self.models.label(result.model)
             user = self.users.label(ctx.user)
-            if result.outcome in ("compressed", "unchanged"):
+            if result.outcome in SAVINGS_COUNTED:
                 m.tokens_before.labels(model, user).inc(result.tokens_before)
                 m.tokens_after.labels(model, user).inc(result.tokens_after)
                 m.tokens_saved.labels(model, user).inc(max(0, result.tokens_saved))  # counters never go down

@@ -4,9 +4,10 @@ Shared by the HTTP ``POST /v1/compress`` API (``http_api.py``) and the gRPC
 ``trimwire.v1.Compressor`` service (``grpc_api.py``). It runs the very pipeline the ext_proc path
 runs (the same worker processes, settings and deadline) on the caller's own bytes of the
 messages (``CompressCall.messages_json``), so the three entry points give byte-identical messages
-for the same input, and it accounts each call with the ext_proc path's
-metrics and log line (``StreamProcessor.account``). Never raises for a compression problem: the
-original messages come back with nothing saved (fail open).
+for the same input; it fails open through the ext_proc path's one fail-open path
+(``StreamProcessor.compress_or_fail_open``) and accounts each call with the same metrics and log
+line (``StreamProcessor.account``). Never raises for a compression problem: the original messages
+come back with nothing saved.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .compress import BodyRequest, BodyResult, dump_body, inference_deadline
+from .compress import BodyRequest, dump_body, inference_deadline
 from .formats import anthropic_messages, detect_format, openai_chat, openai_responses, parse_body
 from .metrics import AMBIGUOUS_LABEL
+from .outcomes import RequestOutcome
 from .processor import RequestContext, StreamProcessor
 from .tokens import TokenCounter
 
@@ -58,7 +60,7 @@ class CompressCall:
 @dataclass(frozen=True, slots=True)
 class CompressAnswer:
     messages_json: bytes             # the items array's JSON: the caller's bytes, strings compressed
-    outcome: str
+    outcome: RequestOutcome
     tokens_before: int = 0
     tokens_after: int = 0
     transforms: tuple[str, ...] = ()
@@ -95,8 +97,8 @@ class MessageCompressor:
         ctx = RequestContext(request_id=call.request_id, user=call.user, path=call.entry, mode=call.mode)
         try:
             if call.bypass and call.user != AMBIGUOUS_LABEL and self.settings.bypass_allowed(call.user):
-                ctx.outcome, ctx.reason = "bypassed", "header"
-                return CompressAnswer(_messages_json(call), "bypassed")
+                ctx.outcome, ctx.reason = RequestOutcome.BYPASSED, "header"
+                return CompressAnswer(_messages_json(call), RequestOutcome.BYPASSED)
             return self._compress(ctx, call)
         finally:
             self.processor.account(ctx)
@@ -111,8 +113,8 @@ class MessageCompressor:
         try:
             ctx.format = FORMAT_ALIASES[call.format] if call.format else detect_format(body)
         except Exception:  # messages no adapter recognises: passed back as they came
-            ctx.outcome, ctx.reason = "passthrough", "unknown_format"
-            return CompressAnswer(messages_json, "passthrough")
+            ctx.outcome, ctx.reason = RequestOutcome.PASSTHROUGH, "unknown_format"
+            return CompressAnswer(messages_json, RequestOutcome.PASSTHROUGH)
         # the model first, then the caller's bytes: the body's own items end one byte from its end
         head = (b'{"model":' + dump_body(call.model) + b"," if call.model is not None else b"{") + \
             b'"' + key.encode() + b'":'  # type: ignore[arg-type]
@@ -120,23 +122,13 @@ class MessageCompressor:
         request = BodyRequest(format=ctx.format, mode=call.mode, protect_recent=call.protect_recent,
                               frozen_messages=call.frozen_messages, deadline=inference_deadline(self.settings))
         ctx.started = time.perf_counter()
-        try:
-            result: BodyResult = self.processor.workers.run_blocking(raw, request,
-                                                                    self.settings.request_deadline_ms / 1000)
-        except TimeoutError:
-            ctx.outcome, ctx.reason = "failed_open", "deadline"
-        except Exception as exc:  # fail open: the caller's messages go back unchanged
-            ctx.outcome, ctx.reason = "failed_open", type(exc).__name__
-        else:
-            ctx.result, ctx.outcome, ctx.reason = result, result.outcome, result.reason
-        finally:
-            ctx.elapsed_ms = (time.perf_counter() - ctx.started) * 1000
-        if ctx.outcome == "failed_open":
+        result = self.processor.compress_or_fail_open(ctx, raw, request)
+        if result is None:  # failed open: the caller's messages go back unchanged
             before = self._count(ctx.format, body)
-            return CompressAnswer(messages_json, "failed_open", before, before,
+            return CompressAnswer(messages_json, RequestOutcome.FAILED_OPEN, before, before,
                                   skip_reason=SKIP_REASONS.get(ctx.reason, "compression_error"))
-        if result.outcome == "passthrough":
-            return CompressAnswer(messages_json, "passthrough", skip_reason=result.reason)
+        if result.outcome == RequestOutcome.PASSTHROUGH:
+            return CompressAnswer(messages_json, RequestOutcome.PASSTHROUGH, skip_reason=result.reason)
         out = messages_json if result.body is None else result.body[len(head):-1]
         return CompressAnswer(out, result.outcome, result.tokens_before, result.tokens_after,
                               result.transforms, dict(result.transform_blocks))

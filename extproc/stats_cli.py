@@ -12,6 +12,7 @@ import urllib.request
 from typing import Any, TextIO
 
 from .errors import UsageError
+from .outcomes import RequestOutcome
 from .stats import RequestRecord
 
 __all__ = ["fetch_stats", "print_stats", "request_line", "DEFAULT_STATS_URL"]
@@ -58,7 +59,7 @@ def _table(title: str, rows: dict[str, dict[str, Any]], priced: bool, out: TextI
         headers.append("$ saved")
     lines = []
     for name, row in rows.items():
-        cells = [name or "-", _n(row["requests"]), _n(row["outcomes"].get("compressed", 0)),
+        cells = [name or "-", _n(row["requests"]), _n(row["outcomes"].get(RequestOutcome.COMPRESSED, 0)),
                  _n(row["tokens_before"]), _n(row["tokens_after"]), _n(row["tokens_saved"]), _pct_saved(row)]
         if priced:
             cells.append(f"{row.get('usd_saved', 0.0):.4f}")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .logs import get_logger
 from .metrics import sanitise
+from .outcomes import RequestOutcome
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -63,7 +64,7 @@ class RequestTracer:
         parent = self.propagator.extract(ctx.trace_headers) if ctx.trace_headers else None
         span = self.tracer.start_span(SPAN_NAME, context=parent, kind=SpanKind.SERVER,
                                       start_time=started, attributes=_attributes(ctx, user, fields))
-        if ctx.outcome == "failed_open":
+        if ctx.outcome == RequestOutcome.FAILED_OPEN:
             span.set_status(Status(StatusCode.ERROR, ctx.reason))
         span.end(end_time=ended)
 

@@ -140,14 +140,18 @@ class TestHttpCompress:
         assert reply.status_code == 413 and reply.json()["error"]["type"] == "too_large"
 
     async def test_compression_failure_fails_open(self, start_trimwire: StartTrimwire) -> None:
-        """A compressor that raises gives the original messages back with 200 and nothing saved."""
+        """A compressor that raises gives the original messages back with 200 and nothing saved,
+        through the ext_proc path's one fail-open path (it times the call as stage ``total`` too)."""
         harness = await start_trimwire(factory=raising_factory)
         body = openai_body(json.dumps({"note": EXPLODE, "rows": list(range(50))}, indent=2))
         reply = await post(harness, {"messages": body["messages"], "model": "gpt-4o"})
         assert reply.status_code == 200
         out = reply.json()
         assert out["messages"] == body["messages"] and out["tokens_saved"] == 0
-        assert sample_value(await harness.metrics(), "trimwire_failed_open_total", reason="RuntimeError") == 1
+        families = await harness.metrics()
+        assert sample_value(families, "trimwire_failed_open_total", reason="RuntimeError") == 1
+        assert sample_value(families, "trimwire_requests_total", format="openai", outcome="failed_open") == 1
+        assert sample_value(families, "trimwire_stage_seconds_count", stage="total") == 1
 
     async def test_lone_surrogates_survive(self, trimwire: Harness) -> None:
         """A \\ud800 escape in a message (valid JSON, not valid UTF-8 text) is compressed around, not a 500."""

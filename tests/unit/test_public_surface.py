@@ -7,10 +7,11 @@ import importlib
 import pytest
 
 import extproc
+from extproc import errors
 
 EXPECTED = {
-    "Block", "BodyCompressor", "BodyRequest", "BodyResult", "BodyTooLarge", "CompressionFailed",
-    "Compressor", "ConfigError", "Conversation", "Kind", "PassThrough", "Pipeline", "Policy",
+    "Block", "BodyCompressor", "BodyRequest", "BodyResult", "BodyTooLarge", "Compressor",
+    "ConfigError", "Conversation", "Kind", "PassThrough", "Pipeline", "Policy", "RequestOutcome",
     "Settings", "TrimwireError", "UnsupportedBody", "build_compressor", "load_settings",
 }
 
@@ -43,7 +44,7 @@ class TestPublicSurface:
         assert issubclass(extproc.UnsupportedBody, extproc.PassThrough)
         assert issubclass(extproc.BodyTooLarge, extproc.PassThrough)
         assert issubclass(extproc.PassThrough, extproc.TrimwireError)
-        assert issubclass(extproc.CompressionFailed, extproc.TrimwireError)
-        assert not issubclass(extproc.CompressionFailed, extproc.PassThrough)
+        assert issubclass(errors.UsageError, extproc.TrimwireError)
+        assert issubclass(errors.KompressUnavailable, extproc.TrimwireError)
         assert extproc.UnsupportedBody("x", reason="invalid_json").reason == "invalid_json"
         assert (extproc.BodyTooLarge().reason, str(extproc.BodyTooLarge())) == ("too_large", "too_large")
