@@ -354,7 +354,7 @@ def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> Body
     # block_cache_bytes bounds every result cache: half for blocks, a quarter for messages, a
     # quarter for each conversation's last body and the large values it resends (Surroundings).
     quarter = settings.block_cache_bytes // 4
-    pipeline = Pipeline(policy, default_routes(settings, kompress=kompress),
+    pipeline = Pipeline(policy, default_routes(kompress=kompress),
                         protect_recent=settings.protect_recent_tool_results,
                         cache_bytes=settings.block_cache_bytes - 2 * quarter, shared=shared)
     reader = (MessageReader(MessageCache(quarter), Checkpoints(quarter - quarter // 4), Surroundings(quarter // 4))

@@ -73,7 +73,6 @@ class Block:
     tool_name: str | None = None
     tool_call_id: str | None = None
     is_error: bool = False
-    cache_control: bool = False
     # The tool call this block is (or answers); its ``tool_input`` is parsed only when asked.
     call: ToolCall | None = field(default=None, repr=False)
     # A tool result's question's terms (``pipeline.focus``); the call's are added when compressed.
@@ -112,7 +111,6 @@ class Conversation:
 
     format: str
     model: str | None
-    body: dict[str, Any]
     blocks: list[Block] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
 
@@ -124,7 +122,3 @@ class Conversation:
         if block.path is None:
             raise ValueError(f"block {block.kind.value} at message {block.message_index} is read-only")
         self.changes.append(Change(block, new_text, by))
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)

@@ -29,13 +29,13 @@ from .service import FORMAT_ALIASES, CompressAnswer, CompressCall
 from .tokens import TokenCounter
 
 __all__ = ["BadCall", "Shaped", "parse_compress", "compress_reply", "parse_raw", "raw_reply",
-           "DEFAULT_MODEL", "CONFIG_KEYS", "IGNORED_CONFIG_KEYS", "HEADROOM_USER_HEADER", "HEADROOM_BYPASS_HEADER"]
+           "DEFAULT_MODEL", "IGNORED_CONFIG_KEYS", "HEADROOM_USER_HEADER", "HEADROOM_BYPASS_HEADER"]
 
 HEADROOM_BYPASS_HEADER = "x-headroom-bypass"
 HEADROOM_USER_HEADER = "x-headroom-user-id"   # a fallback for the configured user_header
 DEFAULT_MODEL = "unknown"                      # a call without a model: it only labels metrics
-# config keys honoured, and Headroom's keys trimwire knows but has no equivalent for.
-CONFIG_KEYS = ("mode", "protect_recent", "frozen_message_count")
+# Headroom's config keys trimwire knows but has no equivalent for (it honours mode, protect_recent
+# and frozen_message_count: _config_options).
 IGNORED_CONFIG_KEYS = ("compress_user_messages", "target_ratio", "protect_analysis_context", "session_id",
                        "token_budget")
 _HEADROOM_MODES = ("ccr", "lossy_inline", "lossless_then_lossy")

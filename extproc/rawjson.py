@@ -3,8 +3,8 @@
 trimwire never re-serialises a body. ``scan`` parses it (strict: no duplicate keys, no NaN or
 Infinity) and notes the span of each top-level member and of each item of one array member
 (``messages`` or ``input``); ``Document.span_of`` finds the span of the string at a path, and
-``splice`` writes new strings over those spans (``splice_bytes`` over the same spans in the
-body's UTF-8 bytes). Every other byte reaches the provider as the client wrote it: numbers keep
+``splice_bytes`` writes new strings over those spans in the body's UTF-8 bytes (``utf8_length``
+turns a span in the text into one in the bytes). Every other byte reaches the provider as the client wrote it: numbers keep
 their spelling, keys their order, strings their escapes.
 
 Item spans also let a caller recognise an item it has seen before by its text alone
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from .errors import PassThrough, UnsupportedBody
 
-__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "scan", "splice", "splice_bytes", "utf8_length"]
+__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "scan", "splice_bytes", "utf8_length"]
 
 Path = tuple[str | int, ...]   # keys and indices from the body's root to a string
 Span = tuple[int, int]         # [start, end) in the body's text
@@ -251,13 +251,3 @@ def splice_bytes(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
     pieces.append(view[at:])
     return b"".join(pieces)
 
-
-def splice(text: str, edits: list[tuple[int, int, str]]) -> str:
-    """``text`` with each ``(start, end, new_json)`` written over its span (spans never overlap)."""
-    pieces: list[str] = []
-    at = 0
-    for start, end, new in sorted(edits):
-        pieces += (text[at:start], new)
-        at = end
-    pieces.append(text[at:])
-    return "".join(pieces)

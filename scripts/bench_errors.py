@@ -216,7 +216,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings(env={})
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    pipeline = Pipeline(policy, default_routes(settings))
+    pipeline = Pipeline(policy, default_routes())
     tokens = TokenCounter()
     notes: list[str] = ["Headroom not run (--no-headroom)."] if args.no_headroom else []
     driver = None if args.no_headroom else start_headroom("default", notes)[1]

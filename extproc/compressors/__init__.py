@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import Settings
 from ..pipeline import Compressor, Routes
 from ..pipeline.router import ContentType
 from .diff import DiffCompressor
 from . import html
 from .html import HtmlCompressor
 from .json_compact import JsonCompactor
-from .json_lossy import JsonSampler, JsonTable
+from .json_lossy import JsonSampler
 from .logs import LogCompressor
 from .repeats import RepeatFolder
 from .search import SearchCompressor
 from .table import TableCompressor
 
 __all__ = [
-    "DiffCompressor", "HtmlCompressor", "JsonCompactor", "JsonSampler", "JsonTable", "LogCompressor",
+    "DiffCompressor", "HtmlCompressor", "JsonCompactor", "JsonSampler", "LogCompressor",
     "RepeatFolder", "SearchCompressor", "TableCompressor", "Unavailable", "default_routes",
     "unavailable_compressors",
 ]
@@ -47,7 +46,7 @@ def unavailable_compressors() -> list[Unavailable]:
     return missing
 
 
-def default_routes(settings: Settings, *, kompress: Compressor | None = None) -> Routes:
+def default_routes(*, kompress: Compressor | None = None) -> Routes:
     """The compressors a server offers each content type, in the order they are tried.
 
     Types not listed (code, JSONL) reach the model byte for byte. Plain text has its runs of

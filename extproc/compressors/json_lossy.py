@@ -1,34 +1,31 @@
 """Large JSON tool output made smaller: uniform arrays as tables, very long arrays sampled.
 
-Two compressors for JSON documents above ``DEFAULT_MIN_CHARS`` (smaller ones are left to the
-lossless ``JsonCompactor``):
+``JsonSampler`` takes JSON documents above ``DEFAULT_MIN_CHARS`` (smaller ones are left to the
+lossless ``JsonCompactor``). It re-encodes each array of at least ``DEFAULT_MIN_TABLE_ROWS``
+objects that all have the same keys as one table, so key names are written once::
 
-* ``JsonTable`` keeps every value and re-encodes each array of at least ``DEFAULT_MIN_TABLE_ROWS``
-  objects that all have the same keys as one table, so key names are written once::
+    {"__columns__": ["id", "name", "status"], "__rows__": [[1, "api", "ok"], [2, "db", "down"]]}
 
-      {"__columns__": ["id", "name", "status"], "__rows__": [[1, "api", "ok"], [2, "db", "down"]]}
-
-  A row holds the object's values in column order; nested values are kept (and tabulated too).
-* ``JsonSampler`` does the same and first shortens arrays longer than ``DEFAULT_MAX_ITEMS``: it
-  keeps the first ``DEFAULT_HEAD_ITEMS`` and last ``DEFAULT_TAIL_ITEMS`` items, up to
-  ``DEFAULT_MAX_RELEVANT`` items holding a term of the context the block answers (the user's
-  question, the call's arguments: ``pipeline.focus``), up to ``DEFAULT_MAX_FLAGGED`` items that
-  stand out (error-like status, rare status value or flag, unexpected null, numeric outlier: see
-  ``_json_signals``), every item holding a traceback or stack trace in a string (a log record's
-  ``"stack"``: ``pipeline.guard.holds_trace``; never capped, so a failure's trace is never sampled
-  away) and the first item of each distinct shape. Each run of dropped items becomes
-  one marker string in its place, e.g.
-  ``"[trimwire: 212 items omitted (212 objects with keys id, name, status)]"``; inside a table a
-  marker is a row that is a string instead of a list. A listing the agent itself cut in the middle
-  (``_json_cut``) is sampled the same way over the items on both sides of the agent's marker,
-  which stays as written; that output is no more valid JSON than its input was. A large map used
-  as a list (more than ``DEFAULT_MIN_MAP_KEYS`` keys, values all of one type: a package
-  registry's ``releases`` keyed by version, npm's ``versions`` and ``time``) is sampled the same
-  way; each run of dropped keys becomes one marker key whose value names them, e.g.
-  ``"[trimwire: 140 keys omitted (140 arrays)]": ["0.1.0", "0.2.0", ...]`` (every name when names
-  are cheap beside what they held, else the first and last few and a count). Last, an item
-  that differs little from an earlier one of its array (a replica's pod, a pool's node) goes out
-  as those differences, naming the earlier one (``_json_siblings``): nothing is lost by that.
+A row holds the object's values in column order; nested values are kept (and tabulated too).
+Before that it shortens arrays longer than ``DEFAULT_MAX_ITEMS``: it keeps the first
+``DEFAULT_HEAD_ITEMS`` and last ``DEFAULT_TAIL_ITEMS`` items, up to ``DEFAULT_MAX_RELEVANT`` items
+holding a term of the context the block answers (the user's question, the call's arguments:
+``pipeline.focus``), up to ``DEFAULT_MAX_FLAGGED`` items that stand out (error-like status, rare
+status value or flag, unexpected null, numeric outlier: see ``_json_signals``), every item holding
+a traceback or stack trace in a string (a log record's ``"stack"``: ``pipeline.guard.holds_trace``;
+never capped, so a failure's trace is never sampled away) and the first item of each distinct
+shape. Each run of dropped items becomes one marker string in its place, e.g.
+``"[trimwire: 212 items omitted (212 objects with keys id, name, status)]"``; inside a table a
+marker is a row that is a string instead of a list. A listing the agent itself cut in the middle
+(``_json_cut``) is sampled the same way over the items on both sides of the agent's marker, which
+stays as written; that output is no more valid JSON than its input was. A large map used as a list
+(more than ``DEFAULT_MIN_MAP_KEYS`` keys, values all of one type: a package registry's ``releases``
+keyed by version, npm's ``versions`` and ``time``) is sampled the same way; each run of dropped
+keys becomes one marker key whose value names them, e.g.
+``"[trimwire: 140 keys omitted (140 arrays)]": ["0.1.0", "0.2.0", ...]`` (every name when names are
+cheap beside what they held, else the first and last few and a count). Last, an item that differs
+little from an earlier one of its array (a replica's pod, a pool's node) goes out as those
+differences, naming the earlier one (``_json_siblings``): nothing is lost by that.
 
 Output is compact, valid JSON. Kept items keep every key, and every kept string and number keeps
 its value (numbers keep their exact spelling: ``1.10`` stays ``1.10``). Object key order is the
@@ -51,7 +48,7 @@ from ._json_siblings import write_once
 from .json_compact import json_documents
 
 __all__ = [
-    "JsonTable", "JsonSampler", "COLUMNS_KEY", "ROWS_KEY",
+    "JsonSampler", "COLUMNS_KEY", "ROWS_KEY",
     "DEFAULT_MIN_CHARS", "DEFAULT_MIN_TABLE_ROWS", "DEFAULT_MAX_ITEMS", "DEFAULT_HEAD_ITEMS",
     "DEFAULT_TAIL_ITEMS", "DEFAULT_MAX_FLAGGED", "DEFAULT_MAX_SHAPES", "DEFAULT_MAX_RELEVANT",
     "DEFAULT_MIN_MAP_KEYS",
@@ -79,28 +76,6 @@ _NAMES_AT_ENDS = 5      # else the first and last this many
 
 class _Marker(str):
     """A marker string this module inserted (never confused with a string from the document)."""
-
-
-class JsonTable:
-    """Lossless: uniform arrays of objects re-encoded as column tables, output compact."""
-
-    name = "json_table"
-    then = None  # its output is not offered on
-
-    def __init__(self, *, min_chars: int = DEFAULT_MIN_CHARS, min_table_rows: int = DEFAULT_MIN_TABLE_ROWS) -> None:
-        self.min_chars = min_chars
-        self.min_table_rows = min_table_rows
-
-    def applies(self, block: BlockInputs) -> bool:
-        return len(block.text) >= self.min_chars and block.text[:64].lstrip()[:1] in ("{", "[")
-
-    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
-        return self.compress(block.text)
-
-    def compress(self, text: str) -> str | None:
-        if len(text) < self.min_chars:
-            return None
-        return _rewrite(text, lambda value: _tabulate(value, self.min_table_rows))
 
 
 class JsonSampler:

@@ -3,7 +3,8 @@
 The top-level ``system`` (string or text blocks) is read-only text. Message content is a string
 or blocks: ``text``, ``tool_use`` (input never touched), ``tool_result`` (string or block
 content, ``is_error``), ``thinking``/``redacted_thinking`` (signatures never touched), images
-and documents (not text, left alone). ``cache_control`` markers are noted, never moved.
+and documents (not text, left alone). ``cache_control`` markers stay where they are and decide
+nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _CALLS = ("tool_use", "server_tool_use")
 def head(body: dict[str, Any]) -> Conversation:
     require_list(body.get(ITEMS), ITEMS)
     model = body.get("model")
-    conv = Conversation(format=FORMAT, model=model if isinstance(model, str) else None, body=body)
+    conv = Conversation(format=FORMAT, model=model if isinstance(model, str) else None)
     system = body.get("system")
     if isinstance(system, str):
         conv.add(Block(kind=Kind.TEXT, role="system", text=system, message_index=-1))
@@ -62,10 +63,8 @@ def _block(conv: Conversation, block: dict[str, Any], role: str, at: tuple[str |
            calls: dict[str, ToolCall]) -> None:
     kind = block.get("type")
     index = int(at[1])
-    cached = "cache_control" in block
     if kind == "text" and isinstance(block.get("text"), str):
-        conv.add(Block(kind=Kind.TEXT, role=role, text=block["text"], message_index=index,
-                       cache_control=cached, path=(*at, "text")))
+        conv.add(Block(kind=Kind.TEXT, role=role, text=block["text"], message_index=index, path=(*at, "text")))
     elif kind in _CALLS:
         call_id, name = block.get("id"), block.get("name")
         conv.add(Block(kind=Kind.TOOL_CALL, role=role, text=json.dumps(block.get("input"), ensure_ascii=False),
@@ -85,7 +84,7 @@ def _tool_result(conv: Conversation, block: dict[str, Any], role: str, at: tuple
     call = calls.get(call_id) if call_id else None
     common = dict(kind=Kind.TOOL_RESULT, role=role, message_index=int(at[1]), tool_call_id=call_id,
                   tool_name=call.name if call else None, call=call,
-                  is_error=block.get("is_error") is True, cache_control="cache_control" in block)
+                  is_error=block.get("is_error") is True)
     content = block.get("content")
     if isinstance(content, str):
         conv.add(Block(text=content, path=(*at, "content"), **common))

@@ -22,7 +22,7 @@ ITEMS = "messages"
 def head(body: dict[str, Any]) -> Conversation:
     require_list(body.get(ITEMS), ITEMS)
     model = body.get("model")
-    return Conversation(format=FORMAT, model=model if isinstance(model, str) else None, body=body)
+    return Conversation(format=FORMAT, model=model if isinstance(model, str) else None)
 
 
 def item_calls(item: Any) -> list[tuple[str, ToolCall]]:

@@ -27,7 +27,7 @@ _OUTPUTS = ("function_call_output", "custom_tool_call_output", "local_shell_call
 
 def head(body: dict[str, Any]) -> Conversation:
     model = body.get("model")
-    conv = Conversation(format=FORMAT, model=model if isinstance(model, str) else None, body=body)
+    conv = Conversation(format=FORMAT, model=model if isinstance(model, str) else None)
     if isinstance(body.get("instructions"), str):
         conv.add(Block(kind=Kind.TEXT, role="system", text=body["instructions"], message_index=-1))
     items = body.get(ITEMS)

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 __all__ = ["ByteLRU", "BlockCache", "CacheStats", "ItemOutcome", "MessageCache", "Outcome", "digest",
-           "message_key", "DEFAULT_BLOCK_CACHE_BYTES"]
+           "message_key"]
 
-DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _ENTRY_OVERHEAD = 120   # bytes per entry beyond its text: key, tuple, OrderedDict node (measured order)
 
 V = TypeVar("V")

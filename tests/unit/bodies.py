@@ -192,16 +192,22 @@ def diff_paths(before: Any, after: Any, path: tuple = ()) -> set[tuple]:
     return set()
 
 
-def apply(conv) -> dict[str, Any]:
-    """The body as the upstream reads it once ``conv``'s recorded changes are spliced in, by the
-    means compress.py uses: the span of each changed block's path in the body's text."""
-    text = json.dumps(conv.body, ensure_ascii=False)
+def apply(body: dict[str, Any], conv) -> dict[str, Any]:
+    """``body`` as the upstream reads it once ``conv``'s recorded changes are spliced in, by the
+    means compress.py uses: the span of each changed block's path in the body's text, written over
+    in its UTF-8 bytes."""
+    text = json.dumps(body, ensure_ascii=False)
     doc = rawjson.scan(text, items_key="")  # no item spans: every path is walked from the root
-    edits = [(*doc.span_of(change.block.path), json.dumps(change.new_text)) for change in conv.changes]
-    return json.loads(rawjson.splice(text, edits))
+    edits = []
+    for change in conv.changes:
+        start, end = doc.span_of(change.block.path)
+        byte_start = rawjson.utf8_length(text, 0, start)
+        edits.append((byte_start, byte_start + rawjson.utf8_length(text, start, end),
+                      json.dumps(change.new_text, ensure_ascii=False).encode()))
+    return json.loads(rawjson.splice_bytes(text.encode(), edits))
 
 
 def summary(conv) -> list[tuple]:
-    """(kind, role, tool_name, tool_call_id, is_error, cache_control, writable) per block."""
-    return [(b.kind.value, b.role, b.tool_name, b.tool_call_id, b.is_error, b.cache_control, b.writable)
+    """(kind, role, tool_name, tool_call_id, is_error, writable) per block."""
+    return [(b.kind.value, b.role, b.tool_name, b.tool_call_id, b.is_error, b.writable)
             for b in conv.blocks]

@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extproc import Kind, Settings
+from extproc import Kind
 from extproc.compressors import default_routes
 from extproc.pipeline import Pipeline, Policy
 from extproc.pipeline.ansi import ANSI, strip_ansi
@@ -33,7 +33,7 @@ def maven_colours(text: str) -> str:
 
 def run(*texts: str, kind: Kind = Kind.TOOL_RESULT):
     conv = conversation(*texts, kind=kind)
-    Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+    Pipeline(OPEN, default_routes()).run(conv, {})
     return conv
 
 
@@ -89,7 +89,7 @@ class TestPipelineStripsAnsi:
         """A file shown with escape bytes in it stays exact: an edit of it must match byte for byte."""
         code = ("def banner():\n    print('\x1b[1mBold\x1b[0m')\n    return value\n\n"
                 "class Colour:\n    RED = '\x1b[31m'\n    def paint(self, text):\n        return text\n\n") * 6
-        assert not run(code).changed
+        assert not run(code).changes
 
     def test_codes_inside_an_envelope(self):
         """Codex's JSON envelope: the codes go from the output string, the metadata stays."""
@@ -102,4 +102,4 @@ class TestPipelineStripsAnsi:
 
     def test_protected_blocks_keep_their_codes(self):
         """What the policy does not release (here user text) is never touched, codes and all."""
-        assert not run(f"{RED}red{RESET} words from the user\n", kind=Kind.TEXT).changed
+        assert not run(f"{RED}red{RESET} words from the user\n", kind=Kind.TEXT).changes

@@ -20,20 +20,20 @@ class TestAnthropicMessages:
         conv = parse_body(anthropic_messages.FORMAT, anthropic_body())
         assert conv.format == "anthropic" and conv.model == "claude-opus-4-1-20250805"
         assert summary(conv) == [
-            ("text", "system", None, None, False, False, False),
-            ("text", "system", None, None, False, False, False),
-            ("text", "user", None, None, False, False, True),
-            ("thinking", "assistant", None, None, False, False, False),
-            ("text", "assistant", None, None, False, False, True),
-            ("tool_call", "assistant", "Bash", "toolu_01A", False, False, False),
-            ("tool_call", "assistant", "Read", "toolu_01B", False, False, False),
-            ("tool_call", "assistant", "WebSearch", "toolu_01C", False, False, False),
-            ("tool_call", "assistant", "Bash", "toolu_01D", False, False, False),
-            ("tool_result", "user", "Bash", "toolu_01A", False, True, True),
-            ("tool_result", "user", "Read", "toolu_01B", False, False, True),
-            ("tool_result", "user", "WebSearch", "toolu_01C", False, False, True),
-            ("tool_result", "user", "Bash", "toolu_01D", True, False, True),
-            ("text", "user", None, None, False, False, True),
+            ("text", "system", None, None, False, False),
+            ("text", "system", None, None, False, False),
+            ("text", "user", None, None, False, True),
+            ("thinking", "assistant", None, None, False, False),
+            ("text", "assistant", None, None, False, True),
+            ("tool_call", "assistant", "Bash", "toolu_01A", False, False),
+            ("tool_call", "assistant", "Read", "toolu_01B", False, False),
+            ("tool_call", "assistant", "WebSearch", "toolu_01C", False, False),
+            ("tool_call", "assistant", "Bash", "toolu_01D", False, False),
+            ("tool_result", "user", "Bash", "toolu_01A", False, True),
+            ("tool_result", "user", "Read", "toolu_01B", False, True),
+            ("tool_result", "user", "WebSearch", "toolu_01C", False, True),
+            ("tool_result", "user", "Bash", "toolu_01D", True, True),
+            ("text", "user", None, None, False, True),
         ]
         assert [b.message_index for b in conv.blocks] == [-1, -1, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]
 
@@ -55,12 +55,12 @@ class TestAnthropicMessages:
         conv = parse_body(anthropic_messages.FORMAT, {"system": "Be brief.", "messages": []})
         assert [(b.role, b.text, b.writable) for b in conv.blocks] == [("system", "Be brief.", False)]
 
-    def test_text_block_cache_control_is_noted(self):
-        """A text block carrying cache_control is flagged and stays writable."""
+    def test_text_block_with_cache_control_stays_writable(self):
+        """A text block carrying cache_control is a block like any other: writable."""
         body = {"messages": [{"role": "user", "content": [
             {"type": "text", "text": "long context", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}]}
         (block,) = parse_body(anthropic_messages.FORMAT, body).blocks
-        assert (block.cache_control, block.writable) == (True, True)
+        assert (block.text, block.writable) == ("long context", True)
 
     def test_redacted_thinking_images_and_documents_give_no_block(self):
         """Non-text content is not in the model at all, so nothing can touch it."""
@@ -83,7 +83,7 @@ class TestAnthropicMessages:
         conv = parse_body(anthropic_messages.FORMAT, copy.deepcopy(original))
         conv.replace(conv.blocks[9], "REPORT", by="test")
         conv.replace(conv.blocks[11], "RESULTS", by="test")
-        after = apply(conv)
+        after = apply(original, conv)
         assert diff_paths(original, after) == {
             ("messages", 2, "content", 0, "content"),
             ("messages", 2, "content", 2, "content", 0, "text"),
@@ -95,7 +95,7 @@ class TestAnthropicMessages:
         original = anthropic_body()
         conv = parse_body(anthropic_messages.FORMAT, copy.deepcopy(original))
         conv.replace(conv.blocks[9], "REPORT", by="test")
-        after = apply(conv)
+        after = apply(original, conv)
         for key in ("system", "tools", "tool_choice", "thinking", "metadata", "max_tokens", "stream"):
             assert after[key] == original[key]
         assert after["messages"][0] == original["messages"][0]

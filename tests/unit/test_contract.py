@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from extproc import Block, Conversation, Kind, Pipeline, Policy, Settings
+from extproc import Block, Conversation, Kind, Pipeline, Policy
 from extproc.compressors import default_routes
 from extproc.compressors.kompress import ProseEntry
 from extproc.pipeline import BlockInputs, Budget
@@ -37,7 +37,7 @@ class Witness:
 
 
 def released(text: str, **fields) -> Conversation:
-    conv = Conversation(format="test", model="m", body={"parts": [text]})
+    conv = Conversation(format="test", model="m")
     conv.add(Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=4, path=("parts", 0), **fields))
     return conv
 
@@ -76,7 +76,7 @@ class TestBlockInputs:
 
 
 class TestOneProtocol:
-    @pytest.mark.parametrize("compressor", [c for cs in default_routes(Settings()).values() for c in cs]
+    @pytest.mark.parametrize("compressor", [c for cs in default_routes().values() for c in cs]
                              + [ProseEntry()], ids=lambda c: c.name)
     def test_every_compressor_speaks_the_one_protocol(self, compressor):
         """Every shipped compressor has a name, ``then``, ``applies`` and ``compress_block``, nothing else asked."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from extproc import Settings
 from extproc.compressors import default_routes
 from extproc.pipeline import Pipeline, Policy
 from extproc.pipeline.envelope import exit_status, open_envelope
@@ -76,7 +75,7 @@ class TestPipelineOpensEnvelopes:
         """A log inside a Codex envelope reaches the log compressor; the metadata is byte-identical."""
         text = codex(LOG)
         conv = conversation(text)
-        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        Pipeline(OPEN, default_routes()).run(conv, {})
         [change] = conv.changes
         assert change.by == "logs" and len(change.new_text) < len(text)
         assert change.new_text.endswith(', "metadata": {"exit_code": 1, "duration_seconds": 3.2}}')
@@ -86,7 +85,7 @@ class TestPipelineOpensEnvelopes:
     def test_tagged_log_is_compressed_inside_the_tags(self):
         """A log inside mini-swe-agent tags is compressed and the tags stay as they were."""
         conv = conversation(tagged(LOG))
-        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        Pipeline(OPEN, default_routes()).run(conv, {})
         [change] = conv.changes
         assert change.new_text.startswith("<returncode>1</returncode>\n<output>\n")
         assert change.new_text.endswith("</output>") and "[trimwire: " in change.new_text
@@ -95,8 +94,8 @@ class TestPipelineOpensEnvelopes:
         """What is wrapped is routed by its own type: source code in an envelope stays as it was."""
         code = "def main():\n    value = compute()\n    return value\n\n" * 20
         conv = conversation(codex(code), tagged(code, 0))
-        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
-        assert not conv.changed
+        Pipeline(OPEN, default_routes()).run(conv, {})
+        assert not conv.changes
 
 
 CODEX_PODS = load("codex_pods_cut.txt")          # exec_command output Codex cut itself, as sent
@@ -167,7 +166,7 @@ class TestPipelineOpensAgentWrappers:
     def test_json_behind_the_codex_header_is_sampled(self):
         """The listing Codex cut behind its header is sampled; header, warning and cut marker stay."""
         conv = conversation(CODEX_PODS)
-        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        Pipeline(OPEN, default_routes()).run(conv, {})
         [change] = conv.changes
         head = open_envelope(CODEX_PODS).head
         assert change.by == "json_sampler" and change.new_text.startswith(head)
@@ -178,7 +177,7 @@ class TestPipelineOpensAgentWrappers:
     def test_listing_before_a_reminder_is_sampled(self):
         """Claude Code's listing is JSON again once its reminder is set aside; the reminder stays."""
         conv = conversation(CLAUDE_PODS)
-        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        Pipeline(OPEN, default_routes()).run(conv, {})
         [change] = conv.changes
         assert change.by == "json_sampler" and change.new_text.endswith(REMINDER)
         assert "CrashLoopBackOff" in change.new_text and len(change.new_text) < 0.1 * len(CLAUDE_PODS)
@@ -186,7 +185,7 @@ class TestPipelineOpensAgentWrappers:
     def test_log_behind_the_codex_header_keeps_its_failures(self):
         """Codex's failing test run is compressed behind its header with its failure lines."""
         conv = conversation(CODEX_TESTS)
-        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        Pipeline(OPEN, default_routes()).run(conv, {})
         [change] = conv.changes
         assert change.new_text.startswith(open_envelope(CODEX_TESTS).head)
         assert "FAILED test_suite.py::test_checkout_total - AssertionError: checkout total off by one" in change.new_text

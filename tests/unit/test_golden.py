@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from extproc import Settings
 from extproc.compressors import default_routes
 
 from .golden import CASES, REGENERATE, Case, read_golden, render
@@ -26,7 +25,7 @@ def test_output_is_the_pinned_one(case: Case):
 
 def test_every_routed_compressor_has_a_golden_output():
     """A compressor added to the default routes (or Kompress) cannot go without a pinned output."""
-    routed = {compressor.name for compressors in default_routes(Settings()).values() for compressor in compressors}
+    routed = {compressor.name for compressors in default_routes().values() for compressor in compressors}
     pinned = {case.make().name for case in CASES}
     assert routed | {"kompress"} <= pinned
 

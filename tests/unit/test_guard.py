@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from extproc import Block, Kind
 from extproc.compressors import JsonSampler, default_routes
-from extproc.config import load_settings
 from extproc.conversation import Conversation
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.guard import Guard, escaped_trace_lines, protected_lines
@@ -111,12 +110,12 @@ def all_lines(text: str) -> set[int]:
 
 def pipeline(**overrides) -> Pipeline:
     policy = Policy(protected_tools=(), min_block_chars=0, compress_errors=overrides.pop("compress_errors", True))
-    return Pipeline(policy, default_routes(load_settings(env={})), **overrides)
+    return Pipeline(policy, default_routes(), **overrides)
 
 
 def compressed(text: str, *, is_error: bool = True, **overrides) -> str:
     """What the default pipeline sends for a tool result holding ``text``."""
-    conv = Conversation(format="test", model=None, body={})
+    conv = Conversation(format="test", model=None)
     block = Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0, is_error=is_error,
                   path=("messages", 0, "content"))
     conv.blocks.append(block)
@@ -183,7 +182,7 @@ class TestGuardedPipeline:
         """When every output drops a protected line the block is sent as it was."""
         text = PYTHON + "\n" + "\n".join(f"line {i}" for i in range(40))
         routes = dict.fromkeys(ContentType, [FirstLines()])
-        conv = Conversation(format="test", model=None, body={})
+        conv = Conversation(format="test", model=None)
         conv.blocks.append(Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0, is_error=True,
                                  path=("x",)))
         Pipeline(Policy(protected_tools=(), min_block_chars=0), routes).run(conv, {})

@@ -20,16 +20,16 @@ class TestOpenAIChat:
         conv = parse_body(openai_chat.FORMAT, openai_chat_body())
         assert conv.format == "openai" and conv.model == "gpt-4o-2024-08-06"
         assert summary(conv) == [
-            ("text", "developer", None, None, False, False, False),
-            ("text", "system", None, None, False, False, False),
-            ("text", "user", None, None, False, False, True),
-            ("tool_call", "assistant", "search_issues", "call_search_1", False, False, False),
-            ("tool_call", "assistant", "read_file", "call_read_2", False, False, False),
-            ("tool_call", "assistant", "list_dir", "call_ls_3", False, False, False),
-            ("tool_result", "tool", "search_issues", "call_search_1", False, False, True),
-            ("tool_result", "tool", "read_file", "call_read_2", False, False, True),
-            ("tool_result", "tool", "list_dir", "call_ls_3", False, False, True),
-            ("text", "assistant", None, None, False, False, True),
+            ("text", "developer", None, None, False, False),
+            ("text", "system", None, None, False, False),
+            ("text", "user", None, None, False, True),
+            ("tool_call", "assistant", "search_issues", "call_search_1", False, False),
+            ("tool_call", "assistant", "read_file", "call_read_2", False, False),
+            ("tool_call", "assistant", "list_dir", "call_ls_3", False, False),
+            ("tool_result", "tool", "search_issues", "call_search_1", False, True),
+            ("tool_result", "tool", "read_file", "call_read_2", False, True),
+            ("tool_result", "tool", "list_dir", "call_ls_3", False, True),
+            ("text", "assistant", None, None, False, True),
         ]
         assert [b.message_index for b in conv.blocks] == [0, 1, 2, 3, 3, 3, 4, 5, 6, 7]
 
@@ -73,7 +73,7 @@ class TestOpenAIChat:
         conv = parse_body(openai_chat.FORMAT, copy.deepcopy(original))
         conv.replace(conv.blocks[6], "SEARCH", by="test")
         conv.replace(conv.blocks[8], "LISTING", by="test")
-        after = apply(conv)
+        after = apply(original, conv)
         assert diff_paths(original, after) == {("messages", 4, "content"), ("messages", 6, "content", 0, "text")}
         assert after["messages"][4]["content"] == "SEARCH"
         assert after["messages"][6]["content"] == [{"type": "text", "text": "LISTING"}]
@@ -83,7 +83,7 @@ class TestOpenAIChat:
         original = openai_chat_body()
         conv = parse_body(openai_chat.FORMAT, copy.deepcopy(original))
         conv.replace(conv.blocks[7], "{}", by="test")
-        after = apply(conv)
+        after = apply(original, conv)
         for key in ("tools", "tool_choice", "temperature", "stream", "stream_options", "x_gateway_trace", "model"):
             assert after[key] == original[key]
         assert after["messages"][3] == original["messages"][3]
@@ -93,8 +93,8 @@ class TestOpenAIChat:
     def test_apply_without_changes_is_identity(self):
         """A conversation with no recorded change returns the body exactly as parsed."""
         conv = parse_body(openai_chat.FORMAT, openai_chat_body())
-        assert not conv.changed
-        assert apply(conv) == openai_chat_body()
+        assert not conv.changes
+        assert apply(openai_chat_body(), conv) == openai_chat_body()
 
     @pytest.mark.parametrize("body", [
         {},

@@ -20,16 +20,16 @@ class TestOpenAIResponses:
         conv = parse_body(openai_responses.FORMAT, openai_responses_body())
         assert conv.format == "responses" and conv.model == "gpt-5-codex"
         assert summary(conv) == [
-            ("text", "system", None, None, False, False, False),
-            ("text", "user", None, None, False, False, True),
-            ("text", "developer", None, None, False, False, False),
-            ("tool_call", "assistant", "shell", "call_A", False, False, False),
-            ("tool_result", "tool", "shell", "call_A", False, False, True),
-            ("tool_call", "assistant", "apply_patch", "call_B", False, False, False),
-            ("tool_result", "tool", "apply_patch", "call_B", False, False, True),
-            ("tool_call", "assistant", "list_dir", "call_C", False, False, False),
-            ("tool_result", "tool", "list_dir", "call_C", False, False, True),
-            ("text", "assistant", None, None, False, False, True),
+            ("text", "system", None, None, False, False),
+            ("text", "user", None, None, False, True),
+            ("text", "developer", None, None, False, False),
+            ("tool_call", "assistant", "shell", "call_A", False, False),
+            ("tool_result", "tool", "shell", "call_A", False, True),
+            ("tool_call", "assistant", "apply_patch", "call_B", False, False),
+            ("tool_result", "tool", "apply_patch", "call_B", False, True),
+            ("tool_call", "assistant", "list_dir", "call_C", False, False),
+            ("tool_result", "tool", "list_dir", "call_C", False, True),
+            ("text", "assistant", None, None, False, True),
         ]
         assert [b.message_index for b in conv.blocks] == [-1, 0, 1, 3, 4, 5, 6, 7, 8, 9]
 
@@ -45,7 +45,7 @@ class TestOpenAIResponses:
         assert [(b.role, b.text, b.writable) for b in conv.blocks] == [
             ("system", "Be brief.", False), ("user", "Summarise the log.", True)]
         conv.replace(conv.blocks[1], "Summarise.", by="test")
-        assert apply(conv) == {"model": "gpt-5", "instructions": "Be brief.", "input": "Summarise."}
+        assert apply(body, conv) == {"model": "gpt-5", "instructions": "Be brief.", "input": "Summarise."}
 
     def test_local_shell_output_is_named_local_shell(self):
         """A local_shell_call_output with no matching call is still attributed to local_shell."""
@@ -68,7 +68,7 @@ class TestOpenAIResponses:
         conv.replace(conv.blocks[1], "Failing tests?", by="test")
         conv.replace(conv.blocks[4], "REPORT", by="test")
         conv.replace(conv.blocks[8], "LISTING", by="test")
-        after = apply(conv)
+        after = apply(original, conv)
         assert diff_paths(original, after) == {
             ("input", 0, "content"), ("input", 4, "output"), ("input", 8, "output", 0, "text")}
         assert after["input"][8]["output"] == [{"type": "input_text", "text": "LISTING"}]
@@ -78,7 +78,7 @@ class TestOpenAIResponses:
         original = openai_responses_body()
         conv = parse_body(openai_responses.FORMAT, copy.deepcopy(original))
         conv.replace(conv.blocks[6], "{}", by="test")
-        after = apply(conv)
+        after = apply(original, conv)
         for key in ("instructions", "tools", "tool_choice", "parallel_tool_calls", "store", "include",
                     "prompt_cache_key", "model"):
             assert after[key] == original[key]

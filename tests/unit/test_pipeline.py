@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from extproc import Block, Conversation, Kind, Pipeline, Policy, Settings
+from extproc import Block, Conversation, Kind, Pipeline, Policy
 from extproc.compressors import default_routes
 from extproc.pipeline import BlockInputs, Budget, router
 from extproc.pipeline.router import ContentType, content_type
@@ -16,9 +16,8 @@ from .compressors import load
 
 
 def conversation(*texts: str, kind: Kind = Kind.TOOL_RESULT) -> Conversation:
-    """A conversation whose blocks are the strings of body["parts"]."""
-    body = {"parts": list(texts)}
-    conv = Conversation(format="test", model="m", body=body)
+    """A conversation whose blocks are the strings of ``{"parts": list(texts)}``."""
+    conv = Conversation(format="test", model="m")
     for index, text in enumerate(texts):
         conv.add(Block(kind=kind, role="tool", text=text, message_index=index, path=("parts", index)))
     return conv
@@ -88,21 +87,21 @@ def everywhere(*compressors) -> dict:
 
 class TestConversation:
     def test_replace_records_without_writing(self):
-        """replace only records the change; the body and block text stay, the block's path says
-        where the new text goes."""
+        """replace only records the change; the block text stays, the block's path says where the
+        new text goes."""
         conv = conversation("hello")
         conv.replace(conv.blocks[0], "hi", by="test")
-        assert conv.changed and conv.body == {"parts": ["hello"]} and conv.blocks[0].text == "hello"
-        assert apply(conv) == {"parts": ["hi"]}
+        assert conv.blocks[0].text == "hello"
+        assert apply({"parts": ["hello"]}, conv) == {"parts": ["hi"]}
         assert [(c.new_text, c.by) for c in conv.changes] == [("hi", "test")]
 
     def test_replace_read_only_block_raises(self):
         """A block without a path cannot have a change recorded, and says which block it is."""
-        conv = Conversation(format="test", model=None, body={})
+        conv = Conversation(format="test", model=None)
         conv.add(Block(kind=Kind.THINKING, role="assistant", text="t", message_index=3))
         with pytest.raises(ValueError, match="thinking at message 3 is read-only"):
             conv.replace(conv.blocks[0], "", by="test")
-        assert not conv.changed
+        assert not conv.changes
 
 
 class TestPipeline:
@@ -118,14 +117,14 @@ class TestPipeline:
         """A compressor that returns same-length or longer text records nothing."""
         conv = conversation("hello")
         Pipeline(OPEN, everywhere(Upper(), Longer())).run(conv, {})
-        assert not conv.changed
+        assert not conv.changes
 
     def test_unreleased_blocks_are_never_offered(self):
         """A block the policy holds back is not shown to any compressor."""
         halve = Halve()
         conv = conversation("hello world", kind=Kind.TEXT)
         Pipeline(OPEN, everywhere(halve)).run(conv, {})
-        assert halve.seen == [] and not conv.changed
+        assert halve.seen == [] and not conv.changes
 
     def test_timings_are_added_per_compressor(self):
         """Every compressor that ran adds its time under its name; one that never applied adds none."""
@@ -181,27 +180,27 @@ class TestRouting:
         detect = router.detect
         monkeypatch.setattr(router, "detect", lambda text, **kw: calls.append(len(text)) or detect(text, **kw))
         conv = conversation(load("pytest_verbose.txt"), load("grep_rn.txt"), CODE)
-        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        Pipeline(OPEN, default_routes()).run(conv, {})
         assert len(calls) == 3 and [c.by for c in conv.changes] == ["logs", "search"]
 
     def test_unrouted_types_stay_byte_identical(self):
         """Code and JSONL have no compressors by default, and prose without repeated lines has nothing to fold."""
         conv = conversation(CODE, PROSE, JSONL)
         timings: dict[str, float] = {}
-        Pipeline(OPEN, default_routes(Settings())).run(conv, timings)
-        assert not conv.changed and set(timings) == {"router"}
+        Pipeline(OPEN, default_routes()).run(conv, timings)
+        assert not conv.changes and set(timings) == {"router"}
 
     def test_large_json_is_sampled_small_json_compacted(self):
         """Large JSON goes to the sampler first; JSON too small for it falls back to lossless compaction."""
         conv = conversation(load("kubectl_pods.json"), PRETTY_SMALL)
-        Pipeline(OPEN, default_routes(Settings())).run(conv, {})
+        Pipeline(OPEN, default_routes()).run(conv, {})
         assert [c.by for c in conv.changes] == ["json_sampler", "json_compact"]
         assert json.loads(conv.changes[1].new_text) == json.loads(PRETTY_SMALL)
         assert "[trimwire: " in conv.changes[0].new_text and json.loads(conv.changes[0].new_text)
 
     def test_default_routes(self):
         """The default routes name the compressors per type; plain text only folds repeats; code and JSONL have none."""
-        routes = default_routes(Settings())
+        routes = default_routes()
         names = {kind: [compressor.name for compressor in routes[kind]] for kind in routes}
         assert names == {ContentType.JSON: ["json_sampler", "json_compact"], ContentType.LOG: ["logs"],
                          ContentType.SEARCH: ["search"], ContentType.DIFF: ["diff"], ContentType.HTML: ["html"],
@@ -220,7 +219,7 @@ class TestPerRequestOptions:
         """A request's protect_recent replaces the setting: 0 lets the newest result be compressed."""
         conv = conversation("hello world", "hello again")
         Pipeline(OPEN, everywhere(Halve()), protect_recent=2).run(conv, {}, "token")
-        assert not conv.changed
+        assert not conv.changes
         conv = conversation("hello world", "hello again")
         Pipeline(OPEN, everywhere(Halve()), protect_recent=2).run(conv, {}, "token", protect_recent=0)
         assert len(conv.changes) == 2

@@ -175,7 +175,8 @@ def check_only_released_blocks_change(compressor: BodyCompressor, fmt: str, body
         assert result.outcome == "unchanged" and result.tokens_after == result.tokens_before
         return
     after = json.loads(result.body.decode("utf-8"), parse_constant=_reject)
-    before, rebuilt = parse_body(fmt, json.loads(raw)), parse_body(fmt, after)
+    sent = json.loads(raw)
+    before, rebuilt = parse_body(fmt, sent), parse_body(fmt, after)
     assert summary(rebuilt) == summary(before)
     for old, new in zip(before.blocks, rebuilt.blocks):
         stale = mode == "token" and new.text.startswith("[trimwire: earlier read of ") and old.writable
@@ -187,7 +188,7 @@ def check_only_released_blocks_change(compressor: BodyCompressor, fmt: str, body
                 (old.tool_name or "").lower() in compressor.pipeline.policy.protected_tools
             assert_only_pointers(old.text, new.text)
             before.replace(old, new.text, by="test")
-    assert apply(before) == after
+    assert apply(sent, before) == after
     assert result.tokens_after == sum(compressor.tokens.count(b.text) for b in rebuilt.blocks)
 
 

@@ -1,6 +1,6 @@
 """``rawjson.scan`` taking members it has parsed before (``messages.Surroundings``): whatever it
 takes must be exactly what parsing the text again would give. ``splice_bytes`` writing over byte
-spans gives the bytes of ``splice`` writing over the same characters."""
+spans (``utf8_length``) gives the bytes of the text written over at the same characters."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from extproc.messages import Surroundings
-from extproc.rawjson import scan, splice, splice_bytes
+from extproc.rawjson import scan, splice_bytes, utf8_length
 
 PROPERTY = settings(max_examples=150, deadline=None)
 KEYS = st.sampled_from(["model", "system", "tools", "metadata", "stream", "max_tokens", "input", "ünï"])
@@ -98,5 +98,8 @@ def test_splicing_bytes_gives_the_bytes_of_splicing_characters(text, cuts):
         if not taken.intersection(range(start, end + 1)):
             taken.update(range(start, end + 1))
             spans.append((start, end, new))
-    in_bytes = [(len(text[:start].encode()), len(text[:end].encode()), new.encode()) for start, end, new in spans]
-    assert splice_bytes(text.encode(), in_bytes) == splice(text, spans).encode()
+    in_bytes = [(utf8_length(text, 0, start), utf8_length(text, 0, end), new.encode()) for start, end, new in spans]
+    expected = text
+    for start, end, new in sorted(spans, reverse=True):  # from the end: earlier spans stay put
+        expected = expected[:start] + new + expected[end:]
+    assert splice_bytes(text.encode(), in_bytes) == expected.encode()

@@ -128,7 +128,7 @@ class TestHtmlThenKompress:
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": page}]},
         ]}
         settings = Settings(workers=0)
-        pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=200), default_routes(settings, kompress=embedded))
+        pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=200), default_routes(kompress=embedded))
         result = BodyCompressor(settings, pipeline).run(json.dumps(body).encode(),
                                                         BodyRequest("anthropic", deadline=time.monotonic() + 60))
         assert result.transforms == ("html+kompress",)
@@ -141,6 +141,6 @@ class TestHtmlThenKompress:
     def test_without_kompress_the_page_is_only_extracted(self):
         """No model: the extraction alone, as before."""
         page = (FIXTURES / "article.html").read_text()
-        pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=200), default_routes(Settings()))
+        pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=200), default_routes())
         outcome = pipeline._run_compressors(BlockInputs(page), {}, Budget())
         assert outcome is not None and outcome[1] == "html"

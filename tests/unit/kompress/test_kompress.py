@@ -125,11 +125,11 @@ class TestKompress:
 class TestInThePipeline:
     def test_routes_prose_to_kompress_and_caches_by_model(self, kompress):
         """Prose text blocks reach Kompress through the routes; the model's digest is in the version."""
-        routes = default_routes(Settings(), kompress=kompress)
+        routes = default_routes(kompress=kompress)
         pipeline = Pipeline(POLICY, routes)
         other = Kompress(KompressSettings(), kompress._model, "another-model")
-        assert pipeline.version != Pipeline(POLICY, default_routes(Settings(), kompress=other)).version
-        assert pipeline.version == Pipeline(POLICY, default_routes(Settings(), kompress=kompress)).version
+        assert pipeline.version != Pipeline(POLICY, default_routes(kompress=other)).version
+        assert pipeline.version == Pipeline(POLICY, default_routes(kompress=kompress)).version
 
     def test_body_through_the_compressor(self, kompress):
         """A whole request body: the prose tool result shrinks, the user's text stays exact."""
@@ -139,7 +139,7 @@ class TestInThePipeline:
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": PROSE * 3}]},
         ]}
         settings = Settings(workers=0)
-        pipeline = Pipeline(POLICY, default_routes(settings, kompress=kompress), cache_bytes=1 << 20)
+        pipeline = Pipeline(POLICY, default_routes(kompress=kompress), cache_bytes=1 << 20)
         compressor = BodyCompressor(settings, pipeline)
         result = compressor.run(json.dumps(body).encode(), BodyRequest("anthropic", deadline=time.monotonic() + 5))
         assert result.outcome == "compressed" and "kompress" in result.transforms
