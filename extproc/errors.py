@@ -73,4 +73,3 @@ class BodyTooLarge(PassThrough):
     """Body above the configured size limits, compressed or decoded."""
 
     reason = "too_large"
-

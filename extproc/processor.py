@@ -135,7 +135,7 @@ class StreamProcessor:
                     yield from self._on_request_trailers(ctx)
                     ctx.body_sent = ctx.body_done
                 elif kind == "response_headers":
-                    if ctx.outcome == RequestOutcome.PENDING:  # Envoy answered before the body reached us (a 413)
+                    if ctx.outcome == RequestOutcome.PENDING:  # Envoy answered before the body came (a 413)
                         ctx.fail_open("no_body_received")
                     ctx.answered = True  # before the yield: Envoy may reset while it is being sent
                     yield envoy.response_headers_reply(self._savings_headers(ctx))

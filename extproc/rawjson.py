@@ -4,8 +4,8 @@ trimwire never re-serialises a body. ``scan`` parses it (strict: no duplicate ke
 Infinity) and notes the span of each top-level member and of each item of one array member
 (``messages`` or ``input``); ``Document.span_of`` finds the span of the string at a path, and
 ``splice_bytes`` writes new strings over those spans in the body's UTF-8 bytes (``utf8_length``
-turns a span in the text into one in the bytes). Every other byte reaches the provider as the client wrote it: numbers keep
-their spelling, keys their order, strings their escapes.
+turns a span in the text into one in the bytes). Every other byte reaches the provider as the
+client wrote it: numbers keep their spelling, keys their order, strings their escapes.
 
 Item spans also let a caller recognise an item it has seen before by its text alone
 (``messages.py``: checkpoints and the message cache), and a member other than the array, or one

@@ -4,9 +4,9 @@ Shared by the HTTP ``POST /v1/compress`` API (``http_api.py``) and the gRPC
 ``trimwire.v1.Compressor`` service (``grpc_api.py``). It runs the very pipeline the ext_proc path
 runs (the same worker processes, settings and deadline) on the caller's own bytes of the
 messages (``CompressCall.messages_json``), so the three entry points give byte-identical messages
-for the same input; it fails open through the ext_proc path's one fail-open path
-(``StreamProcessor.compress_or_fail_open``) and accounts each call with the same metrics and log
-line (``StreamProcessor.account``). Never raises for a compression problem: the original messages
+for the same input; a failure takes the ext_proc path's own fail-open function
+(``StreamProcessor.compress_or_fail_open``), and each call is accounted with the same metrics and
+log line (``StreamProcessor.account``). Never raises for a compression problem: the original messages
 come back with nothing saved.
 """
 

@@ -98,7 +98,8 @@ def test_splicing_bytes_gives_the_bytes_of_splicing_characters(text, cuts):
         if not taken.intersection(range(start, end + 1)):
             taken.update(range(start, end + 1))
             spans.append((start, end, new))
-    in_bytes = [(utf8_length(text, 0, start), utf8_length(text, 0, end), new.encode()) for start, end, new in spans]
+    in_bytes = [(utf8_length(text, 0, start), utf8_length(text, 0, end), new.encode())
+                for start, end, new in spans]
     expected = text
     for start, end, new in sorted(spans, reverse=True):  # from the end: earlier spans stay put
         expected = expected[:start] + new + expected[end:]
