@@ -31,12 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extproc.compress import INFERENCE_SHARE
+from extproc.compressors.content_types import detect
 from extproc.compressors.html import HtmlCompressor
 from extproc.compressors.kompress import Kompress
 from extproc.compressors.kompress.rules import EDGE, must_keep
 from extproc.compressors.kompress.words import split_prose
 from extproc.config import DEFAULT_REQUEST_DEADLINE_MS
 from extproc.pipeline import BlockInputs, Budget
+from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
 
 __all__ = ["prose_part", "prose_lines"]
@@ -124,7 +126,7 @@ def prose_part(kompress: Kompress, counter: TokenCounter, man_pages: int) -> dic
         counts.setdefault(doc.kind, Counter()).update(w.text.strip(EDGE).lower() for w in split_prose(doc.text).words)
     rows = []
     for doc in docs:
-        fires = kompress.applies(BlockInputs(doc.text))
+        fires = detect(doc.text) is ContentType.TEXT and kompress.applies(BlockInputs(doc.text))  # as routed
         before = counter.count(doc.text)
         row = {"kind": doc.kind, "name": doc.name, "fixture": doc.fixture, "fires": fires, "tokens": before,
                "model": before, "rule_only": before, "must": must_lost(doc.text, doc.text)[0], "must_lost": 0}

@@ -35,13 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from extproc.compressors import default_routes  # noqa: E402
+from extproc.compressors.content_types import detect  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from extproc.conversation import Block, Kind  # noqa: E402
 from extproc.formats import parse_body  # noqa: E402
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy  # noqa: E402
 from extproc.pipeline.envelope import open_envelope  # noqa: E402
 from extproc.pipeline.guard import Guard  # noqa: E402
-from extproc.pipeline.router import ContentType, detect  # noqa: E402
+from extproc.pipeline.router import ContentType  # noqa: E402
 from extproc.tokens import TokenCounter  # noqa: E402
 from scripts._benchmarks_doc import publish  # noqa: E402
 from scripts.bench_compression import HeadroomDriver, machine_facts, start_headroom  # noqa: E402

@@ -1,18 +1,18 @@
 """Content-aware compressors and the routes that offer each content type to them.
 
-To add a compressor: write it in a module here to the protocol of ``pipeline/contract.py`` (it
-needs only that, ``pipeline/router.py`` and its own file), list it under its content type in
-``default_routes`` and pin its output in ``tests/unit/golden/``.
+Each content type, its detector, its place in the router's order and its compressors are declared
+once, in ``content_types.py``. A compressor keeps to the protocol of ``pipeline/contract.py`` and
+has its output pinned in ``tests/unit/golden/``; to add one, or a type, see the README's "Adding a
+content type or a compressor".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..pipeline import Compressor, Routes
-from ..pipeline.router import ContentType
 from .diff import DiffCompressor
 from . import html
+from .content_types import CONTENT_TYPES, ContentKind, default_routes
 from .html import HtmlCompressor
 from .json_compact import JsonCompactor
 from .json_lossy import JsonSampler
@@ -22,8 +22,8 @@ from .search import SearchCompressor
 from .table import TableCompressor
 
 __all__ = [
-    "DiffCompressor", "HtmlCompressor", "JsonCompactor", "JsonSampler", "LogCompressor",
-    "RepeatFolder", "SearchCompressor", "TableCompressor", "Unavailable", "default_routes",
+    "CONTENT_TYPES", "ContentKind", "DiffCompressor", "HtmlCompressor", "JsonCompactor", "JsonSampler",
+    "LogCompressor", "RepeatFolder", "SearchCompressor", "TableCompressor", "Unavailable", "default_routes",
     "unavailable_compressors",
 ]
 
@@ -44,22 +44,3 @@ def unavailable_compressors() -> list[Unavailable]:
     if not html.AVAILABLE:
         missing.append(Unavailable(HtmlCompressor.name, "not_installed", html.LOAD_ERROR))
     return missing
-
-
-def default_routes(*, kompress: Compressor | None = None) -> Routes:
-    """The compressors a server offers each content type, in the order they are tried.
-
-    Types not listed (code, JSONL) reach the model byte for byte. Plain text has its runs of
-    similar lines folded, and prose goes to Kompress when this process has a model
-    (``kompress.load_kompress``). Large JSON is sampled and tabulated; JSON the sampler leaves
-    alone (small, or not shorter) is compacted losslessly.
-    """
-    return {
-        ContentType.JSON: [JsonSampler(), JsonCompactor()],
-        ContentType.LOG: [LogCompressor()],
-        ContentType.SEARCH: [SearchCompressor()],
-        ContentType.DIFF: [DiffCompressor()],
-        ContentType.HTML: [HtmlCompressor()],
-        ContentType.TABLE: [TableCompressor()],
-        ContentType.TEXT: [RepeatFolder()] + ([kompress] if kompress is not None else []),
-    }

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 
 from ..pipeline.contract import BlockInputs, Budget
-from ..pipeline.router import ContentType
 
 __all__ = [
     "DiffCompressor", "DEFAULT_CONTEXT_LINES", "DEFAULT_MIN_GAP", "DEFAULT_MAX_FILE_LINES",
@@ -71,7 +70,7 @@ class DiffCompressor:
         self.generated_files = generated_files
 
     def applies(self, block: BlockInputs) -> bool:
-        return block.content_type is ContentType.DIFF
+        return True  # the router decided the type
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress(block.text)

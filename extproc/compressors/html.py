@@ -59,7 +59,7 @@ class HtmlCompressor:
         self.min_kept_chars = min_kept_chars
 
     def applies(self, block: BlockInputs) -> bool:
-        return AVAILABLE and len(block.text) >= self.min_chars and block.content_type is ContentType.HTML
+        return AVAILABLE and len(block.text) >= self.min_chars
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress(block.text)

@@ -105,7 +105,7 @@ class JsonSampler:
         self.siblings = siblings
 
     def applies(self, block: BlockInputs) -> bool:
-        return len(block.text) >= self.min_chars and block.text[:64].lstrip()[:1] in ("{", "[")
+        return len(block.text) >= self.min_chars
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress_for(block.text, block.terms)

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
 from ..pipeline.guard import protected_lines
-from ..pipeline.router import ContentType, line_matches, line_rule
+from ..pipeline.router import line_matches, line_rule
 from .repeats import SIMILAR, similar_runs
 
 __all__ = [
@@ -138,7 +138,7 @@ class LogCompressor:
         self.max_relevant = max_relevant
 
     def applies(self, block: BlockInputs) -> bool:
-        return block.text.count("\n") >= self.min_lines and block.content_type is ContentType.LOG
+        return block.text.count("\n") >= self.min_lines
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress_for(block.text, block.terms)

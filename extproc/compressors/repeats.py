@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
-from ..pipeline.router import ContentType
 
 __all__ = [
     "RepeatFolder", "similar_runs", "template", "marker", "SIMILAR", "DEFAULT_MIN_RUN", "DEFAULT_MIN_LINES",
@@ -104,7 +103,7 @@ class RepeatFolder:
         self.max_relevant = max_relevant
 
     def applies(self, block: BlockInputs) -> bool:
-        return block.text.count("\n") >= self.min_lines and block.content_type is ContentType.TEXT
+        return block.text.count("\n") >= self.min_lines
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress_for(block.text, block.terms)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
-from ..pipeline.router import SEARCH_HIT, ContentType
+from ..pipeline.router import SEARCH_HIT
 
 __all__ = [
     "SearchCompressor", "DEFAULT_MAX_FILES", "DEFAULT_MAX_MATCHES_PER_FILE", "DEFAULT_MAX_TOTAL_MATCHES",
@@ -64,7 +64,7 @@ class SearchCompressor:
         self.max_relevant = max_relevant
 
     def applies(self, block: BlockInputs) -> bool:
-        return block.content_type is ContentType.SEARCH
+        return True  # the router decided the type
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress_for(block.text, block.terms)

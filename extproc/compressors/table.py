@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
-from ..pipeline.router import ContentType, fits_columns, table_columns
+from ..pipeline.router import fits_columns, table_columns
 from ._json_signals import RawNumber, flagged_items
 
 __all__ = ["TableCompressor", "DEFAULT_MAX_ROWS", "DEFAULT_HEAD_ROWS", "DEFAULT_TAIL_ROWS", "DEFAULT_MAX_FLAGGED",
@@ -56,7 +56,7 @@ class TableCompressor:
         self.max_relevant = max_relevant
 
     def applies(self, block: BlockInputs) -> bool:
-        return block.content_type is ContentType.TABLE
+        return True  # the router decided the type
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress_for(block.text, block.terms)

@@ -4,8 +4,9 @@ A compressor is a small class (``contract.Compressor``): settings in ``__init__`
 cheap ``applies`` check and a ``compress_block`` that returns new text or None. It is given a
 ``contract.BlockInputs``, never the ``Block``: the text and the few facts its result may depend
 on, which are exactly what the block cache key holds. Each block the policy releases is
-classified once (``BlockInputs.content_type``) and offered only to the compressors routed for
-its type, in order; the first that applies and makes it shorter wins. A block nothing
+classified once (``Routes.router``, built from the table of content types in
+``compressors/content_types.py``) and offered only to the compressors routed for its type, in
+order; the first that applies and makes it shorter wins. No compressor checks the type again. A block nothing
 shrinks, or whose type has no compressors (code, JSONL), stays byte-identical. Output inside a
 harness wrapper (``envelope.py``) is classified and compressed by what is wrapped, and ANSI
 colour and cursor codes (``ansi.py``) are taken out first, except from source code. What the
@@ -39,7 +40,7 @@ from .envelope import exit_status, open_envelope
 from .focus import terms_for
 from .guard import Guard
 from .policy import Policy
-from .router import ContentType
+from .router import ContentType, Router
 from .shared_cache import SharedBlockStore
 
 __all__ = ["BlockInputs", "Budget", "Compressor", "Pipeline", "Policy", "Routes", "config_version"]
@@ -49,7 +50,13 @@ __all__ = ["BlockInputs", "Budget", "Compressor", "Pipeline", "Policy", "Routes"
 _CACHE_SCHEMA = "trimwire-block-cache-7"
 
 
-Routes = Mapping[ContentType, Sequence[Compressor]]
+class Routes(dict[str, tuple[Compressor, ...]]):
+    """Each content type's compressors, in the order they are tried, and the ``router`` that names
+    a block's type (``compressors/content_types.py`` declares both; a type not here has none)."""
+
+    def __init__(self, router: Router, compressors: Mapping[str, Sequence[Compressor]]) -> None:
+        super().__init__({name: tuple(offered) for name, offered in compressors.items()})
+        self.router = router
 
 
 class Pipeline:
@@ -59,7 +66,8 @@ class Pipeline:
                  protect_recent: int = DEFAULT_PROTECT_RECENT_TOOL_RESULTS, cache_bytes: int = 0,
                  shared: SharedBlockStore | None = None) -> None:
         self.policy = policy
-        self.routes = {kind: tuple(compressors) for kind, compressors in routes.items()}
+        self.routes = routes
+        self.router = routes.router
         self.protect_recent = protect_recent
         self.version = config_version(self.routes)
         # What the compressors made of each block seen before: this process's (cache.py), then
@@ -167,12 +175,12 @@ class Pipeline:
         plain = strip_ansi(target.text)  # colours and cursor moves: routed and compressed without them
         if plain is not None:
             target = target.with_text(plain)
-        kind = target.content_type
+        kind = self.router.detect(target.text)
         timings["router"] = timings.get("router", 0.0) + time.perf_counter() - started
-        if plain is not None and kind is ContentType.CODE:
+        if plain is not None and kind == ContentType.CODE:
             return None  # a file's text stays exact, escapes and all: an edit must match it
         compressors = self.routes.get(kind, ())
-        guard = Guard(target.text, is_html=kind is ContentType.HTML) if block.guarded and compressors else None
+        guard = Guard(target.text, is_html=kind == ContentType.HTML) if block.guarded and compressors else None
         for compressor, new_text in _shrinks(compressors, target, timings, budget, guard):
             name = compressor.name
             if compressor.then is not None:  # what it made is offered on, as text of that type (HTML -> prose)
@@ -185,11 +193,13 @@ class Pipeline:
             return (plain if envelope is None else envelope.wrap(plain)), ANSI
         return None
 
-    def _chain(self, kind: ContentType, made: BlockInputs, name: str, timings: dict[str, float], budget: Budget,
+    def _chain(self, kind: str, made: BlockInputs, name: str, timings: dict[str, float], budget: Budget,
                guard: Guard | None) -> tuple[str, str]:
         """``made``'s text shrunk further by the first compressor of ``kind`` that applies and
         shrinks it (keeping what ``guard`` protects), and the names of both ("html+kompress");
-        else as it was."""
+        else as it was. Only text that is of ``kind`` goes on (a page's text may read as a log)."""
+        if self.router.detect(made.text) != kind:
+            return made.text, name
         for compressor, new_text in _shrinks(self.routes.get(kind, ()), made, timings, budget, guard):
             return new_text, f"{name}+{compressor.name}"
         return made.text, name
@@ -213,14 +223,14 @@ def _shrinks(compressors: Sequence[Compressor], block: BlockInputs, timings: dic
         yield compressor, new_text
 
 
-def config_version(routes: Mapping[ContentType, Sequence[Compressor]]) -> str:
+def config_version(routes: Mapping[str, Sequence[Compressor]]) -> str:
     """A digest of the routes and every compressor's settings: cached results are per version.
 
     A compressor's settings are its public attributes; ``_private`` ones (a model session, a
     batcher) are run-time machinery and would make the version differ per process.
     """
-    parts = [f"{kind.value}=" + ";".join(f"{c.name}{_settings(c)!r}" for c in compressors)
-             for kind, compressors in sorted(routes.items(), key=lambda item: item[0].value)]
+    parts = [f"{str.__str__(kind)}=" + ";".join(f"{c.name}{_settings(c)!r}" for c in compressors)
+             for kind, compressors in sorted(routes.items(), key=lambda item: str.__str__(item[0]))]
     return digest(_CACHE_SCHEMA, *parts).hex()
 
 

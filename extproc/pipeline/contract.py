@@ -2,9 +2,11 @@
 
 A compressor never sees the conversation's ``Block``. The pipeline hands it a ``BlockInputs``: the
 text to compress and the few facts about it that a result may depend on (the tool that made it,
-the context terms it holds, whether it is guarded, and its content type, which is detected from
-the text). The block cache key (``BlockInputs.key``) is a digest of those same fields and the
-pipeline's settings version (``config_version``: every routed compressor's public attributes
+the context terms it holds, whether it is guarded). Its content type, detected from the text, is
+not among them: the pipeline's router has decided it before the compressor is offered the block,
+and only that type's compressors are offered it (``compressors/content_types.py``). The block
+cache key (``BlockInputs.key``) is a digest of those same fields and the pipeline's settings
+version (``config_version``: every routed compressor's public attributes
 under ``_CACHE_SCHEMA``), so a compressor has no way to read what the key does not hold (the
 message's position or age, later messages, the body) and a cached result is the one a fresh run
 would give. In cache mode that is what keeps history already sent byte-identical.
@@ -17,13 +19,9 @@ goes out the same way in every later turn.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Protocol
 
-from . import router
 from .cache import digest
-from .router import ContentType
-
 __all__ = ["BlockInputs", "Budget", "Compressor"]
 
 
@@ -37,20 +35,13 @@ class BlockInputs:
     terms: tuple[str, ...] = ()     # what the block's context names (``focus.py``), to keep first
     guarded: bool = False           # a failure's output: protected lines must survive (``guard.py``)
 
-    @cached_property
-    def content_type(self) -> ContentType:
-        """The text's type (``router.detect``), detected on first ask: a function of ``text``, so
-        the key holds it through the text."""
-        return router.detect(self.text)
-
     def key(self, version: str) -> bytes:
         """The block cache key: a digest of every field and the pipeline's settings ``version``."""
         return digest(version, self.tool_name or "", "guarded" if self.guarded else "", "\x00".join(self.terms),
                       self.text)
 
     def with_text(self, text: str) -> BlockInputs:
-        """The same facts about other text (a wrapper's contents, a compressor's output); its
-        content type is detected anew."""
+        """The same facts about other text (a wrapper's contents, a compressor's output)."""
         return replace(self, text=text)
 
 
@@ -73,12 +64,13 @@ class Compressor(Protocol):
     name: str
 
     @property
-    def then(self) -> ContentType | None:
+    def then(self) -> str | None:
         """None, or the type of text ``compress_block`` makes (HTML's main text is prose): its
         output is then offered on to that type's compressors."""
 
     def applies(self, block: BlockInputs) -> bool:
-        """Cheap check: is this block's content of the kind this compressor handles?"""
+        """Cheap check of this compressor's own preconditions (a minimum size, its library loaded).
+        The router has already decided the block's type: a compressor never checks it again."""
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         """New text for the block, or None to leave it alone. A compressor that keeps what the

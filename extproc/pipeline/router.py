@@ -1,24 +1,27 @@
-"""What kind of text a tool result is: JSON, JSONL, log, search hits, diff, HTML, code or prose.
+"""How a tool result's content type is decided: cheap shape detectors, tried in a declared order.
 
-The pipeline classifies each block it may compress once (``content_type``, remembered on the
-block) and offers it only to the compressors routed for that type; a compressor's ``applies``
-asks ``content_type`` too and gets the remembered answer. ``detect`` must be cheap: it looks only
-at a prefix sample (``DEFAULT_SAMPLE_CHARS``) and decides with line rules, never by parsing the
-whole text. The rules are ordered from the most specific shape (a JSON document, a unified diff)
-to the least (prose), and each is a plain regular expression over whole lines.
+The content types themselves (each one's detector, its place in the order and its compressors)
+are declared once, in ``compressors/content_types.py``; this module holds the pieces they are
+built from. A detector reads a ``Sample`` (a prefix of the text, ``DEFAULT_SAMPLE_CHARS``, and
+its non-blank lines) and answers yes or no with line rules, never by parsing the whole text. A
+``Router`` tries the declared detectors from the lowest order up (the most specific shape, a JSON
+document or a unified diff, first) and names the first type whose detector says yes; nothing
+says yes: plain text. The pipeline classifies each block it may compress once (``Router.detect``)
+and offers it only to that type's compressors, so no compressor checks the type again.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
+from functools import cached_property
 
-from ..conversation import Block
 
-__all__ = ["ContentType", "LineRule", "content_type", "detect", "fits_columns", "line_matches", "line_rule",
-           "table_columns", "DEFAULT_SAMPLE_CHARS"]
+__all__ = ["ContentType", "Detector", "LineRule", "Router", "Sample", "Shape", "fits_columns", "line_matches",
+           "line_rule", "table_columns", "DEFAULT_SAMPLE_CHARS", "is_code", "is_diff", "is_html", "is_json",
+           "is_json_log", "is_jsonl", "is_log", "is_search", "is_table"]
 
 DEFAULT_SAMPLE_CHARS = 8192
 # Share of sampled non-blank lines that must look like grep hits / log lines / source code.
@@ -28,6 +31,8 @@ _CODE_SHARE = 0.3
 
 
 class ContentType(str, Enum):
+    """The names of the built-in content types; a type declared later is named by a plain string."""
+
     JSON = "json"        # one JSON document (object or array)
     JSONL = "jsonl"      # one JSON value per line
     LOG = "log"          # build, test, install or application log
@@ -168,35 +173,108 @@ def _is_code_line(line: str, start: re.Pattern[str] = _CODE_START) -> bool:
     return bool(start.match(line)) or (("{" in line or ";" in line) and _CODE_END.search(line) is not None)
 
 
-def content_type(block: Block) -> ContentType:
-    """The content type of ``block``'s text, detected on the first ask and remembered on the block."""
-    if block.content_type is None:
-        block.content_type = detect(block.text)
-    return ContentType(block.content_type)
+class Sample:
+    """What a detector reads: the text's first ``sample_chars`` characters and their non-blank lines
+    (``lines``, without a last line the sample cut in half); computed once per text."""
+
+    def __init__(self, text: str, sample_chars: int = DEFAULT_SAMPLE_CHARS) -> None:
+        self.text = text[:sample_chars]
+        self.head = self.text.lstrip()
+        self.lines = _sample_lines(self.text, truncated=len(text) > sample_chars) if self.head else []
+
+    @cached_property
+    def records(self) -> int:
+        """How many of the first lines are each a whole JSON object or array (0 unless the first is)."""
+        return _json_records(self.lines) if self.head[:1] in ("[", "{") else 0
+
+    @cached_property
+    def json_lines(self) -> bool:
+        """Is each of the first (at least two) lines a whole JSON value?"""
+        return self.records == len(self.lines[:_JSONL_PROBE]) >= 2
 
 
-def detect(text: str, *, sample_chars: int = DEFAULT_SAMPLE_CHARS) -> ContentType:
-    """The content type of ``text``, decided from its first ``sample_chars`` characters."""
-    sample = text[:sample_chars]
-    head = sample.lstrip()
-    if not head:
-        return ContentType.TEXT
-    lines = _sample_lines(sample, truncated=len(text) > sample_chars)
-    if head[0] in "[{":
-        records = _json_records(lines)
-        if records == len(lines[:_JSONL_PROBE]) >= 2:
-            logs = sum(1 for line in lines[:_JSONL_PROBE] if _JSON_LOG_RECORD.search(line))
-            return ContentType.LOG if logs * 2 >= records else ContentType.JSONL
-        whole_document = records == 0 or len(lines) == 1  # not one value on each of several lines
-        if whole_document and (_JSON_OBJECT_START.match(head) or _JSON_ARRAY_START.match(head)):
-            return ContentType.JSON
-    if _is_html(head):
-        return ContentType.HTML
-    if "@@ -" in sample and _DIFF_HUNK.search(sample) and _DIFF_FILE.search(sample):
-        return ContentType.DIFF
-    if _is_table(lines):
-        return ContentType.TABLE
-    return _by_line_shares(lines)
+Detector = Callable[[Sample], bool]
+# One detector of a content type: (its place in the order, lowest first; the type's name; it).
+Shape = tuple[int, str, Detector]
+
+
+class Router:
+    """Names a text's content type: the first of ``shapes``, by order, whose detector says yes.
+
+    Ties keep the order given. Blank text, or text no detector claims, is plain text (``fallback``).
+    """
+
+    def __init__(self, shapes: Iterable[Shape], fallback: str = ContentType.TEXT) -> None:
+        self.shapes = tuple(sorted(shapes, key=lambda shape: shape[0]))
+        self.fallback = fallback
+
+    def detect(self, text: str, *, sample_chars: int = DEFAULT_SAMPLE_CHARS) -> str:
+        """The content type of ``text``, decided from its first ``sample_chars`` characters."""
+        sample = Sample(text, sample_chars)
+        if not sample.head:
+            return self.fallback
+        for _, name, detector in self.shapes:
+            if detector(sample):
+                return name
+        return self.fallback
+
+
+# The built-in shapes, as ``compressors/content_types.py`` orders them. JSON records come first:
+# one JSON value per line is JSON lines, or a log when at least half of them are log records.
+def is_json_log(sample: Sample) -> bool:
+    """JSON lines at least half of which are structured log records (pino, bunyan, zap)."""
+    if not sample.json_lines:
+        return False
+    probe = sample.lines[:_JSONL_PROBE]
+    return sum(1 for line in probe if _JSON_LOG_RECORD.search(line)) * 2 >= sample.records
+
+
+def is_jsonl(sample: Sample) -> bool:
+    """One JSON value on each line (what ``is_json_log`` leaves)."""
+    return sample.json_lines
+
+
+def is_json(sample: Sample) -> bool:
+    """One JSON document, object or array (not one value on each of several lines)."""
+    head = sample.head
+    if head[:1] not in ("[", "{") or not (sample.records == 0 or len(sample.lines) == 1):
+        return False
+    return bool(_JSON_OBJECT_START.match(head) or _JSON_ARRAY_START.match(head))
+
+
+def is_html(sample: Sample) -> bool:
+    """A page (doctype or <html>, possibly after a short preamble such as curl's meter) or tag soup."""
+    return _is_html(sample.head)
+
+
+def is_diff(sample: Sample) -> bool:
+    """A unified diff: a hunk header and a file header."""
+    text = sample.text
+    return "@@ -" in text and _DIFF_HUNK.search(text) is not None and _DIFF_FILE.search(text) is not None
+
+
+def is_table(sample: Sample) -> bool:
+    """A column-aligned table under an upper-case header (kubectl get, docker ps)."""
+    return _is_table(sample.lines)
+
+
+def is_search(sample: Sample) -> bool:
+    """Mostly grep / ripgrep hits, context lines and headings."""
+    total = len(sample.lines)
+    return _reaches(_search_flags(sample.lines), total, max(2, _SEARCH_SHARE * total))
+
+
+def is_log(sample: Sample) -> bool:
+    """A build, test, install or application log: enough of the lines look like log lines."""
+    total = len(sample.lines)
+    return _reaches((_is_log_line(line) for line in sample.lines), total, max(2, _LOG_SHARE * total))
+
+
+def is_code(sample: Sample) -> bool:
+    """A source file (perhaps behind a Read tool's line numbers): enough source-shaped lines."""
+    total = len(sample.lines)
+    code = (_is_code_line(line, _NUMBERED_CODE_START) for line in sample.lines)
+    return _reaches(code, total, max(2, _CODE_SHARE * total))
 
 
 def table_columns(header: str) -> list[int] | None:
@@ -213,6 +291,8 @@ def fits_columns(line: str, starts: list[int]) -> bool:
 
 def _is_table(lines: list[str]) -> bool:
     """A header line, then rows nearly all of which keep to its column starts."""
+    if not lines:  # blank but for a last line the sample cut
+        return False
     starts = table_columns(lines[0].rstrip())
     rows = lines[1:]
     if starts is None or len(rows) < _TABLE_MIN_ROWS:
@@ -253,22 +333,6 @@ def _is_html(head: str) -> bool:
     if _HTML_DOCUMENT.search(window):
         return True
     return head[0] == "<" and (bool(_HTML_START.search(window)) or len(_HTML_TAG.findall(window)) >= 5)
-
-
-def _by_line_shares(lines: list[str]) -> ContentType:
-    """Search, log or code by which kind of line dominates the sample; prose otherwise."""
-    if not lines:
-        return ContentType.TEXT
-    total = len(lines)
-    if _reaches(_search_flags(lines), total, max(2, _SEARCH_SHARE * total)):
-        return ContentType.SEARCH
-    logs = (_is_log_line(line) for line in lines)
-    if _reaches(logs, total, max(2, _LOG_SHARE * total)):
-        return ContentType.LOG
-    code = (_is_code_line(line, _NUMBERED_CODE_START) for line in lines)
-    if _reaches(code, total, max(2, _CODE_SHARE * total)):
-        return ContentType.CODE
-    return ContentType.TEXT
 
 
 def _reaches(flags: Iterator[bool], total: int, needed: float) -> bool:

@@ -16,7 +16,8 @@ import pytest
 
 from extproc.compress import BodyCompressor
 from extproc.config import Settings, load_settings
-from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
+from extproc.compressors.content_types import ROUTER
+from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy, Routes
 from extproc.pipeline.router import ContentType
 from extproc.server import TrimwireServer, start_server
 from extproc.workers import CompressionWorkers
@@ -126,7 +127,7 @@ class ExplodingCompressor:
 def exploding_compressor(settings: Settings) -> BodyCompressor:
     """A BodyCompressor factory whose pipeline raises on the first released block."""
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    return BodyCompressor(settings, Pipeline(policy, dict.fromkeys(ContentType, [ExplodingCompressor()])))
+    return BodyCompressor(settings, Pipeline(policy, Routes(ROUTER, dict.fromkeys(ContentType, [ExplodingCompressor()]))))
 
 
 class ThreadedServer:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from extproc import BodyCompressor, BodyRequest, BodyResult, Pipeline, Policy, Settings
 from extproc.compressors import JsonCompactor
+from extproc.compressors.content_types import ROUTER
+from extproc.pipeline import Routes
 from extproc.pipeline.router import ContentType
 
 __all__ = ["BLOW_UP", "BREAK", "CRASH", "EXPLODE", "SLEEP", "SLEEP_SECONDS", "STALL", "STALL_ENTERED",
@@ -99,7 +101,7 @@ class ContractBreakingCompressor(BodyCompressor):
 def _build(settings: Settings, compressor: JsonCompactor,
            kind: type[BodyCompressor] = BodyCompressor) -> BodyCompressor:
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    return kind(settings, Pipeline(policy, {ContentType.JSON: [compressor]}, cache_bytes=settings.block_cache_bytes))
+    return kind(settings, Pipeline(policy, Routes(ROUTER, {ContentType.JSON: [compressor]}), cache_bytes=settings.block_cache_bytes))
 
 
 def raising_factory(settings: Settings) -> BodyCompressor:

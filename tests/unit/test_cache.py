@@ -9,6 +9,7 @@ import pytest
 
 from extproc import BodyRequest, Settings, build_compressor, tokens
 from extproc.messages import MessageReader
+from extproc.pipeline import Routes
 from extproc.pipeline.cache import ByteLRU
 from extproc.tokens import TokenCounter
 
@@ -88,7 +89,7 @@ class TestBlockCache:
         assert default.version == other.version  # the policy is not part of a block's result
         from extproc.compressors.logs import LogCompressor
         from extproc.pipeline import BlockInputs, Pipeline
-        tighter = Pipeline(default.policy, {**default.routes, next(iter(default.routes)): [LogCompressor(tail_lines=5)]},
+        tighter = Pipeline(default.policy, Routes(default.router, {**default.routes, next(iter(default.routes)): [LogCompressor(tail_lines=5)]}),
                            cache_bytes=1024)
         assert tighter.version != default.version
         assert default.key(BlockInputs("text", "bash")) != tighter.key(BlockInputs("text", "bash"))

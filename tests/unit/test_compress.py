@@ -262,10 +262,13 @@ class TestNeverMoreTokens:
         """Fewer characters but more tokens is no saving: the block stays, the body is unchanged."""
         from extproc import Pipeline, Policy
         from extproc.compress import BodyCompressor
+        from extproc.compressors.content_types import ROUTER
+        from extproc.pipeline import Routes
         from extproc.pipeline.router import ContentType
 
         settings = Settings(workers=0)
-        pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=0), dict.fromkeys(ContentType, [TokenHeavy()]))
+        routes = Routes(ROUTER, dict.fromkeys(ContentType, [TokenHeavy()]))
+        pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=0), routes)
         compressor = BodyCompressor(settings, pipeline)
         body = {"model": "m", "messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
                                           {"role": "tool", "tool_call_id": "c", "content": "hello world " * 200}]}

@@ -67,12 +67,14 @@ class TestBlockInputs:
         with pytest.raises(dataclasses.FrozenInstanceError):
             BlockInputs("text").text = "other"  # type: ignore[misc]
 
-    def test_content_type_is_detected_from_the_text(self):
-        """The type is a function of the text (so the key holds it), detected again for new text."""
+    def test_content_type_is_the_routers_not_an_input(self):
+        """The router decides the type from the text (so the key holds it through the text); a
+        compressor is not given it, and other text keeps the block's other facts."""
         inputs = BlockInputs('{"a": [1, 2, 3]}', "Bash")
-        assert inputs.content_type is ContentType.JSON
+        router = default_routes().router
+        assert router.detect(inputs.text) is ContentType.JSON and not hasattr(inputs, "content_type")
         log = inputs.with_text(load("pytest_verbose.txt"))
-        assert log.content_type is ContentType.LOG and log.tool_name == "Bash"
+        assert router.detect(log.text) is ContentType.LOG and log.tool_name == "Bash"
 
 
 class TestOneProtocol:

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from extproc import BodyCompressor, BodyRequest, Settings, build_compressor
 from extproc.messages import Checkpoints, MessageReader, Surroundings
-from extproc.pipeline import Pipeline, Policy
+from extproc.compressors.content_types import ROUTER
+from extproc.pipeline import Pipeline, Policy, Routes
 from extproc.pipeline.cache import MessageCache
 from extproc.pipeline.dedup import Dedup
 from extproc.pipeline.guard import Guard
@@ -40,7 +41,7 @@ def only_dedup(margin: float = 3.0, cached: bool = True, reads: bool = True) -> 
     settings = Settings(workers=0)
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
     reader = MessageReader(MessageCache(MB), Checkpoints(MB), Surroundings(MB)) if cached else None
-    return BodyCompressor(settings, Pipeline(policy, {}), reader=reader,
+    return BodyCompressor(settings, Pipeline(policy, Routes(ROUTER, {})), reader=reader,
                           dedup=Dedup(margin=margin, protected_tools=settings.protected_tools, count=TOKENS.count,
                                       guards=policy.guards, reads=reads))
 

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from extproc import Block, Kind
 from extproc.compressors import JsonSampler, default_routes
+from extproc.compressors.content_types import ROUTER, detect
 from extproc.conversation import Conversation
-from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
+from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy, Routes
 from extproc.pipeline.guard import Guard, escaped_trace_lines, protected_lines
-from extproc.pipeline.router import ContentType, detect
+from extproc.pipeline.router import ContentType
 
 from .compressors import load
 
@@ -171,7 +172,7 @@ class TestGuardedPipeline:
     def test_an_output_that_drops_a_protected_line_is_rejected(self):
         """A compressor that cuts the traceback is passed over for the next one, and counted."""
         text = "\n".join(f"line {i}" for i in range(40)) + "\n" + PYTHON
-        routes = dict.fromkeys(ContentType, [FirstLines(), LastLines()])
+        routes = Routes(ROUTER, dict.fromkeys(ContentType, [FirstLines(), LastLines()]))
         guarded = Pipeline(Policy(protected_tools=(), min_block_chars=0), routes)
         budget = Budget()
         out, by = guarded._run_compressors(BlockInputs(text, guarded=True), {}, budget)
@@ -181,7 +182,7 @@ class TestGuardedPipeline:
     def test_no_compressor_keeping_the_lines_leaves_the_block_whole(self):
         """When every output drops a protected line the block is sent as it was."""
         text = PYTHON + "\n" + "\n".join(f"line {i}" for i in range(40))
-        routes = dict.fromkeys(ContentType, [FirstLines()])
+        routes = Routes(ROUTER, dict.fromkeys(ContentType, [FirstLines()]))
         conv = Conversation(format="test", model=None)
         conv.blocks.append(Block(kind=Kind.TOOL_RESULT, role="tool", text=text, message_index=0, is_error=True,
                                  path=("x",)))

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from extproc.compressors import JsonCompactor
+from extproc.compressors.content_types import detect
 from extproc.pipeline import BlockInputs
+from extproc.pipeline.router import ContentType
 
 from .bodies import SEARCH_RESULTS, TEST_REPORT
 
@@ -71,16 +73,16 @@ class TestJsonCompactor:
         text = "[ " * 50_000 + "] " * 50_000
         assert compactor.compress(text) is None
 
-    @pytest.mark.parametrize(("text", "applies"), [
+    @pytest.mark.parametrize(("text", "routed"), [
         ("{\n  \"a\": 1\n}", True),
         ("\n\n   [1, 2]", True),
         ("Found 3 results:\n{...}", False),
         ("", False),
-        (" " * 80 + "{}", False),
+        (" " * 80 + "{}", True),
     ])
-    def test_applies_only_to_json_looking_text(self, compactor, text, applies):
-        """The cheap check looks for an opening brace or bracket near the start."""
-        assert compactor.applies(block(text)) is applies
+    def test_routed_json_looking_text(self, compactor, text, routed):
+        """The router sends text opening with a JSON value here; the compressor does not ask again."""
+        assert (detect(text) is ContentType.JSON) is routed and compactor.applies(block(text))
 
 
 class TestJsonStreams:

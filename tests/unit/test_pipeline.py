@@ -8,8 +8,9 @@ import pytest
 
 from extproc import Block, Conversation, Kind, Pipeline, Policy
 from extproc.compressors import default_routes
-from extproc.pipeline import BlockInputs, Budget, router
-from extproc.pipeline.router import ContentType, content_type
+from extproc.compressors.content_types import ROUTER
+from extproc.pipeline import BlockInputs, Budget, Routes, router
+from extproc.pipeline.router import ContentType
 
 from .bodies import apply
 from .compressors import load
@@ -80,9 +81,9 @@ class Longer:
 OPEN = Policy(protected_tools=(), min_block_chars=0)
 
 
-def everywhere(*compressors) -> dict:
+def everywhere(*compressors) -> Routes:
     """Routes that offer every content type to ``compressors``."""
-    return dict.fromkeys(ContentType, list(compressors))
+    return Routes(ROUTER, dict.fromkeys(ContentType, list(compressors)))
 
 
 class TestConversation:
@@ -171,14 +172,14 @@ class TestRouting:
                  ContentType.TABLE: load("kubectl_get_pods.txt"),
                  ContentType.CODE: CODE, ContentType.TEXT: PROSE, ContentType.JSONL: JSONL}
         conv = conversation(*texts.values())
-        Pipeline(OPEN, {kind: [recorder] for kind, recorder in recorders.items()}).run(conv, {})
+        Pipeline(OPEN, Routes(ROUTER, {kind: [recorder] for kind, recorder in recorders.items()})).run(conv, {})
         assert {kind: recorders[kind].seen for kind in texts} == {kind: [text] for kind, text in texts.items()}
 
     def test_content_is_detected_once_per_block(self, monkeypatch):
-        """The router classifies each released block once, though compressors ask in applies too."""
+        """The router classifies each released block once; no compressor asks again."""
         calls: list[int] = []
-        detect = router.detect
-        monkeypatch.setattr(router, "detect", lambda text, **kw: calls.append(len(text)) or detect(text, **kw))
+        sample = router.Sample
+        monkeypatch.setattr(router, "Sample", lambda text, *a: calls.append(len(text)) or sample(text, *a))
         conv = conversation(load("pytest_verbose.txt"), load("grep_rn.txt"), CODE)
         Pipeline(OPEN, default_routes()).run(conv, {})
         assert len(calls) == 3 and [c.by for c in conv.changes] == ["logs", "search"]

@@ -26,7 +26,6 @@ from pathlib import Path
 from ...config import KompressSettings
 from ...errors import KompressUnavailable
 from ...pipeline.contract import BlockInputs, Budget
-from ...pipeline.router import ContentType
 from .batcher import Batcher
 from .model import ScoringModel, load_model
 from .words import ProseText, chunk_words, looks_like_prose, split_prose
@@ -59,8 +58,7 @@ class ProseEntry:
     min_chars: int
 
     def applies(self, block: BlockInputs) -> bool:
-        return (block.content_type is ContentType.TEXT and len(block.text) >= self.min_chars
-                and looks_like_prose(block.text))
+        return len(block.text) >= self.min_chars and looks_like_prose(block.text)
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress_within(block.text, budget)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from extproc.compressors.content_types import detect
 from extproc.compressors.diff import DiffCompressor
 
 from . import block, content_lines, is_subsequence, load
@@ -126,10 +127,10 @@ class TestDiffCompressor:
                 " a\n b\n-c\n+C\n d\n e\n")
         assert diff.compress(text) is None
 
-    def test_applies_only_to_diffs(self, diff):
-        """A diff applies; a search result does not."""
-        assert diff.applies(block(load("git_diff.txt")))
-        assert not diff.applies(block(load("grep_rn.txt")))
+    def test_routed_only_diffs(self, diff):
+        """The router sends a diff here, not a search result; the compressor does not ask again."""
+        assert detect(load("git_diff.txt")) == "diff" and diff.applies(block(load("git_diff.txt")))
+        assert detect(load("grep_rn.txt")) != "diff"
 
     def test_deterministic(self, diff):
         """The same text gives the same bytes every time."""

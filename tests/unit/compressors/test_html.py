@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from extproc.compressors.content_types import detect
 from extproc.compressors.html import AVAILABLE, HtmlCompressor
 
 from . import block, load
@@ -102,11 +103,10 @@ class TestHtmlCompressor:
         assert html.compress(text) is None
         assert not html.applies(block(text))
 
-    def test_applies_only_to_html(self, html):
-        """A docs page applies; a diff or a log does not."""
-        assert html.applies(block(load("docs_page.html")))
-        assert not html.applies(block(load("git_diff.txt")))
-        assert not html.applies(block(load("pytest_verbose.txt")))
+    def test_routed_only_html(self, html):
+        """The router sends a docs page here, not a diff or a log."""
+        assert detect(load("docs_page.html")) == "html" and html.applies(block(load("docs_page.html")))
+        assert detect(load("git_diff.txt")) != "html" and detect(load("pytest_verbose.txt")) != "html"
 
     def test_deterministic(self, html):
         """The same page gives the same bytes every time."""

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from extproc.compressors.content_types import detect
 from extproc.compressors.logs import LogCompressor
 
 from . import MARKER, block, content_lines, is_subsequence, load
@@ -170,11 +171,10 @@ class TestLogCompressor:
         text = "\n".join(f"src/m{i}.c:{i}:1: error: unknown type name 'T{i}'" for i in range(80))
         assert logs.compress(text) is None
 
-    def test_applies_only_to_logs(self, logs):
-        """Logs apply; a grep result or a JSON document does not."""
-        assert logs.applies(block(load("pytest_verbose.txt")))
-        assert not logs.applies(block(load("grep_rn.txt")))
-        assert not logs.applies(block(load("github_issues.json")))
+    def test_routed_only_logs(self, logs):
+        """The router sends a log here, not a grep result or a JSON document."""
+        assert detect(load("pytest_verbose.txt")) == "log" and logs.applies(block(load("pytest_verbose.txt")))
+        assert detect(load("grep_rn.txt")) != "log" and detect(load("github_issues.json")) != "log"
 
     def test_deterministic(self, logs):
         """The same text gives the same bytes every time."""

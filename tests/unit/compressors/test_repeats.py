@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from extproc.compressors.content_types import default_routes, detect
 from extproc.compressors.logs import LogCompressor
 from extproc.compressors.repeats import RepeatFolder, similar_runs, template
-from extproc.pipeline.router import ContentType, detect
+from extproc.pipeline.router import ContentType
 
 from . import block, is_subsequence
 
@@ -66,9 +67,10 @@ class TestRepeatFolder:
         text = "\n".join(f"pod api-{index} Running 0 restarts" for index in range(20))
         assert RepeatFolder().compress(text) is None
 
-    def test_only_plain_text_applies(self):
-        """The folder is offered plain text only; logs fold similar lines inside the log compressor."""
-        assert not RepeatFolder().applies(block("def f():\n    return 1\n" * 10))
+    def test_only_plain_text_is_routed_here(self):
+        """The folder is offered plain text only (code is not); logs fold similar lines themselves."""
+        assert detect("def f():\n    return 1\n" * 10) is ContentType.CODE
+        assert "repeats" not in [c.name for c in default_routes().get(ContentType.CODE, ())]
 
 
 class TestLogCompressorFolds:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from extproc.pipeline.router import ContentType, detect
+from extproc.compressors.content_types import detect
+from extproc.pipeline.router import ContentType
 
 from . import load
 

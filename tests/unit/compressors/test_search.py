@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from extproc.compressors.content_types import detect
 from extproc.compressors.search import SearchCompressor
 
 from . import block, content_lines, is_subsequence, load
@@ -123,10 +124,10 @@ class TestSearchCompressor:
         assert search.compress(load("grep_context.txt")) is None
         assert search.compress("src/a.py:1:import os\nsrc/b.py:2:import os\n") is None
 
-    def test_applies_only_to_search_output(self, search):
-        """grep output applies; a log does not."""
-        assert search.applies(block(load("grep_rn.txt")))
-        assert not search.applies(block(load("cargo_build.txt")))
+    def test_routed_only_search_output(self, search):
+        """The router sends grep output here, not a log; the compressor does not ask again."""
+        assert detect(load("grep_rn.txt")) == "search" and search.applies(block(load("grep_rn.txt")))
+        assert detect(load("cargo_build.txt")) != "search"
 
     def test_deterministic(self, search):
         """The same text gives the same bytes every time."""

@@ -16,12 +16,13 @@ import pytest
 
 from extproc.compress import BodyCompressor, BodyRequest
 from extproc.compressors import default_routes
+from extproc.compressors.content_types import detect
 from extproc.compressors.kompress import Kompress, load_kompress
 from extproc.compressors.kompress.rules import must_keep
 from extproc.compressors.kompress.words import looks_like_prose, split_prose
 from extproc.config import KompressSettings, Settings
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
-from extproc.pipeline.router import ContentType, detect
+from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -10,8 +10,10 @@ from pathlib import Path
 from extproc.config import KompressSettings, Settings
 from extproc.compress import BodyCompressor, BodyRequest
 from extproc.compressors import default_routes
+from extproc.compressors.content_types import detect
 from extproc.compressors.kompress import Kompress, load_kompress
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
+from extproc.pipeline.router import ContentType
 
 from .conftest import PROSE
 
@@ -115,10 +117,10 @@ class TestKompress:
         assert kompress.compress_within(PROSE, budget) is None and budget.events["kompress_error"] == 1
 
     def test_applies_to_prose_only(self, kompress):
-        """Prose tool output applies; listings, JSON and short text do not."""
+        """Prose tool output applies; listings and short text do not; JSON is never routed here."""
         assert kompress.applies(block(PROSE))
         assert not kompress.applies(block(LISTING))
-        assert not kompress.applies(block(json.dumps({"text": PROSE})))
+        assert detect(json.dumps({"text": PROSE})) is ContentType.JSON
         assert not kompress.applies(block("The pods restarted after the change went out."))
 
 
