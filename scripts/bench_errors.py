@@ -94,7 +94,7 @@ def inner_guard(text: str) -> tuple[str, Guard]:
     envelope = open_envelope(text)
     inner = text if envelope is None else envelope.inner
     kind = detect(inner)
-    return kind.value, Guard(inner, is_html=kind is ContentType.HTML)
+    return str(kind), Guard(inner, is_html=kind == ContentType.HTML)
 
 
 def kept(guard: Guard, text: str, out: str) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 
 
@@ -30,7 +30,7 @@ _LOG_SHARE = 0.25
 _CODE_SHARE = 0.3
 
 
-class ContentType(str, Enum):
+class ContentType(StrEnum):
     """The names of the built-in content types; a type declared later is named by a plain string."""
 
     JSON = "json"        # one JSON document (object or array)
