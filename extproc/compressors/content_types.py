@@ -26,6 +26,7 @@ from .diff import DiffCompressor
 from .html import HtmlCompressor
 from .json_compact import JsonCompactor
 from .json_lossy import JsonSampler
+from .kube_describe import DescribeCompressor, is_kube_describe
 from .logs import LogCompressor
 from .repeats import RepeatFolder
 from .search import SearchCompressor
@@ -66,6 +67,8 @@ CONTENT_TYPES: tuple[ContentKind, ...] = (
     # The page's main text goes on to the prose compressors (HtmlCompressor.then).
     ContentKind(ContentType.HTML, 20, is_html, lambda _: [HtmlCompressor()]),
     ContentKind(ContentType.DIFF, 30, is_diff, lambda _: [DiffCompressor()]),
+    # kubectl describe: fields kept, long label lists, tables and Normal events folded.
+    ContentKind("kube_describe", 35, is_kube_describe, lambda _: [DescribeCompressor()]),
     ContentKind(ContentType.TABLE, 40, is_table, lambda _: [TableCompressor()]),
     ContentKind(ContentType.SEARCH, 50, is_search, lambda _: [SearchCompressor()]),
     ContentKind(ContentType.LOG, 60, is_log, lambda _: [LogCompressor()], more_shapes=((10, is_json_log),)),

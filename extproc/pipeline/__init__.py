@@ -229,8 +229,8 @@ def config_version(routes: Mapping[str, Sequence[Compressor]]) -> str:
     A compressor's settings are its public attributes; ``_private`` ones (a model session, a
     batcher) are run-time machinery and would make the version differ per process.
     """
-    parts = [f"{str.__str__(kind)}=" + ";".join(f"{c.name}{_settings(c)!r}" for c in compressors)
-             for kind, compressors in sorted(routes.items(), key=lambda item: str.__str__(item[0]))]
+    parts = [f"{kind}=" + ";".join(f"{c.name}{_settings(c)!r}" for c in compressors)
+             for kind, compressors in sorted(routes.items())]
     return digest(_CACHE_SCHEMA, *parts).hex()
 
 

@@ -205,7 +205,8 @@ class TestRouting:
         names = {kind: [compressor.name for compressor in routes[kind]] for kind in routes}
         assert names == {ContentType.JSON: ["json_sampler", "json_compact"], ContentType.LOG: ["logs"],
                          ContentType.SEARCH: ["search"], ContentType.DIFF: ["diff"], ContentType.HTML: ["html"],
-                         ContentType.TABLE: ["table"], ContentType.TEXT: ["repeats"]}
+                         ContentType.TABLE: ["table"], ContentType.TEXT: ["repeats"],
+                         "kube_describe": ["kube_describe"]}
 
 
 class TestPerRequestOptions:

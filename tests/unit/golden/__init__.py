@@ -26,6 +26,7 @@ from pathlib import Path
 from extproc.compressors import (DiffCompressor, HtmlCompressor, JsonCompactor, JsonSampler, LogCompressor,
                                  RepeatFolder, SearchCompressor, TableCompressor)
 from extproc.compressors.kompress import load_kompress
+from extproc.compressors.kube_describe import DescribeCompressor
 from extproc.config import KompressSettings
 from extproc.pipeline import _CACHE_SCHEMA, BlockInputs, Budget, Compressor, config_version
 from extproc.pipeline.router import ContentType
@@ -87,6 +88,8 @@ CASES = (
     Case("table", TableCompressor, "table.txt"),
     Case("table_focused", TableCompressor, "table.txt", ("worker-1c01-d13q",)),
     Case("repeats", RepeatFolder, "repeats.txt"),
+    Case("kube_describe", DescribeCompressor, "kube_describe.txt"),
+    Case("kube_describe_focused", DescribeCompressor, "kube_describe.txt", ("tier=backend", "backend")),
     Case("kompress", _kompress, "kompress.txt"),
 )
 
