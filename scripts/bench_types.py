@@ -14,7 +14,6 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +23,7 @@ from extproc.compressors import default_routes  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from extproc.conversation import Block, Kind  # noqa: E402
 from extproc.formats import parse_body  # noqa: E402
-from extproc.pipeline import Budget, Pipeline, Policy  # noqa: E402
+from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy  # noqa: E402
 from extproc.pipeline.envelope import open_envelope  # noqa: E402
 from extproc.tokens import TokenCounter  # noqa: E402
 
@@ -58,8 +57,8 @@ def main() -> None:
         kind = str(pipeline.router.detect(block.text if envelope is None else envelope.inner))
         if args.type and kind != args.type:
             continue
-        guarded = policy.guards(block)
-        outcome = pipeline._run_compressors(replace(block, content_type=None), {}, Budget(), guarded)
+        inputs = BlockInputs(block.text, block.tool_name, guarded=policy.guards(block))
+        outcome = pipeline._run_compressors(inputs, {}, Budget())
         out = outcome[0] if outcome else block.text
         row = totals[kind]
         for index, value in enumerate((1, len(block.text), len(out), tokens.count(block.text), tokens.count(out))):

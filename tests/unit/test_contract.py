@@ -9,7 +9,8 @@ import pytest
 from extproc import Block, Conversation, Kind, Pipeline, Policy
 from extproc.compressors import default_routes
 from extproc.compressors.kompress import ProseEntry
-from extproc.pipeline import BlockInputs, Budget
+from extproc.compressors.content_types import ROUTER
+from extproc.pipeline import BlockInputs, Budget, Routes
 from extproc.pipeline.router import ContentType
 
 from .compressors import load
@@ -48,7 +49,8 @@ class TestBlockInputs:
         witness = Witness()
         text = load("pytest_verbose.txt")
         conv = released(text, tool_name="Bash", focus=("test_serialize_order_1",), is_error=True)
-        Pipeline(Policy(protected_tools=(), min_block_chars=0), dict.fromkeys(ContentType, [witness])).run(conv, {})
+        routes = Routes(ROUTER, dict.fromkeys(ContentType, [witness]))
+        Pipeline(Policy(protected_tools=(), min_block_chars=0), routes).run(conv, {})
         assert witness.given == [BlockInputs(text, "Bash", ("test_serialize_order_1",), True)] * 2
         assert all(type(given) is BlockInputs for given in witness.given)
         assert not hasattr(witness.given[0], "message_index")
