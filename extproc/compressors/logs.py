@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
 from ..pipeline.guard import protected_lines
-from ..pipeline.router import line_matches, line_rule
+from ..pipeline.shapes import line_matches, line_rule
 from .repeats import SIMILAR, similar_runs
 
 __all__ = [

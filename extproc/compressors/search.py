@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
-from ..pipeline.router import SEARCH_HIT
+from ..pipeline.shapes import SEARCH_HIT
 
 __all__ = [
     "SearchCompressor", "DEFAULT_MAX_FILES", "DEFAULT_MAX_MATCHES_PER_FILE", "DEFAULT_MAX_TOTAL_MATCHES",

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
-from ..pipeline.router import fits_columns, table_columns
+from ..pipeline.shapes import fits_columns, table_columns
 from ._json_signals import RawNumber, flagged_items
 
 __all__ = ["TableCompressor", "DEFAULT_MAX_ROWS", "DEFAULT_HEAD_ROWS", "DEFAULT_TAIL_ROWS", "DEFAULT_MAX_FLAGGED",

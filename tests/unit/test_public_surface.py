@@ -30,7 +30,8 @@ class TestPublicSurface:
 
     @pytest.mark.parametrize("module", [
         "codec", "compress", "config", "conversation", "envoy", "errors", "formats", "metrics",
-        "pipeline", "pipeline.age", "pipeline.policy", "pipeline.router", "compressors", "compressors.json_compact",
+        "pipeline", "pipeline.age", "pipeline.policy", "pipeline.router", "pipeline.shapes", "compressors",
+        "compressors.content_types", "compressors.json_compact",
         "tokens",
     ])
     def test_module_all_names_resolve(self, module):

@@ -1,4 +1,4 @@
-"""The router's split line rules (anchored shapes matched at the start, the rest searched only when
+"""The shapes' split line rules (anchored shapes matched at the start, the rest searched only when
 a substring they need is there) classify every line exactly as the single searched rule they
 replaced. The reference rules below are those originals, kept here as the specification. The log
 compressor's fast signal test is held to its own rule the same way."""
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from extproc.compressors import logs
-from extproc.pipeline import router
+from extproc.pipeline import shapes
 
 from . import FIXTURES
 
@@ -78,14 +78,14 @@ lines = st.lists(pieces | st.text(max_size=6), max_size=8).map("".join)
 @given(line=lines)
 def test_log_rule_matches_the_reference(line):
     """A generated line is a log line for the split rule exactly when the reference rule finds one."""
-    assert router._is_log_line(line) == reference_log_line(line)
+    assert shapes._is_log_line(line) == reference_log_line(line)
 
 
 @PROPERTY
 @given(line=lines)
 def test_code_rule_matches_the_reference(line):
     """A generated line is a code line for the split rule exactly when the reference rule finds one."""
-    assert router._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line))
+    assert shapes._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line))
 
 
 @PROPERTY
@@ -94,15 +94,15 @@ def test_numbered_code_rule_reads_past_the_line_number(line):
     """Behind a Read tool's or cat -n's line number, a line is code exactly when the reference rule
     finds code in what follows the number."""
     unnumbered = REFERENCE_NUMBER.sub("", line, count=1)
-    assert router._is_code_line(line, router._NUMBERED_CODE_START) == bool(REFERENCE_CODE_LINE.search(unnumbered))
+    assert shapes._is_code_line(line, shapes._NUMBERED_CODE_START) == bool(REFERENCE_CODE_LINE.search(unnumbered))
 
 
 def test_fixture_lines_match_the_reference():
     """Every line of every fixture is classified as the reference rules classify it."""
     for path in FIXTURES.iterdir():
         for line in path.read_text(encoding="utf-8").split("\n"):
-            assert router._is_log_line(line) == reference_log_line(line), (path.name, line)
-            assert router._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line)), (path.name, line)
+            assert shapes._is_log_line(line) == reference_log_line(line), (path.name, line)
+            assert shapes._is_code_line(line) == bool(REFERENCE_CODE_LINE.search(line)), (path.name, line)
 
 
 signal_pieces = st.sampled_from([
@@ -117,10 +117,10 @@ signal_lines = st.lists(signal_pieces | st.text(max_size=5), max_size=8).map("".
 def test_log_signal_fast_path_matches_the_rule(line):
     """The log compressor's signal test (lower-case search for ASCII lines) answers as its
     case-blind rule does, for ASCII and non-ASCII lines alike."""
-    assert logs._is_signal(line) == router.line_matches(logs._SIGNAL_LINE, line, line.lower())
+    assert logs._is_signal(line) == shapes.line_matches(logs._SIGNAL_LINE, line, line.lower())
 
 
 def test_log_signal_fast_path_on_fixture_lines():
     for path in FIXTURES.iterdir():
         for line in path.read_text(encoding="utf-8").split("\n"):
-            assert logs._is_signal(line) == router.line_matches(logs._SIGNAL_LINE, line, line.lower()), line
+            assert logs._is_signal(line) == shapes.line_matches(logs._SIGNAL_LINE, line, line.lower()), line
