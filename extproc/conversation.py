@@ -77,8 +77,6 @@ class Block:
     call: ToolCall | None = field(default=None, repr=False)
     # A tool result's question's terms (``pipeline.focus``); the call's are added when compressed.
     focus: tuple[str, ...] = field(default=(), repr=False)
-    # Remembered by ``pipeline.router.content_type`` so a block is classified once.
-    content_type: str | None = field(default=None, repr=False)
     # Where the string sits in the body (keys and indices from the root); None: read-only.
     path: Path | None = field(default=None, repr=False)
     # The exit status a tool result's wrapper reports (Codex's "Process exited with code N",
