@@ -55,6 +55,7 @@ class ContentKind:
     more_shapes: tuple[tuple[int, Detector], ...] = ()
 
     def shapes(self) -> list[Shape]:
+        """The router's (order, type, detector) triples for this type."""
         own = [] if self.detector is None else [(self.order, self.name, self.detector)]
         return own + [(order, self.name, detector) for order, detector in self.more_shapes]
 
