@@ -49,7 +49,7 @@ def main() -> None:
     settings = load_settings(env={})
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars,
                     compress_errors=settings.compress_errors)
-    pipeline = Pipeline(policy, default_routes(settings))
+    pipeline = Pipeline(policy, default_routes())
     tokens = TokenCounter()
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for block in released_blocks(args.corpus, policy):
