@@ -13,8 +13,8 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from . import codec, rawjson
-from .compressors.kompress import KompressStatus
 from .config import Settings
+from .cpus import cpu_share
 from .conversation import Change, Kind
 from .errors import BodyTooLarge, PassThrough, UnsupportedBody
 from .formats import adapter_for
@@ -24,6 +24,7 @@ from .outcomes import RequestOutcome
 from .pipeline.cache import ItemOutcome, MessageCache
 from .pipeline.dedup import Dedup
 from .pipeline.lines import LineIndex, Source
+from .status import KompressStatus
 from .tokens import TokenCounter
 
 __all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "dump_body", "inference_deadline"]
@@ -333,10 +334,8 @@ def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> Body
     from .compressors import default_routes
     from .compressors.kompress import Kompress, load_kompress
     from .compressors.kompress.lazy import LazyKompress
-    from .workers import usable_cpus
 
-    processes = usable_cpus() if settings.workers < 0 else settings.workers
-    threads = settings.kompress.threads or max(1, usable_cpus() // max(1, processes))
+    threads = cpu_share(settings).threads
     kompress: Kompress | LazyKompress | None
     if lazy_kompress and settings.kompress.enabled:
         kompress = LazyKompress(settings.kompress, threads=threads)

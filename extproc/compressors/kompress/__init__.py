@@ -20,13 +20,13 @@ import hashlib
 import math
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ...config import KompressSettings
 from ...errors import KompressUnavailable
 from ...pipeline.contract import BlockInputs, Budget
 from ...pipeline.router import ContentType
+from ...status import KompressStatus
 from .batcher import Batcher
 from .model import ScoringModel, load_model
 from .words import ProseText, chunk_words, looks_like_prose, split_prose
@@ -35,18 +35,6 @@ __all__ = ["Kompress", "KompressStatus", "ProseEntry", "load_kompress"]
 
 _SCORE_DIGITS = 3
 _NO_DEADLINE_S = 60.0       # direct calls (trimwire compress, benchmarks) without a request deadline
-
-
-@dataclass(frozen=True)
-class KompressStatus:
-    """What a compression process made of its Kompress settings, for logs, metrics and readiness."""
-
-    available: bool
-    model: str = ""
-    provider: str = ""
-    reason: str = ""        # when not available: disabled | missing | corrupt | no_gpu | not_installed
-    detail: str = ""
-    max_batch: int = 0      # chunks per inference call (1 for a model whose scores depend on the batch)
 
 
 class ProseEntry:
