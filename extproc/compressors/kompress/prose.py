@@ -4,6 +4,7 @@ the pipeline asks of it; ``Kompress``, the model opened; ``load_kompress``, whic
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import threading
@@ -137,14 +138,16 @@ def load_kompress(settings: KompressSettings, *, threads: int) -> tuple[Kompress
     """
     if not settings.enabled:
         return None, KompressStatus(False, reason="disabled", detail="kompress.enabled is false")
+    # the session runs ``threads``; the setting only chose it (``cpus.CpuShare.settle`` fills it in)
+    key = (dataclasses.replace(settings, threads=0), threads)
     with _LOADED_LOCK:
-        loaded = _LOADED.get((settings, threads))
+        loaded = _LOADED.get(key)
         if loaded is None:
             try:
                 model = load_model(settings, threads=threads)
             except KompressUnavailable as exc:
                 return None, KompressStatus(False, reason=exc.reason, detail=exc.detail)
-            loaded = _LOADED[(settings, threads)] = Kompress(settings, model, _file_digest(model.info.path))
+            loaded = _LOADED[key] = Kompress(settings, model, _file_digest(model.info.path))
     info = loaded._model.info
     return loaded, KompressStatus(True, model=info.name, provider=info.provider, max_batch=loaded.max_batch)
 
