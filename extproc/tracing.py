@@ -31,8 +31,8 @@ from .metrics import sanitise
 from .outcomes import RequestOutcome
 
 if TYPE_CHECKING:
-    from .config import Settings
     from .compress import BodyResult
+    from .config import Settings
     from .metrics import Metrics
 
 __all__ = ["RequestTracer", "start_tracing", "TRACE_HEADERS", "SPAN_NAME"]
@@ -50,7 +50,7 @@ class RequestContext(Protocol):
     request_id: str
     path: str
     format: str | None
-    outcome: str
+    outcome: RequestOutcome
     reason: str
     result: BodyResult | None
     started: float
