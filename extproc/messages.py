@@ -29,9 +29,10 @@ from .conversation import Conversation, ToolCall
 from .formats import Adapter
 from .pipeline.cache import ByteLRU, CacheStats, ItemOutcome, MessageCache, message_key
 from .pipeline.focus import question
+from .pipeline.lines import LineIndex
 from .rawjson import Document, Span
 
-__all__ = ["Body", "Checkpoints", "Item", "MessageReader", "Surroundings"]
+__all__ = ["Body", "Checkpoints", "Edit", "Item", "MessageReader", "Surroundings", "Totals"]
 
 # Members shorter than this are parsed about as fast as they are looked up.
 SURROUNDINGS_MIN_CHARS = 2048
@@ -40,6 +41,30 @@ _CANDIDATES = 4            # members kept per probe (system prompts of one agent
 _KEPT_STARTS = ("{", "[", '"')  # objects, arrays, strings: their text ends where their value does
 _KEY_CHARS = 4096          # of each of its first two messages, in a conversation's checkpoint key
 _MAX_NAMES = 256           # member names remembered as ever kept (``Surroundings.find``)
+
+
+# A string written over the body's: its (start, end) in the body's UTF-8 bytes, its new JSON
+# (UTF-8), the compressor that made it.
+Edit = tuple[int, int, bytes, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A body's messages summed: their tokens, the tokens their edits save, the edits (byte spans
+    in the body). Kept with the conversation's checkpoint, where the next turn starts from them."""
+
+    tokens_before: int
+    saved: int
+    edits: tuple[Edit, ...]
+    # dedup's line index of every message as it went out, and how many sources of it are theirs
+    index: LineIndex | None = None
+    version: int = 0
+    sources: int = 0                  # of the index, how many are the body's (all, when taken over)
+
+    @property
+    def held_bytes(self) -> int:
+        """What the line index holds: a checkpoint keeping these totals counts it."""
+        return self.index.bytes if self.index is not None else 0
 
 
 @dataclass(slots=True)
@@ -71,9 +96,9 @@ class Body:
     calls: dict[str, ToolCall] = field(default_factory=dict)  # every call in the body, by id
     # When the first ``reused`` items are all of the previous request's: what the caller summed
     # over them then (``MessageReader.remember``'s ``totals``), so a turn need not walk its history.
-    prior: Any = None
+    prior: Totals | None = None
     # The conversation's checkpoint's totals whenever some first items came from it (``reused``).
-    resumed: Any = None
+    resumed: Totals | None = None
 
     @property
     def unsummed(self) -> list[Item]:
@@ -89,7 +114,7 @@ class _Checkpoint:
     items: list[Item]
     calls: dict[str, ToolCall]        # the body's, never changed after: the next body copies them
     names: dict[str, str | None]
-    totals: Any                       # what the caller summed over all the items
+    totals: Totals | None             # what the caller summed over all the items
 
 
 class Checkpoints:
@@ -105,11 +130,11 @@ class Checkpoints:
     def get(self, key: bytes) -> _Checkpoint | None:
         return self._lru.get(key)
 
-    def put(self, key: bytes, body: Body, totals: Any = None) -> None:
+    def put(self, key: bytes, body: Body, totals: Totals | None = None) -> None:
         values = body.doc.body[body.doc.items_key]
         checkpoint = _Checkpoint(body.plain, values, body.doc.items, body.items, body.calls, body.names, totals)
         # the parsed messages kept with it take a few times their text; dedup's line index its own
-        self._lru.put(key, checkpoint, 4 * len(body.plain) + getattr(totals, "held_bytes", 0))
+        self._lru.put(key, checkpoint, 4 * len(body.plain) + (totals.held_bytes if totals is not None else 0))
 
     def clear(self) -> None:
         self._lru.clear()
@@ -284,7 +309,7 @@ class MessageReader:
             body.items.append(entry)
             position, byte_position = end, byte_end
 
-    def remember(self, body: Body, totals: Any = None) -> None:
+    def remember(self, body: Body, totals: Totals | None = None) -> None:
         """Keep what the messages read now came to, and the body for the conversation's next one,
         with ``totals``: what the caller summed over all its items (the next body's ``prior``)."""
         for item in body.items[body.reused:]:

@@ -10,12 +10,9 @@ import hashlib
 import re
 import threading
 
-from typing import TYPE_CHECKING
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-if TYPE_CHECKING:
-    from .compressors.kompress import KompressStatus
+from .status import KompressStatus
 
 __all__ = ["Metrics", "LabelGuard", "AMBIGUOUS_LABEL", "OVERFLOW_LABEL", "UNKNOWN_LABEL"]
 
@@ -141,7 +138,7 @@ class Metrics:
                                          "but cannot run, by reason (not_installed, unsupported_protocol).",
                                          ["reason"], registry=r)
 
-    def kompress_status(self, status: "KompressStatus") -> None:
+    def kompress_status(self, status: KompressStatus) -> None:
         """Record what the workers made of Kompress at start-up."""
         if status.available:
             self.kompress_model.labels(status.model, status.provider).set(1)

@@ -24,16 +24,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .logs import get_logger
 from .metrics import sanitise
 from .outcomes import RequestOutcome
 
 if TYPE_CHECKING:
+    from .compress import BodyResult
     from .config import Settings
     from .metrics import Metrics
-    from .processor import RequestContext
 
 __all__ = ["RequestTracer", "start_tracing", "TRACE_HEADERS", "SPAN_NAME"]
 
@@ -41,6 +41,21 @@ TRACE_HEADERS = ("traceparent", "tracestate")   # W3C trace context, read from t
 SPAN_NAME = "trimwire.request"
 _PROTOCOLS = ("http/protobuf", "grpc")
 log = get_logger("trimwire.tracing")
+
+
+class RequestContext(Protocol):
+    """What a span is made of: the fields of ``processor.RequestContext`` it reads (a protocol
+    here, so tracing, which the processor imports, never imports the processor)."""
+
+    request_id: str
+    path: str
+    format: str | None
+    outcome: RequestOutcome
+    reason: str
+    result: BodyResult | None
+    started: float
+    elapsed_ms: float
+    trace_headers: dict[str, str] | None
 
 
 class RequestTracer:

@@ -37,11 +37,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from .compress import BodyCompressor, BodyRequest, BodyResult, build_compressor
-from .compressors.kompress import KompressStatus
 from .config import Settings
-from .cpus import usable_cpus
+from .cpus import cpu_share, usable_cpus
 from .errors import ConfigError
 from .logs import get_logger
+from .status import KompressStatus
 from .worker_process import CANCEL_SIGNAL, Frames, StartFailed, send, worker_main
 
 __all__ = ["CompressionWorkers", "usable_cpus", "KILL_AFTER_S"]
@@ -185,9 +185,11 @@ class CompressionWorkers:
     """
 
     def __init__(self, settings: Settings, factory: Factory = build_compressor) -> None:
-        self.settings = settings
+        # the CPUs are shared out here, once: each worker is built from settings that say its share
+        share = cpu_share(settings)
+        self.settings = settings = share.settle(settings)
         self.factory = factory
-        self.processes = usable_cpus() if settings.workers < 0 else settings.workers
+        self.processes = share.processes
         self._inline: BodyCompressor | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._all: list[_Worker] = []

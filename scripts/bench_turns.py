@@ -90,7 +90,7 @@ def replay(bodies: list[bytes], fmt: str, reuse: bool) -> tuple[list[float], dic
     """Seconds per turn from turn 6 on, and mean seconds per turn by stage."""
     compressor = build_compressor(load_settings(env={}, workers=0))
     if not reuse:
-        compressor.reader.surroundings = None
+        compressor.history.reader.surroundings = None
     seconds, stages = [], {}
     for raw in bodies:
         started = time.perf_counter()

@@ -6,13 +6,9 @@ has its output pinned in ``tests/unit/golden/``; to add one, or a type, see the 
 content type or a compressor".
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-from .diff import DiffCompressor
-from . import html
+from .availability import Unavailable, unavailable_compressors
 from .content_types import CONTENT_TYPES, ContentKind, default_routes
+from .diff import DiffCompressor
 from .html import HtmlCompressor
 from .json_compact import JsonCompactor
 from .json_lossy import JsonSampler
@@ -26,21 +22,3 @@ __all__ = [
     "LogCompressor", "RepeatFolder", "SearchCompressor", "TableCompressor", "Unavailable", "default_routes",
     "unavailable_compressors",
 ]
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    """A compressor that is off in this process because its library failed to load."""
-
-    compressor: str
-    reason: str      # not_installed: the import failed
-    detail: str
-
-
-def unavailable_compressors() -> list[Unavailable]:
-    """The structural compressors whose library could not be loaded here (Kompress reports its own
-    status: ``kompress.load_kompress``). The server logs and exports each at start-up."""
-    missing = []
-    if not html.AVAILABLE:
-        missing.append(Unavailable(HtmlCompressor.name, "not_installed", html.LOAD_ERROR))
-    return missing

@@ -11,7 +11,7 @@ with ``ERROR``).
 compresses the plain text, and a block nothing else shrinks still goes out without them. Only
 these CSI sequences are removed: an OSC sequence (a window title, or a hyperlink whose address
 may be a fact) and any other escape stay as they are. Source code is left whole, escapes and all
-(``pipeline/__init__.py``), since an edit of the file must match it byte for byte.
+(``pipeline/core.py``), since an edit of the file must match it byte for byte.
 """
 
 from __future__ import annotations

@@ -60,9 +60,9 @@ class TestBlockCache:
     def test_a_hit_gives_the_bytes_a_fresh_run_gives(self, mode):
         """Every body, compressed again from the cache, is byte-identical to an uncached compressor's output."""
         cached = build_compressor(Settings(workers=0))
-        cached.reader = MessageReader()  # the block cache alone, no message answered whole
+        cached.history.reader = MessageReader()  # the block cache alone, no message answered whole
         fresh = build_compressor(Settings(workers=0, block_cache_bytes=0))
-        assert fresh.pipeline.cache is None and fresh.reader.messages is fresh.reader.checkpoints is None
+        assert fresh.pipeline.cache is None and fresh.history.reader.messages is fresh.history.reader.checkpoints is None
         raw = tool_body([load(name) for name in FIXTURES])
         first = cached.run(raw, BodyRequest("openai", mode=mode))
         again = cached.run(raw, BodyRequest("openai", mode=mode))
@@ -100,7 +100,7 @@ class TestBlockCache:
         compressor = build_compressor(Settings(workers=0, block_cache_bytes=40_000))
         for name in FIXTURES:
             compressor.run(tool_body([load(name)]), BodyRequest("openai"))
-        reader = compressor.reader
+        reader = compressor.history.reader
         held = compressor.pipeline.cache.bytes + reader.messages._lru.bytes + reader.checkpoints._lru.bytes
         assert 0 < held <= 40_000
         assert compressor.pipeline.cache.stats.evictions > 0

@@ -44,3 +44,23 @@ def test_unreadable_values_mean_no_limit(tmp_path: Path) -> None:
     """Garbage in cpu.max is ignored rather than trusted or fatal."""
     (tmp_path / "cpu.max").write_text("lots 100000\n")
     assert cgroup_cpu_limit(tmp_path) is None
+
+
+def test_the_share_is_worked_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings settled by a share give that share back without counting the CPUs again."""
+    from extproc import cpus
+    from extproc.config import Settings
+
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 8)
+    share = cpus.cpu_share(Settings(workers=-1))
+    assert (share.processes, share.threads) == (8, 1)
+    assert cpus.cpu_share(Settings(workers=2)).threads == 4
+
+    settled = share.settle(Settings(workers=-1))
+    assert (settled.workers, settled.kompress.threads) == (8, 1)
+
+    def counted() -> int:
+        raise AssertionError("the CPUs were counted again")
+
+    monkeypatch.setattr(cpus, "usable_cpus", counted)
+    assert cpus.cpu_share(settled) == share

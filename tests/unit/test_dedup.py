@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from extproc import BodyCompressor, BodyRequest, Settings, build_compressor
-from extproc.messages import Checkpoints, MessageReader, Surroundings
 from extproc.compressors.content_types import ROUTER
+from extproc.history import History
+from extproc.messages import Checkpoints, Surroundings
 from extproc.pipeline import Pipeline, Policy, Routes
 from extproc.pipeline.cache import MessageCache
 from extproc.pipeline.dedup import Dedup
@@ -40,8 +41,9 @@ def only_dedup(margin: float = 3.0, cached: bool = True, reads: bool = True) -> 
     """A compressor whose only transform is dedup: every other line goes out as it came."""
     settings = Settings(workers=0)
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    reader = MessageReader(MessageCache(MB), Checkpoints(MB), Surroundings(MB)) if cached else None
-    return BodyCompressor(settings, Pipeline(policy, Routes(ROUTER, {})), reader=reader,
+    history = History(messages=MessageCache(MB), checkpoints=Checkpoints(MB),
+                      surroundings=Surroundings(MB)) if cached else None
+    return BodyCompressor(settings, Pipeline(policy, Routes(ROUTER, {})), history=history,
                           dedup=Dedup(margin=margin, protected_tools=settings.protected_tools, count=TOKENS.count,
                                       guards=policy.guards, reads=reads))
 

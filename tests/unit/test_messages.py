@@ -21,7 +21,7 @@ def encode(body: dict) -> bytes:
 def read(compressor, fmt: str, body: dict):
     """The reader's view of ``body`` (not compressed, not remembered)."""
     plain = encode(body)
-    return compressor.reader.read(plain, plain.decode(), adapter_for(fmt), cached=True)
+    return compressor.history.read(plain, plain.decode(), adapter_for(fmt), cached=True)
 
 
 def _is_result(fmt: str, item: dict) -> bool:
@@ -184,7 +184,7 @@ class TestSurroundings:
         """A large system prompt and tool list, resent every turn, are parsed once; every turn
         still gives the bytes and token counts of a compressor without caches."""
         cached, fresh = pair
-        around = cached.reader.surroundings
+        around = cached.history.reader.surroundings
         for body in requests(fmt, coding_session(style)):
             body = surround(fmt, body, self.SYSTEM)
             result, expected = cached.run(encode(body), BodyRequest(fmt)), fresh.run(encode(body), BodyRequest(fmt))

@@ -10,7 +10,8 @@ import threading
 
 from ...config import KompressSettings
 from ...pipeline import Budget
-from . import Kompress, KompressStatus, ProseEntry, load_kompress
+from ...status import KompressStatus
+from .prose import Kompress, ProseEntry, load_kompress
 
 __all__ = ["LazyKompress"]
 

@@ -6,7 +6,7 @@ compressor settings and ``_CACHE_SCHEMA``, not the code. So a change to what a c
 the same input must come with a ``_CACHE_SCHEMA`` bump, or servers and the shared cache would keep
 handing out the old results beside the new ones. ``test_golden.py`` fails when an output here
 changed under the same schema version. After a deliberate change: bump ``_CACHE_SCHEMA``
-(``extproc/pipeline/__init__.py``), then run ``REGENERATE``, which refuses to overwrite a changed
+(``extproc/pipeline/core.py``), then run ``REGENERATE``, which refuses to overwrite a changed
 output until the version is bumped.
 
 Each case is a compressor (default settings), an input from ``inputs/`` and the context terms the

@@ -2,7 +2,7 @@
 
 Writes ``<case>.txt`` for every case. An output that differs from the pinned one under the same
 ``_CACHE_SCHEMA`` and compressor settings is not written: cached results of the old code would be
-reused as if they were the new code's, so bump the version first (``extproc/pipeline/__init__.py``).
+reused as if they were the new code's, so bump the version first (``extproc/pipeline/core.py``).
 """
 
 from __future__ import annotations

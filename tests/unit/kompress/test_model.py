@@ -160,3 +160,16 @@ class TestBatchIndependence:
         """An fp32 model scores each row on its own: batching is allowed."""
         write_model_dir(tmp_path, SCORES)
         assert load_model(settings(tmp_path, device="cpu")).batch_independent()
+
+
+class TestOneSessionPerProcess:
+    def test_settled_threads_share_the_session(self):
+        """Settings whose thread count was filled in (``cpus.CpuShare.settle``) get the session
+        opened for the same count left to the CPUs: one model per process, not two."""
+        import dataclasses
+
+        from extproc.config import KompressSettings
+
+        left, _ = load_kompress(KompressSettings(device="cpu"), threads=1)
+        settled, _ = load_kompress(dataclasses.replace(KompressSettings(device="cpu"), threads=1), threads=1)
+        assert left is not None and settled is left
