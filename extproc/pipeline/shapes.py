@@ -69,6 +69,7 @@ _LOG_PREFIX = re.compile(f"{_TIMESTAMP.pattern}|{_DIAGNOSTIC.pattern}")
 _LOG_START = re.compile(
     r"=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
     r"|(?:PASS|FAIL|ok|not ok|---) "
+    r"|test \S+ \.\.\. |running \d+ tests?$"  # cargo test (libtest)
     r"|npm (?:WARN|ERR!|notice|http|timing)|(?:yarn|pnpm) |added \d+ packages?"
     r"|(?:error|warning)(?:\[[A-Z]?\d+\])?:"
     r"|make(?:\[\d+\])?: |(?:gcc|g\+\+|cc|clang|c\+\+|ld|ar) \S"

@@ -58,6 +58,7 @@ class TestDetect:
         ("pip_install.txt", ContentType.LOG),
         ("npm_install.txt", ContentType.LOG),
         ("cargo_build.txt", ContentType.LOG),
+        ("cargo_test_panic.txt", ContentType.LOG),
         ("maven_test.txt", ContentType.LOG),
         ("apt_uv_install.txt", ContentType.LOG),
         ("kubectl_pods.json", ContentType.JSON),

@@ -22,6 +22,7 @@ REFERENCE_LOG_LINE = re.compile(
     r"|\b(?:INFO|WARN(?:ING)?|ERROR|DEBUG|FATAL|CRITICAL)\b[:\]]?"
     r"|^=+ .*\b(?:test session starts|passed|failed|error|FAILURES|ERRORS|warnings summary|short test summary)\b.*=+$"
     r"|\b(?:PASSED|FAILED|SKIPPED|XFAIL|XPASS)\b|^(?:PASS|FAIL|ok|not ok|---) "
+    r"|^test \S+ \.\.\. |^running \d+ tests?$"
     r"|^\s*(?:Collecting|Downloading|Installing|Building|Using cached|Requirement already satisfied|Successfully"
     r"|Compiling|Finished|Running|Checking|Fresh|Updating|Locking|Resolving|Fetching|Preparing|Obtaining)\b"
     r"|^npm (?:WARN|ERR!|notice|http|timing)|^(?:yarn|pnpm) |^added \d+ packages?"
