@@ -4,9 +4,9 @@ The compressor for plain-text tool output (``ContentType.TEXT``) that reads as p
 split into prose lines and words (``words.py``), mark the words the rules keep (``rules.py``),
 tokenise the rest in chunks that fit the model's 512 positions, score them through the
 process's micro-batcher (``batcher.py``, one inference thread shared by every request), and keep
-the best-scored words up to ``keep_ratio`` of the prose (or those above ``threshold``). A word's
-score is its best sub-token's. Scores are rounded before ranking, so tiny numeric differences
-between devices do not change which words survive.
+the best-scored words of each paragraph or option description up to ``keep_ratio`` of its words
+(or those above ``threshold``). A word's score is its best sub-token's. Scores are rounded before
+ranking, so tiny numeric differences between devices do not change which words survive.
 
 ``load_kompress`` opens the model once per process (``model.py``); when it cannot, trimwire serves
 with the structural compressors and the status says why. A block whose inference would miss the
@@ -140,16 +140,28 @@ class Kompress(ProseEntry):
         return scores, missed
 
     def _select(self, prose: ProseText, scores: list[float | None]) -> set[int]:
-        """Indexes of the words kept: forced, unscored, and the best-scored up to the ratio."""
+        """Indexes of the words kept: forced, unscored, and the best-scored of each paragraph or
+        option description up to the ratio (so a long paragraph's filler never costs a short
+        description all of its words)."""
         kept = {i for i, word in enumerate(prose.words) if word.keep or scores[i] is None}
         rounded = {i: round(score, _SCORE_DIGITS) for i, score in enumerate(scores)
                    if score is not None and i not in kept}
         if self.threshold > 0:
             return kept | {i for i, score in rounded.items() if score >= self.threshold}
-        scored = sum(1 for score in scores if score is not None)
-        room = max(0, math.ceil(self.keep_ratio * scored) - (scored - len(rounded)))
-        ranked = sorted(rounded, key=lambda i: (-rounded[i], i))
-        return kept | set(ranked[:room])
+        scored: dict[int, list[int]] = {}
+        for i, word in enumerate(prose.words):
+            if scores[i] is not None:
+                scored.setdefault(word.segment, []).append(i)
+        for members in scored.values():
+            candidates = [i for i in members if i in rounded]
+            room = max(0, _nearest(self.keep_ratio * len(members)) - (len(members) - len(candidates)))
+            kept.update(sorted(candidates, key=lambda i: (-rounded[i], i))[:room])
+        return kept
+
+
+def _nearest(words: float) -> int:
+    """Words kept for a share: rounded half up (Python's round() rounds half to even)."""
+    return math.floor(words + 0.5)
 
 
 def load_kompress(settings: KompressSettings, *, threads: int) -> tuple[Kompress | None, KompressStatus]:
