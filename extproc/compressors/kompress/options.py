@@ -8,7 +8,7 @@ wrapped onto lines that start where the description did::
                                  e.g., '--block-size=M'; see SIZE format below
 
 Man pages print the names on a line of their own (or before a gap when they are short) and the
-description indented below, in one or more paragraphs. A description is prose an agent may read
+description indented below (a blank line between, in gcloud's), in one or more paragraphs. A description is prose an agent may read
 thinned; the row's names, arguments and gap, and every line break, stay byte for byte.
 ``descriptions`` only finds where descriptions lie (layout); ``words.py`` decides whether their
 words read as prose and leaves them whole otherwise. Command tables (``git help -a``, ``pip``:
@@ -58,9 +58,9 @@ def descriptions(shown: list[str], skip: set[int]) -> list[Segment]:
         row = _ROW.match(shown[number])
         if row and len(row["lead"]) <= _MAX_LEAD and (row["flag"] or _in_table(shown, number, len(row["lead"]))):
             number = _row(shown, skip, number, len(row["lead"]), len(row["lead"].split()), segments)
-        elif _HEAD.match(shown[number]) and number + 1 < len(shown) and shown[number + 1].strip() \
-                and _indent(shown[number + 1]) > _indent(shown[number]):
-            number = _section(shown, skip, number + 1, segments)
+        elif _HEAD.match(shown[number]) and (below := _next_text(shown, number + 1)) < len(shown) \
+                and _indent(shown[below]) > _indent(shown[number]):
+            number = _section(shown, skip, below, segments)
         else:
             number += 1
     return [segment for segment in segments if segment]
@@ -79,6 +79,14 @@ def _row(shown: list[str], skip: set[int], number: int, column: int, first: int,
     return number
 
 
+def _next_text(shown: list[str], number: int) -> int:
+    """The first line from ``number`` on that is not blank (``len(shown)`` if none): some man
+    pages (gcloud's) put a blank line between an option's names and its description."""
+    while number < len(shown) and not shown[number].strip():
+        number += 1
+    return number
+
+
 def _section(shown: list[str], skip: set[int], number: int, segments: list[Segment]) -> int:
     """A man page option's description: the paragraphs at the indent of its first line (deeper
     lines are examples and stay whole). The number of the line after it."""
@@ -87,7 +95,7 @@ def _section(shown: list[str], skip: set[int], number: int, segments: list[Segme
     while number < len(shown):
         line = shown[number]
         if not line.strip():
-            after = next((n for n in range(number, len(shown)) if shown[n].strip()), len(shown))
+            after = _next_text(shown, number)
             if after == len(shown) or _indent(shown[after]) != column:
                 break
             number = after
