@@ -19,8 +19,7 @@ from extproc.compressors.kompress import Kompress, load_kompress, options  # noq
 from extproc.compressors.kompress.rules import must_keep
 from extproc.compressors.kompress.words import split_prose
 from extproc.config import KompressSettings
-from extproc.conversation import Block, Kind
-from extproc.pipeline import Budget
+from extproc.pipeline import BlockInputs, Budget
 from extproc.pipeline.router import ContentType, detect
 from extproc.tokens import TokenCounter
 
@@ -60,8 +59,7 @@ def test_taken_as_prose(embedded, name):
     """Each output is plain text and Kompress takes it (none was taken before option rows and
     justified man text counted as prose)."""
     text = (REAL / name).read_text()
-    block = Block(kind=Kind.TOOL_RESULT, role="user", text=text, message_index=1)
-    assert detect(text) is ContentType.TEXT and embedded.applies(block)
+    assert detect(text) is ContentType.TEXT and embedded.applies(BlockInputs(text, tool_name="Bash"))
 
 
 @pytest.mark.parametrize("name", HELP + MAN)
