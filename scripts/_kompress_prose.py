@@ -6,16 +6,19 @@ Held-out documents of each kind an agent reads (none is a source of ``scripts/tr
 * the test fixtures written for them (``tests/unit/kompress/fixtures``): a man page, a ``--help``,
   a README, a reStructuredText guide, a changelog, a ``gh issue view`` thread, and a web page
   after HTML extraction (``HtmlCompressor``, whose output the pipeline offers to Kompress);
-* real man pages of this machine as ``man`` prints them (body indented 7 columns, option text 14,
-  nothing removed), and real ``--help`` outputs of the commands installed here.
+* real man pages of this machine as an agent's shell gets them (``man PAGE | cat``: 80 columns,
+  justified, hyphenated, body indented 7 columns, option text 14, nothing removed): the common
+  pages of ``COMMON_PAGES`` and a fixed hashed sample of the rest; and real ``--help`` outputs of
+  the commands installed here (``HELP_COMMANDS``).
 
 Per document: whether Kompress takes it (``Kompress.applies`` on a tool result: routed as text and
 ``looks_like_prose``), its tokens before and after the model (``compress_within``) and after
 *rule-only* (the same forced words, candidates ranked rarest first by their count over the
 documents of the same kind: the same number of words kept), and whether every must-keep word
-(``rules.must_keep``) of the document is still in the output. Deadline: the longest man page cut
-to about 13k tokens, thinned under the production deadline (``request_deadline_ms`` times
-``compress.INFERENCE_SHARE``): the share of its chunks scored in time, and what that saved.
+(``rules.must_keep``) of the document is still in the output. Deadline: the longest common man
+page cut to about 13k tokens, thinned under the production deadline (``request_deadline_ms`` times
+``compress.INFERENCE_SHARE``): the share of its prose thinned in time, the seconds, and what that
+saved; then the same page with no deadline.
 """
 
 from __future__ import annotations
@@ -51,8 +54,14 @@ KINDS = {"man_page.txt": "man page", "help_output.txt": "--help", "readme.md": "
 MAN_DIRS = ("/usr/share/man/man1", "/usr/share/man/man8")
 HELP_COMMANDS = (("ls", "--help"), ("grep", "--help"), ("tar", "--help"), ("curl", "--help", "all"),
                  ("git", "help", "-a"), ("python3", "--help"), ("pip", "--help"), ("man", "--help"),
-                 ("rsync", "--help"), ("ssh-keygen", "--help"), ("find", "--help"), ("sed", "--help"))
+                 ("rsync", "--help"), ("ssh-keygen", "--help"), ("find", "--help"), ("sed", "--help"),
+                 ("cp", "--help"), ("du", "--help"), ("sort", "--help"), ("diff", "--help"), ("wget", "--help"),
+                 ("xargs", "--help"))
+# Pages an agent reads, whichever exist here; the longest is cut to DEADLINE_TOKENS for the deadline run.
+COMMON_PAGES = ("ls", "cp", "grep", "sed", "tar", "find", "ssh", "curl", "git-commit", "chmod", "du", "sort")
 DEADLINE_TOKENS = 13_000
+# As an agent's shell gets a page: man writes to a pipe, 80 columns, justified and hyphenated.
+MAN_ENV = {"MANWIDTH": "80", "LC_ALL": "C.UTF-8", "MAN_KEEP_FORMATTING": ""}
 
 
 @dataclass
@@ -71,6 +80,7 @@ def documents(man_pages: int) -> list[Document]:
         if name.endswith(".html"):
             text = HtmlCompressor().compress(text) or text
         docs.append(Document(kind, name, text, True))
+    docs += [Document("man page (common)", name, text, False) for name, text in common_man_pages()]
     docs += [Document("man page (real)", name, text, False) for name, text in real_man_pages(man_pages)]
     for command in HELP_COMMANDS:
         text = run_text(list(command))
@@ -87,9 +97,15 @@ def run_text(command: list[str], env: dict[str, str] | None = None) -> str:
     return re.sub(r".\x08", "", done.stdout)  # overstrike bold and underline
 
 
+def common_man_pages() -> list[tuple[str, str]]:
+    """The pages of ``COMMON_PAGES`` installed here, whole, as ``man PAGE | cat`` prints them."""
+    pages = [(name, run_text(["man", name], dict(os.environ, **MAN_ENV))) for name in COMMON_PAGES]
+    return [(name, text) for name, text in pages if len(text.split()) >= 200]
+
+
 def real_man_pages(count: int) -> list[tuple[str, str]]:
     """``count`` man pages with some prose, in a fixed hashed order, as ``man`` prints them."""
-    env = dict(os.environ, MANWIDTH="90", LC_ALL="C.UTF-8", MAN_KEEP_FORMATTING="")
+    env = dict(os.environ, **MAN_ENV)
     pages = sorted((p for d in MAN_DIRS if Path(d).is_dir() for p in Path(d).iterdir() if p.is_file()),
                    key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())
     out: list[tuple[str, str]] = []
@@ -98,7 +114,7 @@ def real_man_pages(count: int) -> list[tuple[str, str]]:
             break
         if page.suffix == ".gz" and gzip.open(page).read(4) == b".so ":  # an alias of another page
             continue
-        text = run_text(["man", "--nh", "--nj", "-P", "cat", "-l", str(page)], env)[:20_000]
+        text = run_text(["man", "-P", "cat", "-l", str(page)], env)[:20_000]
         if len(text.split()) >= 200:
             out.append((page.name.split(".")[0], text))
     return out
@@ -137,37 +153,56 @@ def prose_part(kompress: Kompress, counter: TokenCounter, man_pages: int) -> dic
             row.update(model=counter.count(out), rule_only=counter.count(baseline),
                        must_lost=must_lost(doc.text, out)[1], rule_must_lost=must_lost(doc.text, baseline)[1])
         rows.append(row)
-    return {"rows": rows, "deadline": deadline_run(kompress, counter, [d for d in docs if d.kind == "man page (real)"])}
+    pages = [d for d in docs if d.kind == "man page (common)"] or [d for d in docs if d.kind == "man page (real)"]
+    return {"rows": rows, "deadline": deadline_run(kompress, counter, pages)}
 
 
 def deadline_run(kompress: Kompress, counter: TokenCounter, pages: list[Document]) -> dict:
-    """The longest real man page, cut to about 13k tokens, under the production deadline."""
+    """The longest common man page cut to about 13k tokens (at a line end), thinned under the
+    production deadline, then with no deadline: how much of it is thinned in time, how fast."""
     if not pages:
         return {}
     page = max(pages, key=lambda d: len(d.text))
     text = page.text
-    while counter.count(text) < DEADLINE_TOKENS:  # a long page, as `man bash` is: the page again
+    while counter.count(text) < DEADLINE_TOKENS:  # a short page: the page again
         text += "\n" + page.text
+    lines = text.split("\n")
+    while counter.count("\n".join(lines)) > DEADLINE_TOKENS * 1.02:
+        lines = lines[:max(1, int(len(lines) * 0.98))]
+    text = "\n".join(lines)
     seconds = DEFAULT_REQUEST_DEADLINE_MS / 1000 * INFERENCE_SHARE
     budget = Budget(deadline=time.monotonic() + seconds)
     started = time.perf_counter()
-    out = kompress.compress_within(text, budget) or text
+    out, scored = _scored_share(kompress, text, budget)
     took = time.perf_counter() - started
-    full = kompress.compress_within(text, Budget(deadline=time.monotonic() + 600)) or text
-    chunks = budget.events.get("kompress_chunks", 0)
-    thinned = _thinned_chunks(kompress, text, out)
+    unbounded = Budget(deadline=time.monotonic() + 600)
+    started = time.perf_counter()
+    full = kompress.compress_within(text, unbounded) or text
+    took_full = time.perf_counter() - started
     return {"name": page.name, "tokens": counter.count(text), "deadline_s": seconds, "seconds": round(took, 3),
-            "chunks": chunks, "events": budget.events, "thinned_share": thinned,
-            "tokens_after": counter.count(out), "tokens_after_no_deadline": counter.count(full)}
+            "chunks": budget.events.get("kompress_chunks", 0), "events": budget.events,
+            "thinned_share": scored, "tokens_after": counter.count(out),
+            "tokens_after_no_deadline": counter.count(full), "seconds_no_deadline": round(took_full, 3),
+            "load_average": round(os.getloadavg()[0], 2)}
 
 
-def _thinned_chunks(kompress: Kompress, text: str, out: str) -> float:
-    """Share of the prose words that lie in chunks scored in time (words after the first
-    unscored chunk are all kept whole: the batcher scores chunks in order)."""
-    words_in, words_out = split_prose(text).words, out.split("\n")
-    lines_in = text.split("\n")
-    last_changed = max((n for n, (a, b) in enumerate(zip(lines_in, words_out)) if a != b), default=-1)
-    return sum(1 for w in words_in if w.line <= last_changed) / len(words_in) if words_in else 0.0
+def _scored_share(kompress: Kompress, text: str, budget: Budget) -> tuple[str, float]:
+    """``compress_within``'s output, and the share of its prose words that were scored in time
+    (the others, in chunks the deadline left out, are kept whole)."""
+    shares: list[float] = []
+    score = kompress._score
+
+    def observed(prose, deadline, spent):  # Kompress._score, its result counted on the way out
+        scores, missed = score(prose, deadline, spent)
+        shares.append(sum(s is not None for s in scores) / len(scores) if scores else 0.0)
+        return scores, missed
+
+    kompress._score = observed  # this instance only, for this one call
+    try:
+        out = kompress.compress_within(text, budget) or text
+    finally:
+        del kompress._score
+    return out, shares[0] if shares else 0.0
 
 
 def prose_lines(part: dict, counter_name: str) -> list[str]:
@@ -186,10 +221,11 @@ def prose_lines(part: dict, counter_name: str) -> list[str]:
                    f"| {lost} of {must:,} |")
     d = part["deadline"]
     if d:
-        out += ["", f"Deadline: man page `{d['name']}` as man prints it, repeated to {d['tokens']:,} tokens "
-                f"({counter_name}), thinned under the production deadline ({d['deadline_s']:.1f} s of inference: "
-                f"`request_deadline_ms` {DEFAULT_REQUEST_DEADLINE_MS} times {INFERENCE_SHARE}): {d['chunks']} chunks, "
-                f"{d['seconds']:.2f} s, events {d['events']}; **{d['thinned_share']:.0%} of its prose words lie in "
-                f"chunks scored in time** and were thinned, the rest kept as is: {d['tokens']:,} -> "
-                f"{d['tokens_after']:,} tokens ({d['tokens_after_no_deadline']:,} with no deadline)."]
+        out += ["", f"Deadline: man page `{d['name']}` as `man {d['name']} | cat` prints it (80 columns), cut to "
+                f"{d['tokens']:,} tokens ({counter_name}) at a line end, thinned under the production deadline "
+                f"({d['deadline_s']:.1f} s of inference: `request_deadline_ms` {DEFAULT_REQUEST_DEADLINE_MS} times "
+                f"{INFERENCE_SHARE}): {d['chunks']} chunks, {d['seconds']:.2f} s, events {d['events']}, load average "
+                f"{d['load_average']}; **{d['thinned_share']:.0%} of its prose words lie in chunks scored in time** and "
+                f"were thinned, the rest kept as is: {d['tokens']:,} -> {d['tokens_after']:,} tokens. With no deadline: "
+                f"{d['seconds_no_deadline']:.2f} s, {d['tokens_after_no_deadline']:,} tokens."]
     return out

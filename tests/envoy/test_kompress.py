@@ -158,3 +158,36 @@ class TestDocumentsThroughEnvoy:
         assert [line for line in page.split("\n") if line.lstrip().startswith("-")] == \
             [line for line in got.split("\n") if line.lstrip().startswith("-")]
         assert all(word in got.split() for word in page.split() if must_keep(word))
+
+    def test_a_real_help_output_arrives_thinned_with_its_flags(self, envoy: EnvoyProcess,
+                                                               upstream: RecordingUpstream) -> None:
+        """`ls --help` as GNU coreutils prints it (fixtures/real): its option descriptions are
+        thinned, every option's names and the gap after them arrive as sent, and so does every
+        must-keep word (flags, arguments, numbers)."""
+        from collections import Counter
+
+        from extproc.compressors.kompress.options import _ROW
+        from extproc.compressors.kompress.rules import must_keep
+
+        real = Path(__file__).resolve().parents[1] / "unit" / "kompress" / "fixtures" / "real"
+        text = (real / "help_ls.txt").read_text()
+        body = {"model": "claude-opus-4-1", "max_tokens": 256, "messages": [
+            {"role": "user", "content": "How do I list files sorted by size with ls?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_help", "name": "Bash",
+                                               "input": {"command": "ls --help"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_help", "content": text}]},
+        ]}
+        test_id = uuid.uuid4().hex
+        client = anthropic.Anthropic(base_url=envoy.url, api_key=API_KEY, max_retries=0)
+        reply = client.messages.with_raw_response.create(**body, extra_headers={TEST_ID_HEADER: test_id})
+        assert reply.headers["x-trimwire-outcome"] == "compressed"
+        [received] = recorded(upstream, test_id)
+        got = tool_texts(received.json())[0]
+        assert_thinned(text, got)
+        assert len(got) < 0.9 * len(text)
+        leads = [(n, row["lead"].rstrip()) for n, line in enumerate(text.split("\n"))
+                 if (row := _ROW.match(line)) and row["flag"]]
+        assert len(leads) > 50 and all(got.split("\n")[n].startswith(lead) for n, lead in leads)
+        assert "  -S                         sort by file size, largest first" in text
+        before, after = Counter(w for w in text.split() if must_keep(w)), Counter(got.split())
+        assert {word: n for word, n in before.items() if after[word] < n} == {}

@@ -4,9 +4,9 @@ The compressor for plain-text tool output (``ContentType.TEXT``) that reads as p
 split into prose lines and words (``words.py``), mark the words the rules keep (``rules.py``),
 tokenise the rest in chunks that fit the model's 512 positions, score them through the
 process's micro-batcher (``batcher.py``, one inference thread shared by every request), and keep
-the best-scored words up to ``keep_ratio`` of the prose (or those above ``threshold``). A word's
-score is its best sub-token's. Scores are rounded before ranking, so tiny numeric differences
-between devices do not change which words survive.
+the best-scored words of each paragraph or option description up to ``keep_ratio`` of its words
+(or those above ``threshold``). A word's score is its best sub-token's. Scores are rounded before
+ranking, so tiny numeric differences between devices do not change which words survive.
 
 ``load_kompress`` (``prose.py``) opens the model once per process (``model.py``); when it cannot, trimwire serves
 with the structural compressors and the status says why. A block whose inference would miss the

@@ -115,16 +115,28 @@ class Kompress(ProseEntry):
         return scores, missed
 
     def _select(self, prose: ProseText, scores: list[float | None]) -> set[int]:
-        """Indexes of the words kept: forced, unscored, and the best-scored up to the ratio."""
+        """Indexes of the words kept: forced, unscored, and the best-scored of each paragraph or
+        option description up to the ratio (so a long paragraph's filler never costs a short
+        description all of its words)."""
         kept = {i for i, word in enumerate(prose.words) if word.keep or scores[i] is None}
         rounded = {i: round(score, _SCORE_DIGITS) for i, score in enumerate(scores)
                    if score is not None and i not in kept}
         if self.threshold > 0:
             return kept | {i for i, score in rounded.items() if score >= self.threshold}
-        scored = sum(1 for score in scores if score is not None)
-        room = max(0, math.ceil(self.keep_ratio * scored) - (scored - len(rounded)))
-        ranked = sorted(rounded, key=lambda i: (-rounded[i], i))
-        return kept | set(ranked[:room])
+        scored: dict[int, list[int]] = {}
+        for i, word in enumerate(prose.words):
+            if scores[i] is not None:
+                scored.setdefault(word.segment, []).append(i)
+        for members in scored.values():
+            candidates = [i for i in members if i in rounded]
+            room = max(0, _nearest(self.keep_ratio * len(members)) - (len(members) - len(candidates)))
+            kept.update(sorted(candidates, key=lambda i: (-rounded[i], i))[:room])
+        return kept
+
+
+def _nearest(words: float) -> int:
+    """Words kept for a share: rounded half up (Python's round() rounds half to even)."""
+    return math.floor(words + 0.5)
 
 
 def load_kompress(settings: KompressSettings, *, threads: int) -> tuple[Kompress | None, KompressStatus]:

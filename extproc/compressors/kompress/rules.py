@@ -23,10 +23,14 @@ and or but if else then before after until because than
 all any each every some most more less least fewer few many much too both either half
 zero one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty
 hundred hundreds thousand thousands million millions billion first second third last once twice
+default defaults deprecated true false yes
 """.split())
 
 # Punctuation that sits around a word in prose and says nothing about what it is.
 EDGE = "\"'`()[]{}<>,;:.!?*"
+
+_DASHES = "-–—•*>"
+_FILLER_MARKS = frozenset(("", "...", "…", "(", ")", ",", ";", ":"))
 
 _SIGNALS = re.compile(
     r"\d"                                        # numbers, versions, sizes, times, codes, hex ids
@@ -45,8 +49,8 @@ _SIGNALS = re.compile(
 def must_keep(word: str) -> bool:
     """True when ``word`` (one whitespace-free token, punctuation included) must survive."""
     core = word.strip(EDGE)
-    if not core:
-        return False
+    if not core:  # punctuation alone: a dash or a bullet goes, "." or ".." is an argument ("starting with .")
+        return word.strip(_DASHES) not in _FILLER_MARKS
     if core.lower() in KEEP_WORDS:
         return True
     return _SIGNALS.search(core) is not None

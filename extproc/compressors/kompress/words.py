@@ -2,25 +2,37 @@
 
 Kompress must only ever thin *prose*: paragraphs someone wrote to be read (man pages, ``--help``
 text, READMEs, changelogs, issue threads, web pages' text), never code, file views, logs,
-listings or records, whose every word an agent may act on. So a line is a prose line only when
-it is a sentence-like line of at least ``MIN_PROSE_WORDS`` words, most of them plain words,
-starting with a plain word or a bullet, indented no deeper than a man page's option text
-(``_MAX_INDENT``), with no tab, no aligned columns and no code signs (``_CODE``); and only in a
-paragraph of such lines that holds a sentence end (or a list of at least ``_MIN_LIST_ITEMS``
-bullets, as changelogs write them). Lines inside a document's code (markdown fences, a
-reStructuredText literal block or ``code-block``) and the wrapped text of an aligned row (an
-option table's description column) are never prose. Every other line, and every line break,
-stays byte for byte. In a prose line the words ``rules.must_keep`` names stay, and so do
-capitalised words inside a sentence (names: ``Envoy``, ``List``); the model ranks the rest.
-``looks_like_prose`` is the block-level check: mostly prose lines, and no code or numbered
-file view around them.
+listings or records, whose every word an agent may act on. Prose comes in two shapes:
+
+* paragraphs: sentence-like lines of at least ``MIN_PROSE_WORDS`` words, most of them plain
+  words, starting with a plain word or a bullet, indented no deeper than a man page's option
+  text (``_MAX_INDENT``), with no code signs (``_CODE``) and no aligned columns (two spaces
+  between words are a man page's justification when the line ends at the right margin,
+  ``page.py``), in a run that holds a sentence end (or a list of ``_MIN_LIST_ITEMS`` bullets);
+* option descriptions (``options.py``): the text after an option's names in a ``--help`` row,
+  the lines it wraps onto, and a man page option's paragraphs, when most words are plain and
+  none marks code. The option's names, arguments and the gap before the description stay.
+
+A document's code (markdown fences, a reStructuredText literal block) is never prose. Every other
+line, and every line break, stays byte for byte. In prose the words ``rules.must_keep`` names
+stay, and so do capitalised words inside a sentence (names: ``Envoy``, ``List``), both halves of
+a word hyphenated over two lines, a word holding half of a bracket pair, and the first and last
+word of an option's description (its verb and its object: "match only whole words"); the model
+ranks the rest. ``looks_like_prose`` is the block-level check: mostly prose, and no code or
+numbered file view around it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .options import Segment, descriptions, may_describe
+from .page import LITERAL_START
+from .page import Page as _Page
+from .page import justified as _justified
+from .page import literal_lines as _literal_lines
+from .page import page as _page
 from .rules import EDGE, must_keep
 
 __all__ = ["Word", "ProseText", "split_prose", "chunk_words", "looks_like_prose", "prose_share",
@@ -38,27 +50,28 @@ _PLAIN = re.compile(r"^[\"'(\[]*[A-Za-z][a-z'’-]*[\"')\].,;:!?]*$")
 _BULLET = frozenset("- * • > –".split())
 _KEY_VALUE = re.compile(r"^\s*[\w .()/-]{1,40}?:\s+\S|^\s*[|#]|\|\s*$")
 # Aligned columns: a tab, three spaces, or two not after a sentence end ("done.  Next" is prose).
-_COLUMNS = re.compile(r"\t|\S {3,}\S|[^\s.!?:] {2}\S")
+_COLUMNS = re.compile(r"\t|\S {3,}\S|[^\s.!?:;] {2}\S")
 _LINE_NUMBER = re.compile(r"^\s*\d+(?:\t|[:|] |\s{2,})")
 _CODE = re.compile(
     r'"""|\'\'\'|``|:param\b|:returns?:|:class:|=>|->|::|[;{]\s*$|^\s*[}\])]|\w\(.*\)\s*[:{]?\s*$'
     r"|^\s*(?:(?:def|class|import|from|return|elif|async def|function|const|let|var|public|private"
     r"|package)\b|else:|try:|except\b|#include|@\w)")
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
-_FENCE = re.compile(r"^\s*(?:```|~~~)")
-# A reStructuredText literal block follows a paragraph ending "::" or a code directive.
-_LITERAL_START = re.compile(r"^\s*(?:\.\. (?:code-block|code|sourcecode|highlight|literalinclude)::|(?!\.\. ).*::\s*$)")
+# What marks an option description as code: a block opened or closed, a definition's head.
+_STATEMENT = re.compile(r'"""|\'\'\'|\{\s*$|^\s*[}\])]|\w\(.*\)\s*[:{]\s*$')
 # Document markup that reads as code to _CODE: an rST directive, a paragraph introducing a literal block.
-_MARKUP = re.compile(r"^\s*\.\. [\w-]+::|" + _LITERAL_START.pattern)
-# The last column of an aligned row ("  -out=path     Write the plan to ..."): where its text starts.
-_COLUMN_GAP = re.compile(r"(?:\t| {2,})(?=\S)")
+_MARKUP = re.compile(r"^\s*\.\. [\w-]+::|" + LITERAL_START.pattern)
+_HYPHENS = ("-", "\u2010")       # man breaks a word over two lines with either
+_MIN_DESCRIPTION_WORDS = 3      # an option description of fewer words stays as it is
+_DESCRIPTION_PLAIN_SHARE = 0.6  # of its words that are plain ("SIZE", "-l," and "e.g.," are not)
 
 
 @dataclass(frozen=True, slots=True)
 class Word:
     text: str
     line: int        # index of its line
-    keep: bool       # kept whatever the model says (first of line, must-keep rule)
+    keep: bool       # kept whatever the model says (must-keep rule, name, bullet, hyphenated half)
+    segment: int = 0  # its paragraph or option description, in text order
 
 
 @dataclass
@@ -68,6 +81,8 @@ class ProseText:
     lines: list[str]
     words: list[Word]
     prose_lines: set[int]
+    # Where a prose line's words start (an option row's description); at its indent when absent.
+    starts: dict[int, int] = field(default_factory=dict)
 
     @property
     def candidates(self) -> list[int]:
@@ -75,8 +90,9 @@ class ProseText:
         return [i for i, word in enumerate(self.words) if not word.keep]
 
     def join(self, kept: set[int]) -> str:
-        """The text with only the kept words of each prose line; other lines as they were.
-        (Prose lines have no tabs or runs of spaces, so single spaces rebuild them.)"""
+        """The text with only the kept words of each prose line; other lines as they were, and
+        so is a prose line's start (its indent, an option row's names and gap). Words are
+        joined by single spaces: a justified man page line loses its padding."""
         by_line: dict[int, list[str]] = {}
         for index, word in enumerate(self.words):
             if word.keep or index in kept:
@@ -84,79 +100,100 @@ class ProseText:
         out = []
         for number, line in enumerate(self.lines):
             if number in self.prose_lines:
-                indent = line[:len(line) - len(line.lstrip())]
-                line = indent + " ".join(by_line.get(number, []))
+                head = line[:self.starts.get(number, len(line) - len(line.lstrip()))]
+                words = by_line.get(number)
+                line = head + " ".join(words) if words else head.rstrip()
             out.append(line)
         return "\n".join(out)
 
 
 def split_prose(text: str) -> ProseText:
-    """The text's lines, its prose lines (in paragraphs with a sentence end) and their words."""
-    lines = text.split("\n")
+    """The text's lines, its prose lines (paragraphs, option descriptions) and their words."""
+    page = _page(text)
     words: list[Word] = []
-    prose: set[int] = set()
-    for run in _paragraphs(lines):
-        start_of_sentence = True
-        for number in run:
-            prose.add(number)
-            for i, token in enumerate(_WORD.findall(lines[number])):
+    starts: dict[int, int] = {}
+    descriptions_at = set()
+    for index, (segment, description) in enumerate(_segments(page, kinds=True)):
+        start_of_sentence, joined = True, False
+        if description:
+            descriptions_at.add(index)
+        for number, first in segment:
+            tokens = list(_WORD.finditer(page.lines[number]))[first:]
+            starts[number] = tokens[0].start() if tokens else len(page.lines[number])
+            for i, match in enumerate(tokens):
+                token = match.group()
                 core = token.strip(EDGE)
                 name = core[:1].isupper() and not start_of_sentence
                 marker = i == 0 and token in _BULLET
-                words.append(Word(token, number, keep=must_keep(token) or name or marker))
+                # A word man hyphenated at the line's end: both halves stay, or neither reads.
+                broken = i == len(tokens) - 1 and token.endswith(_HYPHENS) and len(token) > 1
+                keep = must_keep(token) or name or marker or joined or broken or _unbalanced(token)
+                words.append(Word(token, number, keep, index))
+                joined = broken
                 start_of_sentence = marker or (start_of_sentence and not core) or bool(_SENTENCE_END.search(token))
-    return ProseText(lines, words, prose)
+    # An option description's first word is most often its verb and its last what it acts on
+    # ("match only whole words", "... whole lines"): the words that tell two options apart.
+    ends: dict[int, list[int]] = {}
+    for i, word in enumerate(words):
+        if word.segment in descriptions_at and any(c.isalpha() for c in word.text):
+            ends.setdefault(word.segment, []).append(i)
+    for i in {i for found in ends.values() for i in (found[0], found[-1])}:
+        words[i] = Word(words[i].text, words[i].line, True, words[i].segment)
+    return ProseText(page.lines, words, set(starts), starts)
 
 
-def _paragraphs(lines: list[str]) -> list[list[int]]:
+def _unbalanced(token: str) -> bool:
+    """A word that opens or closes a bracket the other end of which is in another word: dropped,
+    it would leave "(default)" as "default)"."""
+    return token.count("(") != token.count(")") or token.count("[") != token.count("]")
+
+
+def _segments(page: _Page, literal: tuple[set[int], set[int]] | None = None, kinds: bool = False) -> list:
+    """The text's prose, in order: paragraphs, and option descriptions that read as prose (with
+    ``kinds``: pairs of a segment and whether it is a description)."""
+    code, cells = literal or _literal_lines(page)
+    runs = _paragraphs(page, code | cells)
+    taken = {number for run in runs for number in run}
+    found = [([(number, 0) for number in run], False) for run in runs]
+    found += [(segment, True) for segment in descriptions(page.shown, taken | code)
+              if _is_description(page, segment)]
+    found.sort()
+    return found if kinds else [segment for segment, _ in found]
+
+
+def _is_description(page: _Page, segment: Segment) -> bool:
+    """An option's description that reads as prose: words, mostly plain, no code, no columns."""
+    tokens: list[str] = []
+    for number, first in segment:
+        shown = page.shown[number]
+        found = list(_WORD.finditer(shown))[first:]
+        if not found:
+            continue
+        text = shown[found[0].start():]
+        if _STATEMENT.search(text) or (_COLUMNS.search(text.rstrip()) and not _justified(shown, page.margin)):
+            return False
+        tokens += [match.group() for match in found]
+    plain = sum(1 for token in tokens if _PLAIN.match(token))
+    return len(tokens) >= _MIN_DESCRIPTION_WORDS and plain >= _DESCRIPTION_PLAIN_SHARE * len(tokens)
+
+
+def _paragraphs(page: _Page, literal: set[int]) -> list[list[int]]:
     """Runs of consecutive prose-like lines that read as a paragraph."""
     runs: list[list[int]] = []
     current: list[int] = []
-    literal = _literal_lines(lines)
-    for number, line in enumerate(lines + [""]):
+    lines, shown = page.lines + [""], page.shown + [""]
+    for number, line in enumerate(lines):
         # A wrapped line of a paragraph may start with a number or a path ("1048576 bytes. The").
-        continued = bool(current) and _indent(line) == _indent(lines[current[-1]]) and current[-1] == number - 1
-        if number < len(lines) and number not in literal and _is_prose(line, continued):
+        continued = (bool(current) and current[-1] == number - 1
+                     and _indent(shown[number]) == _indent(shown[current[-1]]))
+        if number < len(page.lines) and number not in literal and _is_prose_line(
+                line, shown[number], _WORD.findall(line), continued, page.margin):
             current.append(number)
             continue
         if current and _is_paragraph([lines[n] for n in current]):
             runs.append(current)
         current = []
     return runs
-
-
-def _literal_lines(lines: list[str]) -> set[int]:
-    """Lines that are a document's code or an aligned row's wrapped text: never prose.
-
-    Markdown fences and their contents; the indented block under a reStructuredText "::" or
-    code directive; and lines right under an aligned row (no blank line between) that start
-    where its last column does, as ``--help`` wraps an option's description."""
-    literal: set[int] = set()
-    fenced = False
-    block_indent: int | None = None   # an rST literal block: lines indented deeper than this
-    cell: int | None = None           # where the last aligned row's last column starts
-    for number, line in enumerate(lines):
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if _FENCE.match(line):
-            fenced = not fenced
-            literal.add(number)
-            continue
-        if fenced:
-            literal.add(number)
-            continue
-        if block_indent is not None and (not stripped or indent > block_indent):
-            literal.add(number)
-            continue
-        block_indent = indent if _LITERAL_START.match(line) else None
-        if not stripped:
-            cell = None
-        elif cell is not None and indent == cell:
-            literal.add(number)
-        else:
-            gaps = [gap for gap in _COLUMN_GAP.finditer(line.rstrip()) if gap.start() > indent]
-            cell = gaps[-1].end() if gaps else None
-    return literal
 
 
 def _is_paragraph(lines: list[str]) -> bool:
@@ -172,15 +209,14 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-def _is_prose(line: str, continued: bool = False) -> bool:
-    return _is_prose_line(line, _WORD.findall(line), continued)
-
-
-def _is_prose_line(line: str, tokens: list[str], continued: bool = False) -> bool:
-    """A sentence-like line; ``continued``: it wraps the line above, so it may start with any word."""
-    if len(tokens) < (1 if continued else MIN_PROSE_WORDS) or _indent(line) > _MAX_INDENT:
+def _is_prose_line(line: str, shown: str, tokens: list[str], continued: bool = False, margin: int = 0) -> bool:
+    """A sentence-like line (``shown``: tabs expanded); ``continued``: it wraps the line above,
+    so it may start with any word."""
+    if len(tokens) < (1 if continued else MIN_PROSE_WORDS) or _indent(shown) > _MAX_INDENT:
         return False
-    if _KEY_VALUE.search(line) or _COLUMNS.search(line.strip()) or _CODE.search(line):
+    if _KEY_VALUE.search(shown) or _CODE.search(shown):
+        return False
+    if _COLUMNS.search(line.strip()) and not _justified(shown, margin):
         return False
     if not (continued or _PLAIN.match(tokens[0]) or tokens[0] in _BULLET):
         return False
@@ -189,51 +225,66 @@ def _is_prose_line(line: str, tokens: list[str], continued: bool = False) -> boo
 
 
 def prose_share(text: str) -> float:
-    """Share of the text's words that sit in prose lines."""
-    lines = text.split("\n")
-    in_prose = sum(len(_WORD.findall(lines[number])) for run in _paragraphs(lines) for number in run)
-    total = len(_WORD.findall(text))
+    """Share of the text's words that are prose (paragraphs, option descriptions)."""
+    page = _page(text)
+    return _share(page, _segments(page))
+
+
+def _share(page: _Page, segments: list[Segment]) -> float:
+    in_prose = sum(len(_WORD.findall(page.lines[number])) - first for segment in segments for number, first in segment)
+    total = sum(len(_WORD.findall(line)) for line in page.lines)
     return in_prose / total if total else 0.0
 
 
 def looks_like_prose(text: str) -> bool:
-    """Mostly prose lines, and no code or numbered file view among the rest.
+    """Mostly prose, and no code or numbered file view among the rest.
 
-    The share of prose is asked first: most texts asked are logs and listings, which it rules
-    out after reading about half their words, while the code test reads every line of a text
-    without code. A document's own code blocks (fenced, rST literal) stay whole and do not count."""
-    all_lines = text.split("\n")
-    if not any(line.strip() for line in all_lines) or not _prose_share_reaches(text, _MIN_PROSE_SHARE):
+    The share of prose is asked first: most texts asked are logs and listings, which a first
+    pass rules out after reading about half their words, while the code test reads every line of
+    a text without code. A document's own code blocks (fenced, rST literal) and an option
+    table's wrapped text do not count."""
+    page = _page(text)
+    if not any(line.strip() for line in page.lines) or not _may_reach(page, _MIN_PROSE_SHARE):
         return False
-    literal = _literal_lines(all_lines)
-    lines = [line for number, line in enumerate(all_lines)
-             if line.strip() and number not in literal and not _MARKUP.match(line)]
+    code, cells = _literal_lines(page)
+    segments = _segments(page, (code, cells))
+    if _share(page, segments) < _MIN_PROSE_SHARE:
+        return False
+    prose = {number for segment in segments for number, _ in segment}
+    lines = [number for number, line in enumerate(page.shown) if line.strip() and number not in code
+             and number not in cells and not _MARKUP.match(line)]
     most_code = _MAX_CODE_SHARE * len(lines)
-    code = 0
-    for line in lines:
-        if _CODE.search(line) or _LINE_NUMBER.match(line):
-            code += 1
-            if code > most_code:
+    count = 0
+    for number in lines:
+        line = page.shown[number]
+        if number not in prose and (_CODE.search(line) or _LINE_NUMBER.match(line)):
+            count += 1
+            if count > most_code:
                 return False
     return True
 
 
-def _prose_share_reaches(text: str, share: float) -> bool:
-    """``prose_share(text) >= share``, given up as soon as the words of lines that are not
-    prose-like leave too few for it: the texts asked are mostly logs and listings, not prose."""
-    total = len(_WORD.findall(text))
+def _may_reach(page: _Page, share: float) -> bool:
+    """Whether ``prose_share`` may reach ``share``: no, as soon as the words of lines that cannot be prose
+    leave too few for it: the texts asked are mostly logs and listings, not prose. A line may be
+    prose when it reads as a sentence, is an option row or head, or is indented under one that
+    may be (blank lines between: a man page option's later paragraphs)."""
+    total = sum(len(_WORD.findall(line)) for line in page.lines)
     if not total:
         return False
     outside = 0
-    possible = False  # the line above may be prose: this one may continue its paragraph
-    for line in text.split("\n"):
+    possible = False
+    for line, shown in zip(page.lines, page.shown):
         tokens = _WORD.findall(line)
-        possible = bool(tokens) and _is_prose_line(line, tokens, continued=possible)
-        if tokens and not possible:
+        if not tokens:
+            continue
+        possible = (_is_prose_line(line, shown, tokens, possible, page.margin) or may_describe(shown)
+                    or (possible and _indent(shown) > 0))
+        if not possible:
             outside += len(tokens)
             if (total - outside) / total < share:  # prose lines can hold no more than the rest
                 return False
-    return prose_share(text) >= share
+    return True
 
 
 def chunk_words(token_counts: list[int], max_tokens: int) -> list[tuple[int, int]]:

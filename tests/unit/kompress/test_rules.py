@@ -13,13 +13,14 @@ class TestMustKeep:
         "--force", "-v", "snake_case", "__init__", "CamelCase", "getValue", "os.path.join",
         "https://example.com/x", "www.example.com", "key=value", "ENOENT", "HTTP", "E501",
         "@alice", "#123", "$HOME", "not", "never", "must", "only", "unless", "except", "without",
-        "and", "or", "and/or", "Not,", "(never)", "can't",
+        "and", "or", "and/or", "Not,", "(never)", "can't", ".", "..", "'*'", "(default)", "deprecated",
     ])
     def test_kept(self, word):
         """Numbers, ids, paths, flags, identifiers, URLs, key=value, codes and modal words stay."""
         assert must_keep(word)
 
-    @pytest.mark.parametrize("word", ["the", "basically", "really", "Deployment", "slow,", "(team).", "...", ""])
+    @pytest.mark.parametrize("word", ["the", "basically", "really", "Deployment", "slow,", "(team).", "...", "",
+                                      "-", "—", "(", ","])
     def test_left_to_the_model(self, word):
         """Plain words, with or without punctuation around them, are the model's to decide."""
         assert not must_keep(word)

@@ -88,13 +88,15 @@ class TestSplitProse:
 
 def reference_looks_like_prose(text: str) -> bool:
     """The rule as first written: the code test over every line, then the whole prose share."""
-    every = text.split("\n")
-    literal = words._literal_lines(every)  # a document's code blocks and markup: never counted
-    lines = [line for number, line in enumerate(every)
-             if line.strip() and number not in literal and not words._MARKUP.match(line)]
-    if not any(line.strip() for line in every):
+    page = words._page(text)
+    code_lines, cells = words._literal_lines(page)  # a document's code blocks and markup: never counted
+    prose = split_prose(text).prose_lines           # nor prose (an option row's description)
+    lines = [number for number, line in enumerate(page.shown) if line.strip() and number not in code_lines
+             and number not in cells and not words._MARKUP.match(line)]
+    if not any(line.strip() for line in page.lines):
         return False
-    code = sum(1 for line in lines if words._CODE.search(line) or words._LINE_NUMBER.match(line))
+    code = sum(1 for n in lines if n not in prose and (words._CODE.search(page.shown[n])
+                                                        or words._LINE_NUMBER.match(page.shown[n])))
     return code <= words._MAX_CODE_SHARE * len(lines) and prose_share(text) >= words._MIN_PROSE_SHARE
 
 
@@ -104,6 +106,11 @@ OTHER = st.sampled_from([
     "Done.", "", "    ", "def load(self):", "        return self.value", "   12\tvalue = compute(x)",
     "2024-05-01 12:00:01 ERROR worker 3 lost its lease on the queue", "Status:   Running on node three",
     "| name | status | age |", "PASSED tests/test_app.py::test_upload_retries", "src/app.py:41: x = 1",
+    # option rows, their wrapped text, a man page's option head and description, a command row
+    "  -a, --all                  do not ignore entries starting with .",
+    "                             e.g., '--block-size=M'; see SIZE format below",
+    "       -B, --ignore-backups", "              do not list implied entries ending with ~",
+    "   add                  Add file contents to the index",
 ]) | st.text(st.characters(blacklist_categories=("Cs",)), max_size=60).map(lambda t: t.replace("\n", " "))
 # prose and other lines in any mix, so that shares on both sides of the rule's line come up
 TEXTS = st.tuples(st.lists(PROSE, max_size=20), st.lists(OTHER, max_size=20), st.randoms()).map(
