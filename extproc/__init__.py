@@ -6,7 +6,7 @@ its body goes to ``compress.py`` (in worker processes, ``workers.py``), which pa
 the ``compressors/``. Settings: ``config.py``. Metrics: ``metrics.py``.
 """
 
-from .compress import BodyCompressor, BodyRequest, BodyResult, build_compressor
+from .compress import BodyEngine, BodyRequest, BodyResult, build_engine
 from .config import Settings, load_settings
 from .conversation import Block, Conversation, Kind
 from .errors import BodyTooLarge, ConfigError, PassThrough, TrimwireError, UnsupportedBody
@@ -14,9 +14,9 @@ from .outcomes import RequestOutcome
 from .pipeline import Compressor, Pipeline, Policy
 
 __all__ = [
-    "Block", "BodyCompressor", "BodyRequest", "BodyResult", "BodyTooLarge", "Compressor",
+    "Block", "BodyEngine", "BodyRequest", "BodyResult", "BodyTooLarge", "Compressor",
     "ConfigError", "Conversation", "Kind", "PassThrough", "Pipeline", "Policy", "RequestOutcome",
-    "Settings", "TrimwireError", "UnsupportedBody", "build_compressor", "load_settings",
+    "Settings", "TrimwireError", "UnsupportedBody", "build_engine", "load_settings",
 ]
 
 __version__ = "0.1.0"

@@ -13,10 +13,10 @@ import sys
 
 from .config import MODES, Settings, load_settings
 from .config_check import config_warnings
-from .envoy_config import EnvoyOptions, render_yaml
+from .envoy_bootstrap import EnvoyOptions, render_yaml
 from .errors import ConfigError, KompressUnavailable, UsageError
 from .formats import FORMATS
-from .logs import configure_logging
+from .logging_setup import configure_logging
 from .stats_cli import DEFAULT_STATS_URL
 
 __all__ = ["main"]
@@ -153,7 +153,7 @@ def _check_ports(settings: Settings, *listen: tuple[str, int, str]) -> None:
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from .addresses import check_upstream, parse_listen
-    from .envoy_config import find_ca_file
+    from .envoy_bootstrap import find_ca_file
     from .local_stack import find_envoy, run_local_stack
 
     host, port = parse_listen(args.listen, "--listen")

@@ -1,6 +1,6 @@
 """One request body in, one decision out: decode, read, count tokens, compress, splice in the new strings.
 
-``BodyCompressor.run`` is the whole compression path for a buffered body and is a plain, blocking
+``BodyEngine.run`` is the whole compression path for a buffered body and is a plain, blocking
 function of bytes: the server runs it in worker processes (``workers.py``), ``trimwire compress``
 runs it directly. It knows nothing about gRPC or Envoy.
 """
@@ -25,7 +25,7 @@ from .pipeline.dedup import Dedup
 from .status import KompressStatus
 from .tokens import TokenCounter
 
-__all__ = ["BodyRequest", "BodyResult", "BodyCompressor", "build_compressor", "dump_body", "inference_deadline"]
+__all__ = ["BodyRequest", "BodyResult", "BodyEngine", "build_engine", "dump_body", "inference_deadline"]
 
 # Of request_deadline_ms, the share model inference may use; the rest is for counting tokens and
 # writing the body, so a slow model leaves its blocks alone instead of failing the whole request.
@@ -39,7 +39,7 @@ def inference_deadline(settings: Settings) -> float:
 
 @dataclass(frozen=True, slots=True)
 class BodyRequest:
-    """What the compressor needs to know about a body besides its bytes."""
+    """What the engine needs to know about a body besides its bytes."""
 
     format: str
     content_encoding: str = "identity"
@@ -86,7 +86,7 @@ def dump_body(body: dict) -> bytes:
         return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("utf-8")
 
 
-class BodyCompressor:
+class BodyEngine:
     """Built once per process from Settings; ``run`` is called once per request body.
 
     ``history`` (``history.py``) holds everything remembered of bodies seen before, so in cache
@@ -204,8 +204,8 @@ class BodyCompressor:
         timings["serialize"] = time.perf_counter() - started
 
 
-def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> BodyCompressor:
-    """The production BodyCompressor: default policy and routed compressors from Settings.
+def build_engine(settings: Settings, *, lazy_kompress: bool = False) -> BodyEngine:
+    """The production BodyEngine: default policy and routed compressors from Settings.
 
     Kompress's inference threads share the CPUs with the other compression processes
     (``workers``) unless ``kompress.threads`` says how many. ``lazy_kompress`` (``trimwire
@@ -242,4 +242,4 @@ def build_compressor(settings: Settings, *, lazy_kompress: bool = False) -> Body
                       tokens=tokens) if quarter > 0 else None
     dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=tokens.count,
                    guards=policy.guards, reads=settings.dedup_reads) if settings.dedup else None)
-    return BodyCompressor(settings, pipeline, tokens=tokens, kompress=status, history=history, dedup=dedup)
+    return BodyEngine(settings, pipeline, tokens=tokens, kompress=status, history=history, dedup=dedup)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from .compress import BodyRequest, BodyResult, build_compressor
+from .compress import BodyRequest, BodyResult, build_engine
 from .config import Settings
 from .errors import UnsupportedBody, UsageError
 from .formats import detect_format
@@ -54,7 +54,7 @@ def run_compress(settings: Settings, file: str, *, fmt: str = "auto", mode: str 
                  diff: bool = False, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     text = read_input(file)
-    compressor = build_compressor(settings, lazy_kompress=True)
+    engine = build_engine(settings, lazy_kompress=True)
     totals = {"bodies": 0, "compressed": 0, "before": 0, "after": 0}
     for number, line in _bodies(text, file.endswith(".jsonl")):
         raw = line.encode("utf-8")
@@ -69,7 +69,7 @@ def run_compress(settings: Settings, file: str, *, fmt: str = "auto", mode: str 
             if not diff:
                 out.write(line + "\n")
             continue
-        result = compressor.run(raw, BodyRequest(format=name, mode=mode))
+        result = engine.run(raw, BodyRequest(format=name, mode=mode))
         _count(totals, result)
         if diff:
             out.write(string_diff(body, json.loads(result.body) if result.body else body, f"#{number}"))

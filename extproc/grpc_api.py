@@ -13,20 +13,20 @@ from collections.abc import Callable
 
 import grpc
 
-from .api import compressor_pb2 as pb
-from .api import compressor_pb2_grpc as pb_grpc
+from ._proto import compressor_pb2 as pb
+from ._proto import compressor_pb2_grpc as pb_grpc
 from .api_guard import BadJson, read_messages_array
 from .config import MODES, Settings
 from .metrics import Metrics, sanitise
-from .service import FORMAT_ALIASES, CompressCall, MessageCompressor
+from .service import FORMAT_ALIASES, CompressCall, ApiService
 
-__all__ = ["CompressorService", "SERVICE_NAME"]
+__all__ = ["GrpcApiServicer", "SERVICE_NAME"]
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Compressor"].full_name
 
 
-class CompressorService(pb_grpc.CompressorServicer):
-    def __init__(self, settings: Settings, service: MessageCompressor, metrics: Metrics,
+class GrpcApiServicer(pb_grpc.CompressorServicer):
+    def __init__(self, settings: Settings, service: ApiService, metrics: Metrics,
                  is_ready: Callable[[], bool]) -> None:
         self.settings = settings
         self.service = service

@@ -1,7 +1,7 @@
 """Resent history: everything a compressing process remembers of the bodies it has compressed.
 
 An agent resends the whole conversation every turn, so most of a body was seen before. What
-answers it is held here, behind one object (``History``) that ``BodyCompressor.run``
+answers it is held here, behind one object (``History``) that ``BodyEngine.run``
 (``compress.py``) asks at each step of a body's way:
 
 * **read** (``History.read``): the conversation's checkpoint (its last body, ``messages.Checkpoints``),

@@ -30,10 +30,10 @@ from . import headroom_compat as compat
 from . import tls
 from .api_guard import RETRY_AFTER_S, Admission, BadJson, read_messages, response_body
 from .config import Settings
-from .logs import get_logger
+from .logging_setup import get_logger
 from .metrics import AMBIGUOUS_LABEL, Metrics, sanitise
 from .ops_http import health_routes
-from .service import MessageCompressor
+from .service import ApiService
 from .stats import SavingsStats
 from .tokens import TokenCounter
 
@@ -65,7 +65,7 @@ def api_inflight(settings: Settings, workers: int) -> int:
     return settings.api_max_inflight or max(1, workers // 2)
 
 
-def api_app(settings: Settings, service: MessageCompressor, metrics: Metrics, is_ready: Callable[[], bool],
+def api_app(settings: Settings, service: ApiService, metrics: Metrics, is_ready: Callable[[], bool],
             stats: SavingsStats | None = None, admission: Admission | None = None) -> web.Application:
     admission = admission or Admission(api_inflight(settings, 2), settings.api_max_inflight_bytes)
     tokens: list[TokenCounter] = []  # built on the first /v1/compress-raw call
@@ -114,7 +114,7 @@ def api_app(settings: Settings, service: MessageCompressor, metrics: Metrics, is
     def compress(raw: bytes, who: dict[str, str]) -> Handled:
         try:
             body, items = read_messages(raw)
-            # Asked for; whether it is granted (bypass_enabled, bypass_users) is MessageCompressor's rule.
+            # Asked for; whether it is granted (bypass_enabled, bypass_users) is ApiService's rule.
             shaped = compat.parse_compress(body, user=who["user"], request_id=who["request_id"],
                                            bypass=bool(who["bypass"]),
                                            ignored=lambda key: metrics.api_config_ignored.labels(key).inc())
@@ -152,7 +152,7 @@ async def _close(admission: Admission) -> None:
     admission.close()
 
 
-async def start_api_http(settings: Settings, service: MessageCompressor, metrics: Metrics,
+async def start_api_http(settings: Settings, service: ApiService, metrics: Metrics,
                          is_ready: Callable[[], bool], stats: SavingsStats | None = None) -> tuple[web.AppRunner, int]:
     """Serve the API on ``api_address`` (over TLS when configured, as the gRPC port);
     returns the runner and the bound port."""

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from .config import Settings
-from .envoy_config import EnvoyOptions, render_yaml
+from .envoy_bootstrap import EnvoyOptions, render_yaml
 from .errors import UsageError
-from .logs import get_logger
+from .logging_setup import get_logger
 from .server import start_server
 from .stats import RequestRecord, SavingsStats, parse_prices
 from .stats_cli import request_line

@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
-from . import envoy
+from . import envoy_wire
 from .compress import BodyRequest, BodyResult, inference_deadline
 from .config import MODES, Settings
 from .formats import format_for_path
-from .logs import get_logger
+from .logging_setup import get_logger
 from .metrics import AMBIGUOUS_LABEL, UNKNOWN_LABEL, LabelGuard, Metrics, sanitise
 from .outcomes import SAVINGS_COUNTED, RequestOutcome
 from .stats import RequestRecord, SavingsStats, cache_hits
 from .tracing import TRACE_HEADERS, RequestTracer
-from .workers import CompressionWorkers
+from .workers import WorkerPool
 
 __all__ = ["RequestContext", "StreamProcessor"]
 
@@ -101,7 +101,7 @@ class BodyWaits:
 class StreamProcessor:
     """Shared by every stream of a server; per-request state lives in RequestContext."""
 
-    def __init__(self, settings: Settings, workers: CompressionWorkers, metrics: Metrics,
+    def __init__(self, settings: Settings, workers: WorkerPool, metrics: Metrics,
                  stats: SavingsStats | None = None, tracer: RequestTracer | None = None) -> None:
         self.settings = settings
         self.workers = workers
@@ -138,10 +138,10 @@ class StreamProcessor:
                     if ctx.outcome == RequestOutcome.PENDING:  # Envoy answered before the body came (a 413)
                         ctx.fail_open("no_body_received")
                     ctx.answered = True  # before the yield: Envoy may reset while it is being sent
-                    yield envoy.response_headers_reply(self._savings_headers(ctx))
+                    yield envoy_wire.response_headers_reply(self._savings_headers(ctx))
                     return  # our last phase: the call ends here, whether or not Envoy resets it
                 elif kind is not None:
-                    yield envoy.empty_reply(kind)
+                    yield envoy_wire.empty_reply(kind)
         except grpc.RpcError:  # the call was cancelled while we waited for its next message
             self._cancelled(ctx)
         except GeneratorExit:  # ... or while a reply was on its way
@@ -159,15 +159,15 @@ class StreamProcessor:
             ctx.fail_open("stream_closed")
 
     def _on_request_headers(self, ctx: RequestContext, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
-        headers = envoy.read_headers(request.request_headers)
+        headers = envoy_wire.read_headers(request.request_headers)
         s = self.settings
         ctx.request_id = sanitise(headers.get("x-request-id"))
         ctx.user = headers.get(s.user_header, "")
-        if s.user_header in envoy.repeated(request.request_headers):  # bob then alice: neither
+        if s.user_header in envoy_wire.repeated(request.request_headers):  # bob then alice: neither
             ctx.user = AMBIGUOUS_LABEL
             self.metrics.ambiguous_user.inc()
         ctx.path = headers.get(":path", "")
-        ctx.full_duplex = envoy.is_full_duplex(request)
+        ctx.full_duplex = envoy_wire.is_full_duplex(request)
         ctx.content_encoding = headers.get("content-encoding", "identity") or "identity"
         ctx.format = format_for_path(ctx.path)
         if self.tracer is not None:
@@ -193,17 +193,17 @@ class StreamProcessor:
         remove = [name for name in headers if name.startswith(s.header_prefix)]
         if ctx.full_duplex and ctx.ours:
             remove.append("content-length")  # the body we stream back may differ in length
-        return envoy.request_headers_reply(remove=remove)
+        return envoy_wire.request_headers_reply(remove=remove)
 
     def _on_request_body(self, ctx: RequestContext, body: pb.HttpBody) -> list[pb.ProcessingResponse]:
         if ctx.body_done:  # a duplicate end of stream must never process the body twice
-            return [] if ctx.full_duplex else [envoy.request_body_reply()]
+            return [] if ctx.full_duplex else [envoy_wire.request_body_reply()]
         if not ctx.ours:
             if ctx.full_duplex:
                 ctx.body_done = body.end_of_stream
-                return list(envoy.streamed_body_replies(body.body, body.end_of_stream))
+                return list(envoy_wire.streamed_body_replies(body.body, body.end_of_stream))
             ctx.body_done = True
-            return [envoy.request_body_reply()]
+            return [envoy_wire.request_body_reply()]
         ctx.chunks.append(body.body)
         if ctx.full_duplex and not body.end_of_stream:
             return []
@@ -211,7 +211,7 @@ class StreamProcessor:
 
     def _on_request_trailers(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
         replies = self._finish_body(ctx) if ctx.full_duplex and ctx.ours and not ctx.body_done else []
-        return replies + [envoy.trailers_reply(response_side=False)]
+        return replies + [envoy_wire.trailers_reply(response_side=False)]
 
     def _finish_body(self, ctx: RequestContext) -> list[pb.ProcessingResponse]:
         ctx.body_done = True
@@ -223,10 +223,10 @@ class StreamProcessor:
         result = self.compress_or_fail_open(ctx, raw, request)
         changed = result is not None and result.body is not None
         if ctx.full_duplex:
-            return list(envoy.streamed_body_replies(result.body if changed else raw, end_of_stream=True))
+            return list(envoy_wire.streamed_body_replies(result.body if changed else raw, end_of_stream=True))
         if not changed:
-            return [envoy.request_body_reply(set_headers=self._savings_headers(ctx))]
-        return [envoy.request_body_reply(result.body, self._savings_headers(ctx))]
+            return [envoy_wire.request_body_reply(set_headers=self._savings_headers(ctx))]
+        return [envoy_wire.request_body_reply(result.body, self._savings_headers(ctx))]
 
     def compress_or_fail_open(self, ctx: RequestContext, raw: bytes, request: BodyRequest) -> BodyResult | None:
         """The one fail-open path, for the ext_proc stream and the compression API (``service.py``):

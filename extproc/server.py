@@ -21,22 +21,22 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import tls
-from .api import compressor_pb2_grpc
+from ._proto import compressor_pb2_grpc
 from .compressors import unavailable_compressors
 from .config import Settings
 from .errors import KompressUnavailable
 from .grpc_api import SERVICE_NAME as COMPRESSOR_SERVICE
-from .grpc_api import CompressorService
+from .grpc_api import GrpcApiServicer
 from .http_api import start_api_http
-from .logs import get_logger
+from .logging_setup import get_logger
 from .metrics import Metrics
 from .native_log import capture_stderr
 from .ops_http import start_ops_http
 from .processor import StreamProcessor
-from .service import MessageCompressor
+from .service import ApiService
 from .stats import SavingsStats, parse_prices
 from .tracing import RequestTracer, start_tracing
-from .workers import CompressionWorkers
+from .workers import WorkerPool
 
 __all__ = ["TrimwireServer", "start_server", "serve"]
 
@@ -67,7 +67,7 @@ class TrimwireServer:
     settings: Settings
     server: grpc.Server
     health: health.HealthServicer
-    workers: CompressionWorkers
+    workers: WorkerPool
     metrics: Metrics
     ops_runner: web.AppRunner
     grpc_port: int
@@ -110,12 +110,12 @@ def _grpc_options(settings: Settings) -> list[tuple[str, int]]:
     ]
 
 
-async def start_server(settings: Settings, workers: CompressionWorkers | None = None,
+async def start_server(settings: Settings, workers: WorkerPool | None = None,
                        metrics: Metrics | None = None, stats: SavingsStats | None = None) -> TrimwireServer:
     """Build and start everything; returns once the server reports SERVING."""
     metrics = metrics or Metrics()
     stats = stats or SavingsStats(parse_prices(settings.prices))
-    workers = workers or CompressionWorkers(settings)
+    workers = workers or WorkerPool(settings)
     metrics.workers.set(workers.processes)
     holder: dict[str, TrimwireServer] = {}
 
@@ -127,7 +127,7 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
 
     tracer = start_tracing(settings, metrics)
     processor = StreamProcessor(settings, workers, metrics, stats, tracer)
-    service = MessageCompressor(processor)
+    service = ApiService(processor)
     api_runner, api_port = (await start_api_http(settings, service, metrics, is_ready, stats)
                             if settings.api_enabled else (None, None))
 
@@ -137,7 +137,7 @@ async def start_server(settings: Settings, workers: CompressionWorkers | None = 
                          options=_grpc_options(settings))
     pb_grpc.add_ExternalProcessorServicer_to_server(_ExternalProcessor(processor, metrics), server)
     compressor_pb2_grpc.add_CompressorServicer_to_server(
-        CompressorService(settings, service, metrics, is_ready), server)
+        GrpcApiServicer(settings, service, metrics, is_ready), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in _HEALTH_NAMES:

@@ -25,7 +25,7 @@ from .outcomes import RequestOutcome
 from .processor import RequestContext, StreamProcessor
 from .tokens import TokenCounter
 
-__all__ = ["CompressCall", "CompressAnswer", "MessageCompressor", "FORMAT_ALIASES"]
+__all__ = ["CompressCall", "CompressAnswer", "ApiService", "FORMAT_ALIASES"]
 
 # What callers may name in ``format``: the ext_proc path's format names and short aliases.
 FORMAT_ALIASES = {
@@ -80,7 +80,7 @@ class CompressAnswer:
         return self.tokens_after / self.tokens_before if self.tokens_before else 1.0
 
 
-class MessageCompressor:
+class ApiService:
     """Built once per server around its StreamProcessor (workers, settings, metrics)."""
 
     def __init__(self, processor: StreamProcessor) -> None:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .logs import get_logger
+from .logging_setup import get_logger
 from .metrics import sanitise
 from .outcomes import RequestOutcome
 

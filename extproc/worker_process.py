@@ -1,4 +1,4 @@
-"""The worker's side of the compression pool: one spawned process that runs ``BodyCompressor.run``
+"""The worker's side of the compression pool: one spawned process that runs ``BodyEngine.run``
 on the bodies the server writes to its socket and writes the answers back (``workers.py`` is
 the server's side).
 
@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .compress import BodyCompressor, BodyRequest, BodyResult
+from .compress import BodyEngine, BodyRequest, BodyResult
 from .config import Settings
 
 __all__ = ["CANCEL_SIGNAL", "Frames", "Job", "JobCancelled", "StartFailed", "send", "worker_main"]
 
-Factory = Callable[[Settings], BodyCompressor]
+Factory = Callable[[Settings], BodyEngine]
 
 CANCEL_SIGNAL = signal.SIGUSR1
 _FRAME = struct.Struct("!Q")  # every message between the server and a worker: its length, then pickle
@@ -45,7 +45,7 @@ class JobCancelled(Exception):
 
 @dataclass
 class StartFailed:
-    """What a worker that could not build its compressor sends instead of its Kompress status."""
+    """What a worker that could not build its engine sends instead of its Kompress status."""
 
     reason: str
 
@@ -89,13 +89,13 @@ class Job:
         self.running = False
         self.cancelled = False
 
-    def run(self, compressor: BodyCompressor, number: int, raw: bytes, request: BodyRequest) -> BodyResult:
+    def run(self, engine: BodyEngine, number: int, raw: bytes, request: BodyRequest) -> BodyResult:
         self.number = number
         if self.cancel_upto.value >= number:  # given up on before it began
             raise JobCancelled("past the request deadline")
         self.running = True
         try:
-            return compressor.run(raw, request)
+            return engine.run(raw, request)
         finally:
             self.running = False
 
@@ -130,7 +130,7 @@ def _limit_memory(megabytes: int) -> None:
 
 def worker_main(sock: socket.socket, settings: Settings, factory: Factory, parent_pid: int,
                 cancel_upto: Any) -> None:
-    """A worker's whole life: build the compressor, say what Kompress came to, then serve bodies."""
+    """A worker's whole life: build the engine, say what Kompress came to, then serve bodies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
     _die_with_parent(parent_pid)
     job = Job(cancel_upto)
@@ -138,17 +138,17 @@ def worker_main(sock: socket.socket, settings: Settings, factory: Factory, paren
     if settings.worker_memory_mb:
         _limit_memory(settings.worker_memory_mb)
     try:
-        compressor = factory(settings)
+        engine = factory(settings)
     except MemoryError:
         send(sock, StartFailed(f"worker_memory_mb {settings.worker_memory_mb} is too low for a worker "
                                "to load its tokenizer and model"))
         return
-    send(sock, compressor.kompress)
+    send(sock, engine.kompress)
     frames = Frames(sock)
     reserve = _reserve()
     while (message := frames.receive()) is not None:
         try:
-            answer: tuple[bool, Any] = (True, job.run(compressor, *message))
+            answer: tuple[bool, Any] = (True, job.run(engine, *message))
         except MemoryError:
             # a fresh exception: the raised one's traceback and context chain hold the body's
             # parsed objects, and the answer needs memory back to be written at all
@@ -159,7 +159,7 @@ def worker_main(sock: socket.socket, settings: Settings, factory: Factory, paren
         del message
         if job.cancelled:  # cut short between any two steps: nothing it remembered is trusted
             job.cancelled = False
-            compressor.forget()
+            engine.forget()
         out_of_memory = not answer[0] and isinstance(answer[1], MemoryError)
         if out_of_memory:
             del reserve  # head room for the answer, whatever is still held

@@ -36,17 +36,17 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from .compress import BodyCompressor, BodyRequest, BodyResult, build_compressor
+from .compress import BodyEngine, BodyRequest, BodyResult, build_engine
 from .config import Settings
 from .cpus import cpu_share, usable_cpus
 from .errors import ConfigError
-from .logs import get_logger
+from .logging_setup import get_logger
 from .status import KompressStatus
 from .worker_process import CANCEL_SIGNAL, Frames, StartFailed, send, worker_main
 
-__all__ = ["CompressionWorkers", "usable_cpus", "KILL_AFTER_S"]
+__all__ = ["WorkerPool", "usable_cpus", "KILL_AFTER_S"]
 
-Factory = Callable[[Settings], BodyCompressor]
+Factory = Callable[[Settings], BodyEngine]
 
 KILL_AFTER_S = 1.0            # a worker that has not answered this long after its cancel is killed
 log = get_logger("trimwire.workers")
@@ -177,20 +177,20 @@ def _started(worker: _Worker) -> KompressStatus | StartFailed:
     return worker.receive(None)
 
 
-class CompressionWorkers:
-    """Runs ``BodyCompressor.run`` off the calling thread; replaces a worker that dies.
+class WorkerPool:
+    """Runs ``BodyEngine.run`` off the calling thread; replaces a worker that dies.
 
     ``run_blocking`` is called from threads: the gRPC server's, and the event loop's executor for
     the HTTP API (``service.py``).
     """
 
-    def __init__(self, settings: Settings, factory: Factory = build_compressor) -> None:
+    def __init__(self, settings: Settings, factory: Factory = build_engine) -> None:
         # the CPUs are shared out here, once: each worker is built from settings that say its share
         share = cpu_share(settings)
         self.settings = settings = share.settle(settings)
         self.factory = factory
         self.processes = share.processes
-        self._inline: BodyCompressor | None = None
+        self._inline: BodyEngine | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._all: list[_Worker] = []
         # Without result caches a worker holds nothing of a conversation: no worker is preferred.
@@ -235,7 +235,7 @@ class CompressionWorkers:
         return await asyncio.get_running_loop().run_in_executor(None, self.warm_up_blocking)
 
     def run_blocking(self, raw: bytes, request: BodyRequest, timeout: float) -> BodyResult:
-        """``BodyCompressor.run`` in a worker; TimeoutError past ``timeout`` seconds (the worker is
+        """``BodyEngine.run`` in a worker; TimeoutError past ``timeout`` seconds (the worker is
         told to abandon the job, and killed and replaced if it cannot), BrokenProcessPool when the
         worker died (it is replaced)."""
         if self._inline is not None:

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from extproc.envoy_config import EnvoyOptions, render  # noqa: E402
+from extproc.envoy_bootstrap import EnvoyOptions, render  # noqa: E402
 from extproc.local_stack import find_envoy  # noqa: E402
 
 __all__ = ["ROUTES", "REWRITE", "PLUMBING", "Proc", "free_port", "ms", "percentile", "start_helper", "start_envoy3",
@@ -385,21 +385,21 @@ async def _serve_noop(port: int, rewrite: bool = False) -> None:
     """The floor of this architecture: grpc.aio, every phase answered with an empty response.
     ``rewrite``: the floor of a processor that changes bodies: the request body comes back as a
     body mutation (the same bytes) with trimwire's savings headers, the response headers get them
-    too; built by ``extproc.envoy`` as trimwire builds its replies."""
+    too; built by ``extproc.envoy_wire`` as trimwire builds its replies."""
     import grpc
     from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
     from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 
-    from extproc import envoy
+    from extproc import envoy_wire
 
     empty = {f.name: getattr(pb, f.message_type.name)
              for f in pb.ProcessingResponse.DESCRIPTOR.oneofs_by_name["response"].fields}
 
     def answer(request, kind: str):
         if rewrite and kind == "request_body":
-            return envoy.request_body_reply(request.request_body.body, _SAVINGS)
+            return envoy_wire.request_body_reply(request.request_body.body, _SAVINGS)
         if rewrite and kind == "response_headers":
-            return envoy.response_headers_reply(_SAVINGS)
+            return envoy_wire.response_headers_reply(_SAVINGS)
         return pb.ProcessingResponse(**{kind: empty[kind]()})
 
     class NoOp(pb_grpc.ExternalProcessorServicer):
@@ -422,7 +422,7 @@ async def _serve_noop(port: int, rewrite: bool = False) -> None:
 
 
 class UnchangedCompressor:
-    """``BodyCompressor``'s interface, doing none of its work: every body comes back as it came,
+    """``BodyEngine``'s interface, doing none of its work: every body comes back as it came,
     as a compressed result with token counts of the usual length, so trimwire's server replies
     with a body mutation and its savings headers as it does for a compressed body."""
 
@@ -443,14 +443,14 @@ async def _serve_plumbing(port: int) -> None:
     """trimwire's server (``start_server``) and worker pool, as ``python -m extproc serve`` runs
     them, with ``UnchangedCompressor`` in each worker process."""
     from extproc.config import load_settings
-    from extproc.logs import configure_logging
+    from extproc.logging_setup import configure_logging
     from extproc.server import start_server
-    from extproc.workers import CompressionWorkers
+    from extproc.workers import WorkerPool
 
     configure_logging("warning")
     settings = load_settings(env={}, grpc_address=f"127.0.0.1:{port}", metrics_address="127.0.0.1:0",
                              api_enabled=False, log_level="warning", drain_grace_s=1)
-    running = await start_server(settings, CompressionWorkers(settings, factory=UnchangedCompressor))
+    running = await start_server(settings, WorkerPool(settings, factory=UnchangedCompressor))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()

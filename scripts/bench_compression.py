@@ -2,7 +2,7 @@
 
 Every corpus conversation is replayed as an agent sends it: one request per tool result, each a
 growing prefix of the conversation, each compressed on its own by trimwire's pipeline
-(``build_compressor(...).run``) and by Headroom's ``compress()`` (``headroom-ai==0.42.0``, ML
+(``build_engine(...).run``) and by Headroom's ``compress()`` (``headroom-ai==0.42.0``, ML
 text compression off, run by ``_headroom_driver.py`` in its own virtualenv under ``.bench/``,
 created on first use). Both outputs are measured the same way (``_bench_measures.py``): tokens
 of the messages, savings, cache-priced cost over all turns, probe answers retained, body
@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extproc.compress import BodyRequest, build_compressor  # noqa: E402
+from extproc.compress import BodyRequest, build_engine  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from scripts._bench_measures import Meter, RowResult, Turn, turn_ends  # noqa: E402
 from scripts._benchmarks_doc import publish, rotated  # noqa: E402
@@ -274,7 +274,7 @@ def main() -> None:
     fired: dict[str, Counter] = {}
     for spec in ["", *(args.trimwire or [])]:
         overrides = dict(item.split("=", 1) for item in spec.split(",") if item)
-        compressor = build_compressor(load_settings(env={}, workers=0, **overrides))
+        compressor = build_engine(load_settings(env={}, workers=0, **overrides))
         compressor.run(json.dumps({"model": "m", "messages": [{"role": "user", "content": "warm up " * 400}]})
                        .encode(), BodyRequest(format="openai"))
         label = f"trimwire {spec}" if spec else "trimwire"

@@ -5,7 +5,7 @@ system prompt and the tool definitions: tens of KB each for Claude Code or Codex
 turn to turn. The shared corpus carries small ones, so this benchmark wraps its longest
 conversation of each format in an agent-sized pair (about 40 KB of system prompt and 80 KB of
 tool definitions, in the place each format's agents put them) and replays it turn by turn
-through ``BodyCompressor.run`` in one process, side by side:
+through ``BodyEngine.run`` in one process, side by side:
 
 * small: the corpus bodies as they are;
 * large: with the large system prompt and tools;
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extproc.compress import BodyRequest, build_compressor  # noqa: E402
+from extproc.compress import BodyRequest, build_engine  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import publish, rotated  # noqa: E402
@@ -88,7 +88,7 @@ def conversations(corpus: Path, turns: int) -> list[tuple[str, str, list[bytes],
 
 def replay(bodies: list[bytes], fmt: str, reuse: bool) -> tuple[list[float], dict[str, float]]:
     """Seconds per turn from turn 6 on, and mean seconds per turn by stage."""
-    compressor = build_compressor(load_settings(env={}, workers=0))
+    compressor = build_engine(load_settings(env={}, workers=0))
     if not reuse:
         compressor.history.reader.surroundings = None
     seconds, stages = [], {}

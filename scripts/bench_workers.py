@@ -1,6 +1,6 @@
 """Does the worker pool use both cores? Throughput of the compression path, side by side.
 
-Runs the same request bodies through ``CompressionWorkers`` configured three ways, in one run:
+Runs the same request bodies through ``WorkerPool`` configured three ways, in one run:
 an in-process thread (workers=0), one worker process, and N worker processes, with several
 requests in flight at once as a busy gateway has. Prints bodies per second and the ratios.
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from extproc.compress import BodyRequest  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from extproc.formats import detect_format  # noqa: E402
-from extproc.workers import CompressionWorkers, usable_cpus  # noqa: E402
+from extproc.workers import WorkerPool, usable_cpus  # noqa: E402
 from scripts._benchmarks_doc import publish, rotated  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def load_bodies(corpus: Path) -> list[tuple[bytes, BodyRequest]]:
 async def measure(workers: int, bodies, seconds: float, concurrency: int) -> float:
     # The block cache off: the same bodies again and again would otherwise measure cache lookups.
     settings = load_settings(env={}, workers=workers, block_cache_bytes=0)
-    pool = CompressionWorkers(settings)
+    pool = WorkerPool(settings)
     await pool.warm_up()
     async def run(raw: bytes, request: BodyRequest) -> None:  # off the event loop, as the HTTP API calls it
         await asyncio.to_thread(pool.run_blocking, raw, request, settings.request_deadline_ms / 1000)

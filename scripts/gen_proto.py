@@ -1,4 +1,4 @@
-"""Generate the Python code for proto/trimwire/v1/*.proto into extproc/api/ (checked in).
+"""Generate the Python code for proto/trimwire/v1/*.proto into extproc/_proto/ (checked in).
 
     python scripts/gen_proto.py [--out DIR]
 
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PROTO_ROOT = ROOT / "proto"
 PROTOS = ("trimwire/v1/compressor.proto",)
-DEFAULT_OUT = ROOT / "extproc" / "api"
+DEFAULT_OUT = ROOT / "extproc" / "_proto"
 _ABSOLUTE_IMPORT = re.compile(r"^from trimwire\.v1 import (\w+_pb2) as", re.MULTILINE)
 
 

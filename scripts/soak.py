@@ -78,7 +78,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from extproc.config import DEFAULT_REQUEST_DEADLINE_MS  # noqa: E402
-from extproc.envoy_config import EnvoyOptions  # noqa: E402
+from extproc.envoy_bootstrap import EnvoyOptions  # noqa: E402
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import publish  # noqa: E402

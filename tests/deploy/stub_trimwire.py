@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from extproc.api import compressor_pb2, compressor_pb2_grpc
+from extproc._proto import compressor_pb2, compressor_pb2_grpc
 
 __all__ = ["NonCompressingServer"]
 

@@ -1,6 +1,6 @@
 """deploy/envoy's front proxy and snippet, and the filter the chart's Istio EnvoyFilter injects,
 each run through ``envoy --mode validate`` as a full config, and each checked to carry the same
-ext_proc settings as the tested local config (extproc/envoy_config.py).
+ext_proc settings as the tested local config (extproc/envoy_bootstrap.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.envoy_config import DEFAULT_BUFFER_BYTES, SAVINGS_HEADERS, SIGNAL_HEADERS, EnvoyOptions, render
-from extproc.envoy_config import render as render_local
+from extproc.envoy_bootstrap import DEFAULT_BUFFER_BYTES, SAVINGS_HEADERS, SIGNAL_HEADERS, EnvoyOptions, render
+from extproc.envoy_bootstrap import render as render_local
 
 from .chart import NAMESPACE, RELEASE, REPO_ROOT
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from extproc.envoy_config import TRIMWIRE_HEADERS
+from extproc.envoy_bootstrap import TRIMWIRE_HEADERS
 
 from .chart import CRD_KINDS, KUBE_VERSIONS, NAMESPACE, RELEASE, VARIANTS, containers, pod_specs
 

@@ -22,7 +22,7 @@ import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from extproc.envoy_config import EnvoyOptions
+from extproc.envoy_bootstrap import EnvoyOptions
 from extproc.local_stack import find_envoy, start_envoy
 from tests.upstream import Recorded, RecordingUpstream
 

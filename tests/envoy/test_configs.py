@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from extproc.envoy_config import EnvoyOptions, render_yaml
+from extproc.envoy_bootstrap import EnvoyOptions, render_yaml
 
 from .stack import REPO_ROOT, loopback_envoy_options
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from extproc.envoy_config import EnvoyOptions, render_yaml
+from extproc.envoy_bootstrap import EnvoyOptions, render_yaml
 from tests.upstream import RecordingUpstream
 
 from .bodies import anthropic_conversation, assert_only_tool_output_compressed, dumps

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from extproc.compress import BodyCompressor
+from extproc.compress import BodyEngine
 from extproc.config import Settings, load_settings
 from extproc.compressors.content_types import ROUTER
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy, Routes
 from extproc.pipeline.router import ContentType
 from extproc.server import TrimwireServer, start_server
-from extproc.workers import CompressionWorkers
+from extproc.workers import WorkerPool
 from tests.upstream import RecordingUpstream
 
 from .bodies import anthropic_conversation, dumps
@@ -124,16 +124,16 @@ class ExplodingCompressor:
         raise RuntimeError("compressor bug")
 
 
-def exploding_compressor(settings: Settings) -> BodyCompressor:
-    """A BodyCompressor factory whose pipeline raises on the first released block."""
+def exploding_compressor(settings: Settings) -> BodyEngine:
+    """A BodyEngine factory whose pipeline raises on the first released block."""
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
-    return BodyCompressor(settings, Pipeline(policy, Routes(ROUTER, dict.fromkeys(ContentType, [ExplodingCompressor()]))))
+    return BodyEngine(settings, Pipeline(policy, Routes(ROUTER, dict.fromkeys(ContentType, [ExplodingCompressor()]))))
 
 
 class ThreadedServer:
     """An in-process trimwire server on its own event loop in a background thread."""
 
-    def __init__(self, settings: Settings, workers: CompressionWorkers) -> None:
+    def __init__(self, settings: Settings, workers: WorkerPool) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="trimwire-loop", daemon=True)
         self.thread.start()
@@ -156,7 +156,7 @@ def exploding_stack(upstream: RecordingUpstream, envoy_binary: str) -> Iterator[
     settings = load_settings(env={}, grpc_address="127.0.0.1:0", metrics_address="127.0.0.1:0",
                              api_address="127.0.0.1:0", workers=0,
                              log_level="warning")
-    server = ThreadedServer(settings, CompressionWorkers(settings, factory=exploding_compressor))
+    server = ThreadedServer(settings, WorkerPool(settings, factory=exploding_compressor))
     envoy = None
     try:
         envoy = start_test_envoy(server.server.grpc_port, upstream)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from extproc.envoy_config import TRIMWIRE_HEADERS, render
+from extproc.envoy_bootstrap import TRIMWIRE_HEADERS, render
 from tests.upstream import RecordingUpstream
 
 from .bodies import chat_conversation

@@ -11,8 +11,8 @@ import anthropic
 import pytest
 
 from extproc import load_settings
-from extproc.envoy_config import TrimwireTls
-from extproc.workers import CompressionWorkers
+from extproc.envoy_bootstrap import TrimwireTls
+from extproc.workers import WorkerPool
 from tests.grpc.certs import Certs, make_certs
 from tests.upstream import RecordingUpstream
 
@@ -34,7 +34,7 @@ def mtls_trimwire(certs: Certs, envoy_binary: str) -> Iterator[ThreadedServer]:
                              api_address="127.0.0.1:0", workers=0, log_level="warning",
                              tls_cert_file=str(certs.server_cert), tls_key_file=str(certs.server_key),
                              tls_client_ca_file=str(certs.ca))
-    server = ThreadedServer(settings, CompressionWorkers(settings))
+    server = ThreadedServer(settings, WorkerPool(settings))
     yield server
     server.stop()
 

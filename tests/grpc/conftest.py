@@ -10,7 +10,7 @@ import pytest
 from extproc import load_settings
 from extproc.metrics import Metrics
 from extproc.server import start_server
-from extproc.workers import CompressionWorkers
+from extproc.workers import WorkerPool
 
 from .harness import Harness
 
@@ -27,7 +27,7 @@ async def start_trimwire() -> AsyncIterator[StartTrimwire]:
                       drain_grace_s=5.0)
         values.update(overrides)
         settings = load_settings(env={}, **values)
-        workers = CompressionWorkers(settings, factory=factory) if factory else None
+        workers = WorkerPool(settings, factory=factory) if factory else None
         harness = Harness(await start_server(settings, workers=workers, metrics=Metrics()))
         started.append(harness)
         return harness

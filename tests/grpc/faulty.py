@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from extproc import BodyCompressor, BodyRequest, BodyResult, Pipeline, Policy, Settings
+from extproc import BodyEngine, BodyRequest, BodyResult, Pipeline, Policy, Settings
 from extproc.compressors import JsonCompactor
 from extproc.compressors.content_types import ROUTER
 from extproc.pipeline import Routes
@@ -89,7 +89,7 @@ class CrashingCompressor(JsonCompactor):
         return super().compress(text)
 
 
-class ContractBreakingCompressor(BodyCompressor):
+class ContractBreakingCompressor(BodyEngine):
     """Returns no result at all: a bug on the server's side of the stream, not in a stage."""
 
     def run(self, raw: bytes, request: BodyRequest) -> BodyResult:
@@ -99,36 +99,36 @@ class ContractBreakingCompressor(BodyCompressor):
 
 
 def _build(settings: Settings, compressor: JsonCompactor,
-           kind: type[BodyCompressor] = BodyCompressor) -> BodyCompressor:
+           kind: type[BodyEngine] = BodyEngine) -> BodyEngine:
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
     return kind(settings, Pipeline(policy, Routes(ROUTER, {ContentType.JSON: [compressor]}), cache_bytes=settings.block_cache_bytes))
 
 
-def raising_factory(settings: Settings) -> BodyCompressor:
+def raising_factory(settings: Settings) -> BodyEngine:
     return _build(settings, RaisingCompressor())
 
 
-def stalling_factory(settings: Settings) -> BodyCompressor:
+def stalling_factory(settings: Settings) -> BodyEngine:
     return _build(settings, StallingCompressor())
 
 
-def sleeping_factory(settings: Settings) -> BodyCompressor:
+def sleeping_factory(settings: Settings) -> BodyEngine:
     return _build(settings, SleepingCompressor())
 
 
-def stuck_factory(settings: Settings) -> BodyCompressor:
+def stuck_factory(settings: Settings) -> BodyEngine:
     return _build(settings, StuckCompressor())
 
 
-def crashing_factory(settings: Settings) -> BodyCompressor:
+def crashing_factory(settings: Settings) -> BodyEngine:
     return _build(settings, CrashingCompressor())
 
 
-def breaking_factory(settings: Settings) -> BodyCompressor:
+def breaking_factory(settings: Settings) -> BodyEngine:
     return _build(settings, JsonCompactor(), kind=ContractBreakingCompressor)
 
 
-def gated_factory(settings: Settings) -> BodyCompressor:
+def gated_factory(settings: Settings) -> BodyEngine:
     """Loads slowly, like a model: waits (in the worker process) until ``extra["gate"]`` exists."""
     gate = Path(settings.extra["gate"])
     for _ in range(3000):
@@ -151,10 +151,10 @@ class BlowingUpCompressor(JsonCompactor):
         return super().compress(text)
 
 
-def blowing_up_factory(settings: Settings) -> BodyCompressor:
+def blowing_up_factory(settings: Settings) -> BodyEngine:
     return _build(settings, BlowingUpCompressor())
 
 
-def hungry_factory(settings: Settings) -> BodyCompressor:
+def hungry_factory(settings: Settings) -> BodyEngine:
     """Runs out of memory while loading, as a worker under a too-low worker_memory_mb does."""
     raise MemoryError

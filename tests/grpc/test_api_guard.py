@@ -9,7 +9,7 @@ import json
 import grpc
 import pytest
 
-from extproc.api import compressor_pb2 as api
+from extproc._proto import compressor_pb2 as api
 from extproc.http_api import ADMISSION
 
 from .bodies import openai_body

@@ -10,8 +10,8 @@ import grpc
 import httpx
 import pytest
 
-from extproc.api import compressor_pb2 as api
-from extproc.api import compressor_pb2_grpc as api_grpc
+from extproc._proto import compressor_pb2 as api
+from extproc._proto import compressor_pb2_grpc as api_grpc
 
 from .bodies import anthropic_body, openai_body, service_listing
 from .conftest import StartTrimwire

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from extproc.envoy import STREAMED_CHUNK_BYTES
+from extproc.envoy_wire import STREAMED_CHUNK_BYTES
 
 from .bodies import anthropic_body, assert_only_tool_output_shrank, encode, service_index
 from .envoy_stream import EnvoyStream, removed_headers, set_headers

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from extproc.api import compressor_pb2 as api
-from extproc.api import compressor_pb2_grpc as api_grpc
+from extproc._proto import compressor_pb2 as api
+from extproc._proto import compressor_pb2_grpc as api_grpc
 from extproc.tokens import TokenCounter
 
 from .bodies import anthropic_body, openai_body, service_listing

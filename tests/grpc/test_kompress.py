@@ -12,7 +12,7 @@ import structlog
 
 from extproc import load_settings
 from extproc.errors import KompressUnavailable
-from extproc.logs import configure_logging
+from extproc.logging_setup import configure_logging
 from extproc.metrics import Metrics
 from extproc.server import start_server
 

@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from extproc import load_settings
 from extproc.server import start_server
-from extproc.workers import CompressionWorkers
+from extproc.workers import WorkerPool
 
 from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire
@@ -90,7 +90,7 @@ async def test_not_serving_until_workers_are_warm(tmp_path: Path) -> None:
                              workers=1)
     settings = settings.replace(extra={"gate": str(gate)})
     starting = asyncio.create_task(
-        start_server(settings, CompressionWorkers(settings, factory=gated_factory)))
+        start_server(settings, WorkerPool(settings, factory=gated_factory)))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
     health = health_pb2_grpc.HealthStub(channel)
     request = health_pb2.HealthCheckRequest(service=SERVICE)

@@ -14,7 +14,7 @@ import structlog
 from prometheus_client.metrics_core import Metric
 
 from extproc import processor as processor_module
-from extproc.logs import configure_logging
+from extproc.logging_setup import configure_logging
 
 from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire

@@ -12,8 +12,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from extproc import load_settings
-from extproc.api import compressor_pb2 as api
-from extproc.api import compressor_pb2_grpc as api_grpc
+from extproc._proto import compressor_pb2 as api
+from extproc._proto import compressor_pb2_grpc as api_grpc
 from extproc.errors import ConfigError
 
 from .bodies import openai_body, service_listing

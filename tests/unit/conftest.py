@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extproc import BodyCompressor, Settings, build_compressor
+from extproc import BodyEngine, Settings, build_engine
 
 
 @pytest.fixture(scope="session")
@@ -13,5 +13,5 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def compressor(settings: Settings) -> BodyCompressor:
-    return build_compressor(settings)
+def compressor(settings: Settings) -> BodyEngine:
+    return build_engine(settings)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from extproc.cli import _parser, main
-from extproc.compress import build_compressor
+from extproc.compress import build_engine
 from extproc.compressors.kompress.lazy import LazyKompress
 from extproc.config import load_settings
 from extproc.pipeline.router import ContentType
@@ -206,7 +206,7 @@ class TestCompress:
     def test_kompress_opens_only_for_prose(self) -> None:
         """The model is not opened for a body without prose, and is for the first prose block."""
         settings = load_settings(env={}, workers=0)
-        compressor = build_compressor(settings, lazy_kompress=True)
+        compressor = build_engine(settings, lazy_kompress=True)
         [lazy] = [c for c in compressor.pipeline.routes[ContentType.TEXT] if isinstance(c, LazyKompress)]
         from extproc.compress import BodyRequest
 

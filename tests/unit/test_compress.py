@@ -1,4 +1,4 @@
-"""BodyCompressor.run: bytes in, one decision out, never an exception."""
+"""BodyEngine.run: bytes in, one decision out, never an exception."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from extproc import BodyRequest, Settings, build_compressor, rawjson
+from extproc import BodyRequest, Settings, build_engine, rawjson
 from extproc.codec import decode, encode
 from extproc.formats import parse_body
 from extproc.pipeline import BlockInputs, Budget
@@ -36,7 +36,7 @@ def strict_loads(data: bytes):
     return json.loads(data.decode("utf-8"), parse_constant=reject)
 
 
-class TestBodyCompressor:
+class TestBodyEngine:
     @pytest.mark.parametrize("fmt", FIXTURES)
     def test_released_results_are_compacted(self, compressor, fmt):
         """Each fixture comes back smaller, valid JSON, changed only where tool results were released."""
@@ -65,7 +65,7 @@ class TestBodyCompressor:
         """A compressed body reports time for parse, tokens, the block cache, routing, each compressor
         run, serialise and the rest ("other"); the same body again is answered from the message
         cache, with no block looked up and no compressor run. The stages add up to the run."""
-        compressor = build_compressor(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0))
         started = time.perf_counter()
         first = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
         elapsed = time.perf_counter() - started
@@ -196,13 +196,13 @@ class TestBodyCompressor:
 
     def test_body_over_max_body_bytes_passes_through(self):
         """A body over max_body_bytes is not even decoded."""
-        small = build_compressor(Settings(workers=0, max_body_bytes=1024))
+        small = build_engine(Settings(workers=0, max_body_bytes=1024))
         result = small.run(raw(openai_chat_body()), BodyRequest("openai"))
         assert (result.outcome, result.reason, result.body) == ("passthrough", "too_large", None)
 
     def test_body_over_max_decoded_bytes_passes_through(self):
         """A small gzip body that inflates past max_decoded_bytes passes through as too large."""
-        small = build_compressor(Settings(workers=0, max_decoded_bytes=1024))
+        small = build_engine(Settings(workers=0, max_decoded_bytes=1024))
         result = small.run(encode(raw(openai_chat_body()), "gzip"), BodyRequest("openai", "gzip"))
         assert (result.outcome, result.reason) == ("passthrough", "too_large")
 
@@ -261,7 +261,7 @@ class TestNeverMoreTokens:
     def test_a_change_that_costs_more_tokens_is_dropped(self):
         """Fewer characters but more tokens is no saving: the block stays, the body is unchanged."""
         from extproc import Pipeline, Policy
-        from extproc.compress import BodyCompressor
+        from extproc.compress import BodyEngine
         from extproc.compressors.content_types import ROUTER
         from extproc.pipeline import Routes
         from extproc.pipeline.router import ContentType
@@ -269,7 +269,7 @@ class TestNeverMoreTokens:
         settings = Settings(workers=0)
         routes = Routes(ROUTER, dict.fromkeys(ContentType, [TokenHeavy()]))
         pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=0), routes)
-        compressor = BodyCompressor(settings, pipeline)
+        compressor = BodyEngine(settings, pipeline)
         body = {"model": "m", "messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
                                           {"role": "tool", "tool_call_id": "c", "content": "hello world " * 200}]}
         assert len(TokenHeavy().compress("hello world " * 200)) < len("hello world " * 200)

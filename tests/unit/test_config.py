@@ -240,10 +240,10 @@ class TestWorkerMemoryTooLow:
         assert "configuration error" in err and "worker_memory_mb" in err and "Traceback" not in err
 
     def test_a_worker_that_cannot_load_under_it_is_a_config_error(self):
-        from extproc.workers import CompressionWorkers
+        from extproc.workers import WorkerPool
         from tests.grpc.faulty import hungry_factory
 
-        workers = CompressionWorkers(Settings(workers=1, worker_memory_mb=300), factory=hungry_factory)
+        workers = WorkerPool(Settings(workers=1, worker_memory_mb=300), factory=hungry_factory)
         try:
             with pytest.raises(ConfigError, match="worker_memory_mb 300 is too low"):
                 workers.warm_up_blocking()

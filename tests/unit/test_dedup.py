@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extproc import BodyCompressor, BodyRequest, Settings, build_compressor
+from extproc import BodyEngine, BodyRequest, Settings, build_engine
 from extproc.compressors.content_types import ROUTER
 from extproc.history import History
 from extproc.messages import Checkpoints, Surroundings
@@ -37,13 +37,13 @@ MB = 1 << 20
 TOKENS = TokenCounter()
 
 
-def only_dedup(margin: float = 3.0, cached: bool = True, reads: bool = True) -> BodyCompressor:
+def only_dedup(margin: float = 3.0, cached: bool = True, reads: bool = True) -> BodyEngine:
     """A compressor whose only transform is dedup: every other line goes out as it came."""
     settings = Settings(workers=0)
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
     history = History(messages=MessageCache(MB), checkpoints=Checkpoints(MB),
                       surroundings=Surroundings(MB)) if cached else None
-    return BodyCompressor(settings, Pipeline(policy, Routes(ROUTER, {})), history=history,
+    return BodyEngine(settings, Pipeline(policy, Routes(ROUTER, {})), history=history,
                           dedup=Dedup(margin=margin, protected_tools=settings.protected_tools, count=TOKENS.count,
                                       guards=policy.guards, reads=reads))
 
@@ -59,7 +59,7 @@ def conversation(*turns: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
     return {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": messages}
 
 
-def run(compressor: BodyCompressor, body: dict[str, Any], mode: str = "cache") -> tuple[list[dict[str, Any]], Any]:
+def run(compressor: BodyEngine, body: dict[str, Any], mode: str = "cache") -> tuple[list[dict[str, Any]], Any]:
     raw = json.dumps(body).encode()
     result = compressor.run(raw, BodyRequest("anthropic", mode=mode))
     return json.loads(result.body or raw)["messages"], result
@@ -255,7 +255,7 @@ class TestCacheSafety:
 class TestTokenMode:
     def test_pointers_read_back_in_token_mode(self):
         """Token mode rewrites stale reads too; a pointer only ever names text still in the request."""
-        compressor = build_compressor(Settings(workers=0, protect_recent_tool_results=0))
+        compressor = build_engine(Settings(workers=0, protect_recent_tool_results=0))
         body = conversation(bash("cat -n src/app.py", numbered(APP)), bash("sed -i s/60/61/ src/app.py", "done"),
                             bash("cat -n src/app.py | head -200", numbered(EDITED)))
         messages, result = run(compressor, body, mode="token")
@@ -326,8 +326,8 @@ class TestCorpus:
         if fmt == "responses":
             pytest.skip("the resolver reads chat and Anthropic messages")
         raw = json.dumps(row["body"]).encode()
-        with_dedup = build_compressor(Settings(workers=0)).run(raw, BodyRequest(fmt))
-        without = build_compressor(Settings(workers=0, dedup=False)).run(raw, BodyRequest(fmt))
+        with_dedup = build_engine(Settings(workers=0)).run(raw, BodyRequest(fmt))
+        without = build_engine(Settings(workers=0, dedup=False)).run(raw, BodyRequest(fmt))
         sent = json.loads(with_dedup.body or raw)["messages"]
         plain = json.loads(without.body or raw)["messages"]
         texts = texts_of(sent)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from extproc import BodyRequest, Settings, build_compressor
+from extproc import BodyRequest, Settings, build_engine
 from extproc.compressors import JsonSampler, LogCompressor, RepeatFolder, SearchCompressor, TableCompressor
 from extproc.pipeline import BlockInputs
 from extproc.pipeline.focus import context_terms, relevant, used_terms
@@ -64,7 +64,7 @@ def sent_output(compressor, request: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def cached():
-    return build_compressor(Settings(workers=0))
+    return build_engine(Settings(workers=0))
 
 
 class TestContextTerms:

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import typing
 
-from extproc import BodyRequest, Settings, build_compressor
+from extproc import BodyRequest, Settings, build_engine
 from extproc.history import History
 from extproc.messages import Body, Totals
 
@@ -27,13 +27,13 @@ def _held(history: History) -> dict[str, int]:
 class TestHistory:
     def test_the_compressor_remembers_everything_through_its_history(self):
         """A production compressor's block cache and token counter are the history's own."""
-        compressor = build_compressor(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0))
         assert compressor.history.blocks is compressor.pipeline.cache is not None
         assert compressor.history.tokens is compressor.tokens
 
     def test_forget_drops_every_part(self):
         """After a conversation, every part holds something; ``forget`` empties all five at once."""
-        compressor = build_compressor(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0))
         system = "You are a careful coding agent. " * 200  # a large member: kept by the surroundings
         for body in requests("openai", coding_session("swe_agent")):
             body["messages"][0] = {"role": "system", "content": system}

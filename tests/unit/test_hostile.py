@@ -1,6 +1,6 @@
 """A fixed corpus of hostile and malformed bodies, each with its defined outcome (docs/reliability.md).
 
-Every case runs through ``BodyCompressor.run``, the whole compression path of one request. None may
+Every case runs through ``BodyEngine.run``, the whole compression path of one request. None may
 raise. A body that passes through must be handed back untouched (``body is None``), and a
 rewritten body must keep every protected field byte for byte. ``CASES`` is counted into
 docs/reliability.md; the property tests in test_properties*.py add generated cases on top.
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import zstandard
 
-from extproc import BodyRequest, Settings, build_compressor
+from extproc import BodyRequest, Settings, build_engine
 
 from .bodies import anthropic_body, openai_chat_body
 
@@ -111,7 +111,7 @@ CASES: list[tuple[str, bytes, str, str, str, str | None]] = [
 
 @pytest.fixture(scope="module")
 def compressor():
-    return build_compressor(Settings(workers=0, block_cache_bytes=0))
+    return build_engine(Settings(workers=0, block_cache_bytes=0))
 
 
 @pytest.mark.parametrize(("data", "fmt", "encoding", "outcome", "reason"),
@@ -149,7 +149,7 @@ def test_rewritten_bodies_keep_every_protected_byte(compressor, data, fmt):
 
 def test_fifty_megabyte_body_passes_through_unread():
     """A 50 MB body, above max_body_bytes (48 MiB), is not decoded at all: passthrough too_large."""
-    compressor = build_compressor(Settings(workers=0))
+    compressor = build_engine(Settings(workers=0))
     data = compact(with_tool_output("x" * (50 * 1024 * 1024)))
     result = compressor.run(data, BodyRequest("openai"))
     assert (result.outcome, result.reason, result.body) == ("passthrough", "too_large", None)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from extproc import BodyRequest, Settings, build_compressor
+from extproc import BodyRequest, Settings, build_engine
 from extproc.formats import adapter_for
 
 from .sessions import STYLES, coding_session, requests
@@ -35,7 +35,7 @@ def _is_result(fmt: str, item: dict) -> bool:
 @pytest.fixture
 def pair():
     """A compressor with every cache, and one with none to check its answers against."""
-    return build_compressor(Settings(workers=0)), build_compressor(Settings(workers=0, block_cache_bytes=0))
+    return build_engine(Settings(workers=0)), build_engine(Settings(workers=0, block_cache_bytes=0))
 
 
 class TestCheckpoints:

@@ -13,7 +13,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extproc import BodyCompressor, BodyRequest
+from extproc import BodyEngine, BodyRequest
 from extproc.compressors import JsonCompactor
 from extproc.formats import parse_body
 from extproc.pipeline.reads import file_read
@@ -166,7 +166,7 @@ responses_bodies = st.fixed_dictionaries(
     optional={"instructions": prose, "tools": json_values, "store": st.booleans()})
 
 
-def check_only_released_blocks_change(compressor: BodyCompressor, fmt: str, body: dict, mode: str = "cache") -> None:
+def check_only_released_blocks_change(compressor: BodyEngine, fmt: str, body: dict, mode: str = "cache") -> None:
     raw = json.dumps(body).encode()
     result = compressor.run(raw, BodyRequest(fmt, mode=mode))
     assert result.outcome in ("compressed", "unchanged"), result.reason

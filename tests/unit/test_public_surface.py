@@ -10,9 +10,9 @@ import extproc
 from extproc import errors
 
 EXPECTED = {
-    "Block", "BodyCompressor", "BodyRequest", "BodyResult", "BodyTooLarge", "Compressor",
+    "Block", "BodyEngine", "BodyRequest", "BodyResult", "BodyTooLarge", "Compressor",
     "ConfigError", "Conversation", "Kind", "PassThrough", "Pipeline", "Policy", "RequestOutcome",
-    "Settings", "TrimwireError", "UnsupportedBody", "build_compressor", "load_settings",
+    "Settings", "TrimwireError", "UnsupportedBody", "build_engine", "load_settings",
 }
 
 
@@ -29,7 +29,7 @@ class TestPublicSurface:
         assert value.__module__.startswith("extproc.")
 
     @pytest.mark.parametrize("module", [
-        "codec", "compress", "config", "conversation", "envoy", "errors", "formats", "metrics",
+        "codec", "compress", "config", "conversation", "envoy_wire", "errors", "formats", "metrics",
         "pipeline", "pipeline.age", "pipeline.policy", "pipeline.router", "pipeline.shapes", "compressors",
         "compressors.content_types", "compressors.json_compact",
         "tokens",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from extproc import BodyCompressor, BodyRequest
+from extproc import BodyEngine, BodyRequest
 from extproc.formats import parse_body
 from extproc.pipeline.age import recent_tool_results
 from extproc.pipeline.reads import file_read
@@ -50,7 +50,7 @@ def encode(body: dict[str, Any]) -> bytes:
         return json.dumps(body).encode("ascii")
 
 
-def sent_messages(compressor: BodyCompressor, fmt: str, body: dict[str, Any], mode: str) -> list[str]:
+def sent_messages(compressor: BodyEngine, fmt: str, body: dict[str, Any], mode: str) -> list[str]:
     """Each message (or input item) of the compressed request as bytes, cache_control markers left out."""
     raw = encode(body)
     result = compressor.run(raw, BodyRequest(fmt, mode=mode))
@@ -68,7 +68,7 @@ def _without_cache_control(value: Any) -> Any:
     return value
 
 
-def assert_history_unchanged(compressor: BodyCompressor, fmt: str, bodies: list[dict[str, Any]]) -> None:
+def assert_history_unchanged(compressor: BodyEngine, fmt: str, bodies: list[dict[str, Any]]) -> None:
     """Every message of each request arrives byte-identical in every later request."""
     previous: list[str] = []
     for number, body in enumerate(bodies):

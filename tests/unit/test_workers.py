@@ -1,4 +1,4 @@
-"""CompressionWorkers with real worker processes: which worker takes a request."""
+"""WorkerPool with real worker processes: which worker takes a request."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from extproc import BodyRequest, Settings, build_compressor
+from extproc import BodyRequest, Settings, build_engine
 from extproc.config import KompressSettings
 from extproc.worker_process import Job, JobCancelled
-from extproc.workers import CompressionWorkers, _IdleWorkers, conversation_of
+from extproc.workers import WorkerPool, _IdleWorkers, conversation_of
 
 from .sessions import STYLES, coding_session, requests
 
@@ -22,7 +22,7 @@ def _items(body: dict) -> list:
 
 
 def _replay(processes: int, bodies: list[dict]) -> list[dict[str, int]]:
-    workers = CompressionWorkers(Settings(workers=processes))
+    workers = WorkerPool(Settings(workers=processes))
     try:
         workers.warm_up_blocking()
         return [workers.run_blocking(json.dumps(body).encode(), BodyRequest("anthropic"), 60).cache
@@ -100,7 +100,7 @@ def test_no_time_left_is_a_timeout_not_a_dead_worker():
     """A request whose deadline has passed when its body reaches the worker times out; the healthy
     worker is neither declared dead nor replaced (a socket timeout of 0 used to raise
     BlockingIOError, read as a dead worker), and it compresses the next body."""
-    workers = CompressionWorkers(Settings(workers=1))
+    workers = WorkerPool(Settings(workers=1))
     try:
         workers.warm_up_blocking()
         pids = workers.pids
@@ -145,7 +145,7 @@ class TestJobCancel:
 def test_forget_drops_every_remembered_result():
     """After ``forget`` (a job cut short) a body seen before is read and compressed again, not
     answered from a cache a cancelled job may have left half-made."""
-    compressor = build_compressor(Settings(workers=0, kompress=KompressSettings(enabled=False)))
+    compressor = build_engine(Settings(workers=0, kompress=KompressSettings(enabled=False)))
     body = json.dumps(requests("anthropic", coding_session("claude_code"))[-1]).encode()
     first = compressor.run(body, BodyRequest("anthropic"))
     again = compressor.run(body, BodyRequest("anthropic"))
@@ -160,7 +160,7 @@ def test_a_body_past_worker_memory_mb_fails_open_and_the_worker_lives():
     """A million tiny messages under worker_memory_mb=700: the request fails open (MemoryError)
     or completes, and the worker lives on (the answer once needed the memory the exception's
     traceback still held, and the worker died)."""
-    workers = CompressionWorkers(Settings(workers=1, worker_memory_mb=700))
+    workers = WorkerPool(Settings(workers=1, worker_memory_mb=700))
     try:
         workers.warm_up_blocking()
         pids = workers.pids
@@ -179,7 +179,7 @@ def test_a_body_past_worker_memory_mb_fails_open_and_the_worker_lives():
 def test_forty_megabytes_without_a_space_is_counted_under_worker_memory_mb():
     """40 MB of text with no space, under worker_memory_mb=700, is read and counted and the worker
     lives (tiktoken, handed it whole, ran for minutes and aborted in native code: SIGABRT)."""
-    workers = CompressionWorkers(Settings(workers=1, worker_memory_mb=700))
+    workers = WorkerPool(Settings(workers=1, worker_memory_mb=700))
     try:
         workers.warm_up_blocking()
         pids = workers.pids

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from extproc.compress import BodyCompressor, BodyRequest
+from extproc.compress import BodyEngine, BodyRequest
 from extproc.compressors import default_routes
 from extproc.compressors.content_types import detect
 from extproc.compressors.kompress import Kompress, load_kompress
@@ -141,7 +141,7 @@ class TestHtmlThenKompress:
         ]}
         settings = Settings(workers=0)
         pipeline = Pipeline(Policy(protected_tools=(), min_block_chars=200), default_routes(kompress=embedded))
-        result = BodyCompressor(settings, pipeline).run(json.dumps(body).encode(),
+        result = BodyEngine(settings, pipeline).run(json.dumps(body).encode(),
                                                         BodyRequest("anthropic", deadline=time.monotonic() + 60))
         assert result.transforms == ("html+kompress",)
         out = json.loads(result.body)["messages"][2]["content"][0]["content"]

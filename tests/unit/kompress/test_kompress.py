@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from extproc.config import KompressSettings, Settings
-from extproc.compress import BodyCompressor, BodyRequest
+from extproc.compress import BodyEngine, BodyRequest
 from extproc.compressors import default_routes
 from extproc.compressors.content_types import detect
 from extproc.compressors.kompress import Kompress, load_kompress
@@ -142,7 +142,7 @@ class TestInThePipeline:
         ]}
         settings = Settings(workers=0)
         pipeline = Pipeline(POLICY, default_routes(kompress=kompress), cache_bytes=1 << 20)
-        compressor = BodyCompressor(settings, pipeline)
+        compressor = BodyEngine(settings, pipeline)
         result = compressor.run(json.dumps(body).encode(), BodyRequest("anthropic", deadline=time.monotonic() + 5))
         assert result.outcome == "compressed" and "kompress" in result.transforms
         out = json.loads(result.body)

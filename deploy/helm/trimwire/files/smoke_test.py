@@ -49,7 +49,7 @@ def saved_over_http(url):
 
 
 def saved_over_grpc(target):
-    from extproc.api import compressor_pb2
+    from extproc._proto import compressor_pb2
 
     call = compressor_pb2.CompressRequest(messages_json=json.dumps(build_log()).encode(),
                                           format="openai", model="helm-test")

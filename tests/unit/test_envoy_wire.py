@@ -7,7 +7,7 @@ from envoy.config.core.v3 import base_pb2
 from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
-from extproc import envoy
+from extproc import envoy_wire
 
 
 def headers(*pairs: tuple[str, str, bytes]) -> pb.HttpHeaders:
@@ -23,7 +23,7 @@ def set_headers(mutation: pb.HeaderMutation) -> dict[str, bytes]:
 class TestEnvoy:
     def test_read_headers_prefers_raw_value(self):
         """raw_value wins over value; value is used when raw_value is empty; keys are lower-cased."""
-        read = envoy.read_headers(headers(
+        read = envoy_wire.read_headers(headers(
             (":path", "", b"/v1/messages"),
             ("X-MaaS-Username", "from-value", b"from-raw"),
             ("content-type", "application/json", b""),
@@ -34,7 +34,7 @@ class TestEnvoy:
     def test_body_reply_sets_matching_content_length(self):
         """A replaced body carries a content-length equal to its byte length, written as raw_value."""
         body = '{"messages":[{"role":"user","content":"héllo"}]}'.encode()
-        reply = envoy.request_body_reply(body, {"x-trimwire-tokens-saved": "120"}, remove=["content-encoding"])
+        reply = envoy_wire.request_body_reply(body, {"x-trimwire-tokens-saved": "120"}, remove=["content-encoding"])
         common = reply.request_body.response
         assert common.body_mutation.body == body
         assert set_headers(common.header_mutation) == {
@@ -43,24 +43,24 @@ class TestEnvoy:
 
     def test_body_reply_content_length_overrides_caller(self):
         """A stale content-length passed in is replaced by the real one."""
-        reply = envoy.request_body_reply(b"{}", {"content-length": "999"})
+        reply = envoy_wire.request_body_reply(b"{}", {"content-length": "999"})
         assert set_headers(reply.request_body.response.header_mutation) == {"content-length": b"2"}
 
     def test_empty_replacement_body_is_still_a_mutation(self):
         """An empty new body is set explicitly, with content-length 0."""
-        common = envoy.request_body_reply(b"").request_body.response
+        common = envoy_wire.request_body_reply(b"").request_body.response
         assert common.HasField("body_mutation") and common.body_mutation.WhichOneof("mutation") == "body"
         assert set_headers(common.header_mutation) == {"content-length": b"0"}
 
     def test_body_reply_without_body_keeps_the_original(self):
         """No new body means no body mutation and no content-length."""
-        common = envoy.request_body_reply(None, {"x-trimwire-outcome": "unchanged"}).request_body.response
+        common = envoy_wire.request_body_reply(None, {"x-trimwire-outcome": "unchanged"}).request_body.response
         assert not common.HasField("body_mutation")
         assert set_headers(common.header_mutation) == {"x-trimwire-outcome": b"unchanged"}
 
     def test_header_mutations_use_raw_value_and_overwrite(self):
         """Set headers are written as UTF-8 raw_value with value empty, overwriting any existing one."""
-        reply = envoy.request_headers_reply({"x-trimwire-user": "zoë"}, remove=["x-trimwire-bypass"])
+        reply = envoy_wire.request_headers_reply({"x-trimwire-user": "zoë"}, remove=["x-trimwire-bypass"])
         (option,) = reply.request_headers.response.header_mutation.set_headers
         assert (option.header.key, option.header.value, option.header.raw_value) == (
             "x-trimwire-user", "", "zoë".encode())
@@ -69,30 +69,31 @@ class TestEnvoy:
 
     def test_response_headers_reply(self):
         """Savings headers go back to the client on the response-headers phase."""
-        reply = envoy.response_headers_reply({"x-trimwire-tokens-before": "900"})
+        reply = envoy_wire.response_headers_reply({"x-trimwire-tokens-before": "900"})
         assert reply.WhichOneof("response") == "response_headers"
         assert set_headers(reply.response_headers.response.header_mutation) == {"x-trimwire-tokens-before": b"900"}
 
-    @pytest.mark.parametrize("size", [1, envoy.STREAMED_CHUNK_BYTES, 2 * envoy.STREAMED_CHUNK_BYTES + 17])
+    @pytest.mark.parametrize("size", [1, envoy_wire.STREAMED_CHUNK_BYTES, 2 * envoy_wire.STREAMED_CHUNK_BYTES + 17])
     def test_streamed_replies_split_the_body(self, size):
         """Pieces are at most STREAMED_CHUNK_BYTES, in order, and only the last ends the stream."""
         body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-        replies = list(envoy.streamed_body_replies(body, end_of_stream=True))
+        replies = list(envoy_wire.streamed_body_replies(body, end_of_stream=True))
         pieces = [r.request_body.response.body_mutation.streamed_response for r in replies]
-        assert len(pieces) == -(-size // envoy.STREAMED_CHUNK_BYTES)
-        assert all(len(p.body) <= envoy.STREAMED_CHUNK_BYTES for p in pieces)
+        assert len(pieces) == -(-size // envoy_wire.STREAMED_CHUNK_BYTES)
+        assert all(len(p.body) <= envoy_wire.STREAMED_CHUNK_BYTES for p in pieces)
         assert b"".join(p.body for p in pieces) == body
         assert [p.end_of_stream for p in pieces] == [False] * (len(pieces) - 1) + [True]
 
     def test_streamed_replies_mid_stream_never_end_it(self):
         """A chunk that is not the end of the request body never sets end_of_stream."""
-        replies = list(envoy.streamed_body_replies(b"a" * (envoy.STREAMED_CHUNK_BYTES + 1), end_of_stream=False))
+        body = b"a" * (envoy_wire.STREAMED_CHUNK_BYTES + 1)
+        replies = list(envoy_wire.streamed_body_replies(body, end_of_stream=False))
         assert len(replies) == 2
         assert not any(r.request_body.response.body_mutation.streamed_response.end_of_stream for r in replies)
 
     def test_streamed_empty_end_is_one_empty_piece(self):
         """An empty final chunk is still sent, so Envoy sees the end of the stream."""
-        (reply,) = envoy.streamed_body_replies(b"", end_of_stream=True)
+        (reply,) = envoy_wire.streamed_body_replies(b"", end_of_stream=True)
         streamed = reply.request_body.response.body_mutation.streamed_response
         assert (streamed.body, streamed.end_of_stream) == (b"", True)
 
@@ -102,13 +103,13 @@ class TestEnvoy:
         duplex = pb.ProcessingRequest(protocol_config=pb.ProtocolConfiguration(
             request_body_mode=mode.FULL_DUPLEX_STREAMED))
         buffered = pb.ProcessingRequest(protocol_config=pb.ProtocolConfiguration(request_body_mode=mode.BUFFERED))
-        assert envoy.is_full_duplex(duplex) and not envoy.is_full_duplex(buffered)
-        assert not envoy.is_full_duplex(pb.ProcessingRequest())
+        assert envoy_wire.is_full_duplex(duplex) and not envoy_wire.is_full_duplex(buffered)
+        assert not envoy_wire.is_full_duplex(pb.ProcessingRequest())
 
     @pytest.mark.parametrize("kind", ["request_headers", "request_body", "request_trailers",
                                       "response_headers", "response_body", "response_trailers"])
     def test_empty_reply_answers_the_same_phase(self, kind):
         """A do-nothing reply answers the phase it was asked about, with no mutation."""
-        reply = envoy.empty_reply(kind)
+        reply = envoy_wire.empty_reply(kind)
         assert reply.WhichOneof("response") == kind
         assert not getattr(reply, kind).HasField("header_mutation" if kind.endswith("trailers") else "response")
