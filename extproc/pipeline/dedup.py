@@ -36,7 +36,7 @@ from ..conversation import Block, Change, Conversation, Kind, ToolCall
 from .envelope import open_envelope
 from .guard import Guard
 from .reads import SHELL_TOOLS, file_read
-from .lines import LineIndex, Lines, Source, numbers_name_lines
+from .lines import LineIndex, Lines, Source, lines_of, numbers_name_lines
 from .runs import MIN_LINES, Run, SentLines, find_runs
 
 __all__ = ["DEDUP", "Dedup", "DEFAULT_DEDUP_MARGIN", "MIN_LINES"]
@@ -83,7 +83,7 @@ class Dedup:
             # (<returncode>, <output>) is lines of the text itself, and counted as the model sees them.
             envelope = open_envelope(text) if text[:64].lstrip()[:1] == "{" else None
             inner = text if envelope is None else envelope.inner
-            lines = Lines(inner)
+            lines = lines_of(inner)
             limit = len(index.sources)
             read = block not in released and self._protected(block)
             if block in released or (read and self.reads and block.writable and block not in held
@@ -198,7 +198,7 @@ def _argument_sources(block: Block) -> list[Source]:
         for text in texts:
             if text.count("\n") + 1 < MIN_LINES:
                 continue
-            lines = Lines(text)
+            lines = lines_of(text)
             out.append(Source(f"the {key} argument of {block.tool_call_id}{_label(block.call, block.tool_name)}",
                               lines.keys, lines.wholes, lines.numbers, lines.numbered))
             break  # one text per argument: its line numbers must name one text

@@ -10,6 +10,11 @@ kept with the conversation's checkpoint and a turn adds only what is new in it.
 Hashes are Python's ``hash`` of a str (64 bits, fast, cached on the string). They are never
 sent anywhere; two lines are taken as equal only when their hashes are, a collision being about
 one in 2**64 per pair.
+
+A text's ``Lines`` are remembered by a digest of the text (``lines_of``, a bounded LRU per
+process, like the token counter's counts): a request that holds history read before (every turn
+of a conversation whose checkpoint is gone, or a worker that never saw it) hashes only the texts
+new to this process.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from __future__ import annotations
 import re
 import threading
 from array import array
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["GAP", "Lines", "LineIndex", "Source", "line_hashes"]
+from .cache import ByteLRU, digest
+
+__all__ = ["GAP", "Lines", "LineIndex", "Source", "line_hashes", "lines_of"]
 
 # cat -n, nl, Read ("    12\t" or "    12→"); grep -n / rg -n ("12:", "path:12:", "path-12-" for context),
 # but not a date or a time ("2025-03-14", "09:00:01": a digit right after the separator)
@@ -33,6 +41,12 @@ GAP = 0  # the hash of a line that must never match: a pointer written in place 
 _TRIVIAL_CHARS = 3
 # Of the places a line stands, only the latest few are tried as the start of a run.
 _CANDIDATES = 16
+# Texts' Lines remembered per process (``lines_of``); shorter texts are hashed faster than digested.
+LINES_CACHE_BYTES = 16 * 1024 * 1024
+_MIN_CACHED_CHARS = 256
+# What a remembered Lines holds besides its text, per line, roughly: a str object's head, the
+# list's pointer, three array slots, a set entry.
+_LINE_BYTES = 128
 
 
 def line_hashes(line: str) -> tuple[int, int, int]:
@@ -54,8 +68,10 @@ def line_hashes(line: str) -> tuple[int, int, int]:
 class Lines:
     """A text's lines and their hashes (``line_hashes``), and whether its numbers name its lines."""
 
-    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered")
+    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered", "_starts")
 
+    # A Lines may be shared between requests and threads (``lines_of``): nothing changes it once
+    # made, but for ``_starts``, which is set once to what its keys give.
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
         hashes = [line_hashes(line) for line in self.lines]
@@ -64,13 +80,38 @@ class Lines:
         self.wholes = array("q", [whole for _, whole, _ in hashes])
         self.numbers = array("q", [number for _, _, number in hashes])
         self.numbered = numbers_name_lines(self.numbers)
+        self._starts: tuple[frozenset[int], frozenset[int]] | None = None
 
     @classmethod
     def of(cls, lines: list[str], keys: array, wholes: array, numbers: array, numbered: bool) -> Lines:
         """Lines whose hashes are already known (an output as rewritten by dedup)."""
         made = cls.__new__(cls)
         made.lines, made.keys, made.wholes, made.numbers, made.numbered = lines, keys, wholes, numbers, numbered
+        made._starts = None
         return made
+
+    def starts(self) -> tuple[frozenset[int], frozenset[int]]:
+        """The content hashes of its lines that may start a run (odd), and those of them that
+        stand on more than one of its lines: only those lines can start a run (``runs.py``)."""
+        if self._starts is None:
+            counts = Counter(key for key in self.keys if key & 1)
+            self._starts = frozenset(counts), frozenset(key for key, seen in counts.items() if seen > 1)
+        return self._starts
+
+
+_LINES: ByteLRU[Lines] = ByteLRU(LINES_CACHE_BYTES)
+
+
+def lines_of(text: str) -> Lines:
+    """``Lines(text)``, remembered by the text's digest (module docstring)."""
+    if len(text) < _MIN_CACHED_CHARS:
+        return Lines(text)
+    key = digest(text)
+    made = _LINES.get(key)
+    if made is None:
+        made = Lines(text)
+        _LINES.put(key, made, len(text) + _LINE_BYTES * len(made.keys))
+    return made
 
 
 def numbers_name_lines(numbers: Iterable[int]) -> bool:

@@ -45,7 +45,7 @@ class SentLines:
         self.numbered = lines.numbered
         # Where a text's numbers do not name its lines, which lines the model reads them as depends
         # on which runs go: no run points back into such a text.
-        self.pointable = lines.numbered or all(number == NO_NUMBER for number in lines.numbers)
+        self.pointable = lines.numbered or lines.numbers.count(NO_NUMBER) == len(lines.numbers)
 
     def append(self, key: int, whole: int, number: int) -> None:
         if key & 1 and self.pointable:
@@ -61,17 +61,34 @@ Worth = Callable[[Lines, Run, str], int]
 def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth: Worth,
               keep: frozenset[int] = frozenset()) -> list[Run]:
     """The runs worth a pointer (``worth``: the tokens it saves, 0 if too few), in order, none of
-    them over a line in ``keep``; ``sent`` ends as the lines that go out (a pointer's as ``GAP``)."""
+    them over a line in ``keep``; ``sent`` ends as the lines that go out (a pointer's as ``GAP``),
+    or is left as it came when there is none.
+
+    Only a line whose content stands in the index or on another line of the text can start a
+    run: the scan stops at those alone and takes the lines between them over whole. ``sent.table``
+    then holds only the hashes a later line of the text can look up (those of more than one line)."""
+    table = index.table
+    starts, repeated = lines.starts()
+    hot = (table.keys() & starts) | repeated
+    if not hot:
+        return []
     runs = []
     keys, total = lines.keys, len(lines.keys)
     kept = tuple(sorted(keep))
-    table, mine = index.table, sent.table
+    mine = sent.table
     line = 0
-    while line < total:
+    for start in [number for number, key in enumerate(keys) if key in hot]:
+        if start < line:
+            continue  # inside a run replaced
+        if start > line:
+            _take(sent, lines, line, start)
+            line = start
         key = keys[line]
-        # most lines stand nowhere before: two set lookups spare them the candidates' search
+        # a run's next two lines stand somewhere too (or are trivial, indexed nowhere): most
+        # lines that stand alone elsewhere (an import, a blank-ish line) fail that at once
         run = _longest(lines, line, index, limit, sent, kept) \
-            if key & 1 and (key in table or key in mine) and line not in keep else None
+            if (key in table or key in mine) and line not in keep and line + MIN_LINES <= total \
+            and all(not after & 1 or after in hot for after in keys[line + 1:line + MIN_LINES]) else None
         if run is not None:
             pointer = _pointer(lines, run, sent)
             saved = worth(lines, run, pointer) if pointer else 0
@@ -80,14 +97,18 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
                 sent.append(GAP, GAP, NO_NUMBER)
                 line += run.length
                 continue
-        # sent.append, spelled out: this is the scan's line-by-line path
-        if key & 1 and sent.pointable:
-            mine.setdefault(key, []).append(len(sent.keys))
-        sent.keys.append(key)
-        sent.wholes.append(lines.wholes[line])
-        sent.numbers.append(lines.numbers[line])
+        sent.append(key, lines.wholes[line], lines.numbers[line])
         line += 1
+    if line < total:
+        _take(sent, lines, line, total)
     return runs
+
+
+def _take(sent: SentLines, lines: Lines, start: int, stop: int) -> None:
+    """Lines ``start`` to ``stop``, none of which can start a run, as they go out."""
+    sent.keys.extend(lines.keys[start:stop])
+    sent.wholes.extend(lines.wholes[start:stop])
+    sent.numbers.extend(lines.numbers[start:stop])
 
 
 def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines,

@@ -25,7 +25,7 @@ from extproc.pipeline import Pipeline, Policy, Routes
 from extproc.pipeline.cache import MessageCache
 from extproc.pipeline.dedup import Dedup
 from extproc.pipeline.guard import Guard
-from extproc.pipeline.lines import LineIndex, Lines, Source
+from extproc.pipeline.lines import LineIndex, Lines, Source, lines_of
 from extproc.tokens import TokenCounter
 
 from .compressors import load
@@ -315,6 +315,23 @@ class TestLineIndex:
         assert index.bytes == index.sources[0].cost  # what a checkpoint holding it counts
         assert index.candidates(first.keys[0], 1) == [(index.sources[0], 0)]
         assert not index.claim(version, 1)  # taken already: the index moved on
+
+    def test_a_text_seen_before_is_not_hashed_again(self):
+        """``lines_of`` answers an equal text (another str object) with the Lines made for it first,
+        whose hashes are those of a fresh ``Lines``; a short text is hashed each time."""
+        text = "\n".join(f"line {number} of a long enough output" for number in range(20))
+        first = lines_of(text)
+        again = lines_of("".join(list(text)))
+        assert again is first
+        fresh = Lines(text)
+        assert (first.keys, first.wholes, first.numbers, first.numbered) == \
+            (fresh.keys, fresh.wholes, fresh.numbers, fresh.numbered)
+        assert lines_of("a\nb") is not lines_of("a\nb")
+
+    def test_starts_name_the_lines_that_may_start_a_run(self):
+        lines = Lines("repeated line\nonce only\n}\nrepeated line\n}")
+        starts, repeated = lines.starts()
+        assert starts == {lines.keys[0], lines.keys[1]} and repeated == {lines.keys[0]}
 
 
 class TestCorpus:
