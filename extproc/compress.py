@@ -100,7 +100,8 @@ class BodyEngine:
         self.pipeline = pipeline
         self.tokens = tokens or TokenCounter()
         self.kompress = kompress or KompressStatus(False, reason="disabled", detail="not configured")
-        self.history = history if history is not None else History(blocks=pipeline.cache, tokens=self.tokens)
+        self.history = history if history is not None else History(
+            blocks=pipeline.cache, tokens=self.tokens, lines=dedup.lines if dedup is not None else None)
         self.dedup = dedup
 
     def forget(self) -> None:
@@ -237,9 +238,10 @@ def build_engine(settings: Settings, *, lazy_kompress: bool = False) -> BodyEngi
                         protect_recent=settings.protect_recent_tool_results,
                         cache_bytes=settings.block_cache_bytes - 2 * quarter, shared=shared)
     tokens = TokenCounter()
-    history = History(messages=MessageCache(quarter), checkpoints=Checkpoints(quarter - quarter // 4),
-                      surroundings=Surroundings(quarter // 4), blocks=pipeline.cache,
-                      tokens=tokens) if quarter > 0 else None
     dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=tokens.count,
                    guards=policy.guards, reads=settings.dedup_reads) if settings.dedup else None)
+    lines = dedup.lines if dedup is not None else None
+    history = History(messages=MessageCache(quarter), checkpoints=Checkpoints(quarter - quarter // 4),
+                      surroundings=Surroundings(quarter // 4), blocks=pipeline.cache,
+                      tokens=tokens, lines=lines) if quarter > 0 else None
     return BodyEngine(settings, pipeline, tokens=tokens, kompress=status, history=history, dedup=dedup)

@@ -33,7 +33,7 @@ from .formats import Adapter
 from .messages import Body, Checkpoints, Edit, MessageReader, Surroundings, Totals
 from .pipeline.cache import BlockCache, ItemOutcome, MessageCache
 from .pipeline.dedup import Dedup
-from .pipeline.lines import LineIndex, Source
+from .pipeline.lines import LineIndex, LinesCache, Source
 from .tokens import TokenCounter
 
 __all__ = ["History", "LineState"]
@@ -54,22 +54,25 @@ def _json_string(text: str) -> str:
 
 class History:
     """The checkpoints, the message cache and the surroundings (read by ``messages.MessageReader``),
-    the pipeline's block cache and the token counter's remembered counts of one process.
+    the pipeline's block cache, the token counter's remembered counts and dedup's remembered line
+    hashes (``lines.LinesCache``) of one process.
 
     Each part is optional: a process without result caches has none of the first four.
     """
 
     def __init__(self, *, messages: MessageCache | None = None, checkpoints: Checkpoints | None = None,
                  surroundings: Surroundings | None = None, blocks: BlockCache | None = None,
-                 tokens: TokenCounter | None = None) -> None:
+                 tokens: TokenCounter | None = None, lines: LinesCache | None = None) -> None:
         self.reader = MessageReader(messages, checkpoints, surroundings)
         self.blocks = blocks
         self.tokens = tokens
+        self.lines = lines
 
     def forget(self) -> None:
-        """Drop every remembered result: blocks, messages, checkpoints, surroundings, token counts."""
+        """Drop every remembered result: blocks, messages, checkpoints, surroundings, token counts,
+        line hashes."""
         reader = self.reader
-        for part in (self.blocks, reader.messages, reader.checkpoints, reader.surroundings, self.tokens):
+        for part in (self.blocks, reader.messages, reader.checkpoints, reader.surroundings, self.tokens, self.lines):
             if part is not None:
                 part.clear()
 

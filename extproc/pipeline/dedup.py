@@ -36,7 +36,7 @@ from ..conversation import Block, Change, Conversation, Kind, ToolCall
 from .envelope import open_envelope
 from .guard import Guard
 from .reads import SHELL_TOOLS, file_read
-from .lines import LineIndex, Lines, Source, lines_of, numbers_name_lines
+from .lines import LineIndex, Lines, LinesCache, Source, numbers_name_lines
 from .runs import MIN_LINES, Run, SentLines, find_runs
 
 __all__ = ["DEDUP", "Dedup", "DEFAULT_DEDUP_MARGIN", "MIN_LINES"]
@@ -52,8 +52,10 @@ class Dedup:
 
     def __init__(self, *, margin: float = DEFAULT_DEDUP_MARGIN, protected_tools: Iterable[str] = (),
                  count: Callable[[str], int] | None = None, guards: Callable[[Block], bool] | None = None,
-                 reads: bool = True) -> None:
+                 reads: bool = True, lines: LinesCache | None = None) -> None:
         self.margin = margin
+        # texts' line hashes remembered across requests (``history.History`` forgets them)
+        self.lines = lines if lines is not None else LinesCache()
         self.reads = reads
         self.protected_tools = frozenset(name.lower() for name in protected_tools)
         # a failed command's output (``policy.Policy.guards``): its error lines stay in it verbatim
@@ -72,7 +74,7 @@ class Dedup:
         seen: set[str] = set()
         for block in blocks:
             if block.kind is Kind.TOOL_CALL:
-                for source in _argument_sources(block):
+                for source in _argument_sources(block, self.lines):
                     index.add(source)
                     added.append(source)
                 continue
@@ -83,7 +85,7 @@ class Dedup:
             # (<returncode>, <output>) is lines of the text itself, and counted as the model sees them.
             envelope = open_envelope(text) if text[:64].lstrip()[:1] == "{" else None
             inner = text if envelope is None else envelope.inner
-            lines = lines_of(inner)
+            lines = self.lines.lines(inner)
             limit = len(index.sources)
             read = block not in released and self._protected(block)
             if block in released or (read and self.reads and block.writable and block not in held
@@ -186,7 +188,7 @@ def _label(call: ToolCall | None, tool_name: str | None) -> str:
     return f" ({what})"
 
 
-def _argument_sources(block: Block) -> list[Source]:
+def _argument_sources(block: Block, cache: LinesCache) -> list[Source]:
     """The multi-line string arguments of a tool call (a file written, a heredoc, a patch)."""
     arguments = block.tool_input
     if not arguments or block.tool_call_id is None:
@@ -198,7 +200,7 @@ def _argument_sources(block: Block) -> list[Source]:
         for text in texts:
             if text.count("\n") + 1 < MIN_LINES:
                 continue
-            lines = lines_of(text)
+            lines = cache.lines(text)
             out.append(Source(f"the {key} argument of {block.tool_call_id}{_label(block.call, block.tool_name)}",
                               lines.keys, lines.wholes, lines.numbers, lines.numbered))
             break  # one text per argument: its line numbers must name one text

@@ -11,10 +11,10 @@ Hashes are Python's ``hash`` of a str (64 bits, fast, cached on the string). The
 sent anywhere; two lines are taken as equal only when their hashes are, a collision being about
 one in 2**64 per pair.
 
-A text's ``Lines`` are remembered by a digest of the text (``lines_of``, a bounded LRU per
-process, like the token counter's counts): a request that holds history read before (every turn
-of a conversation whose checkpoint is gone, or a worker that never saw it) hashes only the texts
-new to this process.
+A text's ``Lines`` are remembered by a digest of the text (``LinesCache``, a bounded LRU owned by
+the process's ``Dedup`` and emptied with the rest of ``history.History``, like the token
+counter's counts): a request that holds history read before (every turn of a conversation whose
+checkpoint is gone, or a worker that never saw it) hashes only the texts new to this process.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from .cache import ByteLRU, digest
 
-__all__ = ["GAP", "Lines", "LineIndex", "Source", "line_hashes", "lines_of"]
+__all__ = ["GAP", "Lines", "LinesCache", "LineIndex", "Source", "line_hashes"]
 
 # cat -n, nl, Read ("    12\t" or "    12→"); grep -n / rg -n ("12:", "path:12:", "path-12-" for context),
 # but not a date or a time ("2025-03-14", "09:00:01": a digit right after the separator)
@@ -41,7 +41,7 @@ GAP = 0  # the hash of a line that must never match: a pointer written in place 
 _TRIVIAL_CHARS = 3
 # Of the places a line stands, only the latest few are tried as the start of a run.
 _CANDIDATES = 16
-# Texts' Lines remembered per process (``lines_of``); shorter texts are hashed faster than digested.
+# Texts' Lines remembered per process (``LinesCache``); shorter texts are hashed faster than digested.
 LINES_CACHE_BYTES = 16 * 1024 * 1024
 _MIN_CACHED_CHARS = 256
 # What a remembered Lines holds besides its text, per line, roughly: a str object's head, the
@@ -70,7 +70,7 @@ class Lines:
 
     __slots__ = ("lines", "keys", "wholes", "numbers", "numbered", "_starts")
 
-    # A Lines may be shared between requests and threads (``lines_of``): nothing changes it once
+    # A Lines may be shared between requests and threads (``LinesCache``): nothing changes it once
     # made, but for ``_starts``, which is set once to what its keys give.
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
@@ -99,19 +99,25 @@ class Lines:
         return self._starts
 
 
-_LINES: ByteLRU[Lines] = ByteLRU(LINES_CACHE_BYTES)
+class LinesCache:
+    """Texts' ``Lines`` by digest of the text, up to ``max_bytes`` (module docstring)."""
 
+    def __init__(self, max_bytes: int = LINES_CACHE_BYTES) -> None:
+        self._lru: ByteLRU[Lines] = ByteLRU(max_bytes)
 
-def lines_of(text: str) -> Lines:
-    """``Lines(text)``, remembered by the text's digest (module docstring)."""
-    if len(text) < _MIN_CACHED_CHARS:
-        return Lines(text)
-    key = digest(text)
-    made = _LINES.get(key)
-    if made is None:
-        made = Lines(text)
-        _LINES.put(key, made, len(text) + _LINE_BYTES * len(made.keys))
-    return made
+    def lines(self, text: str) -> Lines:
+        """``Lines(text)``, remembered by the text's digest."""
+        if len(text) < _MIN_CACHED_CHARS:
+            return Lines(text)
+        key = digest(text)
+        made = self._lru.get(key)
+        if made is None:
+            made = Lines(text)
+            self._lru.put(key, made, len(text) + _LINE_BYTES * len(made.keys))
+        return made
+
+    def clear(self) -> None:
+        self._lru.clear()
 
 
 def numbers_name_lines(numbers: Iterable[int]) -> bool:

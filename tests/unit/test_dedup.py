@@ -25,7 +25,7 @@ from extproc.pipeline import Pipeline, Policy, Routes
 from extproc.pipeline.cache import MessageCache
 from extproc.pipeline.dedup import Dedup
 from extproc.pipeline.guard import Guard
-from extproc.pipeline.lines import LineIndex, Lines, Source, lines_of
+from extproc.pipeline.lines import LineIndex, Lines, LinesCache, Source
 from extproc.tokens import TokenCounter
 
 from .compressors import load
@@ -317,16 +317,19 @@ class TestLineIndex:
         assert not index.claim(version, 1)  # taken already: the index moved on
 
     def test_a_text_seen_before_is_not_hashed_again(self):
-        """``lines_of`` answers an equal text (another str object) with the Lines made for it first,
+        """``LinesCache`` answers an equal text (another str object) with the Lines made for it first,
         whose hashes are those of a fresh ``Lines``; a short text is hashed each time."""
         text = "\n".join(f"line {number} of a long enough output" for number in range(20))
-        first = lines_of(text)
-        again = lines_of("".join(list(text)))
+        cache = LinesCache()
+        first = cache.lines(text)
+        again = cache.lines("".join(list(text)))
         assert again is first
         fresh = Lines(text)
         assert (first.keys, first.wholes, first.numbers, first.numbered) == \
             (fresh.keys, fresh.wholes, fresh.numbers, fresh.numbered)
-        assert lines_of("a\nb") is not lines_of("a\nb")
+        assert cache.lines("a\nb") is not cache.lines("a\nb")
+        cache.clear()
+        assert cache.lines(text) is not first
 
     def test_starts_name_the_lines_that_may_start_a_run(self):
         lines = Lines("repeated line\nonce only\n}\nrepeated line\n}")

@@ -17,11 +17,11 @@ from .sessions import coding_session, requests
 def _held(history: History) -> dict[str, int]:
     """How many entries each remembered part holds."""
     reader = history.reader
-    assert history.blocks is not None and history.tokens is not None
+    assert history.blocks is not None and history.tokens is not None and history.lines is not None
     assert reader.messages is not None and reader.checkpoints is not None and reader.surroundings is not None
     return {"blocks": len(history.blocks._lru), "messages": len(reader.messages._lru),
             "checkpoints": len(reader.checkpoints._lru), "surroundings": len(reader.surroundings._lru),
-            "tokens": len(history.tokens._counts)}
+            "tokens": len(history.tokens._counts), "lines": len(history.lines._lru)}
 
 
 class TestHistory:
@@ -30,9 +30,10 @@ class TestHistory:
         compressor = build_engine(Settings(workers=0))
         assert compressor.history.blocks is compressor.pipeline.cache is not None
         assert compressor.history.tokens is compressor.tokens
+        assert compressor.dedup is not None and compressor.history.lines is compressor.dedup.lines
 
     def test_forget_drops_every_part(self):
-        """After a conversation, every part holds something; ``forget`` empties all five at once."""
+        """After a conversation, every part holds something; ``forget`` empties all six at once."""
         compressor = build_engine(Settings(workers=0))
         system = "You are a careful coding agent. " * 200  # a large member: kept by the surroundings
         for body in requests("openai", coding_session("swe_agent")):
