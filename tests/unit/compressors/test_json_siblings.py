@@ -68,6 +68,17 @@ class TestSiblings:
         for document in (small, varied):
             assert "same as [" not in json.dumps(sampled(document + [{"pad": "x" * 5000}]))
 
+    def test_sizes_are_the_encoded_lengths(self):
+        """The sizes the decision rests on are the exact lengths of the output's compact encoding."""
+        from extproc.compressors._json_siblings import _measure, _sized
+        from extproc.compressors._json_signals import RawNumber
+        from extproc.compressors.json_lossy import _text
+        items = [pod(f"p-{n}", f"10.1.0.{n}", n, {"a/b~c": "é" * n}) for n in range(4)] + [[], {}, "x", True, None]
+        for value in (items, {"items": items, "kind": "List", "q": "a \"quoted\"\n\tline"}, [["a", "b"], ["c"]]):
+            value = json.loads(json.dumps(value), parse_int=RawNumber, parse_float=RawNumber)  # as parsed
+            made, size = _sized(value, _text, _measure(_text))
+            assert size == len(_text(made))
+
     @settings(max_examples=60, deadline=None)
     @given(changes=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["name", "uid", "new", "gone", "grow"]),
                                       st.text(min_size=1, max_size=12)), max_size=8))
