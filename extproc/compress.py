@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import codec, rawjson
 from .config import Settings
@@ -24,6 +25,9 @@ from .pipeline.cache import MessageCache
 from .pipeline.dedup import Dedup
 from .status import KompressStatus
 from .tokens import TokenCounter
+
+if TYPE_CHECKING:
+    from .compressors.kompress import ModelShelf
 
 __all__ = ["BodyRequest", "BodyResult", "BodyEngine", "build_engine", "dump_body", "inference_deadline"]
 
@@ -205,12 +209,13 @@ class BodyEngine:
         timings["serialize"] = time.perf_counter() - started
 
 
-def build_engine(settings: Settings, *, lazy_kompress: bool = False) -> BodyEngine:
+def build_engine(settings: Settings, *, lazy_kompress: bool = False, shelf: ModelShelf | None = None) -> BodyEngine:
     """The production BodyEngine: default policy and routed compressors from Settings.
 
     Kompress's inference threads share the CPUs with the other compression processes
     (``workers``) unless ``kompress.threads`` says how many. ``lazy_kompress`` (``trimwire
-    compress``) opens the model only when the first prose block appears.
+    compress``) opens the model only when the first prose block appears. ``shelf``: where the
+    model is taken from, shared with the other engines its owner builds; none: opened afresh.
     """
     from .compressors import default_routes
     from .compressors.kompress import Kompress, load_kompress
@@ -219,10 +224,10 @@ def build_engine(settings: Settings, *, lazy_kompress: bool = False) -> BodyEngi
     threads = cpu_share(settings).threads
     kompress: Kompress | LazyKompress | None
     if lazy_kompress and settings.kompress.enabled:
-        kompress = LazyKompress(settings.kompress, threads=threads)
+        kompress = LazyKompress(settings.kompress, threads=threads, shelf=shelf)
         status = KompressStatus(False, reason="not_loaded", detail="opened when the first prose block appears")
     else:
-        kompress, status = load_kompress(settings.kompress, threads=threads)
+        kompress, status = load_kompress(settings.kompress, threads=threads, shelf=shelf)
 
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars,
                     compress_errors=settings.compress_errors)

@@ -17,6 +17,7 @@ import zstandard
 
 from extproc import BodyRequest, Settings, build_engine
 from extproc.formats import FORMATS, detect_format
+from tests.shelf import SHELF
 from tests.json_siblings import pod
 from tests.upstream import Recorded, RecordingUpstream
 
@@ -141,7 +142,7 @@ def test_passthrough_is_byte_identical(client, envoy, upstream, case: str) -> No
 def _first_corpus_row(fmt: str) -> dict[str, Any] | None:
     """The first captured conversation of ``fmt`` that trimwire compresses (many short sessions have
     nothing worth cutting), so the test below sees compressed output."""
-    compressor = build_engine(Settings(workers=0))
+    compressor = build_engine(Settings(workers=0), shelf=SHELF)
     with CORPUS.open(encoding="utf-8") as rows:
         for line in rows:
             row = json.loads(line)

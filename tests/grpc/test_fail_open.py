@@ -7,6 +7,7 @@ import asyncio
 import grpc
 
 from extproc import BodyRequest, Settings, build_engine
+from tests.shelf import SHELF
 from tests.redis_server import pause, requires_redis, running_redis
 
 from .bodies import anthropic_body, encode, marked_body, service_listing
@@ -181,7 +182,7 @@ async def test_slow_redis_under_load_is_given_up_on_and_the_local_path_serves(st
     are counted as shared_error. The deadline is far above redis_timeout_ms and far below the
     pause, so a Redis call left waiting for the pause would show as a deadline fail-open."""
     bodies = [marked_body(f"tenant-{n % 8}") for n in range(24)]  # blocks new to the caches
-    local = build_engine(Settings(workers=0))
+    local = build_engine(Settings(workers=0), shelf=SHELF)
     expected = {body: local.run(body, BodyRequest("anthropic")).body for body in set(bodies)}
     with running_redis() as url:
         harness = await start_trimwire(redis_url=url, redis_timeout_ms=50, workers=2, request_deadline_ms=10_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extproc import BodyEngine, Settings, build_engine
+from tests.shelf import SHELF
 
 
 @pytest.fixture(scope="session")
@@ -14,4 +15,4 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def compressor(settings: Settings) -> BodyEngine:
-    return build_engine(settings)
+    return build_engine(settings, shelf=SHELF)

@@ -12,6 +12,7 @@ from extproc.messages import MessageReader
 from extproc.pipeline import Routes
 from extproc.pipeline.cache import ByteLRU
 from extproc.tokens import TokenCounter
+from tests.shelf import SHELF
 
 from .compressors import load
 from .sessions import STYLES, coding_session, requests
@@ -59,9 +60,9 @@ class TestBlockCache:
     @pytest.mark.parametrize("mode", ["cache", "token"])
     def test_a_hit_gives_the_bytes_a_fresh_run_gives(self, mode):
         """Every body, compressed again from the cache, is byte-identical to an uncached compressor's output."""
-        cached = build_engine(Settings(workers=0))
+        cached = build_engine(Settings(workers=0), shelf=SHELF)
         cached.history.reader = MessageReader()  # the block cache alone, no message answered whole
-        fresh = build_engine(Settings(workers=0, block_cache_bytes=0))
+        fresh = build_engine(Settings(workers=0, block_cache_bytes=0), shelf=SHELF)
         assert fresh.pipeline.cache is None and fresh.history.reader.messages is fresh.history.reader.checkpoints is None
         raw = tool_body([load(name) for name in FIXTURES])
         first = cached.run(raw, BodyRequest("openai", mode=mode))
@@ -72,8 +73,8 @@ class TestBlockCache:
     @pytest.mark.parametrize(("fmt", "style"), STYLES)
     def test_replayed_session_is_the_same_with_and_without_the_cache(self, fmt, style):
         """A conversation replayed turn by turn gives the same bytes every turn, cache or no cache."""
-        cached = build_engine(Settings(workers=0))
-        fresh = build_engine(Settings(workers=0, block_cache_bytes=0))
+        cached = build_engine(Settings(workers=0), shelf=SHELF)
+        fresh = build_engine(Settings(workers=0, block_cache_bytes=0), shelf=SHELF)
         hits = 0
         for body in requests(fmt, coding_session(style)):
             raw = json.dumps(body).encode()
@@ -84,8 +85,8 @@ class TestBlockCache:
 
     def test_other_settings_do_not_share_results(self):
         """A compressor setting change gives another config version, so no result is reused across it."""
-        default = build_engine(Settings(workers=0)).pipeline
-        other = build_engine(Settings(workers=0, min_block_chars=50)).pipeline
+        default = build_engine(Settings(workers=0), shelf=SHELF).pipeline
+        other = build_engine(Settings(workers=0, min_block_chars=50), shelf=SHELF).pipeline
         assert default.version == other.version  # the policy is not part of a block's result
         from extproc.compressors.logs import LogCompressor
         from extproc.pipeline import BlockInputs, Pipeline
@@ -97,7 +98,7 @@ class TestBlockCache:
 
     def test_bounded_by_its_setting(self):
         """Block, message and checkpoint caches together never hold more than block_cache_bytes."""
-        compressor = build_engine(Settings(workers=0, block_cache_bytes=40_000))
+        compressor = build_engine(Settings(workers=0, block_cache_bytes=40_000), shelf=SHELF)
         for name in FIXTURES:
             compressor.run(tool_body([load(name)]), BodyRequest("openai"))
         reader = compressor.history.reader
@@ -110,8 +111,8 @@ class TestMessageCache:
     def test_a_resent_body_is_answered_message_by_message(self):
         """The same body again is answered from the message cache: no block is looked up or counted,
         and the bytes and token counts are those of the first run and of an uncached compressor."""
-        cached = build_engine(Settings(workers=0))
-        fresh = build_engine(Settings(workers=0, block_cache_bytes=0))
+        cached = build_engine(Settings(workers=0), shelf=SHELF)
+        fresh = build_engine(Settings(workers=0, block_cache_bytes=0), shelf=SHELF)
         raw = tool_body([load(name) for name in FIXTURES])
         first = cached.run(raw, BodyRequest("openai"))
         again = cached.run(raw, BodyRequest("openai"))
@@ -124,7 +125,7 @@ class TestMessageCache:
     def test_a_message_answering_another_tool_is_read_again(self):
         """A cached tool result is not reused when the call it answers now names another tool: the
         same output from a protected file-read tool stays as it is."""
-        compressor = build_engine(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0), shelf=SHELF)
         output = load("pytest_verbose.txt")
         compressed = compressor.run(tool_body([output]), BodyRequest("openai"))
         assert compressed.outcome == "compressed"
@@ -137,7 +138,7 @@ class TestMessageCache:
     @pytest.mark.parametrize("request_", [BodyRequest("openai", mode="token"), BodyRequest("openai", frozen_messages=1)])
     def test_only_cache_mode_without_a_frozen_prefix_uses_it(self, request_):
         """Token mode (age rules read the whole conversation) and a frozen prefix read every message."""
-        compressor = build_engine(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0), shelf=SHELF)
         raw = tool_body([load("pytest_verbose.txt")])
         compressor.run(raw, BodyRequest("openai"))
         assert "message_hit" not in compressor.run(raw, request_).cache
@@ -146,7 +147,7 @@ class TestMessageCache:
         """A turn that adds one tool result to a cached conversation reads only that result's message
         and the call before it into blocks."""
         from extproc.formats import openai_chat
-        compressor = build_engine(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0), shelf=SHELF)
         outputs = [load(name) for name in FIXTURES]
         compressor.run(tool_body(outputs[:-1]), BodyRequest("openai"))
         read: list[int] = []

@@ -22,6 +22,7 @@ from extproc.compress import build_engine
 from extproc.compressors.kompress.lazy import LazyKompress
 from extproc.config import load_settings
 from extproc.pipeline.router import ContentType
+from tests.shelf import SHELF
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOG = "\n".join([f"tests/test_api.py::test_case_{i} PASSED" for i in range(200)]
@@ -206,7 +207,7 @@ class TestCompress:
     def test_kompress_opens_only_for_prose(self) -> None:
         """The model is not opened for a body without prose, and is for the first prose block."""
         settings = load_settings(env={}, workers=0)
-        compressor = build_engine(settings, lazy_kompress=True)
+        compressor = build_engine(settings, lazy_kompress=True, shelf=SHELF)
         [lazy] = [c for c in compressor.pipeline.routes[ContentType.TEXT] if isinstance(c, LazyKompress)]
         from extproc.compress import BodyRequest
 

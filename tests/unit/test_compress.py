@@ -12,6 +12,7 @@ from extproc.codec import decode, encode
 from extproc.formats import parse_body
 from extproc.pipeline import BlockInputs, Budget
 from extproc.tokens import TokenCounter
+from tests.shelf import SHELF
 
 from .bodies import anthropic_body, diff_paths, openai_chat_body, openai_responses_body
 
@@ -65,7 +66,7 @@ class TestBodyEngine:
         """A compressed body reports time for parse, tokens, the block cache, routing, each compressor
         run, serialise and the rest ("other"); the same body again is answered from the message
         cache, with no block looked up and no compressor run. The stages add up to the run."""
-        compressor = build_engine(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0), shelf=SHELF)
         started = time.perf_counter()
         first = compressor.run(raw(openai_chat_body()), BodyRequest("openai"))
         elapsed = time.perf_counter() - started
@@ -196,13 +197,13 @@ class TestBodyEngine:
 
     def test_body_over_max_body_bytes_passes_through(self):
         """A body over max_body_bytes is not even decoded."""
-        small = build_engine(Settings(workers=0, max_body_bytes=1024))
+        small = build_engine(Settings(workers=0, max_body_bytes=1024), shelf=SHELF)
         result = small.run(raw(openai_chat_body()), BodyRequest("openai"))
         assert (result.outcome, result.reason, result.body) == ("passthrough", "too_large", None)
 
     def test_body_over_max_decoded_bytes_passes_through(self):
         """A small gzip body that inflates past max_decoded_bytes passes through as too large."""
-        small = build_engine(Settings(workers=0, max_decoded_bytes=1024))
+        small = build_engine(Settings(workers=0, max_decoded_bytes=1024), shelf=SHELF)
         result = small.run(encode(raw(openai_chat_body()), "gzip"), BodyRequest("openai", "gzip"))
         assert (result.outcome, result.reason) == ("passthrough", "too_large")
 

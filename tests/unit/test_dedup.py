@@ -27,6 +27,7 @@ from extproc.pipeline.dedup import Dedup
 from extproc.pipeline.guard import Guard
 from extproc.pipeline.lines import LineIndex, Lines, LinesCache, Source
 from extproc.tokens import TokenCounter
+from tests.shelf import SHELF
 
 from .compressors import load
 from .dedup_resolve import POINTER, check_pointers, output_text, texts_of
@@ -255,7 +256,7 @@ class TestCacheSafety:
 class TestTokenMode:
     def test_pointers_read_back_in_token_mode(self):
         """Token mode rewrites stale reads too; a pointer only ever names text still in the request."""
-        compressor = build_engine(Settings(workers=0, protect_recent_tool_results=0))
+        compressor = build_engine(Settings(workers=0, protect_recent_tool_results=0), shelf=SHELF)
         body = conversation(bash("cat -n src/app.py", numbered(APP)), bash("sed -i s/60/61/ src/app.py", "done"),
                             bash("cat -n src/app.py | head -200", numbered(EDITED)))
         messages, result = run(compressor, body, mode="token")
@@ -346,8 +347,8 @@ class TestCorpus:
         if fmt == "responses":
             pytest.skip("the resolver reads chat and Anthropic messages")
         raw = json.dumps(row["body"]).encode()
-        with_dedup = build_engine(Settings(workers=0)).run(raw, BodyRequest(fmt))
-        without = build_engine(Settings(workers=0, dedup=False)).run(raw, BodyRequest(fmt))
+        with_dedup = build_engine(Settings(workers=0), shelf=SHELF).run(raw, BodyRequest(fmt))
+        without = build_engine(Settings(workers=0, dedup=False), shelf=SHELF).run(raw, BodyRequest(fmt))
         sent = json.loads(with_dedup.body or raw)["messages"]
         plain = json.loads(without.body or raw)["messages"]
         texts = texts_of(sent)

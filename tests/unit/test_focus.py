@@ -17,6 +17,7 @@ from extproc import BodyRequest, Settings, build_engine
 from extproc.compressors import JsonSampler, LogCompressor, RepeatFolder, SearchCompressor, TableCompressor
 from extproc.pipeline import BlockInputs
 from extproc.pipeline.focus import context_terms, relevant, used_terms
+from tests.shelf import SHELF
 
 from .test_replay import encode
 
@@ -64,7 +65,7 @@ def sent_output(compressor, request: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def cached():
-    return build_engine(Settings(workers=0))
+    return build_engine(Settings(workers=0), shelf=SHELF)
 
 
 class TestContextTerms:

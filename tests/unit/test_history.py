@@ -10,6 +10,7 @@ import typing
 from extproc import BodyRequest, Settings, build_engine
 from extproc.history import History
 from extproc.messages import Body, Totals
+from tests.shelf import SHELF
 
 from .sessions import coding_session, requests
 
@@ -27,14 +28,14 @@ def _held(history: History) -> dict[str, int]:
 class TestHistory:
     def test_the_compressor_remembers_everything_through_its_history(self):
         """A production compressor's block cache and token counter are the history's own."""
-        compressor = build_engine(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0), shelf=SHELF)
         assert compressor.history.blocks is compressor.pipeline.cache is not None
         assert compressor.history.tokens is compressor.tokens
         assert compressor.dedup is not None and compressor.history.lines is compressor.dedup.lines
 
     def test_forget_drops_every_part(self):
         """After a conversation, every part holds something; ``forget`` empties all six at once."""
-        compressor = build_engine(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0), shelf=SHELF)
         system = "You are a careful coding agent. " * 200  # a large member: kept by the surroundings
         for body in requests("openai", coding_session("swe_agent")):
             body["messages"][0] = {"role": "system", "content": system}

@@ -16,6 +16,7 @@ import pytest
 import zstandard
 
 from extproc import BodyRequest, Settings, build_engine
+from tests.shelf import SHELF
 
 from .bodies import anthropic_body, openai_chat_body
 
@@ -111,7 +112,7 @@ CASES: list[tuple[str, bytes, str, str, str, str | None]] = [
 
 @pytest.fixture(scope="module")
 def compressor():
-    return build_engine(Settings(workers=0, block_cache_bytes=0))
+    return build_engine(Settings(workers=0, block_cache_bytes=0), shelf=SHELF)
 
 
 @pytest.mark.parametrize(("data", "fmt", "encoding", "outcome", "reason"),
@@ -149,7 +150,7 @@ def test_rewritten_bodies_keep_every_protected_byte(compressor, data, fmt):
 
 def test_fifty_megabyte_body_passes_through_unread():
     """A 50 MB body, above max_body_bytes (48 MiB), is not decoded at all: passthrough too_large."""
-    compressor = build_engine(Settings(workers=0))
+    compressor = build_engine(Settings(workers=0), shelf=SHELF)
     data = compact(with_tool_output("x" * (50 * 1024 * 1024)))
     result = compressor.run(data, BodyRequest("openai"))
     assert (result.outcome, result.reason, result.body) == ("passthrough", "too_large", None)

@@ -10,6 +10,7 @@ import pytest
 
 from extproc import BodyRequest, Settings, build_engine
 from extproc.formats import adapter_for
+from tests.shelf import SHELF
 
 from .sessions import STYLES, coding_session, requests
 
@@ -35,7 +36,7 @@ def _is_result(fmt: str, item: dict) -> bool:
 @pytest.fixture
 def pair():
     """A compressor with every cache, and one with none to check its answers against."""
-    return build_engine(Settings(workers=0)), build_engine(Settings(workers=0, block_cache_bytes=0))
+    return build_engine(Settings(workers=0), shelf=SHELF), build_engine(Settings(workers=0, block_cache_bytes=0), shelf=SHELF)
 
 
 class TestCheckpoints:

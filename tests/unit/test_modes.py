@@ -9,6 +9,7 @@ import pytest
 from extproc import BodyRequest, Settings, build_engine, load_settings
 from extproc.formats import parse_body
 from extproc.pipeline.age import recent_tool_results, stale_reads
+from tests.shelf import SHELF
 
 from .sessions import STYLES, TOOLS, Turn, build, coding_session, numbered, source
 
@@ -19,7 +20,7 @@ READS = (2, 3, 6, 8)  # the file reads of ``coding_session``: app.py, util.py (p
 
 def run(fmt: str, turns: list[Turn], mode: str | None = None, **fields):
     """Compress the request after ``turns`` (Settings ``fields``); the compressed conversation and result."""
-    compressor = build_engine(Settings(workers=0, **fields))
+    compressor = build_engine(Settings(workers=0, **fields), shelf=SHELF)
     result = compressor.run(json.dumps(build(fmt, turns)).encode(), BodyRequest(fmt, mode=mode))
     body = json.loads(result.body) if result.body is not None else build(fmt, turns)
     return parse_body(fmt, body), result
@@ -45,7 +46,7 @@ class TestModeChoice:
         turns, marker = coding_session("claude_code"), EDITED.format("src/app.py")
         assert marker in results(run("anthropic", turns, mode="token")[0])
         assert marker not in results(run("anthropic", turns)[0])
-        compressor = build_engine(Settings(workers=0, mode="token"))
+        compressor = build_engine(Settings(workers=0, mode="token"), shelf=SHELF)
         raw = json.dumps(build("anthropic", turns)).encode()
         for mode, expected in ((None, True), ("cache", False), ("token", True)):
             body = json.loads(compressor.run(raw, BodyRequest("anthropic", mode=mode)).body)
@@ -77,7 +78,7 @@ class TestCacheMode:
         """Moving or removing cache_control markers changes no compressed text."""
         body = build("anthropic", coding_session("claude_code"))
         bare = json.loads(json.dumps(body).replace('"cache_control": {"type": "ephemeral"}', '"x": 1'))
-        compressor = build_engine(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0), shelf=SHELF)
         marked = parse_body("anthropic", json.loads(compressor.run(json.dumps(body).encode(),
                                                                    BodyRequest("anthropic")).body))
         plain = parse_body("anthropic", json.loads(compressor.run(json.dumps(bare).encode(),

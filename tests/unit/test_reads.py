@@ -11,6 +11,7 @@ from extproc.conversation import ToolCall
 from extproc.formats import parse_body
 from extproc.pipeline.age import stale_reads
 from extproc.pipeline.reads import FileRead, file_read
+from tests.shelf import SHELF
 
 from .sessions import Turn, build
 
@@ -80,7 +81,7 @@ class TestShellReadsStayExact:
         turns = [Turn("exec_command", {"cmd": "cat package.json"}, codex_output(PACKAGE)),
                  Turn("exec_command", {"cmd": "python print_package.py"}, codex_output(PACKAGE)), *FILLER * 2]
         body = build("responses", turns)
-        out = build_engine(Settings(workers=0)).run(json.dumps(body).encode(), BodyRequest("responses", mode=mode))
+        out = build_engine(Settings(workers=0), shelf=SHELF).run(json.dumps(body).encode(), BodyRequest("responses", mode=mode))
         outputs = [item["output"] for item in json.loads(out.body)["input"] if item.get("type") == "function_call_output"]
         assert outputs[0] == codex_output(PACKAGE)
         assert outputs[1].startswith("Chunk ID: 8f2f3c\n") and len(outputs[1]) < len(codex_output(PACKAGE))
@@ -109,6 +110,6 @@ class TestShellReadsGoStale:
         turns = [Turn("exec_command", {"cmd": "cat notes.txt"}, missing),
                  Turn("exec_command", {"cmd": "cat notes.txt"}, codex_output("line\n" * 300)), *FILLER]
         body = build("responses", turns)
-        out = build_engine(Settings(workers=0)).run(json.dumps(body).encode(), BodyRequest("responses", mode="token"))
+        out = build_engine(Settings(workers=0), shelf=SHELF).run(json.dumps(body).encode(), BodyRequest("responses", mode="token"))
         sent = json.loads(out.body) if out.body is not None else body
         assert [item["output"] for item in sent["input"] if item.get("type") == "function_call_output"][0] == missing

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from extproc import BodyRequest, Settings, build_engine
+from tests.shelf import SHELF
 from tests.redis_server import free_port, requires_redis, running_redis
 
 from .test_cache import FIXTURES, load, tool_body
@@ -58,8 +59,8 @@ RAW = tool_body([load(name) for name in FIXTURES])
 class TestSharedBlockCache:
     def test_a_second_replica_gets_the_first_ones_results(self, redis_url):
         """Replica B, with a cold local cache, answers every block from Redis with A's exact bytes."""
-        first = build_engine(Settings(workers=0, redis_url=redis_url))
-        second = build_engine(Settings(workers=0, redis_url=redis_url))
+        first = build_engine(Settings(workers=0, redis_url=redis_url), shelf=SHELF)
+        second = build_engine(Settings(workers=0, redis_url=redis_url), shelf=SHELF)
         a = first.run(RAW, BodyRequest("openai"))
         b = second.run(RAW, BodyRequest("openai"))
         assert b.body == a.body is not None
@@ -69,16 +70,16 @@ class TestSharedBlockCache:
 
     def test_without_a_local_cache_redis_alone_serves(self, redis_url):
         """block_cache_bytes 0 with a Redis: results still come from Redis, byte-identical."""
-        warm = build_engine(Settings(workers=0, redis_url=redis_url))
-        only_shared = build_engine(Settings(workers=0, redis_url=redis_url, block_cache_bytes=0))
+        warm = build_engine(Settings(workers=0, redis_url=redis_url), shelf=SHELF)
+        only_shared = build_engine(Settings(workers=0, redis_url=redis_url, block_cache_bytes=0), shelf=SHELF)
         expected = warm.run(RAW, BodyRequest("openai")).body
         result = only_shared.run(RAW, BodyRequest("openai"))
         assert result.body == expected and result.cache.get("shared_hit", 0) > 0
 
     def test_redis_down_falls_back_to_the_local_cache(self):
         """With nothing listening, requests are compressed as usual and the failures are counted."""
-        compressor = build_engine(Settings(workers=0, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
-        local = build_engine(Settings(workers=0))
+        compressor = build_engine(Settings(workers=0, redis_url=f"redis://127.0.0.1:{free_port()}/0"), shelf=SHELF)
+        local = build_engine(Settings(workers=0), shelf=SHELF)
         result = compressor.run(RAW, BodyRequest("openai"))
         assert result.outcome == "compressed" and result.body == local.run(RAW, BodyRequest("openai")).body
         assert result.cache.get("shared_error", 0) >= 1
@@ -87,7 +88,7 @@ class TestSharedBlockCache:
 
     def test_redis_that_never_answers_is_given_up_on(self, silent_server):
         """A hanging Redis times out once, then is left alone for a while: one error, not one per block."""
-        compressor = build_engine(Settings(workers=0, redis_url=silent_server, redis_timeout_ms=50))
+        compressor = build_engine(Settings(workers=0, redis_url=silent_server, redis_timeout_ms=50), shelf=SHELF)
         result = compressor.run(RAW, BodyRequest("openai"))
         assert result.outcome == "compressed" and result.cache.get("shared_error") == 1
 

@@ -13,6 +13,7 @@ from extproc import BodyRequest, Settings, build_engine
 from extproc.config import KompressSettings
 from extproc.worker_process import Job, JobCancelled
 from extproc.workers import WorkerPool, _IdleWorkers, conversation_of
+from tests.shelf import SHELF
 
 from .sessions import STYLES, coding_session, requests
 
@@ -145,7 +146,7 @@ class TestJobCancel:
 def test_forget_drops_every_remembered_result():
     """After ``forget`` (a job cut short) a body seen before is read and compressed again, not
     answered from a cache a cancelled job may have left half-made."""
-    compressor = build_engine(Settings(workers=0, kompress=KompressSettings(enabled=False)))
+    compressor = build_engine(Settings(workers=0, kompress=KompressSettings(enabled=False)), shelf=SHELF)
     body = json.dumps(requests("anthropic", coding_session("claude_code"))[-1]).encode()
     first = compressor.run(body, BodyRequest("anthropic"))
     again = compressor.run(body, BodyRequest("anthropic"))

@@ -8,13 +8,14 @@ the best-scored words of each paragraph or option description up to ``keep_ratio
 (or those above ``threshold``). A word's score is its best sub-token's. Scores are rounded before
 ranking, so tiny numeric differences between devices do not change which words survive.
 
-``load_kompress`` (``prose.py``) opens the model once per process (``model.py``); when it cannot, trimwire serves
+``load_kompress`` (``prose.py``) opens the model (``model.py``) once per ``ModelShelf``, which
+the engines of one process share; when it cannot, trimwire serves
 with the structural compressors and the status says why. A block whose inference would miss the
 request's deadline, or finds the queue full, is left as it was: a long block whose first chunks
 were scored in time is thinned there and kept whole after.
 """
 
 from ...status import KompressStatus
-from .prose import Kompress, ProseEntry, load_kompress
+from .prose import Kompress, ModelShelf, ProseEntry, load_kompress
 
-__all__ = ["Kompress", "KompressStatus", "ProseEntry", "load_kompress"]
+__all__ = ["Kompress", "KompressStatus", "ModelShelf", "ProseEntry", "load_kompress"]

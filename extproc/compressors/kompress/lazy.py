@@ -11,14 +11,14 @@ import threading
 from ...config import KompressSettings
 from ...pipeline import Budget
 from ...status import KompressStatus
-from .prose import Kompress, ProseEntry, load_kompress
+from .prose import Kompress, ModelShelf, ProseEntry, load_kompress
 
 __all__ = ["LazyKompress"]
 
 
 class LazyKompress(ProseEntry):
 
-    def __init__(self, settings: KompressSettings, *, threads: int) -> None:
+    def __init__(self, settings: KompressSettings, *, threads: int, shelf: ModelShelf | None = None) -> None:
         self.keep_ratio = settings.keep_ratio
         self.threshold = settings.threshold
         self.min_chars = settings.min_chars
@@ -28,6 +28,7 @@ class LazyKompress(ProseEntry):
         self.lazy = True
         self._settings = settings
         self._threads = threads
+        self._shelf = shelf
         self._lock = threading.Lock()
         self._model: Kompress | None = None
         self.status: KompressStatus | None = None   # None until a prose block asked for the model
@@ -39,5 +40,5 @@ class LazyKompress(ProseEntry):
     def _open(self) -> Kompress | None:
         with self._lock:
             if self.status is None:
-                self._model, self.status = load_kompress(self._settings, threads=self._threads)
+                self._model, self.status = load_kompress(self._settings, threads=self._threads, shelf=self._shelf)
             return self._model

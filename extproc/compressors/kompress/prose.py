@@ -19,7 +19,7 @@ from .batcher import Batcher
 from .model import ScoringModel, load_model
 from .words import ProseText, chunk_words, looks_like_prose, split_prose
 
-__all__ = ["Kompress", "ProseEntry", "load_kompress"]
+__all__ = ["Kompress", "ModelShelf", "ProseEntry", "load_kompress"]
 
 _SCORE_DIGITS = 3
 _NO_DEADLINE_S = 60.0       # direct calls (trimwire compress, benchmarks) without a request deadline
@@ -139,32 +139,43 @@ def _nearest(words: float) -> int:
     return math.floor(words + 0.5)
 
 
-def load_kompress(settings: KompressSettings, *, threads: int) -> tuple[Kompress | None, KompressStatus]:
-    """This process's Kompress compressor and its status; None when it cannot run here.
+class ModelShelf:
+    """The Kompress models one process opened, by settings.
 
-    One per process and settings: a second pipeline built with the same settings (a reload, the
-    servers of a test run) shares the session and its inference thread instead of opening more.
-    A failure is not remembered: the next build tries again.
+    An ONNX session costs memory and, once it scores, an inference thread, so whoever builds the
+    engines of a process (``compress.build_engine``, once per worker process, the in-process pool,
+    the CLI) keeps one shelf, and a second engine built from it with the same settings shares the
+    session. Nothing is kept in a module global: a shelf lives as long as its owner.
     """
-    if not settings.enabled:
-        return None, KompressStatus(False, reason="disabled", detail="kompress.enabled is false")
-    # the session runs ``threads``; the setting only chose it (``cpus.CpuShare.settle`` fills it in)
-    key = (dataclasses.replace(settings, threads=0), threads)
-    with _LOADED_LOCK:
-        loaded = _LOADED.get(key)
-        if loaded is None:
-            try:
-                model = load_model(settings, threads=threads)
-            except KompressUnavailable as exc:
-                return None, KompressStatus(False, reason=exc.reason, detail=exc.detail)
-            loaded = _LOADED[key] = Kompress(settings, model, _file_digest(model.info.path))
-    info = loaded._model.info
-    return loaded, KompressStatus(True, model=info.name, provider=info.provider, max_batch=loaded.max_batch)
+
+    def __init__(self) -> None:
+        self._opened: dict[tuple[KompressSettings, int], Kompress] = {}
+        self._lock = threading.Lock()
+
+    def open(self, settings: KompressSettings, *, threads: int) -> tuple[Kompress | None, KompressStatus]:
+        """The Kompress compressor for ``settings`` and its status; None when it cannot run here.
+        A failure is not remembered: the next call tries again."""
+        if not settings.enabled:
+            return None, KompressStatus(False, reason="disabled", detail="kompress.enabled is false")
+        # the session runs ``threads``; the setting only chose it (``cpus.CpuShare.settle`` fills it in)
+        key = (dataclasses.replace(settings, threads=0), threads)
+        with self._lock:
+            loaded = self._opened.get(key)
+            if loaded is None:
+                try:
+                    model = load_model(settings, threads=threads)
+                except KompressUnavailable as exc:
+                    return None, KompressStatus(False, reason=exc.reason, detail=exc.detail)
+                loaded = self._opened[key] = Kompress(settings, model, _file_digest(model.info.path))
+        info = loaded._model.info
+        return loaded, KompressStatus(True, model=info.name, provider=info.provider, max_batch=loaded.max_batch)
 
 
-# The models this process opened, by settings: sessions are costly and safe to share.
-_LOADED: dict[tuple[KompressSettings, int], Kompress] = {}
-_LOADED_LOCK = threading.Lock()
+def load_kompress(settings: KompressSettings, *, threads: int,
+                  shelf: ModelShelf | None = None) -> tuple[Kompress | None, KompressStatus]:
+    """Kompress for ``settings``, from ``shelf`` (shared with what else it opened), or opened
+    afresh; and its status."""
+    return (shelf if shelf is not None else ModelShelf()).open(settings, threads=threads)
 
 
 def _file_digest(path: Path) -> str:

@@ -30,6 +30,7 @@ from extproc.compressors.kube_describe import DescribeCompressor
 from extproc.config import KompressSettings
 from extproc.pipeline import _CACHE_SCHEMA, BlockInputs, Budget, Compressor, config_version
 from extproc.pipeline.router import ContentType
+from tests.shelf import SHELF
 
 __all__ = ["CASES", "Case", "Golden", "REGENERATE", "read_golden", "render"]
 
@@ -58,7 +59,7 @@ def _kompress() -> Compressor:
     vocabulary = words.replace(",", " ").replace(".", " ").split()
     model_dir = write_model_dir(Path(tempfile.mkdtemp(prefix="trimwire-golden-")) / "model", _KOMPRESS_SCORES,
                                 vocabulary)
-    compressor, status = load_kompress(KompressSettings(model_dir=str(model_dir), device="cpu"), threads=1)
+    compressor, status = load_kompress(KompressSettings(model_dir=str(model_dir), device="cpu"), threads=1, shelf=SHELF)
     assert compressor is not None, status
     return compressor
 

@@ -6,6 +6,7 @@ import pytest
 
 from extproc.config import KompressSettings
 from extproc.compressors.kompress import Kompress, load_kompress
+from tests.shelf import SHELF
 
 from .models import write_model_dir
 
@@ -32,6 +33,6 @@ def model_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def kompress(model_dir: Path) -> Kompress:
     compressor, status = load_kompress(KompressSettings(model_dir=str(model_dir), device="cpu",
-                                                        keep_ratio=0.5, min_chars=100), threads=1)
+                                                        keep_ratio=0.5, min_chars=100), threads=1, shelf=SHELF)
     assert status.available, status
     return compressor

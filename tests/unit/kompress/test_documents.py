@@ -24,6 +24,7 @@ from extproc.config import KompressSettings, Settings
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
+from tests.shelf import SHELF
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DOCUMENTS = ("man_page.txt", "help_output.txt", "readme.md", "guide.rst", "changelog.md", "gh_issue.txt")
@@ -35,7 +36,7 @@ LEAST_SAVED_ALL = 0.15
 
 @pytest.fixture(scope="module")
 def embedded() -> Kompress:
-    compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1)
+    compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=SHELF)
     assert status.available, status
     return compressor
 

@@ -11,6 +11,7 @@ from extproc.compressors.kompress import load_kompress
 from extproc.compressors.kompress.model import EMBEDDED_DIR
 from extproc.compressors.kompress.rules import must_keep
 from extproc.pipeline import Budget
+from tests.shelf import SHELF
 
 ISSUE = Path(__file__).resolve().parents[1] / "compressors" / "fixtures" / "issue_thread.txt"
 
@@ -26,14 +27,14 @@ class TestEmbeddedModel:
 
     def test_loads_on_cpu_in_the_logits_layout(self):
         """With no model_dir the embedded model loads, on CPU, as the LLMLingua-2 BERT layout."""
-        compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1)
+        compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=SHELF)
         assert status.available and status.model == "embedded" and status.provider == "CPUExecutionProvider"
         assert compressor._model.info.layout == "logits"
 
     def test_thins_a_real_issue_thread(self):
         """On an issue thread: about keep_ratio of the prose words stay, every rule word stays,
         fillers go first, and the non-prose lines (title, commenter lines) are unchanged."""
-        compressor, _ = load_kompress(KompressSettings(device="cpu"), threads=1)
+        compressor, _ = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=SHELF)
         text = ISSUE.read_text()
         budget = Budget(deadline=time.monotonic() + 60)
         out = compressor.compress_within(text, budget)
@@ -55,7 +56,7 @@ class TestEmbeddedModel:
 
         from tests.envoy.prose import stdlib_prose
 
-        compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1)
+        compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=SHELF)
         assert not compressor._model.batch_independent() and status.max_batch == compressor.max_batch == 1
         text = ISSUE.read_text()
         alone = compressor.compress(text)

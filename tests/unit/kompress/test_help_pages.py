@@ -23,6 +23,7 @@ from extproc.pipeline import BlockInputs, Budget
 from extproc.compressors.content_types import detect
 from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
+from tests.shelf import SHELF
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 HELP = sorted(p.name for p in REAL.glob("help_*.txt"))
@@ -35,7 +36,7 @@ LEAST_SAVED_EACH = 0.05
 
 @pytest.fixture(scope="module")
 def embedded() -> Kompress:
-    compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1)
+    compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=SHELF)
     assert status.available, status
     return compressor
 

@@ -14,6 +14,7 @@ from extproc.compressors.content_types import detect
 from extproc.compressors.kompress import Kompress, load_kompress
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.router import ContentType
+from tests.shelf import SHELF
 
 from .conftest import PROSE
 
@@ -52,7 +53,7 @@ class TestKompress:
     def test_must_keep_words_survive_any_ratio(self, model_dir):
         """Numbers, paths, flags, identifiers and negations stay even at a 10% keep ratio."""
         compressor, _ = load_kompress(KompressSettings(model_dir=str(model_dir), device="cpu", keep_ratio=0.1,
-                                                       min_chars=10), threads=1)
+                                                       min_chars=10), threads=1, shelf=SHELF)
         text = ("The operator did not restart the controller because the flag --force was missing, and the pod "
                 "my_app.worker in /var/log/app.log failed 3 times with ENOENT at https://example.com/status.\n")
         out = compressor.compress(text)
@@ -73,7 +74,7 @@ class TestKompress:
     def test_threshold_mode(self, model_dir):
         """With a threshold, exactly the words scored at or above it are kept (plus forced ones)."""
         compressor, _ = load_kompress(KompressSettings(model_dir=str(model_dir), device="cpu", threshold=0.87,
-                                                       min_chars=10), threads=1)
+                                                       min_chars=10), threads=1, shelf=SHELF)
         out = compressor.compress(PROSE)
         kept = {w.strip(",.").lower() for w in out.split()}
         assert {"deployment", "operator", "controller", "registry", "pull"} <= kept
@@ -160,7 +161,7 @@ class TestConcurrentRequests:
         import threading
 
         compressor, _ = load_kompress(KompressSettings(model_dir=str(model_dir), device="cpu", keep_ratio=0.5,
-                                                       min_chars=10, max_wait_ms=50), threads=1)
+                                                       min_chars=10, max_wait_ms=50), threads=1, shelf=SHELF)
         alone = compressor.compress(PROSE)
         calls_before, chunks_before = compressor._batcher.calls, compressor._batcher.chunks
         barrier = threading.Barrier(6)

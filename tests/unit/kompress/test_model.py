@@ -9,8 +9,9 @@ import onnxruntime as ort
 import pytest
 
 from extproc.config import KompressSettings
-from extproc.compressors.kompress import load_kompress
+from extproc.compressors.kompress import ModelShelf, load_kompress
 from extproc.compressors.kompress.model import KompressUnavailable, load_model
+from tests.shelf import SHELF
 
 from .models import write_model_dir
 
@@ -120,9 +121,9 @@ class TestBrokenDirectories:
 
     def test_load_kompress_reports_instead_of_raising(self, tmp_path):
         """The server-facing loader gives a status with the reason; nothing raises."""
-        compressor, status = load_kompress(settings(tmp_path / "nope"), threads=1)
+        compressor, status = load_kompress(settings(tmp_path / "nope"), threads=1, shelf=SHELF)
         assert compressor is None and not status.available and status.reason == "missing"
-        compressor, status = load_kompress(KompressSettings(enabled=False), threads=1)
+        compressor, status = load_kompress(KompressSettings(enabled=False), threads=1, shelf=SHELF)
         assert compressor is None and status.reason == "disabled"
 
 
@@ -165,11 +166,26 @@ class TestBatchIndependence:
 class TestOneSessionPerProcess:
     def test_settled_threads_share_the_session(self):
         """Settings whose thread count was filled in (``cpus.CpuShare.settle``) get the session
-        opened for the same count left to the CPUs: one model per process, not two."""
+        opened for the same count left to the CPUs: one model per shelf, not two."""
         import dataclasses
 
         from extproc.config import KompressSettings
 
-        left, _ = load_kompress(KompressSettings(device="cpu"), threads=1)
-        settled, _ = load_kompress(dataclasses.replace(KompressSettings(device="cpu"), threads=1), threads=1)
+        shelf = ModelShelf()
+        left, _ = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=shelf)
+        settled, _ = load_kompress(dataclasses.replace(KompressSettings(device="cpu"), threads=1), threads=1,
+                                   shelf=shelf)
         assert left is not None and settled is left
+
+    def test_the_engines_of_one_shelf_share_a_model_and_others_do_not(self):
+        """Engines built from one shelf (a process's) share the session; no module keeps one
+        for engines built without it."""
+        from extproc import Settings, build_engine
+
+        shelf = ModelShelf()
+        first, second = (build_engine(Settings(workers=0), shelf=shelf) for _ in range(2))
+        alone = build_engine(Settings(workers=0), shelf=SHELF)
+        prose = [compressor for compressor in first.pipeline.routes["text"] if compressor.name == "kompress"]
+        again = [compressor for compressor in second.pipeline.routes["text"] if compressor.name == "kompress"]
+        other = [compressor for compressor in alone.pipeline.routes["text"] if compressor.name == "kompress"]
+        assert prose and prose == again and other and other[0] is not prose[0]
