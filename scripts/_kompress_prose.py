@@ -112,8 +112,10 @@ def real_man_pages(count: int) -> list[tuple[str, str]]:
     for page in pages:
         if len(out) >= count:
             break
-        if page.suffix == ".gz" and gzip.open(page).read(4) == b".so ":  # an alias of another page
-            continue
+        if page.suffix == ".gz":
+            with gzip.open(page) as head:
+                if head.read(4) == b".so ":  # an alias of another page
+                    continue
         text = run_text(["man", "-P", "cat", "-l", str(page)], env)[:20_000]
         if len(text.split()) >= 200:
             out.append((page.name.split(".")[0], text))
@@ -205,6 +207,10 @@ def _scored_share(kompress: Kompress, text: str, budget: Budget) -> tuple[str, f
     return out, shares[0] if shares else 0.0
 
 
+def _saved(after: int, tokens: int) -> str:
+    return f"{1 - after / tokens:.1%}" if tokens else "-"
+
+
 def prose_lines(part: dict, counter_name: str) -> list[str]:
     rows = part["rows"]
     out = ["| kind | documents | Kompress fires on | tokens | saved, model | saved, rule-only "
@@ -216,8 +222,8 @@ def prose_lines(part: dict, counter_name: str) -> list[str]:
         tokens = sum(r["tokens"] for r in fired)
         model, rule = sum(r["model"] for r in fired), sum(r["rule_only"] for r in fired)
         must, lost = sum(r["must"] for r in fired), sum(r["must_lost"] for r in fired)
-        saved = lambda after: f"{1 - after / tokens:.1%}" if tokens else "-"  # noqa: E731
-        out.append(f"| {kind} | {len(mine)} | {len(fired)} | {tokens:,} | {saved(model)} | {saved(rule)} "
+        out.append(f"| {kind} | {len(mine)} | {len(fired)} | {tokens:,} | {_saved(model, tokens)} "
+                   f"| {_saved(rule, tokens)} "
                    f"| {lost} of {must:,} |")
     d = part["deadline"]
     if d:
