@@ -230,8 +230,9 @@ def prose_lines(part: dict, counter_name: str) -> list[str]:
         out += ["", f"Deadline: man page `{d['name']}` as `man {d['name']} | cat` prints it (80 columns), cut to "
                 f"{d['tokens']:,} tokens ({counter_name}) at a line end, thinned under the production deadline "
                 f"({d['deadline_s']:.1f} s of inference: `request_deadline_ms` {DEFAULT_REQUEST_DEADLINE_MS} times "
-                f"{INFERENCE_SHARE}): {d['chunks']} chunks, {d['seconds']:.2f} s, events {d['events']}, load average "
-                f"{d['load_average']}; **{d['thinned_share']:.0%} of its prose words lie in chunks scored in time** and "
-                f"were thinned, the rest kept as is: {d['tokens']:,} -> {d['tokens_after']:,} tokens. With no deadline: "
+                f"{INFERENCE_SHARE}): {d['chunks']} chunks, {d['seconds']:.2f} s, events {d['events']}, load "
+                f"average {d['load_average']}; **{d['thinned_share']:.0%} of its prose words lie in chunks scored in "
+                f"time** and were thinned, the rest kept as is: {d['tokens']:,} -> {d['tokens_after']:,} tokens. "
+                f"With no deadline: "
                 f"{d['seconds_no_deadline']:.2f} s, {d['tokens_after_no_deadline']:,} tokens."]
     return out
