@@ -19,7 +19,7 @@ from ._proto import compressor_pb2_grpc as pb_grpc
 from .api_guard import BadJson, read_messages_array
 from .config import MODES, Settings
 from .metrics import Metrics, sanitise
-from .service import FORMAT_ALIASES, CompressCall, ApiService
+from .service import FORMAT_ALIASES, ApiService, CompressCall
 
 __all__ = ["GrpcApiServicer", "SERVICE_NAME"]
 
