@@ -23,10 +23,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
-
-if TYPE_CHECKING:
-    from .lines import Source
+from typing import Any, Generic, TypeVar
 
 __all__ = ["ByteLRU", "BlockCache", "CacheStats", "ItemOutcome", "MessageCache", "Outcome", "digest",
            "message_key"]
@@ -152,7 +149,8 @@ class ItemOutcome:
     # (UTF-8), compressor
     edits: tuple[tuple[int, int, bytes, str], ...]
     # the line-index sources (``lines.Source``) it adds for dedup: its outputs and arguments as sent
-    sources: tuple[Source, ...] = ()
+    # (Any: lines.py builds on this module, so naming its type here would import upward)
+    sources: tuple[Any, ...] = ()
 
     @property
     def follows_history(self) -> bool:
