@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-agents setup system-deps bench envoy-config clean
+.PHONY: run test lint test-agents setup system-deps bench envoy-config clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,12 @@ system-deps:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } \
 	  || echo "note: redis-server is not installed; the shared block-cache tests will skip"
 
-test: $(VENV)/.test-deps system-deps
+# ruff and mypy as configured in pyproject.toml; `make test` runs them first and stops at a finding.
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check
+	$(BIN)/mypy
+
+test: $(VENV)/.test-deps system-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # The real Claude Code and Codex CLIs drive scripted sessions through Envoy and trimwire (needs npm;
@@ -57,4 +62,4 @@ envoy-config: $(VENV)/.run-deps
 	$(BIN)/trimwire envoy-config > deploy/envoy/local.yaml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info

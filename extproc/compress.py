@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import codec, rawjson
 from .config import Settings
@@ -82,7 +82,7 @@ class BodyResult:
         return self.tokens_before - self.tokens_after
 
 
-def dump_body(body: dict) -> bytes:
+def dump_body(body: Any) -> bytes:
     """Compact UTF-8 JSON; escaped ASCII when a lone surrogate (from a ``\\ud800`` escape) is in it."""
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -107,7 +107,7 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 def string_diff(before: Any, after: Any, label: str) -> str:
     """A unified diff of each string that changed between two bodies of the same shape."""
     old = dict(_strings(before, ""))
-    chunks = []
+    chunks: list[str] = []
     for path, new in _strings(after, ""):
         was = old.get(path)
         if isinstance(new, str) and isinstance(was, str) and new != was:

@@ -242,7 +242,7 @@ class Settings:
         name = (user or "").strip()
         return name == sanitise(name) and name in self.bypass_users
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A new validated Settings with some fields changed (used by reloads and tests)."""
         return dataclasses.replace(self, **changes)
 

@@ -21,7 +21,7 @@ from .rawjson import Path
 __all__ = ["Kind", "Block", "Change", "Conversation", "ToolCall", "tool_input"]
 
 
-class Kind(str, Enum):
+class Kind(str, Enum):  # noqa: UP042  # a StrEnum would change str(Kind.X) from "Kind.X" to its value
     """What a block is, independent of the wire format."""
 
     TEXT = "text"                # user, assistant, system or developer prose

@@ -72,9 +72,9 @@ def cgroup_cpu_limit(cgroup_root: Path = CGROUP_ROOT) -> int | None:
         quota, _, period = v2.partition(" ")
         return _cpus(quota, period) if quota != "max" else None
     for name in _V1_DIRS:
-        quota = _read(cgroup_root / name / "cpu.cfs_quota_us")
-        if quota is not None:
-            return _cpus(quota, _read(cgroup_root / name / "cpu.cfs_period_us") or "")
+        v1 = _read(cgroup_root / name / "cpu.cfs_quota_us")
+        if v1 is not None:
+            return _cpus(v1, _read(cgroup_root / name / "cpu.cfs_period_us") or "")
     return None
 
 

@@ -193,14 +193,16 @@ def render(opts: EnvoyOptions) -> dict[str, Any]:
     openai = Upstream("openai", opts.openai_upstream)
     anthropic = Upstream("anthropic", opts.anthropic_upstream)
     hcm = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "@type": ("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+                  ".HttpConnectionManager"),
         "stat_prefix": "llm",
         "codec_type": "AUTO",
         "stream_idle_timeout": "600s",
         "route_config": {"name": "llm", "request_headers_to_remove": list(SIGNAL_HEADERS), "virtual_hosts": [
             {"name": "llm", "domains": ["*"], "routes": _routes(openai, anthropic, opts.buffer_limit_bytes)}]},
-        "http_filters": [header_filter(), _ext_proc_filter(opts), {"name": "envoy.filters.http.router", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+        "http_filters": [header_filter(), _ext_proc_filter(opts), {
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
     }
     trimwire = {
         "name": "trimwire",

@@ -3,7 +3,8 @@ API over gRPC, served on the ext_proc server's port beside the ExternalProcessor
 
 Messages travel as JSON bytes so any caller (Go, Rust, Python) passes its request's ``messages``
 array through untouched. INVALID_ARGUMENT for bytes that are not a strict JSON array of objects
-(duplicate keys, NaN and Infinity refused: ``api_guard.py``) or an unknown format or mode, RESOURCE_EXHAUSTED above ``max_body_bytes``, UNAVAILABLE until ready;
+(duplicate keys, NaN and Infinity refused: ``api_guard.py``) or an unknown format or mode,
+RESOURCE_EXHAUSTED above ``max_body_bytes``, UNAVAILABLE until ready;
 compression problems are never errors (the original messages come back, ``tokens_saved`` 0).
 """
 
@@ -18,7 +19,7 @@ from ._proto import compressor_pb2_grpc as pb_grpc
 from .api_guard import BadJson, read_messages_array
 from .config import MODES, Settings
 from .metrics import Metrics, sanitise
-from .service import FORMAT_ALIASES, CompressCall, ApiService
+from .service import FORMAT_ALIASES, ApiService, CompressCall
 
 __all__ = ["GrpcApiServicer", "SERVICE_NAME"]
 
@@ -58,7 +59,8 @@ class GrpcApiServicer(pb_grpc.CompressorServicer):
         if not self.is_ready():
             raise _Refused(grpc.StatusCode.UNAVAILABLE, "trimwire is not ready yet")
         if len(request.messages_json) > self.settings.max_body_bytes:
-            raise _Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, f"messages_json over {self.settings.max_body_bytes} bytes")
+            raise _Refused(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                           f"messages_json over {self.settings.max_body_bytes} bytes")
         if request.format and request.format not in FORMAT_ALIASES:
             raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, f"format must be one of {sorted(FORMAT_ALIASES)}")
         if request.mode and request.mode not in MODES:

@@ -162,7 +162,8 @@ def raw_reply(answer: CompressAnswer, texts: list[str], tokens: TokenCounter) ->
     tools = [m for m in answer.messages if isinstance(m, dict) and m.get("role") == "tool"]
     results = []
     for text, message in zip(texts, tools):
-        compressed = message.get("content") if isinstance(message.get("content"), str) else text
+        content = message.get("content")
+        compressed = content if isinstance(content, str) else text
         results.append({"compressed": compressed, "original_tokens": tokens.count(text),
                         "compressed_tokens": tokens.count(compressed)})
     return {"results": results, "transforms_applied": list(answer.transforms)}

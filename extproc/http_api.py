@@ -105,7 +105,7 @@ def api_app(settings: Settings, service: ApiService, metrics: Metrics, is_ready:
         headers = request.headers
         bypass = (headers.get(compat.HEADROOM_BYPASS_HEADER, "").strip().lower() == "true"
                   or headers.get(settings.bypass_header, "").strip().lower() in _TRUE)
-        user = headers.get(settings.user_header) or headers.get(compat.HEADROOM_USER_HEADER, "")
+        user = headers.get(settings.user_header) or headers.get(compat.HEADROOM_USER_HEADER) or ""
         if len(headers.getall(settings.user_header, [])) > 1:  # bob then alice: neither is believed
             user = AMBIGUOUS_LABEL
             metrics.ambiguous_user.inc()

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from .config import Settings
 from .envoy_bootstrap import EnvoyOptions, render_yaml
@@ -84,7 +85,7 @@ async def _listening(host: str, port: int, envoy: subprocess.Popen[bytes], timeo
     return False
 
 
-def _print_request(record: RequestRecord, totals: dict) -> None:  # type: ignore[type-arg]
+def _print_request(record: RequestRecord, totals: dict[str, Any]) -> None:
     print(request_line(record, totals), flush=True)
 
 
@@ -121,8 +122,8 @@ async def run_local_stack(settings: Settings, opts: EnvoyOptions) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         watcher = loop.run_in_executor(None, envoy.wait)
-        await asyncio.wait([asyncio.ensure_future(stop.wait()), watcher],
-                           return_when=asyncio.FIRST_COMPLETED)
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()), watcher]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         code = envoy.poll()
         if code is None:
             envoy.terminate()

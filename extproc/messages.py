@@ -280,7 +280,8 @@ class MessageReader:
         return body
 
     def _read_rest(self, body: Body, text: str, adapter: Adapter, memo: MessageCache | None) -> None:
-        values, spans, conv, calls = body.doc.body.get(adapter.ITEMS), body.doc.items, body.conv, body.calls
+        values: list[Any] = body.doc.body.get(adapter.ITEMS) or []  # no items: no spans either
+        spans, conv, calls = body.doc.items, body.conv, body.calls
         if body.items:
             last = body.items[-1]
             position, byte_position = last.end, last.byte_end

@@ -79,10 +79,10 @@ class BodyWaits:
     def __init__(self, limit: int, on_evict: Callable[[], None]) -> None:
         self.limit = max(1, limit)
         self._on_evict = on_evict
-        self._waiting: OrderedDict[int, Callable[[], None]] = OrderedDict()
+        self._waiting: OrderedDict[int, Callable[[], object]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def start(self, key: int, cancel: Callable[[], None]) -> None:
+    def start(self, key: int, cancel: Callable[[], object]) -> None:
         with self._lock:
             self._waiting[key] = cancel
             evicted = self._waiting.popitem(last=False)[1] if len(self._waiting) > self.limit else None
@@ -114,7 +114,7 @@ class StreamProcessor:
                                     lambda: metrics.stream_errors.labels("body_wait_evicted").inc())
 
     def process(self, requests: Iterator[pb.ProcessingRequest],
-                cancel: Callable[[], None] = lambda: None) -> Iterator[pb.ProcessingResponse]:
+                cancel: Callable[[], object] = lambda: None) -> Iterator[pb.ProcessingResponse]:
         """One stream, on a thread of the gRPC server: each message in, its replies out.
         ``cancel`` ends the stream from another thread (``BodyWaits``)."""
         ctx = RequestContext()
@@ -221,12 +221,12 @@ class StreamProcessor:
         request = BodyRequest(format=ctx.format or "", content_encoding=ctx.content_encoding, mode=ctx.mode,
                               deadline=inference_deadline(self.settings))
         result = self.compress_or_fail_open(ctx, raw, request)
-        changed = result is not None and result.body is not None
+        changed = result.body if result is not None else None
         if ctx.full_duplex:
-            return list(envoy_wire.streamed_body_replies(result.body if changed else raw, end_of_stream=True))
-        if not changed:
+            return list(envoy_wire.streamed_body_replies(changed if changed is not None else raw, end_of_stream=True))
+        if changed is None:
             return [envoy_wire.request_body_reply(set_headers=self._savings_headers(ctx))]
-        return [envoy_wire.request_body_reply(result.body, self._savings_headers(ctx))]
+        return [envoy_wire.request_body_reply(changed, self._savings_headers(ctx))]
 
     def compress_or_fail_open(self, ctx: RequestContext, raw: bytes, request: BodyRequest) -> BodyResult | None:
         """The one fail-open path, for the ext_proc stream and the compression API (``service.py``):
@@ -254,7 +254,7 @@ class StreamProcessor:
 
     def _savings_headers(self, ctx: RequestContext) -> dict[str, str]:
         prefix = self.settings.header_prefix
-        headers = {prefix + "outcome": ctx.outcome}
+        headers: dict[str, str] = {prefix + "outcome": ctx.outcome}
         result = ctx.result
         if result is not None and result.outcome in SAVINGS_COUNTED:
             ratio = result.tokens_after / result.tokens_before if result.tokens_before else 1.0
@@ -301,7 +301,8 @@ class StreamProcessor:
                           blocks_changed=result.blocks_changed)
         if self.stats is not None:
             self.stats.record(RequestRecord(
-                request_id=ctx.request_id, user=self.users.label(ctx.user), model=str(fields.get("model", UNKNOWN_LABEL)),
+                request_id=ctx.request_id, user=self.users.label(ctx.user),
+                model=str(fields.get("model", UNKNOWN_LABEL)),
                 path=sanitise(ctx.path.split("?", 1)[0]), outcome=ctx.outcome,
                 tokens_before=result.tokens_before if result is not None else 0,
                 tokens_after=result.tokens_after if result is not None else 0, ms=ctx.elapsed_ms,

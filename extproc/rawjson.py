@@ -61,9 +61,10 @@ def _no_constant(name: str) -> Any:
     raise UnsupportedBody(f"non-standard constant {name}", reason="invalid_json")
 
 
-_scan_once = json.scanner.make_scanner(json.JSONDecoder(object_pairs_hook=_unique_keys,
+# typeshed types the scanner's context as a scanner (a TODO there): CPython reads a JSONDecoder's hooks
+_scan_once = json.scanner.make_scanner(json.JSONDecoder(object_pairs_hook=_unique_keys,  # type: ignore[arg-type]
                                                          parse_constant=_no_constant))
-_scan_string = json.decoder.scanstring
+_scan_string = json.decoder.scanstring  # type: ignore[attr-defined]  # undocumented, left out of typeshed
 
 
 def _invalid(detail: str) -> UnsupportedBody:
@@ -116,14 +117,14 @@ def _array(text: str, index: int, resume: Resume | None, known: Known | None,
         return items, spans, index + 1
     closed = False
     while not closed:
-        asked = known is not None and len(spans) < 2
-        found = known.find(name, text, index) if asked else None
+        asked = known if len(spans) < 2 else None
+        found = asked.find(name, text, index) if asked is not None else None
         if found is not None:
             item, end = found
         else:
             item, end = _value(text, index)
-            if asked:
-                known.keep(name, text, (index, end), item)
+            if asked is not None:
+                asked.keep(name, text, (index, end), item)
         items.append(item)
         spans.append((index, end))
         if resume is not None and len(spans) == 2:
@@ -203,10 +204,7 @@ def _scan(text: str, items_key: str, resume: Resume | None, known: Known | None)
 def _string_span(text: str, index: int, path: Path) -> Span:
     """Walk ``path`` from the value at ``index``; the span of the string found there."""
     for step in path:
-        if isinstance(step, int):
-            index = _nth_item(text, index, step)
-        else:
-            index = _member(text, index, step)
+        index = _nth_item(text, index, step) if isinstance(step, int) else _member(text, index, step)
     if text[index:index + 1] != '"':
         raise ValueError(f"no string at {index}")
     _, end = _scan_string(text, index + 1, True)

@@ -2,7 +2,8 @@
 beside it, and a graceful drain on SIGTERM/SIGINT.
 
 Start-up order: ops port (liveness answers at once) and the HTTP compression API (503 until
-ready) -> gRPC server -> compression workers warm -> gRPC health SERVING. Shutdown: health NOT_SERVING -> stop accepting -> in-flight streams get ``drain_grace_s``.
+ready) -> gRPC server -> compression workers warm -> gRPC health SERVING. Shutdown: health
+NOT_SERVING -> stop accepting -> in-flight streams get ``drain_grace_s``.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ class ApiService:
             return CompressAnswer(messages_json, RequestOutcome.PASSTHROUGH)
         # the model first, then the caller's bytes: the body's own items end one byte from its end
         head = (b'{"model":' + dump_body(call.model) + b"," if call.model is not None else b"{") + \
-            b'"' + key.encode() + b'":'  # type: ignore[arg-type]
+            b'"' + key.encode() + b'":'
         raw = head + messages_json + b"}"
         request = BodyRequest(format=ctx.format, mode=call.mode, protect_recent=call.protect_recent,
                               frozen_messages=call.frozen_messages, deadline=inference_deadline(self.settings))
@@ -144,4 +144,4 @@ class ApiService:
 
 
 def _messages_json(call: CompressCall) -> bytes:
-    return call.messages_json or dump_body(call.messages)  # type: ignore[arg-type]
+    return call.messages_json or dump_body(call.messages)

@@ -16,7 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["RequestRecord", "SavingsStats", "parse_prices", "cache_hits", "DEFAULT_RECENT"]
@@ -156,7 +156,7 @@ class SavingsStats:
         with self._lock:
             recent = [_recent_view(r) for r in reversed(self._recent)]
             out = {
-                "since": datetime.fromtimestamp(self._started, timezone.utc).isoformat(timespec="seconds"),
+                "since": datetime.fromtimestamp(self._started, UTC).isoformat(timespec="seconds"),
                 "uptime_s": round(self._clock() - self._started, 1),
                 "totals": self._total.view(priced),
                 "users": {name: t.view(priced) for name, t in sorted(self._users.items())},
@@ -175,5 +175,5 @@ def _recent_view(record: RequestRecord) -> dict[str, Any]:
         "id": record.request_id, "user": record.user, "model": record.model, "path": record.path,
         "outcome": record.outcome, "tokens_before": record.tokens_before, "tokens_after": record.tokens_after,
         "tokens_saved": record.tokens_saved, "ms": round(record.ms, 2),
-        "at": datetime.fromtimestamp(record.at, timezone.utc).isoformat(timespec="seconds"),
+        "at": datetime.fromtimestamp(record.at, UTC).isoformat(timespec="seconds"),
     }

@@ -110,26 +110,32 @@ def start_tracing(settings: Settings, metrics: Metrics, env: Mapping[str, str] =
     metrics.tracing_enabled.set(0)
     if not settings.tracing:
         return None
-    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                or "http/protobuf")
     if protocol not in _PROTOCOLS:
-        return _unavailable(metrics, "unsupported_protocol", f"OTLP protocol {protocol!r}; trimwire sends {_PROTOCOLS}")
+        _unavailable(metrics, "unsupported_protocol", f"OTLP protocol {protocol!r}; trimwire sends {_PROTOCOLS}")
+        return None
     try:
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+        exporter: type[SpanExporter]
         if protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+            exporter = GrpcExporter
         else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+            exporter = HttpExporter
     except ImportError as exc:
-        return _unavailable(metrics, "not_installed", f"tracing needs the otel extra (pip install 'trimwire[otel]'): {exc}")
+        _unavailable(metrics, "not_installed", f"tracing needs the otel extra (pip install 'trimwire[otel]'): {exc}")
+        return None
     resource = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
-    if resource.attributes.get(SERVICE_NAME, "").startswith("unknown_service"):
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: "trimwire"}))
     provider = TracerProvider(resource=resource)  # the sampler comes from OTEL_TRACES_SAMPLER
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(exporter()))
     metrics.tracing_enabled.set(1)
     log.info("tracing_on", protocol=protocol, service=resource.attributes.get(SERVICE_NAME))
     return RequestTracer(provider, TraceContextTextMapPropagator())

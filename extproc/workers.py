@@ -158,7 +158,7 @@ class _Worker:
         self.sock.settimeout(timeout)
         try:
             message = self._answers.receive()
-        except (socket.timeout, BlockingIOError):
+        except (TimeoutError, BlockingIOError):
             raise TimeoutError("the worker did not answer in time") from None
         except ConnectionError as exc:
             raise BrokenProcessPool(f"worker process {self.process.pid} died") from exc
@@ -222,14 +222,15 @@ class WorkerPool:
             return self._inline.kompress
         with self._started:
             if self._statuses is None:
-                statuses = [_started(worker) for worker in self._all]
-                failed = next((status for status in statuses if isinstance(status, StartFailed)), None)
+                started = [_started(worker) for worker in self._all]
+                failed = next((status for status in started if isinstance(status, StartFailed)), None)
                 if failed is not None:
                     raise ConfigError(failed.reason)
-                self._statuses = statuses
+                self._statuses = [status for status in started if isinstance(status, KompressStatus)]
                 for worker in self._all:
                     self._idle.put(worker)
-        return next((status for status in self._statuses if not status.available), self._statuses[0])
+            statuses = self._statuses
+        return next((status for status in statuses if not status.available), statuses[0])
 
     async def warm_up(self) -> KompressStatus:
         return await asyncio.get_running_loop().run_in_executor(None, self.warm_up_blocking)

@@ -112,8 +112,10 @@ def real_man_pages(count: int) -> list[tuple[str, str]]:
     for page in pages:
         if len(out) >= count:
             break
-        if page.suffix == ".gz" and gzip.open(page).read(4) == b".so ":  # an alias of another page
-            continue
+        if page.suffix == ".gz":
+            with gzip.open(page) as head:
+                if head.read(4) == b".so ":  # an alias of another page
+                    continue
         text = run_text(["man", "-P", "cat", "-l", str(page)], env)[:20_000]
         if len(text.split()) >= 200:
             out.append((page.name.split(".")[0], text))
@@ -205,6 +207,10 @@ def _scored_share(kompress: Kompress, text: str, budget: Budget) -> tuple[str, f
     return out, shares[0] if shares else 0.0
 
 
+def _saved(after: int, tokens: int) -> str:
+    return f"{1 - after / tokens:.1%}" if tokens else "-"
+
+
 def prose_lines(part: dict, counter_name: str) -> list[str]:
     rows = part["rows"]
     out = ["| kind | documents | Kompress fires on | tokens | saved, model | saved, rule-only "
@@ -216,16 +222,17 @@ def prose_lines(part: dict, counter_name: str) -> list[str]:
         tokens = sum(r["tokens"] for r in fired)
         model, rule = sum(r["model"] for r in fired), sum(r["rule_only"] for r in fired)
         must, lost = sum(r["must"] for r in fired), sum(r["must_lost"] for r in fired)
-        saved = lambda after: f"{1 - after / tokens:.1%}" if tokens else "-"  # noqa: E731
-        out.append(f"| {kind} | {len(mine)} | {len(fired)} | {tokens:,} | {saved(model)} | {saved(rule)} "
+        out.append(f"| {kind} | {len(mine)} | {len(fired)} | {tokens:,} | {_saved(model, tokens)} "
+                   f"| {_saved(rule, tokens)} "
                    f"| {lost} of {must:,} |")
     d = part["deadline"]
     if d:
         out += ["", f"Deadline: man page `{d['name']}` as `man {d['name']} | cat` prints it (80 columns), cut to "
                 f"{d['tokens']:,} tokens ({counter_name}) at a line end, thinned under the production deadline "
                 f"({d['deadline_s']:.1f} s of inference: `request_deadline_ms` {DEFAULT_REQUEST_DEADLINE_MS} times "
-                f"{INFERENCE_SHARE}): {d['chunks']} chunks, {d['seconds']:.2f} s, events {d['events']}, load average "
-                f"{d['load_average']}; **{d['thinned_share']:.0%} of its prose words lie in chunks scored in time** and "
-                f"were thinned, the rest kept as is: {d['tokens']:,} -> {d['tokens_after']:,} tokens. With no deadline: "
+                f"{INFERENCE_SHARE}): {d['chunks']} chunks, {d['seconds']:.2f} s, events {d['events']}, load "
+                f"average {d['load_average']}; **{d['thinned_share']:.0%} of its prose words lie in chunks scored in "
+                f"time** and were thinned, the rest kept as is: {d['tokens']:,} -> {d['tokens_after']:,} tokens. "
+                f"With no deadline: "
                 f"{d['seconds_no_deadline']:.2f} s, {d['tokens_after_no_deadline']:,} tokens."]
     return out

@@ -69,9 +69,23 @@ sys.path.insert(0, str(ROOT))
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import publish, rotated  # noqa: E402
-from scripts._e2e_stack import (PLUMBING, REWRITE, ROUTES, Proc, envoy_version, free_port, ms, percentile,  # noqa: E402
-                                start_envoy3, start_helper, start_trimwire, tree_cpu_seconds, tree_peak_rss, tree_rss,
-                                trimwire_metrics)
+from scripts._e2e_stack import (  # noqa: E402
+    PLUMBING,
+    REWRITE,
+    ROUTES,
+    Proc,
+    envoy_version,
+    free_port,
+    ms,
+    percentile,
+    start_envoy3,
+    start_helper,
+    start_trimwire,
+    tree_cpu_seconds,
+    tree_peak_rss,
+    tree_rss,
+    trimwire_metrics,
+)
 
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 HEADERS = {"content-type": "application/json", "authorization": "Bearer bench", "x-api-key": "bench",
@@ -169,7 +183,7 @@ def warm_requests(n: int) -> list[Request]:
         page = ("<!doctype html><html><head><title>Job " + nonce + "</title></head><body><nav>home | docs</nav>"
                 + "".join(f"<p>Paragraph {i} about job {nonce}: the step failed and was retried.</p>"
                           for i in range(60)) + "</body></html>")
-        diff = f"diff --git a/job.py b/job.py\n--- a/job.py\n+++ b/job.py\n@@ -1,40 +1,40 @@\n" + "".join(
+        diff = "diff --git a/job.py b/job.py\n--- a/job.py\n+++ b/job.py\n@@ -1,40 +1,40 @@\n" + "".join(
             f" line {i} {nonce}\n" if i != 20 else f"-old {nonce}\n+new {nonce}\n" for i in range(40))
         outputs = [json.dumps({"items": rows}, indent=2), log + "\nERROR job failed: exit 1", page, diff]
         if k % 2:
@@ -394,7 +408,8 @@ def paired_added(seconds: dict[str, list[float]], route: str) -> float:
 
 
 def paired_line(seconds: dict[str, list[float]]) -> str:
-    trimwire, noop, rewrite, plumbing = (paired_added(seconds, route) for route in ("trimwire", "noop", REWRITE, PLUMBING))
+    trimwire, noop, rewrite, plumbing = (paired_added(seconds, route)
+                                         for route in ("trimwire", "noop", REWRITE, PLUMBING))
     return (f"replay, paired, 1 in flight, {len(seconds['direct'])} requests: added p50 no-op {ms(noop)} ms, "
             f"trimwire {ms(trimwire)} ms: {_x(_ratio(trimwire, noop))}; the rewriting no-op "
             f"{ms(rewrite)} ms: {_x(_ratio(rewrite, noop))}; trimwire compressing nothing "
@@ -523,7 +538,8 @@ def targets(results: Results, args: argparse.Namespace, turns: dict[int, tuple[f
                                     added(results, "replay", level, "noop", 0.5))) for level in args.concurrency]
     if paired:
         noop = paired_added(paired, "noop")
-        ratio, floor, plumbing = (_ratio(paired_added(paired, route), noop) for route in ("trimwire", REWRITE, PLUMBING))
+        ratio, floor, plumbing = (_ratio(paired_added(paired, route), noop)
+                                  for route in ("trimwire", REWRITE, PLUMBING))
         one_agent = (f"{_x(ratio)} with one agent (1 in flight, paired: each request through the "
                      f"routes back to back, {len(paired['direct'])} requests): {_verdict(ratio <= 2)}; "
                      f"in the same pass a no-op that sends every body back as a mutation with "

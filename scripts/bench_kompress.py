@@ -66,8 +66,7 @@ sys.path.insert(0, str(ROOT))
 from extproc.compressors.kompress import Kompress, load_kompress  # noqa: E402
 from extproc.compressors.kompress.model import EMBEDDED_DIR, ScoringModel, load_model  # noqa: E402
 from extproc.compressors.kompress.rules import must_keep  # noqa: E402
-from extproc.compressors.kompress.words import (  # noqa: E402
-    ProseText, Word, looks_like_prose, prose_share, split_prose)
+from extproc.compressors.kompress.words import ProseText, Word, looks_like_prose, prose_share, split_prose  # noqa: E402
 from extproc.config import DEFAULT_KOMPRESS_QUEUE_CHUNKS, KompressSettings  # noqa: E402
 from extproc.errors import KompressUnavailable  # noqa: E402
 from extproc.pipeline import Budget  # noqa: E402
@@ -167,8 +166,10 @@ def man_texts(count: int) -> list[EvalText]:
     for page in pages:
         if len(out) >= count:
             break
-        if page.suffix == ".gz" and gzip.open(page).read(4) == b".so ":  # an alias of another page
-            continue
+        if page.suffix == ".gz":
+            with gzip.open(page) as head:
+                if head.read(4) == b".so ":  # an alias of another page
+                    continue
         text = render_man(page)
         key = hashlib.sha1(text.encode()).hexdigest()
         if key in seen or len(split_prose(text).words) < 40 or prose_share(text) < 0.3:
@@ -646,8 +647,9 @@ def memory_lines(rows: list[dict]) -> list[str]:
 
 
 def machine_facts(device_provider: str) -> dict:
-    import onnxruntime
     from importlib.metadata import PackageNotFoundError, version
+
+    import onnxruntime
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     dist = next((d for d in ("onnxruntime-gpu", "onnxruntime") if _has_dist(d, version, PackageNotFoundError)), "?")

@@ -65,7 +65,8 @@ def npm() -> dict[str, Any]:
     names = [f"{a}.{b}.{c}" for a in range(1, 4) for b in range(10) for c in range(8)][:220]
     versions = {v: {"name": "tidewater-js", "version": v, "dist": {"integrity": "sha512-%064x" % rnd.getrandbits(256),
                                                                    "tarball": f"https://registry.npmjs.org/tidewater-js/-/tidewater-js-{v}.tgz"},
-                    "dependencies": {"zstd-codec": f"^0.{n % 5}.0"}, **({"deprecated": "use 2.3.1"} if v == "2.3.0" else {})}
+                    "dependencies": {"zstd-codec": f"^0.{n % 5}.0"},
+                    **({"deprecated": "use 2.3.1"} if v == "2.3.0" else {})}
                 for n, v in enumerate(names)}
     times = {v: f"20{19 + n // 60}-{1 + n % 12:02d}-{1 + n % 28:02d}T10:00:00.000Z" for n, v in enumerate(names)}
     document = {"name": "tidewater-js", "dist-tags": {"latest": names[-1]}, "versions": versions, "time": times}

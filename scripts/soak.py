@@ -82,8 +82,19 @@ from extproc.envoy_bootstrap import EnvoyOptions  # noqa: E402
 from extproc.workers import usable_cpus  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import publish  # noqa: E402
-from scripts._e2e_stack import (Proc, envoy_version, free_port, ms, percentile, scrape,  # noqa: E402
-                                start_envoy3, start_helper, start_trimwire, tree_fds, tree_rss)
+from scripts._e2e_stack import (  # noqa: E402
+    Proc,
+    envoy_version,
+    free_port,
+    ms,
+    percentile,
+    scrape,
+    start_envoy3,
+    start_helper,
+    start_trimwire,
+    tree_fds,
+    tree_rss,
+)
 from scripts._hostile import ATTACKS, Targets, attack  # noqa: E402
 
 PATHS = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}

@@ -154,7 +154,11 @@ def debian_docs(limit: int = 40_000) -> dict[str, str]:
                 or name.startswith("changelog.debian")):  # packaging notes, not prose
             continue
         try:
-            raw = gzip.open(path).read(limit) if name.endswith(".gz") else path.read_bytes()[:limit]
+            if name.endswith(".gz"):
+                with gzip.open(path) as packed:
+                    raw = packed.read(limit)
+            else:
+                raw = path.read_bytes()[:limit]
         except (OSError, EOFError):
             continue
         docs[f"debian:{path.parent.name}/{path.name}"] = raw.decode("utf-8", "replace")

@@ -43,7 +43,7 @@ def split_cut(text: str) -> Cut | None:
     before, after = text[:markers[0].start()], text[markers[0].end():]
     frames: list[tuple[str, int, list[tuple[int, int]]]] = []
     try:
-        if _walk(before, _WS.match(before, 0).end(), frames) is not None:
+        if _walk(before, _skip_ws(before, 0), frames) is not None:
             return None  # the head is whole: the marker is not inside this document
     except RecursionError:  # nested deeper than Python recurses: not a listing worth sampling
         return None
@@ -59,6 +59,13 @@ def split_cut(text: str) -> Cut | None:
     return Cut(prefix, head, markers[0][0], tail, closing)
 
 
+def _skip_ws(text: str, at: int) -> int:
+    """The index of the first character at or after ``at`` that is not JSON whitespace."""
+    match = _WS.match(text, at)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
 def _walk(text: str, at: int, frames: list[tuple[str, int, list[tuple[int, int]]]]) -> int | None:
     """The end of the JSON value starting at ``at``; None when the text ends inside it, after
     adding a frame (kind, start, spans of complete children) for each container left open."""
@@ -70,7 +77,7 @@ def _walk(text: str, at: int, frames: list[tuple[str, int, list[tuple[int, int]]
         return None
     spans: list[tuple[int, int]] = []
     frames.append((text[at], at, spans))
-    position = _WS.match(text, at + 1).end()
+    position = _skip_ws(text, at + 1)
     while position < len(text):
         start = position
         if text[at] == "{":  # a member: its key, a colon, then the value
@@ -78,18 +85,18 @@ def _walk(text: str, at: int, frames: list[tuple[str, int, list[tuple[int, int]]
                 position = _DECODER.raw_decode(text, position)[1]
             except (ValueError, RecursionError):
                 return None
-            position = _WS.match(text, position).end()
+            position = _skip_ws(text, position)
             if not text.startswith(":", position):
                 return None
-            position = _WS.match(text, position + 1).end()
+            position = _skip_ws(text, position + 1)
         end = _walk(text, position, frames)
         if end is None:
             return None
         spans.append((start, end))
-        position = _WS.match(text, end).end()
+        position = _skip_ws(text, end)
         if not text.startswith(",", position):
             return None
-        position = _WS.match(text, position + 1).end()
+        position = _skip_ws(text, position + 1)
     return None
 
 
@@ -122,9 +129,9 @@ def _items_from(text: str, position: int) -> tuple[list[tuple[int, int]], int] |
         except (ValueError, RecursionError):
             return None
         spans.append((position, end))
-        position = _WS.match(text, end).end()
+        position = _skip_ws(text, end)
         if text.startswith("]", position):
             return spans, position
         if not text.startswith(",", position):
             return None
-        position = _WS.match(text, position + 1).end()
+        position = _skip_ws(text, position + 1)

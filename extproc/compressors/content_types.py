@@ -19,9 +19,7 @@ from dataclasses import dataclass
 
 from ..pipeline import Compressor, Routes
 from ..pipeline.router import ContentType, Detector, Router, Shape
-from ..pipeline.shapes import (
-    is_code, is_diff, is_html, is_json, is_json_log, is_jsonl, is_log, is_search, is_table,
-)
+from ..pipeline.shapes import is_code, is_diff, is_html, is_json, is_json_log, is_jsonl, is_log, is_search, is_table
 from .diff import DiffCompressor
 from .html import HtmlCompressor
 from .json_compact import JsonCompactor

@@ -29,7 +29,7 @@ try:
     import trafilatura
     LOAD_ERROR = ""
 except ImportError as exc:  # a broken install (lxml without lxml_html_clean): off, and reported
-    trafilatura = None
+    trafilatura = None  # type: ignore[assignment]  # read only where AVAILABLE says it loaded
     LOAD_ERROR = f"trafilatura: {exc}"
 
 __all__ = ["HtmlCompressor", "AVAILABLE", "LOAD_ERROR", "DEFAULT_MIN_CHARS", "DEFAULT_MIN_KEPT_CHARS"]

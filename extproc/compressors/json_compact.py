@@ -26,15 +26,22 @@ def json_documents(text: str) -> list[str] | None:
     """The text of each JSON value in ``text`` (usually one; a stream has several, whitespace
     between them), or None when some part of it is not JSON."""
     documents: list[str] = []
-    position = _SPACE.match(text).end()
+    position = _skip_space(text, 0)
     while position < len(text):
         try:
             _, end = _DECODER.raw_decode(text, position)
         except (ValueError, RecursionError):
             return None
         documents.append(text[position:end])
-        position = _SPACE.match(text, end).end()
+        position = _skip_space(text, end)
     return documents or None
+
+
+def _skip_space(text: str, at: int) -> int:
+    """The index of the first non-whitespace character at or after ``at``."""
+    match = _SPACE.match(text, at)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
 
 
 def _strip_layout(text: str) -> str:

@@ -43,8 +43,8 @@ from typing import Any
 from ..pipeline.contract import BlockInputs, Budget
 from ..pipeline.focus import relevant
 from ._json_cut import split_cut
-from ._json_signals import RawNumber, flagged_items, traced_items
 from ._json_siblings import write_once
+from ._json_signals import RawNumber, flagged_items, traced_items
 from .json_compact import json_documents
 
 __all__ = [
@@ -195,7 +195,8 @@ class JsonSampler:
     def _sample_map(self, value: dict[str, Any], terms: tuple[str, ...]) -> dict[str, Any]:
         """A large map sampled as its values would be, each run of dropped keys one marker key."""
         keys, children = list(value), list(value.values())
-        texts = "\n".join(f"{json.dumps(key)}:{_lowered(child)}" for key, child in value.items()).lower() if terms else ""
+        texts = ("\n".join(f"{json.dumps(key)}:{_lowered(child)}" for key, child in value.items()).lower()
+                 if terms else "")
         keep = set(self._keep_indices(children, texts, terms))
         out: dict[str, Any] = {}
         dropped: list[int] = []
@@ -314,7 +315,8 @@ def _describe(shape: Any, count: int) -> str:
         named = ", ".join(keys[:_MAX_KEYS_NAMED]) + (f" and {more} more" if more > 0 else "")
         return f"object{plural} with keys {named}" if keys else f"empty object{plural}"
     names = {"str": "string", "list": "array", "bool": "boolean", "NoneType": "null", "number": "number"}
-    return names.get(shape, shape) + plural
+    name: str = names.get(shape, shape)  # a non-object shape is its type's name
+    return name + plural
 
 
 def _text(value: Any) -> str:

@@ -74,8 +74,9 @@ _PROGRESS_LINE = line_rule(
     re.compile(
         # "[ 45%] Building ...", "45% [=====>   ]", " 45%|####": a bare "95% of requests ..." is a result
         r"\s*\[\s*\d{1,3}(?:\.\d+)?%\]\s|\s*\d{1,3}(?:\.\d+)?%\s*(?:[|\[]|$)"
-        r"|\s*(?:\[INFO\] )?(?:Collecting|Downloading|Using cached|Requirement already satisfied|Obtaining|Preparing metadata"
-        r"|Getting requirements|Building wheels? for|Created wheel|Stored in directory|Installing build dependencies"
+        r"|\s*(?:\[INFO\] )?(?:Collecting|Downloading|Using cached|Requirement already satisfied|Obtaining"
+        r"|Preparing metadata|Getting requirements|Building wheels? for|Created wheel|Stored in directory"
+        r"|Installing build dependencies"
         r"|Attempting uninstall|Found existing installation|Uninstalling|Successfully uninstalled|Looking in indexes"
         r"|Processing \S|Downloaded \S+ v\d|Compiling \S+ v\d|Checking \S+ v\d|Fresh \S+ v\d|Documenting \S+ v\d"
         r"|Updating crates\.io|Locking \d+ packages|Adding \S+ v\d|Unpacking|Selecting previously"
@@ -96,7 +97,8 @@ _SIGNAL_LINE = line_rule(
         r"=+ .+ =+$|-+ .+ -+$|_{3,} .+ _{3,}$|\s*E\s{2,}|\s*>\s{3}|\s+--> "
         r"|\s*(?:Tests:|Test Suites:|Snapshots:|Time:|Ran \d+ tests?|OK\b|FAILED|test result:|Finished"
         r"|Successfully installed|Setting up \S+ \(|\d+ upgraded, \d+ newly installed|patching file "
-        r"|added \d+ packages?|found \d+|\d+ (?:passing|failing|pending)|BUILD |Tests run:|Done in|\d+ (?:passed|failed))"
+        r"|added \d+ packages?|found \d+|\d+ (?:passing|failing|pending)|BUILD |Tests run:|Done in"
+        r"|\d+ (?:passed|failed))"
         r"|not ok |--- FAIL|FAIL\b|\s*[✗✕×✘]\s|npm ERR!|make(?:\[\d+\])?: \*\*\*|\s*\^+\s*$"),
     re.compile(f"(?i:{_SIGNAL_WORDS})|{_LEVEL_SIGNAL}"),
     ("err", "fail", "fatal", "panic", "exception", "traceback", "critical", "warn", "denied", "refused", "time",

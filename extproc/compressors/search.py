@@ -131,8 +131,9 @@ class SearchCompressor:
                 keep[index] = index in wanted
         owners = _nearest_matches(entries)
         for index, entry in enumerate(entries):
+            owner = owners[index]
             if entry.kind == _CONTEXT and keep[index]:
-                keep[index] = owners[index] is None or keep[owners[index]]
+                keep[index] = owner is None or keep[owner]
         for index, entry in enumerate(entries):
             if entry.kind == _SEPARATOR:
                 keep[index] = _kept_neighbours(entries, keep, index)

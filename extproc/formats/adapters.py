@@ -3,7 +3,6 @@ formats, chosen by path suffix or by the body's shape, and a whole-body parse fo
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any, Protocol
 
 from ..conversation import Conversation, ToolCall
@@ -30,8 +29,8 @@ class Adapter(Protocol):
         """What the user wrote in ``item``, or None when it is no user message (or only results)."""
 
 
-FORMATS: dict[str, ModuleType] = {module.FORMAT: module for module in (openai_chat, anthropic_messages,
-                                                                        openai_responses)}
+FORMATS: dict[str, Adapter] = {module.FORMAT: module for module in (openai_chat, anthropic_messages,
+                                                                     openai_responses)}
 
 # Matched on the path's end so gateway prefixes (/llm/<model>/v1/messages) work.
 _SUFFIXES = (
@@ -66,7 +65,7 @@ def detect_format(body: dict[str, Any]) -> str:
 
 def adapter_for(format_name: str) -> Adapter:
     try:
-        return FORMATS[format_name]  # type: ignore[return-value]
+        return FORMATS[format_name]
     except KeyError:
         raise UnsupportedBody(f"unknown format {format_name!r}") from None
 

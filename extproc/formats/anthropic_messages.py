@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
@@ -82,13 +83,13 @@ def _tool_result(conv: Conversation, block: dict[str, Any], role: str, at: tuple
     call_id = block.get("tool_use_id")
     call_id = call_id if isinstance(call_id, str) else None
     call = calls.get(call_id) if call_id else None
-    common = dict(kind=Kind.TOOL_RESULT, role=role, message_index=int(at[1]), tool_call_id=call_id,
-                  tool_name=call.name if call else None, call=call,
-                  is_error=block.get("is_error") is True)
+    result = partial(Block, kind=Kind.TOOL_RESULT, role=role, message_index=int(at[1]), tool_call_id=call_id,
+                     tool_name=call.name if call else None, call=call,
+                     is_error=block.get("is_error") is True)
     content = block.get("content")
     if isinstance(content, str):
-        conv.add(Block(text=content, path=(*at, "content"), **common))
+        conv.add(result(text=content, path=(*at, "content")))
     elif isinstance(content, list):
         for number, part in enumerate(content):
             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                conv.add(Block(text=part["text"], path=(*at, "content", number, "text"), **common))
+                conv.add(result(text=part["text"], path=(*at, "content", number, "text")))

@@ -8,6 +8,7 @@ tool results whose tool name is resolved from the earlier call with the same id.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
@@ -57,24 +58,24 @@ def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCal
 def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, role: str,
                     kind: Kind, call: ToolCall | None, tool_call_id: Any) -> None:
     tool_name = call.name if call else None
-    common = dict(role=role, message_index=index,
-                  tool_name=tool_name if isinstance(tool_name, str) else None,
-                  tool_call_id=tool_call_id if isinstance(tool_call_id, str) else None,
-                  call=call)
+    block = partial(Block, kind=kind, role=role, message_index=index,
+                    tool_name=tool_name if isinstance(tool_name, str) else None,
+                    tool_call_id=tool_call_id if isinstance(tool_call_id, str) else None,
+                    call=call)
     content = message.get("content")
     if isinstance(content, str):
-        conv.add(Block(kind=kind, text=content, path=role_path(role, (ITEMS, index, "content")), **common))
+        conv.add(block(text=content, path=role_path(role, (ITEMS, index, "content"))))
         return
     if not isinstance(content, list):
         return
     for number, part in enumerate(content):
         if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-            conv.add(Block(kind=kind, text=part["text"], path=role_path(role, (ITEMS, index, "content", number, "text")),
-                           **common))
+            conv.add(block(text=part["text"], path=role_path(role, (ITEMS, index, "content", number, "text"))))
 
 
 def _tool_call(conv: Conversation, call: dict[str, Any], index: int) -> None:
-    function = call.get("function") if isinstance(call.get("function"), dict) else {}
+    function = call.get("function")
+    function = function if isinstance(function, dict) else {}
     name = function.get("name")
     call_id = call.get("id")
     arguments = function.get("arguments")

@@ -9,6 +9,7 @@ touched), their ``*_output`` items (tool results, named from the call with the s
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
@@ -106,12 +107,12 @@ def _output(conv: Conversation, item: dict[str, Any], index: int, calls: dict[st
     name = call.name if call else None
     if name is None and item.get("type") == "local_shell_call_output":
         name = "local_shell"
-    common = dict(kind=Kind.TOOL_RESULT, role="tool", message_index=index, tool_name=name,
-                  tool_call_id=call_id, call=call)
+    result = partial(Block, kind=Kind.TOOL_RESULT, role="tool", message_index=index, tool_name=name,
+                     tool_call_id=call_id, call=call)
     output = item.get("output")
     if isinstance(output, str):
-        conv.add(Block(text=output, path=(ITEMS, index, "output"), **common))
+        conv.add(result(text=output, path=(ITEMS, index, "output")))
     elif isinstance(output, list):
         for number, part in enumerate(output):
             if isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
-                conv.add(Block(text=part["text"], path=(ITEMS, index, "output", number, "text"), **common))
+                conv.add(result(text=part["text"], path=(ITEMS, index, "output", number, "text")))

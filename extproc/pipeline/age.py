@@ -59,8 +59,8 @@ def stale_reads(conv: Conversation) -> dict[Block, str]:
         if isinstance(event, Block):  # a tool call: earlier reads of each file it changes are stale
             for path in [] if event.tool_call_id in failed else _edited_paths(event):
                 for known in [known for known in reads if _same_file(known, path)]:
-                    for read in reads.pop(known):
-                        _mark(stale, read, _EDITED)
+                    for old in reads.pop(known):
+                        _mark(stale, old, _EDITED)
         elif (read := _read_of(event)) is not None:
             known = next((known for known in reads if _same_file(known, read.path)), read.path)
             earlier = reads.setdefault(known, [])

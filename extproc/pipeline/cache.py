@@ -23,7 +23,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["ByteLRU", "BlockCache", "CacheStats", "ItemOutcome", "MessageCache", "Outcome", "digest",
            "message_key"]
@@ -111,10 +111,6 @@ class BlockCache:
     def stats(self) -> CacheStats:
         return self._lru.stats
 
-    @property
-    def bytes(self) -> int:
-        return self._lru.bytes
-
     def get(self, key: bytes) -> tuple[Outcome] | None:
         """``(outcome,)`` for a block seen before (the outcome may be None), or None if unseen."""
         return self._lru.get(key)
@@ -124,6 +120,11 @@ class BlockCache:
 
     def clear(self) -> None:
         self._lru.clear()
+
+    # after the methods that take ``bytes`` keys, which would otherwise name this property
+    @property
+    def bytes(self) -> int:
+        return self._lru.bytes
 
 
 def message_key(format_name: str, encoded: bytes, context: bytes = b"") -> bytes:
@@ -148,7 +149,8 @@ class ItemOutcome:
     # (UTF-8), compressor
     edits: tuple[tuple[int, int, bytes, str], ...]
     # the line-index sources (``lines.Source``) it adds for dedup: its outputs and arguments as sent
-    sources: tuple = ()
+    # (Any: lines.py builds on this module, so naming its type here would import upward)
+    sources: tuple[Any, ...] = ()
 
     @property
     def follows_history(self) -> bool:

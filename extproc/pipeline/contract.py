@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from .cache import digest
+
 __all__ = ["BlockInputs", "Budget", "Compressor"]
 
 

@@ -35,8 +35,8 @@ from ..config import DEFAULT_DEDUP_MARGIN
 from ..conversation import Block, Change, Conversation, Kind, ToolCall
 from .envelope import open_envelope
 from .guard import Guard
-from .reads import SHELL_TOOLS, file_read
 from .lines import LineIndex, Lines, LinesCache, Source, numbers_name_lines
+from .reads import SHELL_TOOLS, file_read
 from .runs import MIN_LINES, Run, SentLines, find_runs
 
 __all__ = ["DEDUP", "Dedup", "DEFAULT_DEDUP_MARGIN", "MIN_LINES"]
@@ -169,9 +169,9 @@ def _count(events: dict[str, int], name: str, amount: int) -> None:
 
 def _label(call: ToolCall | None, tool_name: str | None) -> str:
     """`` (cat -n src/app.py)``: the call's command or path, else its tool's name, one short line."""
-    arguments = call.input if call is not None else None
+    arguments = (call.input if call is not None else None) or {}
     what = None
-    for key in _LABEL_KEYS if arguments else ():
+    for key in _LABEL_KEYS:
         value = arguments.get(key)
         if isinstance(value, list) and value and all(isinstance(part, str) for part in value):
             value = value[-1]  # ["bash", "-lc", "the command"]

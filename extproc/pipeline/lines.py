@@ -83,7 +83,8 @@ class Lines:
         self._starts: tuple[frozenset[int], frozenset[int]] | None = None
 
     @classmethod
-    def of(cls, lines: list[str], keys: array, wholes: array, numbers: array, numbered: bool) -> Lines:
+    def of(cls, lines: list[str], keys: array[int], wholes: array[int], numbers: array[int],
+           numbered: bool) -> Lines:
         """Lines whose hashes are already known (an output as rewritten by dedup)."""
         made = cls.__new__(cls)
         made.lines, made.keys, made.wholes, made.numbers, made.numbered = lines, keys, wholes, numbers, numbered
@@ -136,9 +137,9 @@ class Source:
     """One text the model has seen, as it went out, and how a pointer names it."""
 
     ref: str                 # e.g. "the output of toolu_01 (cat -n src/app.py)"
-    keys: array              # per line, see line_hashes; GAP for a pointer line
-    wholes: array
-    numbers: array
+    keys: array[int]         # per line, see line_hashes; GAP for a pointer line
+    wholes: array[int]
+    numbers: array[int]
     numbered: bool           # its line numbers name its lines (a pointer may cite them)
 
     @property
@@ -159,7 +160,7 @@ class LineIndex:
 
     def __init__(self) -> None:
         self.sources: list[Source] = []
-        self.table: dict[int, int | array] = {}
+        self.table: dict[int, int | array[int]] = {}
         self.version = 0
         self.bytes = 0  # the sources' ``cost``: what a checkpoint holding the index holds besides its body
         self._lock = threading.Lock()
@@ -172,7 +173,7 @@ class LineIndex:
                 found = table.get(key)
                 if found is None:
                     table[key] = number | line
-                elif type(found) is int:
+                elif isinstance(found, int):
                     table[key] = array("q", (found, number | line))
                 else:
                     found.append(number | line)
@@ -193,7 +194,7 @@ class LineIndex:
             for key in source.keys:
                 if key & 1:
                     found = table[key]
-                    if type(found) is int:
+                    if isinstance(found, int):
                         del table[key]
                     else:
                         found.pop()
@@ -207,7 +208,7 @@ class LineIndex:
         if found is None:
             return []
         sources = self.sources
-        if type(found) is int:
+        if isinstance(found, int):
             return [(sources[found >> 32], found & 0xFFFFFFFF)] if found >> 32 < limit else []
         out = []
         for entry in reversed(found):

@@ -4,9 +4,10 @@ the model byte for byte.
 Released: tool results that do not come from a tool whose output must stay exact (file reads and
 edits, ``protected_tools``) or from a shell command that reads a file (``reads.py``: ``cat``,
 ``sed -n``, ``head``, ``tail``, ``nl`` on a path), and are long enough to be worth it. A result
-flagged as an error (``is_error``) or holding a traceback is *guarded* (``guards``): it is released only under ``guard.py``'s guarantee that
-every traceback and error line of it reaches the model verbatim. With ``compress_errors`` off
-such results are not released at all (the rule before the guard existed).
+flagged as an error (``is_error``) or holding a traceback is *guarded* (``guards``): it is released
+only under ``guard.py``'s guarantee that every traceback and error line of it reaches the model
+verbatim. With ``compress_errors`` off such results are not released at all (the rule before the
+guard existed).
 Never released: user, system, developer and assistant text, tool-call arguments, thinking.
 """
 
@@ -19,7 +20,8 @@ from .reads import SHELL_TOOLS, file_read
 
 __all__ = ["Policy"]
 
-_TRACEBACK_SIGNS = ("Traceback (most recent call last)", "\n    at ", "\n\tat ", "panicked at ", "Exception in thread")
+_TRACEBACK_SIGNS: tuple[str, ...] = ("Traceback (most recent call last)", "\n    at ", "\n\tat ", "panicked at ",
+                                     "Exception in thread")
 # The same signs as they read inside a JSON string (Codex's {"output": "..."}, a log record's
 # "stack"), line breaks and tabs escaped.
 _TRACEBACK_SIGNS += tuple(sign.replace("\n", "\\n").replace("\t", "\\t") for sign in _TRACEBACK_SIGNS if "\n" in sign)
@@ -48,7 +50,7 @@ class Policy:
         if block.is_error or getattr(block, "exit_code", None):
             return True
         text = block.text
-        for sign in _TRACEBACK_SIGNS:  # a plain loop: any() over a generator costs more per block
+        for sign in _TRACEBACK_SIGNS:  # noqa: SIM110  # a plain loop: any() over a generator costs more per block
             if sign in text:
                 return True
         return False

@@ -19,8 +19,8 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["FileRead", "READ_TOOLS", "EDITOR_TOOLS", "SHELL_TOOLS", "PATH_KEYS", "file_read", "tool_path"]
@@ -102,7 +102,8 @@ def _shell_read(argv: list[str], workdir: Any) -> FileRead | None:
         workdir, argv = argv[1], argv[3:]
     if not argv or argv[0] not in _PRINTERS or any(word and word[0] in ";&|<>()" for word in argv):
         return None
-    program, options, paths = argv[0], [w for w in argv[1:] if w.startswith("-")], [w for w in argv[1:] if not w.startswith("-")]
+    program = argv[0]
+    options, paths = [w for w in argv[1:] if w.startswith("-")], [w for w in argv[1:] if not w.startswith("-")]
     full = True
     if program == "sed":
         if options != ["-n"] or len(paths) != 2 or not _SED_PRINT.fullmatch(paths[0]):

@@ -10,10 +10,10 @@ pointers.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass
 from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from .lines import GAP, NO_NUMBER, LineIndex, Lines, Source
 
@@ -115,10 +115,10 @@ def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLi
              kept: tuple[int, ...]) -> Run | None:
     keys = lines.keys
     key = keys[line]
-    places: list[tuple[Source | None, int]] = index.candidates(key, limit)
+    places: Sequence[tuple[Source | None, int]] = index.candidates(key, limit)
     mine = sent.table.get(key)
     if mine:
-        places += [(None, at) for at in reversed(mine[-16:])]
+        places = [*places, *((None, at) for at in reversed(mine[-16:]))]
     if not places:
         return None
     third = line + MIN_LINES - 1
@@ -171,7 +171,7 @@ def _counts(number: int, first: int, step: int) -> bool:
     return number == NO_NUMBER if first == NO_NUMBER else number == first + step
 
 
-def _numbers(numbers: array, start: int, length: int) -> tuple[int, int] | None:
+def _numbers(numbers: array[int], start: int, length: int) -> tuple[int, int] | None:
     """The first and last line numbers of a range whose numbers count up one a line, else None."""
     first = numbers[start]
     if first == NO_NUMBER or numbers[start + length - 1] != first + length - 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 from .cache import CacheStats, Outcome
 
@@ -30,7 +31,7 @@ class SharedBlockStore:
     could not answer."""
 
     def __init__(self, url: str, *, timeout_ms: int, ttl_s: int = DEFAULT_TTL_S,
-                 retry_after_s: float = DEFAULT_RETRY_AFTER_S, clock=time.monotonic) -> None:
+                 retry_after_s: float = DEFAULT_RETRY_AFTER_S, clock: Callable[[], float] = time.monotonic) -> None:
         import redis  # imported here: only a deployment that names a Redis needs the client
 
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout_ms / 1000,

@@ -7,9 +7,8 @@ The scripted model sends each reply whole, so the forwarder relays it whole too 
 from __future__ import annotations
 
 import http.client
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.upstream import LoopbackServer

@@ -11,10 +11,9 @@ returns the tool call to make; after the last step the model answers ``DONE_TEXT
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.upstream import LoopbackServer

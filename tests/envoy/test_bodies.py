@@ -21,8 +21,14 @@ from tests.shelf import SHELF
 from tests.json_siblings import pod
 from tests.upstream import Recorded, RecordingUpstream
 
-from .bodies import (LOG_ERROR, anthropic_conversation, assert_only_tool_output_compressed, big_anthropic_conversation,
-                     chat_conversation, dumps)
+from .bodies import (
+    LOG_ERROR,
+    anthropic_conversation,
+    assert_only_tool_output_compressed,
+    big_anthropic_conversation,
+    chat_conversation,
+    dumps,
+)
 from .stack import REPO_ROOT, TEST_ID_HEADER, EnvoyProcess, recorded
 
 pytestmark = pytest.mark.envoy

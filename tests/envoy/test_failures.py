@@ -10,13 +10,14 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 import pytest
 
 from extproc.compress import BodyEngine
-from extproc.config import Settings, load_settings
 from extproc.compressors.content_types import ROUTER
+from extproc.config import Settings, load_settings
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy, Routes
 from extproc.pipeline.router import ContentType
 from extproc.server import TrimwireServer, start_server
@@ -24,8 +25,17 @@ from extproc.workers import WorkerPool
 from tests.upstream import RecordingUpstream
 
 from .bodies import anthropic_conversation, dumps
-from .stack import (TEST_ID_HEADER, EnvoyProcess, child_pids, metric_value, process_gone, recorded,
-                    start_test_envoy, start_trimwire, wait_until)
+from .stack import (
+    TEST_ID_HEADER,
+    EnvoyProcess,
+    child_pids,
+    metric_value,
+    process_gone,
+    recorded,
+    start_test_envoy,
+    start_trimwire,
+    wait_until,
+)
 
 pytestmark = pytest.mark.envoy
 
@@ -104,7 +114,7 @@ def test_compression_workers_die_with_killed_server(kill_run: KillRun) -> None:
     """The SIGKILLed server's worker processes do not outlive it."""
     assert kill_run.server_children, "the server had no worker processes to check"
     for pid in kill_run.server_children:
-        wait_until(lambda: process_gone(pid), f"worker {pid} to exit", timeout=30)
+        wait_until(partial(process_gone, pid), f"worker {pid} to exit", timeout=30)
 
 
 class ExplodingCompressor:

@@ -18,9 +18,21 @@ from extproc.envoy_bootstrap import TRIMWIRE_HEADERS, render
 from tests.upstream import RecordingUpstream
 
 from .bodies import chat_conversation
-from .stack import (REPO_ROOT, TEST_ID_HEADER, EnvoyProcess, TrimwireProcess, find_envoy_or_skip, free_ports,
-                    http_get, loopback_envoy_options, metric_value, recorded, start_test_envoy, stop_process,
-                    wait_until)
+from .stack import (
+    REPO_ROOT,
+    TEST_ID_HEADER,
+    EnvoyProcess,
+    TrimwireProcess,
+    find_envoy_or_skip,
+    free_ports,
+    http_get,
+    loopback_envoy_options,
+    metric_value,
+    recorded,
+    start_test_envoy,
+    stop_process,
+    wait_until,
+)
 
 FORGED = {name: "FORGED" for name in TRIMWIRE_HEADERS if name not in ("x-trimwire-mode", "x-trimwire-bypass")}
 

@@ -16,8 +16,17 @@ import pytest
 from tests.upstream import RecordingUpstream
 
 from .prose import stdlib_prose
-from .stack import (TEST_ID_HEADER, EnvoyProcess, RequestCapture, TrimwireProcess, metric_value, recorded,
-                    start_test_envoy, start_trimwire, wait_until)
+from .stack import (
+    TEST_ID_HEADER,
+    EnvoyProcess,
+    RequestCapture,
+    TrimwireProcess,
+    metric_value,
+    recorded,
+    start_test_envoy,
+    start_trimwire,
+    wait_until,
+)
 
 pytestmark = pytest.mark.envoy
 

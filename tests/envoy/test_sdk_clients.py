@@ -20,10 +20,15 @@ import pytest
 
 from tests.upstream import Recorded, RecordingUpstream
 
-from .bodies import (Path, anthropic_conversation, assert_only_tool_output_compressed, chat_conversation,
-                     dumps, responses_conversation)
-from .stack import (TEST_ID_HEADER, EnvoyProcess, RequestCapture, TrimwireProcess, metric_value, recorded,
-                    wait_until)
+from .bodies import (
+    Path,
+    anthropic_conversation,
+    assert_only_tool_output_compressed,
+    chat_conversation,
+    dumps,
+    responses_conversation,
+)
+from .stack import TEST_ID_HEADER, EnvoyProcess, RequestCapture, TrimwireProcess, metric_value, recorded, wait_until
 
 pytestmark = pytest.mark.envoy
 

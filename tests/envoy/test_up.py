@@ -23,8 +23,19 @@ import pytest
 from tests.upstream import RecordingUpstream
 
 from .bodies import anthropic_conversation, assert_only_tool_output_compressed
-from .stack import (REPO_ROOT, TEST_ID_HEADER, RequestCapture, child_pids, free_ports, http_get, process_gone,
-                    recorded, stop_process, trimwire_env, wait_until)
+from .stack import (
+    REPO_ROOT,
+    TEST_ID_HEADER,
+    RequestCapture,
+    child_pids,
+    free_ports,
+    http_get,
+    process_gone,
+    recorded,
+    stop_process,
+    trimwire_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.envoy
 

@@ -17,7 +17,7 @@ from .conftest import StartTrimwire
 from .envoy_stream import OPENAI_PATH, common
 from .faulty import SLEEP, sleeping_factory
 from .harness import Harness, sample_value
-from .test_compress_api import LOG, api_url, grpc_stub, post
+from .test_compress_api import LOG, grpc_stub, post
 
 # A tool call whose arguments hold numbers any re-serialisation would respell, then a log to compress.
 _ODD_NUMBERS = '{"a":1.10,"b":1E+2,"c":-0,"d":1e999999,"e":12345678901234567890123}'

@@ -9,8 +9,15 @@ import grpc
 import pytest
 import zstandard
 
-from .bodies import (STALE_READ, anthropic_body, assert_only_tool_output_shrank, encode, openai_body,
-                     service_listing, stale_read_body)
+from .bodies import (
+    STALE_READ,
+    anthropic_body,
+    assert_only_tool_output_shrank,
+    encode,
+    openai_body,
+    service_listing,
+    stale_read_body,
+)
 from .envoy_stream import OPENAI_PATH, common, removed_headers, set_headers
 from .harness import Harness
 

@@ -13,8 +13,22 @@ from tests.redis_server import pause, requires_redis, running_redis
 from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire
 from .envoy_stream import common, set_headers
-from .faulty import (BLOW_UP, CRASH, EXPLODE, SLEEP, SLEEP_SECONDS, STALL, STALL_RELEASE, STUCK, blowing_up_factory,
-                     crashing_factory, raising_factory, sleeping_factory, stalling_factory, stuck_factory)
+from .faulty import (
+    BLOW_UP,
+    CRASH,
+    EXPLODE,
+    SLEEP,
+    SLEEP_SECONDS,
+    STALL,
+    STALL_RELEASE,
+    STUCK,
+    blowing_up_factory,
+    crashing_factory,
+    raising_factory,
+    sleeping_factory,
+    stalling_factory,
+    stuck_factory,
+)
 from .harness import Harness, sample_value
 
 HEALTHY = encode(anthropic_body(service_listing()))

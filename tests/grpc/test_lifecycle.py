@@ -99,9 +99,9 @@ async def test_not_serving_until_workers_are_warm(tmp_path: Path) -> None:
         assert reply.status == NOT_SERVING
         assert (await http_get(f"http://127.0.0.1:{ops_port}/healthz"))[0] == 200
         assert (await http_get(f"http://127.0.0.1:{ops_port}/readyz"))[0] == 503
-        async with aiohttp.ClientSession() as session:
-            async with session.post(f"http://127.0.0.1:{api_port}/v1/compress", json={"messages": [], "model": "m"}) as reply:
-                assert reply.status == 503 and (await reply.json())["error"]["type"] == "not_ready"
+        async with (aiohttp.ClientSession() as session,
+                    session.post(f"http://127.0.0.1:{api_port}/v1/compress", json={"messages": [], "model": "m"}) as reply):
+            assert reply.status == 503 and (await reply.json())["error"]["type"] == "not_ready"
         gate.touch()
         await starting
         assert (await health.Check(request)).status == SERVING

@@ -7,11 +7,9 @@ import copy
 import pytest
 
 from extproc import Kind, UnsupportedBody
-from extproc.formats import anthropic_messages
+from extproc.formats import anthropic_messages, parse_body
 
-from extproc.formats import parse_body
-
-from .bodies import FILE_BODY, SEARCH_RESULTS, TEST_REPORT, anthropic_body, diff_paths, apply, summary
+from .bodies import FILE_BODY, SEARCH_RESULTS, TEST_REPORT, anthropic_body, apply, diff_paths, summary
 
 
 class TestAnthropicMessages:

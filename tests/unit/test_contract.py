@@ -8,8 +8,8 @@ import pytest
 
 from extproc import Block, Conversation, Kind, Pipeline, Policy
 from extproc.compressors import default_routes
-from extproc.compressors.kompress import ProseEntry
 from extproc.compressors.content_types import ROUTER
+from extproc.compressors.kompress import ProseEntry
 from extproc.pipeline import BlockInputs, Budget, Routes
 from extproc.pipeline.router import ContentType
 

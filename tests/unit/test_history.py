@@ -47,5 +47,5 @@ class TestHistory:
     def test_the_state_between_turns_is_typed(self):
         """What a body carries from the conversation's last one is ``Totals``, not ``Any``."""
         hints = typing.get_type_hints(Body)
-        assert hints["prior"] == hints["resumed"] == typing.Optional[Totals]
+        assert hints["prior"] == hints["resumed"] == Totals | None
         assert all(field.type != "Any" for field in dataclasses.fields(Totals))

@@ -7,11 +7,9 @@ import copy
 import pytest
 
 from extproc import Kind, UnsupportedBody
-from extproc.formats import openai_chat
+from extproc.formats import openai_chat, parse_body
 
-from extproc.formats import parse_body
-
-from .bodies import DIRECTORY_LISTING, SEARCH_RESULTS, diff_paths, openai_chat_body, apply, summary
+from .bodies import DIRECTORY_LISTING, SEARCH_RESULTS, apply, diff_paths, openai_chat_body, summary
 
 
 class TestOpenAIChat:

@@ -7,11 +7,9 @@ import copy
 import pytest
 
 from extproc import Kind, UnsupportedBody
-from extproc.formats import openai_responses
+from extproc.formats import openai_responses, parse_body
 
-from extproc.formats import parse_body
-
-from .bodies import DIRECTORY_LISTING, diff_paths, openai_responses_body, apply, summary
+from .bodies import DIRECTORY_LISTING, apply, diff_paths, openai_responses_body, summary
 
 
 class TestOpenAIResponses:

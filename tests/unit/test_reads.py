@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from extproc import BodyRequest, Block, Kind, Policy, Settings, build_engine
+from extproc import Block, BodyRequest, Kind, Policy, Settings, build_engine
 from extproc.conversation import ToolCall
 from extproc.formats import parse_body
 from extproc.pipeline.age import stale_reads

@@ -9,7 +9,6 @@ import tiktoken
 
 from extproc.tokens import ENCODING_NAME, EXACT_CHARS, RUN_CHARS, SAMPLE_CHARS, SAMPLES, TokenCounter
 
-
 _ENCODING = tiktoken.get_encoding(ENCODING_NAME)
 
 

@@ -8,8 +8,9 @@ wrapped onto lines that start where the description did::
                                  e.g., '--block-size=M'; see SIZE format below
 
 Man pages print the names on a line of their own (or before a gap when they are short) and the
-description indented below (a blank line between, in gcloud's), in one or more paragraphs. A description is prose an agent may read
-thinned; the row's names, arguments and gap, and every line break, stay byte for byte.
+description indented below (a blank line between, in gcloud's), in one or more paragraphs. A
+description is prose an agent may read thinned; the row's names, arguments and gap, and every line
+break, stay byte for byte.
 ``descriptions`` only finds where descriptions lie (layout); ``words.py`` decides whether their
 words read as prose and leaves them whole otherwise. Command tables (``git help -a``, ``pip``:
 a command name, a gap, what it does) count when at least two rows share the description column.

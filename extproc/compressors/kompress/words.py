@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from .options import Segment, descriptions, may_describe
 from .page import LITERAL_START
@@ -148,7 +149,7 @@ def _unbalanced(token: str) -> bool:
     return token.count("(") != token.count(")") or token.count("[") != token.count("]")
 
 
-def _segments(page: _Page, literal: tuple[set[int], set[int]] | None = None, kinds: bool = False) -> list:
+def _segments(page: _Page, literal: tuple[set[int], set[int]] | None = None, kinds: bool = False) -> list[Any]:
     """The text's prose, in order: paragraphs, and option descriptions that read as prose (with
     ``kinds``: pairs of a segment and whether it is a description)."""
     code, cells = literal or _literal_lines(page)

@@ -7,9 +7,7 @@ import re
 
 import pytest
 
-from extproc.compressors.json_lossy import (
-    COLUMNS_KEY, DEFAULT_MAX_ITEMS, ROWS_KEY, JsonSampler,
-)
+from extproc.compressors.json_lossy import COLUMNS_KEY, DEFAULT_MAX_ITEMS, ROWS_KEY, JsonSampler
 
 from . import block, load
 

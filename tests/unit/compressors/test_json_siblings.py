@@ -16,6 +16,7 @@ from extproc.compressors import JsonSampler
 from extproc.compressors._json_siblings import MIN_ITEM_CHARS
 from tests.json_siblings import pod, resolve
 
+
 def sampled(document, siblings: bool = True) -> object:
     out = JsonSampler(siblings=siblings).compress(json.dumps(document, indent=2))
     assert out is not None

@@ -23,8 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from extproc.compressors import (DiffCompressor, HtmlCompressor, JsonCompactor, JsonSampler, LogCompressor,
-                                 RepeatFolder, SearchCompressor, TableCompressor)
+from extproc.compressors import (
+    DiffCompressor,
+    HtmlCompressor,
+    JsonCompactor,
+    JsonSampler,
+    LogCompressor,
+    RepeatFolder,
+    SearchCompressor,
+    TableCompressor,
+)
 from extproc.compressors.kompress import load_kompress
 from extproc.compressors.kube_describe import DescribeCompressor
 from extproc.config import KompressSettings

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from extproc.config import KompressSettings
 from extproc.compressors.kompress import Kompress, load_kompress
+from extproc.config import KompressSettings
 from tests.shelf import SHELF
 
 from .models import write_model_dir

@@ -6,10 +6,10 @@ import json
 import time
 from pathlib import Path
 
-from extproc.config import KompressSettings
 from extproc.compressors.kompress import load_kompress
 from extproc.compressors.kompress.model import EMBEDDED_DIR
 from extproc.compressors.kompress.rules import must_keep
+from extproc.config import KompressSettings
 from extproc.pipeline import Budget
 from tests.shelf import SHELF
 
@@ -44,8 +44,8 @@ class TestEmbeddedModel:
         kept = set(after)
         assert all(word in kept for word in before if must_keep(word))
         lines_in, lines_out = text.split("\n"), out.split("\n")
-        assert lines_out[0] == lines_in[0] and [l for l in lines_out if l.endswith("commented:")] == \
-            [l for l in lines_in if l.endswith("commented:")]
+        assert lines_out[0] == lines_in[0] and [line for line in lines_out if line.endswith("commented:")] == \
+            [line for line in lines_in if line.endswith("commented:")]
         fillers = sum(w.lower() in ("the", "a", "an") for w in before)
         assert sum(w.lower() in ("the", "a", "an") for w in after) < 0.5 * fillers
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from extproc.compressors.content_types import detect
 from extproc.compressors.kompress import Kompress, load_kompress, options  # noqa: F401
 from extproc.compressors.kompress.rules import must_keep
 from extproc.compressors.kompress.words import split_prose
 from extproc.config import KompressSettings
 from extproc.pipeline import BlockInputs, Budget
-from extproc.compressors.content_types import detect
 from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
 from tests.shelf import SHELF

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-from pathlib import Path
 
-from extproc.config import KompressSettings, Settings
 from extproc.compress import BodyEngine, BodyRequest
 from extproc.compressors import default_routes
 from extproc.compressors.content_types import detect
 from extproc.compressors.kompress import Kompress, load_kompress
+from extproc.config import KompressSettings, Settings
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.router import ContentType
 from tests.shelf import SHELF

@@ -8,9 +8,9 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
-from extproc.config import KompressSettings
 from extproc.compressors.kompress import ModelShelf, load_kompress
 from extproc.compressors.kompress.model import KompressUnavailable, load_model
+from extproc.config import KompressSettings
 from tests.shelf import SHELF
 
 from .models import write_model_dir

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from extproc.compressors.kompress import words
 from extproc.compressors.kompress.words import chunk_words, looks_like_prose, prose_share, split_prose
 
-
 SENTENCES = ("The controller restarted the pods after the config map changed again today, and the new\n"
              "replicas came up on the second node without any further help from the team.\n")
 
