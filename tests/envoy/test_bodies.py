@@ -17,8 +17,8 @@ import zstandard
 
 from extproc import BodyRequest, Settings, build_engine
 from extproc.formats import FORMATS, detect_format
-from tests.shelf import SHELF
 from tests.json_siblings import pod
+from tests.shelf import SHELF
 from tests.upstream import Recorded, RecordingUpstream
 
 from .bodies import (

@@ -7,8 +7,8 @@ import asyncio
 import grpc
 
 from extproc import BodyRequest, Settings, build_engine
-from tests.shelf import SHELF
 from tests.redis_server import pause, requires_redis, running_redis
+from tests.shelf import SHELF
 
 from .bodies import anthropic_body, encode, marked_body, service_listing
 from .conftest import StartTrimwire

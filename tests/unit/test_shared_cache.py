@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from extproc import BodyRequest, Settings, build_engine
-from tests.shelf import SHELF
 from tests.redis_server import free_port, requires_redis, running_redis
+from tests.shelf import SHELF
 
 from .test_cache import FIXTURES, load, tool_body
 
