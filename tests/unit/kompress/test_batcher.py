@@ -75,7 +75,7 @@ class TestBatcher:
         gate.set()
         first.join(5)
         second.join(5)
-        assert sorted(answers, key=len) == [([[0.01]], ""), ([[0.02], [0.03], None], "overloaded")]
+        assert sorted(answers, key=lambda answer: len(answer[0])) == [([[0.01]], ""), ([[0.02], [0.03], None], "overloaded")]
 
     def test_deadline_passes_while_waiting(self):
         """A caller whose chunks are not scored by its deadline gets None for them, reason deadline."""
