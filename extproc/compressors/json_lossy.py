@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..pipeline.contract import BlockInputs, Budget
+from ..pipeline.contract import BlockInputs, FocusedCompressor
 from ..pipeline.focus import relevant
 from ._json_cut import split_cut
 from ._json_siblings import write_once
@@ -78,7 +78,7 @@ class _Marker(str):
     """A marker string this module inserted (never confused with a string from the document)."""
 
 
-class JsonSampler:
+class JsonSampler(FocusedCompressor):
     """Lossy: very long arrays and large maps keep head, tail, asked-about, standout and
     one-per-shape items, then tables."""
 
@@ -107,11 +107,6 @@ class JsonSampler:
     def applies(self, block: BlockInputs) -> bool:
         return len(block.text) >= self.min_chars
 
-    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
-        return self.compress_for(block.text, block.terms)
-
-    def compress(self, text: str) -> str | None:
-        return self.compress_for(text, ())
 
     def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
         """As ``compress``, keeping first the items that hold one of the context ``terms``."""

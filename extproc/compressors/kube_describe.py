@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ..pipeline.contract import BlockInputs, Budget
+from ..pipeline.contract import BlockInputs, FocusedCompressor
 from ..pipeline.focus import relevant
 from ..pipeline.router import Sample
 from ._json_signals import flagged_items
@@ -62,7 +62,7 @@ def is_kube_describe(sample: Sample) -> bool:
     return sum(1 for line in lines[1:60] if _SECTION_KEY.match(line)) >= _MIN_KEYS
 
 
-class DescribeCompressor:
+class DescribeCompressor(FocusedCompressor):
     name = "kube_describe"
     then = None  # its output is not offered on
 
@@ -84,11 +84,6 @@ class DescribeCompressor:
     def applies(self, block: BlockInputs) -> bool:
         return True  # the router decided the type; any describe output may hold bulk
 
-    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
-        return self.compress_for(block.text, block.terms)
-
-    def compress(self, text: str) -> str | None:
-        return self.compress_for(text, ())
 
     def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
         """As ``compress``; entries and rows that hold a term of the block's context are kept."""

@@ -29,7 +29,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ..pipeline.contract import BlockInputs, Budget
+from ..pipeline.contract import BlockInputs, FocusedCompressor
 from ..pipeline.focus import relevant
 from ..pipeline.guard import protected_lines
 from ..pipeline.shapes import line_matches, line_rule
@@ -123,7 +123,7 @@ _SECTION = re.compile(r"^=+ (?P<name>.*?) =+$")
 _FULL_SECTIONS = ("FAILURES", "ERRORS")
 
 
-class LogCompressor:
+class LogCompressor(FocusedCompressor):
     name = "logs"
     then = None  # its output is not offered on
 
@@ -142,11 +142,6 @@ class LogCompressor:
     def applies(self, block: BlockInputs) -> bool:
         return block.text.count("\n") >= self.min_lines
 
-    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
-        return self.compress_for(block.text, block.terms)
-
-    def compress(self, text: str) -> str | None:
-        return self.compress_for(text, ())
 
     def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
         """As ``compress``; lines that hold a term of the block's context (a test id, a pod) stay."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..pipeline.contract import BlockInputs, Budget
+from ..pipeline.contract import BlockInputs, FocusedCompressor
 from ..pipeline.focus import relevant
 
 __all__ = [
@@ -90,7 +90,7 @@ def marker(omitted: int) -> str:
             f" ({SIMILAR})]")
 
 
-class RepeatFolder:
+class RepeatFolder(FocusedCompressor):
     """Folds runs of similar lines in plain-text tool output; changes nothing else."""
 
     name = "repeats"
@@ -105,11 +105,6 @@ class RepeatFolder:
     def applies(self, block: BlockInputs) -> bool:
         return block.text.count("\n") >= self.min_lines
 
-    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
-        return self.compress_for(block.text, block.terms)
-
-    def compress(self, text: str) -> str | None:
-        return self.compress_for(text, ())
 
     def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
         """As ``compress``; lines that hold a term of the block's context are never folded."""

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..pipeline.contract import BlockInputs, Budget
+from ..pipeline.contract import BlockInputs, FocusedCompressor
 from ..pipeline.focus import relevant
 from ..pipeline.shapes import SEARCH_HIT
 
@@ -50,7 +50,7 @@ class _Entry:
     number: int = 0
 
 
-class SearchCompressor:
+class SearchCompressor(FocusedCompressor):
     name = "search"
     then = None  # its output is not offered on
 
@@ -66,11 +66,6 @@ class SearchCompressor:
     def applies(self, block: BlockInputs) -> bool:
         return True  # the router decided the type
 
-    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
-        return self.compress_for(block.text, block.terms)
-
-    def compress(self, text: str) -> str | None:
-        return self.compress_for(text, ())
 
     def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
         """As ``compress``; hits that hold a term of the block's context are kept past the caps."""

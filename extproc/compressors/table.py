@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from ..pipeline.contract import BlockInputs, Budget
+from ..pipeline.contract import BlockInputs, FocusedCompressor
 from ..pipeline.focus import relevant
 from ..pipeline.shapes import fits_columns, table_columns
 from ._json_signals import RawNumber, flagged_items
@@ -40,7 +40,7 @@ _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _MAX_VALUES_NAMED = 4
 
 
-class TableCompressor:
+class TableCompressor(FocusedCompressor):
     name = "table"
     then = None  # its output is not offered on
 
@@ -58,11 +58,6 @@ class TableCompressor:
     def applies(self, block: BlockInputs) -> bool:
         return True  # the router decided the type
 
-    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
-        return self.compress_for(block.text, block.terms)
-
-    def compress(self, text: str) -> str | None:
-        return self.compress_for(text, ())
 
     def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
         """As ``compress``; rows that hold a term of the block's context are kept first."""

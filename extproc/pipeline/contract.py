@@ -18,12 +18,13 @@ goes out the same way in every later turn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from .cache import digest
 
-__all__ = ["BlockInputs", "Budget", "Compressor"]
+__all__ = ["BlockInputs", "Budget", "Compressor", "FocusedCompressor"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,19 @@ class Compressor(Protocol):
         """New text for the block, or None to leave it alone. A compressor that keeps what the
         block's context names (``block.terms``) keeps those first; one whose work can outlast the
         request (model inference) stops at ``budget.deadline`` and counts what it did in ``budget``."""
+
+
+class FocusedCompressor:
+    """What most compressors share: a result that depends on the text and the context terms
+    alone. A subclass writes ``compress_for``; ``compress_block`` (the protocol's) and
+    ``compress`` (direct calls, no terms) come from here."""
+
+    def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
+        return self.compress_for(block.text, block.terms)
+
+    def compress(self, text: str) -> str | None:
+        return self.compress_for(text, ())
+
+    def compress_for(self, text: str, terms: Sequence[str]) -> str | None:
+        """New text for ``text``, keeping first what holds one of ``terms``; None to leave it."""
+        raise NotImplementedError

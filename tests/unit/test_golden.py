@@ -18,7 +18,7 @@ def test_output_is_the_pinned_one(case: Case):
     assert pinned is not None, f"{case.name} has no golden output yet: run {REGENERATE}"
     made = parse_golden(render(case, case.make()))
     assert not pinned.changed_unkeyed(made), (
-        f"outputs changed: bump _CACHE_SCHEMA in extproc/pipeline/__init__.py and regenerate with {REGENERATE}")
+        f"outputs changed: bump _CACHE_SCHEMA in extproc/pipeline/core.py and regenerate with {REGENERATE}")
     assert (pinned.schema, pinned.settings) == (made.schema, made.settings), (
         f"golden/{case.name}.txt was made under {pinned.schema} and other settings: regenerate with {REGENERATE}")
 
