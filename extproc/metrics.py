@@ -127,8 +127,8 @@ class Metrics:
         self.kompress_blocks = Counter("trimwire_kompress_blocks", "Prose blocks Kompress took, by result "
                                        "(compressed, unchanged, deadline, overloaded, error).", ["result"], registry=r)
         self.dedup_tokens = Counter("trimwire_dedup_tokens", "Tokens of runs of lines already in the "
-                                    "conversation: replaced by a pointer (saved), or left in a protected "
-                                    "tool's output (protected_repeats).", ["kind"], registry=r)
+                                    "conversation: replaced by a pointer (saved), or left in a file read "
+                                    "with dedup_reads off (protected_repeats).", ["kind"], registry=r)
         self.kompress_chunks = Counter("trimwire_kompress_chunks", "Chunks of up to 512 tokens sent to the "
                                        "Kompress model.", registry=r)
 
