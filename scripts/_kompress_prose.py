@@ -30,6 +30,7 @@ import re
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,19 +104,26 @@ def common_man_pages() -> list[tuple[str, str]]:
     return [(name, text) for name, text in pages if len(text.split()) >= 200]
 
 
-def real_man_pages(count: int) -> list[tuple[str, str]]:
-    """``count`` man pages with some prose, in a fixed hashed order, as ``man`` prints them."""
-    env = dict(os.environ, **MAN_ENV)
-    pages = sorted((p for d in MAN_DIRS if Path(d).is_dir() for p in Path(d).iterdir() if p.is_file()),
+def man_page_files(dirs: tuple[str, ...]) -> Iterator[Path]:
+    """The man page files under ``dirs`` in a fixed hashed order, aliases of other pages left out;
+    read lazily, so a caller that stops early opens no more of them."""
+    pages = sorted((p for d in dirs if Path(d).is_dir() for p in Path(d).iterdir() if p.is_file()),
                    key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())
-    out: list[tuple[str, str]] = []
     for page in pages:
-        if len(out) >= count:
-            break
         if page.suffix == ".gz":
             with gzip.open(page) as head:
                 if head.read(4) == b".so ":  # an alias of another page
                     continue
+        yield page
+
+
+def real_man_pages(count: int) -> list[tuple[str, str]]:
+    """``count`` man pages with some prose, in a fixed hashed order, as ``man`` prints them."""
+    env = dict(os.environ, **MAN_ENV)
+    out: list[tuple[str, str]] = []
+    for page in man_page_files(MAN_DIRS):
+        if len(out) >= count:
+            break
         text = run_text(["man", "-P", "cat", "-l", str(page)], env)[:20_000]
         if len(text.split()) >= 200:
             out.append((page.name.split(".")[0], text))

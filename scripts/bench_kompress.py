@@ -42,7 +42,6 @@ its own kompress-prose section).
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import math
@@ -72,7 +71,7 @@ from extproc.errors import KompressUnavailable  # noqa: E402
 from extproc.pipeline import Budget  # noqa: E402
 from extproc.tokens import ENCODING_NAME, TokenCounter  # noqa: E402
 from scripts._benchmarks_doc import write_section  # noqa: E402
-from scripts._kompress_prose import prose_lines, prose_part  # noqa: E402
+from scripts._kompress_prose import man_page_files, prose_lines, prose_part  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "corpus.jsonl"
 MAN_DIRS = ("/usr/share/man/man1", "/usr/share/man/man8", "/usr/share/man/man5")
@@ -160,16 +159,10 @@ def render_man(page: Path) -> str:
 
 def man_texts(count: int) -> list[EvalText]:
     """``count`` man pages with prose, spread over sections 1, 8 and 5 in a fixed hashed order."""
-    pages = [p for d in MAN_DIRS if Path(d).is_dir() for p in Path(d).iterdir() if p.is_file()]
-    pages.sort(key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())
     out, seen = [], set()
-    for page in pages:
+    for page in man_page_files(MAN_DIRS):
         if len(out) >= count:
             break
-        if page.suffix == ".gz":
-            with gzip.open(page) as head:
-                if head.read(4) == b".so ":  # an alias of another page
-                    continue
         text = render_man(page)
         key = hashlib.sha1(text.encode()).hexdigest()
         if key in seen or len(split_prose(text).words) < 40 or prose_share(text) < 0.3:
