@@ -36,3 +36,11 @@ def kompress(model_dir: Path) -> Kompress:
                                                         keep_ratio=0.5, min_chars=100), threads=1, shelf=SHELF)
     assert status.available, status
     return compressor
+
+
+@pytest.fixture(scope="module")
+def embedded() -> Kompress:
+    """The embedded model shipped in the package, on CPU (from the test process's shelf)."""
+    compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=SHELF)
+    assert status.available, status
+    return compressor

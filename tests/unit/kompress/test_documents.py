@@ -17,14 +17,13 @@ import pytest
 from extproc.compress import BodyEngine, BodyRequest
 from extproc.compressors import default_routes
 from extproc.compressors.content_types import detect
-from extproc.compressors.kompress import Kompress, load_kompress
+from extproc.compressors.kompress import Kompress
 from extproc.compressors.kompress.rules import must_keep
 from extproc.compressors.kompress.words import looks_like_prose, split_prose
-from extproc.config import KompressSettings, Settings
+from extproc.config import Settings
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
-from tests.shelf import SHELF
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DOCUMENTS = ("man_page.txt", "help_output.txt", "readme.md", "guide.rst", "changelog.md", "gh_issue.txt")
@@ -32,13 +31,6 @@ DOCUMENTS = ("man_page.txt", "help_output.txt", "readme.md", "guide.rst", "chang
 # table's names stay, its descriptions are thinned).
 LEAST_SAVED = {"help_output.txt": 0.15}
 LEAST_SAVED_ALL = 0.15
-
-
-@pytest.fixture(scope="module")
-def embedded() -> Kompress:
-    compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=SHELF)
-    assert status.available, status
-    return compressor
 
 
 def thinned(compressor: Kompress, text: str) -> str:

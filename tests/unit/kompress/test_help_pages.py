@@ -19,11 +19,9 @@ from extproc.compressors.content_types import detect
 from extproc.compressors.kompress import Kompress, load_kompress, options  # noqa: F401
 from extproc.compressors.kompress.rules import must_keep
 from extproc.compressors.kompress.words import split_prose
-from extproc.config import KompressSettings
 from extproc.pipeline import BlockInputs, Budget
 from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
-from tests.shelf import SHELF
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
 HELP = sorted(p.name for p in REAL.glob("help_*.txt"))
@@ -32,13 +30,6 @@ MAN = sorted(p.name for p in REAL.glob("man_*.txt"))
 # (docs/benchmarks.md, kompress-prose): --help text is half option names, which all stay.
 LEAST_SAVED = {"help": 0.14, "man": 0.18}
 LEAST_SAVED_EACH = 0.05
-
-
-@pytest.fixture(scope="module")
-def embedded() -> Kompress:
-    compressor, status = load_kompress(KompressSettings(device="cpu"), threads=1, shelf=SHELF)
-    assert status.available, status
-    return compressor
 
 
 @pytest.fixture(scope="module")
