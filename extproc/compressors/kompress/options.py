@@ -7,13 +7,22 @@ wrapped onto lines that start where the description did::
           --block-size=SIZE      with -l, scale sizes by SIZE when printing them;
                                  e.g., '--block-size=M'; see SIZE format below
 
+An option too long for the description column is followed by a single space (curl, tar)::
+
+         --abstract-unix-socket <path> Connect via abstract Unix domain socket
+         --anyauth            Pick any authentication method
+
+Such a row counts when its names reach the column of a row beside it, and only when what follows
+the names is arguments of the shapes ``<file name>``, ``[=WHEN]`` or ``FILE``: a single space
+cannot tell a lowercase argument from the description's first word.
 Man pages print the names on a line of their own (or before a gap when they are short) and the
 description indented below (a blank line between, in gcloud's), in one or more paragraphs. A
 description is prose an agent may read thinned; the row's names, arguments and gap, and every line
 break, stay byte for byte.
 ``descriptions`` only finds where descriptions lie (layout); ``words.py`` decides whether their
 words read as prose and leaves them whole otherwise. Command tables (``git help -a``, ``pip``:
-a command name, a gap, what it does) count when at least two rows share the description column.
+a command name, arguments in capitals or brackets as ``systemctl`` writes them, a gap, what it
+does) count when at least two rows share the description column.
 """
 
 from __future__ import annotations
@@ -30,9 +39,17 @@ Segment = list[tuple[int, int]]
 _SPEC = r"[-+]{1,2}[A-Za-z0-9?#@][^ ]*(?:(?<=,) +[^ ]+| [^ ]+)*?"
 _MAX_LEAD = 48              # columns before a description starts: wider is not an option row
 _MAX_WRAP_DEEPER = 4        # du --help wraps descriptions two columns deeper than they start
-# A row: indent, the option (or a command name), a gap of two spaces or more (or " : ", as
+# A command and its arguments in capitals or brackets ("list-units [PATTERN...]", "bind UNIT PATH").
+_COMMAND = r"[a-z][\w.-]*(?: [\[<A-Z][^ ]*)*"
+# A row: indent, the option (or a command name and its arguments), a gap of two spaces or more (or " : ", as
 # python --help writes it), then the description.
-_ROW = re.compile(rf"^(?P<lead> *(?:(?P<flag>{_SPEC})|[a-z][\w.-]*)(?:(?<!,) {{2,}}| +: +))(?=\S)")
+_ROW = re.compile(rf"^(?P<lead> *(?:(?P<flag>{_SPEC})|{_COMMAND})(?:(?<!,) {{2,}}| +: +))(?=\S)")
+# A row whose names overflow the description column: the names, flags' arguments in <>, [] or
+# capitals only, one space, then a plain word (curl: "--alt-svc <file name> Enable alt-svc with ...").
+_FLAGS = r"[-+]{1,2}[A-Za-z0-9?#@][^ ,]*(?:, +[-+]{1,2}[A-Za-z0-9?#@][^ ,]*)*,?"
+_OVERFLOW = re.compile(rf"^(?P<lead> *{_FLAGS}(?: (?:<[^<>]*>|\[[^\[\]]*\]|[A-Z][A-Z0-9_-]*\b))* )"
+                       r"(?=\(?[A-Za-z][a-z'-]*\)?(?:[ ,;.]|$))")
+_NEAR = 6                   # lines looked at above and below an overflowing row for its table's rows
 # A man page's option line with nothing after the names: at most four of them and arguments
 # ("-I PATTERN, --ignore=PATTERN", "-exec command {} +"), not a sentence that starts with a flag.
 _HEAD = re.compile(r"^ *[-+]{1,2}[A-Za-z0-9?#@][^ ]*(?: [^ ]+){0,3} *$")
@@ -45,7 +62,7 @@ def _indent(line: str) -> int:
 def may_describe(line: str) -> bool:
     """A row or a head: the line itself or the ones under it may hold a description (a cheap
     first test, ``line`` with tabs expanded)."""
-    return _ROW.match(line) is not None or _HEAD.match(line) is not None
+    return _ROW.match(line) is not None or _HEAD.match(line) is not None or _OVERFLOW.match(line) is not None
 
 
 def descriptions(shown: list[str], skip: set[int]) -> list[Segment]:
@@ -62,6 +79,9 @@ def descriptions(shown: list[str], skip: set[int]) -> list[Segment]:
         elif _HEAD.match(shown[number]) and (below := _next_text(shown, number + 1)) < len(shown) \
                 and _indent(shown[below]) > _indent(shown[number]):
             number = _section(shown, skip, below, segments)
+        elif (over := _OVERFLOW.match(shown[number])) and (column := _column(shown, number)) \
+                and len(over["lead"]) >= column:
+            number = _row(shown, skip, number, column, len(over["lead"].split()), segments)
         else:
             number += 1
     return [segment for segment in segments if segment]
@@ -113,6 +133,17 @@ def _section(shown: list[str], skip: set[int], number: int, segments: list[Segme
         number += 1
     segments.append(segment)
     return number
+
+
+def _column(shown: list[str], number: int) -> int:
+    """Where the descriptions of the option rows nearest above or below line ``number`` start
+    (0 when no such row is near): the column a row with longer names overflows."""
+    for distance in range(1, _NEAR + 1):
+        for other in (number - distance, number + distance):
+            if 0 <= other < len(shown) and (row := _ROW.match(shown[other])) and row["flag"] \
+                    and len(row["lead"]) <= _MAX_LEAD:
+                return len(row["lead"])
+    return 0
 
 
 def _in_table(shown: list[str], number: int, column: int) -> bool:

@@ -3,7 +3,8 @@
 A *word* is a whitespace-separated run of characters (``words.py`` splits the text). It must be
 kept when it holds a number, a hex id, a path or file name, a flag, an identifier (CamelCase,
 snake_case, dotted.names), a URL, a key=value pair or an error code, or when it is a negation,
-a modal word or and/or: dropping "not" turns a fact into its opposite. These rules run in front
+a modal word or and/or: dropping "not" turns a fact into its opposite. ``values`` finds the
+words that name an option's accepted values, which only their neighbours tell apart. These rules run in front
 of the model at run time, and ``scripts/train_kompress.py`` uses the same ones to label words.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["must_keep", "KEEP_WORDS", "EDGE"]
+__all__ = ["must_keep", "values", "KEEP_WORDS", "EDGE"]
 
 # Negations, modal words, and/or, quantities: the small words that decide what a sentence means
 # ("one in twenty" is not "twenty", "too small" is not "small").
@@ -54,3 +55,34 @@ def must_keep(word: str) -> bool:
     if core.lower() in KEEP_WORDS:
         return True
     return _SIGNALS.search(core) is not None
+
+
+# A value's flag in brackets after it: "time (-t)," "(--file-type)".
+_ALIAS = re.compile(r"^\(--?[\w-]+\)[,.;:]?$")
+_VALUE = re.compile(r"^[a-z][\w-]*[,.;:]?$")
+# An item of a list of single words: "locale," "shell-always,"
+_ITEM = re.compile(r"^[a-z][\w-]*,$")
+_MIN_ITEMS = 3                  # a list of values: at least this many items
+
+
+def values(words: list[tuple[str, int]]) -> set[int]:
+    """Indexes of the words (text, paragraph) that name accepted values: one followed by its
+    flag in brackets ("size (-S), time (-t)") and the items of a list of single words ("literal,
+    locale, shell, c, escape", the last one after "and"/"or" too). An agent types them: "time"
+    is as much a fact as "-t"."""
+    found: set[int] = set()
+    run: list[int] = []
+    for i, (text, part) in enumerate(words):
+        following = words[i + 1] if i + 1 < len(words) and words[i + 1][1] == part else None
+        if following is not None and _ALIAS.match(following[0]) and _VALUE.match(text):
+            found.add(i)
+        if _ITEM.match(text) and (not run or (run[-1] == i - 1 and words[run[-1]][1] == part)):
+            run.append(i)
+            continue
+        if len(run) >= _MIN_ITEMS - 1:  # "a, b, c": two items end with a comma
+            found.update(run)
+            last = i + 1 if text in ("and", "or") and i + 1 < len(words) else i
+            if words[last][1] == part and _VALUE.match(words[last][0]):
+                found.add(last)
+        run = [i] if _ITEM.match(text) else []
+    return found

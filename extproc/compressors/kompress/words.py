@@ -17,9 +17,10 @@ A document's code (markdown fences, a reStructuredText literal block) is never p
 line, and every line break, stays byte for byte. In prose the words ``rules.must_keep`` names
 stay, and so do capitalised words inside a sentence (names: ``Envoy``, ``List``), both halves of
 a word hyphenated over two lines, a word holding half of a bracket pair, and the first and last
-word of an option's description (its verb and its object: "match only whole words"); the model
-ranks the rest. ``looks_like_prose`` is the block-level check: mostly prose, and no code or
-numbered file view around it.
+word of an option's description (its verb and its object: "match only whole words"), and the
+values an option takes (``rules.values``: "none (-U), size (-S)"); the model ranks the rest.
+``looks_like_prose`` is the block-level check: mostly prose, and no code or numbered file view
+around it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .page import Page as _Page
 from .page import justified as _justified
 from .page import literal_lines as _literal_lines
 from .page import page as _page
-from .rules import EDGE, must_keep
+from .rules import EDGE, must_keep, values
 
 __all__ = ["Word", "ProseText", "split_prose", "chunk_words", "looks_like_prose", "prose_share",
            "MIN_PROSE_WORDS"]
@@ -138,9 +139,11 @@ def split_prose(text: str) -> ProseText:
     for i, word in enumerate(words):
         if word.segment in descriptions_at and any(c.isalpha() for c in word.text):
             ends.setdefault(word.segment, []).append(i)
-    for i in {i for found in ends.values() for i in (found[0], found[-1])}:
+    forced = {i for found in ends.values() for i in (found[0], found[-1])}
+    for i in forced | values([(word.text, word.segment) for word in words]):
         words[i] = Word(words[i].text, words[i].line, True, words[i].segment)
     return ProseText(page.lines, words, set(starts), starts)
+
 
 
 def _unbalanced(token: str) -> bool:
