@@ -71,8 +71,8 @@ class Kompress(ProseEntry):
     def compress_within(self, text: str, budget: Budget) -> str | None:
         """The thinned text, or None; what happened is counted in ``budget``.
 
-        Words of chunks not scored in time (deadline, full queue) stay, as does every word when
-        the model fails: that block, not the request, fails open.
+        Words of chunks not scored in time (deadline, full queue) stay, their lines byte for
+        byte, as does every word when the model fails: that block, not the request, fails open.
         """
         prose = split_prose(text)
         if not prose.candidates:
@@ -88,7 +88,7 @@ class Kompress(ProseEntry):
         result = ("compressed" if dropped and not missed else "partial" if dropped
                   else missed or "unchanged")
         budget.count("kompress_" + result)
-        return prose.join(kept) if dropped else None
+        return prose.join(kept, _unscored_lines(prose, scores) if missed else frozenset()) if dropped else None
 
     def _score(self, prose: ProseText, deadline: float, budget: Budget) -> tuple[list[float | None], str]:
         """A score per word of the prose, None for words of chunks not scored, and why not."""
@@ -132,6 +132,13 @@ class Kompress(ProseEntry):
             room = max(0, _nearest(self.keep_ratio * len(members)) - (len(members) - len(candidates)))
             kept.update(sorted(candidates, key=lambda i: (-rounded[i], i))[:room])
         return kept
+
+
+def _unscored_lines(prose: ProseText, scores: list[float | None]) -> set[int]:
+    """Lines none of whose words was scored (chunks the deadline left out): they stay as written,
+    justification and all, not rejoined."""
+    scored = {word.line for word, score in zip(prose.words, scores) if score is not None}
+    return {word.line for word in prose.words} - scored
 
 
 def _nearest(words: float) -> int:

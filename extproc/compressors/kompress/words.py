@@ -91,17 +91,18 @@ class ProseText:
         """Indexes of the words the model decides about."""
         return [i for i, word in enumerate(self.words) if not word.keep]
 
-    def join(self, kept: set[int]) -> str:
+    def join(self, kept: set[int], as_written: set[int] | frozenset[int] = frozenset()) -> str:
         """The text with only the kept words of each prose line; other lines as they were, and
         so is a prose line's start (its indent, an option row's names and gap). Words are
-        joined by single spaces: a justified man page line loses its padding."""
+        joined by single spaces: a justified man page line loses its padding, unless the line
+        is one of ``as_written`` (lines the model never scored, left as they are)."""
         by_line: dict[int, list[str]] = {}
         for index, word in enumerate(self.words):
             if word.keep or index in kept:
                 by_line.setdefault(word.line, []).append(word.text)
         out = []
         for number, line in enumerate(self.lines):
-            if number in self.prose_lines:
+            if number in self.prose_lines and number not in as_written:
                 head = line[:self.starts.get(number, len(line) - len(line.lstrip()))]
                 words = by_line.get(number)
                 line = head + " ".join(words) if words else head.rstrip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 
 from extproc.compress import BodyEngine, BodyRequest
@@ -107,6 +108,24 @@ class TestKompress:
         assert budget.events["kompress_partial"] == 1
         assert len(out) < len(text) and out.endswith(PROSE * 20)
 
+    def test_lines_past_the_deadline_stay_byte_for_byte(self, kompress, monkeypatch):
+        """A man page justifies its lines with double spaces: the lines of chunks never scored
+        keep them (the issue: what the deadline leaves is kept as it is), the scored ones are
+        thinned and rejoined."""
+        paragraph = "\n".join(_justified(line) for line in textwrap.wrap(" ".join(PROSE.split()), 60))
+        text = "\n\n".join([paragraph] * 40)
+        assert "  " in paragraph.strip()
+        real = kompress._batcher.score
+
+        def first_two(chunks, deadline):
+            results, _ = real(chunks[:2], deadline)
+            return results + [None] * (len(chunks) - 2), "deadline"
+
+        monkeypatch.setattr(kompress._batcher, "score", first_two)
+        out = kompress.compress_within(text, Budget(deadline=time.monotonic() + 5))
+        assert out is not None and not out.startswith(paragraph)
+        assert out.endswith("\n\n".join([paragraph] * 20))
+
     def test_model_error_fails_the_block_open(self, kompress, monkeypatch):
         """An inference that raises leaves the block alone and counts kompress_error."""
         def broken(chunks):
@@ -177,3 +196,12 @@ class TestConcurrentRequests:
         assert outputs == [alone] * 6
         chunks = compressor._batcher.chunks - chunks_before
         assert chunks == 6 and compressor._batcher.calls - calls_before < chunks
+
+
+def _justified(line: str, width: int = 78, indent: int = 7) -> str:
+    """``line`` as man justifies it: indented, spaces added between words up to ``width``."""
+    words = line.split()
+    gaps = [1] * (len(words) - 1)
+    for i in range(width - indent - len(" ".join(words))):
+        gaps[i % len(gaps)] += 1
+    return " " * indent + "".join(w + " " * g for w, g in zip(words, gaps + [0]))
