@@ -17,8 +17,10 @@ Per document: whether Kompress takes it (``Kompress.applies`` on a tool result: 
 documents of the same kind: the same number of words kept), and whether every must-keep word
 (``rules.must_keep``) of the document is still in the output. Deadline: the longest common man
 page cut to about 13k tokens, thinned under the production deadline (``request_deadline_ms`` times
-``compress.INFERENCE_SHARE``): the share of its prose thinned in time, the seconds, and what that
-saved; then the same page with no deadline.
+``compress.INFERENCE_SHARE``) on the intra-op threads a server gives each process on this machine
+(``cpus.cpu_share``; on a busy 2-CPU machine one thread scores a chunk faster than two): the share
+of its prose thinned in time (the rest is kept byte for byte), the seconds, and what that saved;
+then the same page with no deadline.
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ def must_lost(before: str, after: str) -> tuple[int, int]:
     return sum(must.values()), sum(max(0, n - kept[word]) for word, n in must.items())
 
 
-def prose_part(kompress: Kompress, counter: TokenCounter, man_pages: int) -> dict:
+def prose_part(kompress: Kompress, counter: TokenCounter, man_pages: int, threads: int) -> dict:
     docs = documents(man_pages)
     counts: dict[str, Counter] = {}
     for doc in docs:
@@ -164,7 +166,8 @@ def prose_part(kompress: Kompress, counter: TokenCounter, man_pages: int) -> dic
                        must_lost=must_lost(doc.text, out)[1], rule_must_lost=must_lost(doc.text, baseline)[1])
         rows.append(row)
     pages = [d for d in docs if d.kind == "man page (common)"] or [d for d in docs if d.kind == "man page (real)"]
-    return {"rows": rows, "deadline": deadline_run(kompress, counter, pages)}
+    deadline = deadline_run(kompress, counter, pages)
+    return {"rows": rows, "deadline": {**deadline, "threads": threads} if deadline else {}}
 
 
 def deadline_run(kompress: Kompress, counter: TokenCounter, pages: list[Document]) -> dict:
@@ -181,6 +184,7 @@ def deadline_run(kompress: Kompress, counter: TokenCounter, pages: list[Document
         lines = lines[:max(1, int(len(lines) * 0.98))]
     text = "\n".join(lines)
     seconds = DEFAULT_REQUEST_DEADLINE_MS / 1000 * INFERENCE_SHARE
+    load = os.getloadavg()[0]
     budget = Budget(deadline=time.monotonic() + seconds)
     started = time.perf_counter()
     out, scored = _scored_share(kompress, text, budget)
@@ -193,7 +197,7 @@ def deadline_run(kompress: Kompress, counter: TokenCounter, pages: list[Document
             "chunks": budget.events.get("kompress_chunks", 0), "events": budget.events,
             "thinned_share": scored, "tokens_after": counter.count(out),
             "tokens_after_no_deadline": counter.count(full), "seconds_no_deadline": round(took_full, 3),
-            "load_average": round(os.getloadavg()[0], 2)}
+            "load_average": round(load, 2), "load_average_end": round(os.getloadavg()[0], 2)}
 
 
 def _scored_share(kompress: Kompress, text: str, budget: Budget) -> tuple[str, float]:
@@ -238,9 +242,12 @@ def prose_lines(part: dict, counter_name: str) -> list[str]:
         out += ["", f"Deadline: man page `{d['name']}` as `man {d['name']} | cat` prints it (80 columns), cut to "
                 f"{d['tokens']:,} tokens ({counter_name}) at a line end, thinned under the production deadline "
                 f"({d['deadline_s']:.1f} s of inference: `request_deadline_ms` {DEFAULT_REQUEST_DEADLINE_MS} times "
-                f"{INFERENCE_SHARE}): {d['chunks']} chunks, {d['seconds']:.2f} s, events {d['events']}, load "
-                f"average {d['load_average']}; **{d['thinned_share']:.0%} of its prose words lie in chunks scored in "
+                f"{INFERENCE_SHARE}) on {d.get('threads', '?')} intra-op thread(s) (a server's share of this "
+                f"machine's CPUs): {d['chunks']} chunks, {d['seconds']:.2f} s, events {d['events']}, load "
+                f"average {d['load_average']} before, {d.get('load_average_end', '?')} after; "
+                f"**{d['thinned_share']:.0%} of its prose words lie in chunks scored in "
                 f"time** and were thinned, the rest kept as is: {d['tokens']:,} -> {d['tokens_after']:,} tokens. "
                 f"With no deadline: "
-                f"{d['seconds_no_deadline']:.2f} s, {d['tokens_after_no_deadline']:,} tokens."]
+                f"{d['seconds_no_deadline']:.2f} s ({d['seconds_no_deadline'] / max(1, d['chunks']) * 1000:.0f} ms "
+                f"a chunk), {d['tokens_after_no_deadline']:,} tokens."]
     return out

@@ -66,7 +66,8 @@ from extproc.compressors.kompress import Kompress, load_kompress  # noqa: E402
 from extproc.compressors.kompress.model import EMBEDDED_DIR, ScoringModel, load_model  # noqa: E402
 from extproc.compressors.kompress.rules import must_keep  # noqa: E402
 from extproc.compressors.kompress.words import ProseText, Word, looks_like_prose, prose_share, split_prose  # noqa: E402
-from extproc.config import DEFAULT_KOMPRESS_QUEUE_CHUNKS, KompressSettings  # noqa: E402
+from extproc.config import DEFAULT_KOMPRESS_QUEUE_CHUNKS, KompressSettings, Settings  # noqa: E402
+from extproc.cpus import cpu_share  # noqa: E402
 from extproc.errors import KompressUnavailable  # noqa: E402
 from extproc.pipeline import Budget  # noqa: E402
 from extproc.tokens import ENCODING_NAME, TokenCounter  # noqa: E402
@@ -789,10 +790,12 @@ def main() -> None:
     if "memory" in args.parts:
         parts["memory"] = memory(args)
     if "prose" in args.parts:
-        kompress, _ = load_kompress(replace(settings, queue_chunks=DEFAULT_KOMPRESS_QUEUE_CHUNKS),
-                                    threads=max(args.threads))
+        # As a server on this machine runs it (workers=-1: a process per CPU), not --threads: the
+        # deadline share depends on the intra-op threads, and 2 on a busy 2-CPU box is slower than 1.
+        threads = cpu_share(Settings()).threads
+        kompress, _ = load_kompress(replace(settings, queue_chunks=DEFAULT_KOMPRESS_QUEUE_CHUNKS), threads=threads)
         started = time.perf_counter()
-        parts["prose"] = prose_part(kompress, counter, 6 if args.quick else 20)
+        parts["prose"] = prose_part(kompress, counter, 6 if args.quick else 20, threads)
         print(f"  prose: {time.perf_counter() - started:.1f}s", file=sys.stderr)
     facts["load_average_end"] = os.getloadavg()[0]
     text = report(args, facts, info, texts, {k: v for k, v in parts.items() if k != "prose"})
