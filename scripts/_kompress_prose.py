@@ -9,7 +9,8 @@ Held-out documents of each kind an agent reads (none is a source of ``scripts/tr
 * real man pages of this machine as an agent's shell gets them (``man PAGE | cat``: 80 columns,
   justified, hyphenated, body indented 7 columns, option text 14, nothing removed): the common
   pages of ``COMMON_PAGES`` and a fixed hashed sample of the rest; and real ``--help`` outputs of
-  the commands installed here (``HELP_COMMANDS``).
+  the commands installed here (``HELP_COMMANDS``, and apart ``MORE_HELP_COMMANDS``: docker,
+  kubectl, npm, cargo, gcc, node, systemd...).
 
 Per document: whether Kompress takes it (``Kompress.applies`` on a tool result: routed as text and
 ``looks_like_prose``), its tokens before and after the model (``compress_within``) and after
@@ -60,6 +61,13 @@ HELP_COMMANDS = (("ls", "--help"), ("grep", "--help"), ("tar", "--help"), ("curl
                  ("rsync", "--help"), ("ssh-keygen", "--help"), ("find", "--help"), ("sed", "--help"),
                  ("cp", "--help"), ("du", "--help"), ("sort", "--help"), ("diff", "--help"), ("wget", "--help"),
                  ("xargs", "--help"))
+# More tools agents ask (whichever are installed here), reported apart so the row above stays
+# comparable with earlier runs.
+MORE_HELP_COMMANDS = (("docker", "--help"), ("docker", "run", "--help"), ("kubectl", "--help"),
+                      ("kubectl", "get", "--help"), ("npm", "help"), ("cargo", "--help"), ("rustc", "--help"),
+                      ("gcc", "--help"), ("node", "--help"), ("make", "--help"), ("pip", "install", "--help"),
+                      ("systemctl", "--help"), ("journalctl", "--help"), ("jq", "--help"), ("gzip", "--help"),
+                      ("apt-get", "--help"))
 # Pages an agent reads, whichever exist here; the longest is cut to DEADLINE_TOKENS for the deadline run.
 COMMON_PAGES = ("ls", "cp", "grep", "sed", "tar", "find", "ssh", "curl", "git-commit", "chmod", "du", "sort")
 DEADLINE_TOKENS = 13_000
@@ -85,10 +93,11 @@ def documents(man_pages: int) -> list[Document]:
         docs.append(Document(kind, name, text, True))
     docs += [Document("man page (common)", name, text, False) for name, text in common_man_pages()]
     docs += [Document("man page (real)", name, text, False) for name, text in real_man_pages(man_pages)]
-    for command in HELP_COMMANDS:
-        text = run_text(list(command))
-        if len(text.split()) >= 40:
-            docs.append(Document("--help (real)", " ".join(command), text, False))
+    for kind, commands in (("--help (real)", HELP_COMMANDS), ("--help (real, more tools)", MORE_HELP_COMMANDS)):
+        for command in commands:
+            text = run_text(list(command))
+            if len(text.split()) >= 40:
+                docs.append(Document(kind, " ".join(command), text, False))
     return docs
 
 
