@@ -4,7 +4,8 @@ Callers (the compression threads) hand their chunks to ``score`` and wait; one i
 takes up to ``max_batch`` chunks at a time, waiting at most ``max_wait_s`` for a batch to fill,
 and runs the model once for them. The queue is bounded, and a chunk that would not be scored
 before its request's deadline (judged from the measured seconds per chunk) is not queued: the
-caller gets the scores of the chunks that made it, and leaves the rest of its text alone.
+caller gets the scores of the chunks that made it, and leaves the rest of its text alone. Chunks
+done sooner than the estimate said make room for more of the caller's chunks.
 Chunks whose caller gave up are skipped, not scored.
 """
 
@@ -61,37 +62,54 @@ class Batcher:
 
         ``deadline`` is a ``time.monotonic()`` instant. Only the chunks that the measured cost
         per chunk says can be done in time are queued, as many as the queue takes (``overloaded``
-        past that); waiting ends at the deadline, and the chunks still queued are dropped.
+        past that); when they are done before the deadline (the cost was overestimated: the
+        machine got quieter), as many more as the time left allows, and so on. Waiting ends at
+        the deadline, and the chunks still queued are dropped.
         """
-        room = len(chunks)
-        if self.seconds_per_chunk > 0:
-            room = int((deadline - time.monotonic()) / self.seconds_per_chunk) - self._queue.qsize()
-        reason = "deadline" if room < len(chunks) else ""
         self._start()
+        results: list[Any | None] = [None] * len(chunks)
+        done, reason = 0, ""
+        while done < len(chunks) and not reason:
+            room = len(chunks) - done
+            if self.seconds_per_chunk > 0:
+                room = min(room, int((deadline - time.monotonic()) / self.seconds_per_chunk) - self._queue.qsize())
+            if room <= 0:
+                return results, "deadline"
+            jobs, reason = self._enqueue(chunks[done:done + room], deadline)
+            try:
+                reason = self._wait(jobs, deadline, results, done) or reason
+            finally:
+                self._cancel(jobs)  # what is still queued is not scored for nobody
+            if not jobs:
+                break
+            done += len(jobs)
+        return results, reason
+
+    def _enqueue(self, chunks: Sequence[list[int]], deadline: float) -> tuple[list[_Job], str]:
+        """Jobs for the chunks the queue takes, and "overloaded" if it did not take them all."""
         jobs: list[_Job] = []
-        for ids in chunks[:max(0, room)]:
+        for ids in chunks:
             job = _Job(list(ids), deadline)
             try:
                 self._queue.put_nowait(job)
             except queue.Full:
-                reason = "overloaded"
-                break
+                return jobs, "overloaded"
             jobs.append(job)
-        results: list[Any | None] = [None] * len(chunks)
-        try:
-            for index, job in enumerate(jobs):
-                if not job.done.wait(max(0.0, deadline - time.monotonic())):
-                    reason = "deadline"
-                    break
-                if isinstance(job.error, Missed):
-                    reason = "deadline"
-                elif job.error is not None:
-                    raise job.error
-                else:
-                    results[index] = job.result
-        finally:
-            self._cancel(jobs)  # what is still queued is not scored for nobody
-        return results, reason
+        return jobs, ""
+
+    @staticmethod
+    def _wait(jobs: list[_Job], deadline: float, results: list[Any | None], at: int) -> str:
+        """Each job's scores into ``results`` from ``at`` on, until the deadline: "deadline" if
+        it came first (or the inference thread skipped a job for it), else ""."""
+        for index, job in enumerate(jobs):
+            if not job.done.wait(max(0.0, deadline - time.monotonic())):
+                return "deadline"
+            if isinstance(job.error, Missed):
+                return "deadline"
+            if job.error is not None:
+                raise job.error
+            results[at + index] = job.result
+        return ""
 
     @staticmethod
     def _cancel(jobs: list[_Job]) -> None:
