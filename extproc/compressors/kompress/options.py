@@ -15,6 +15,7 @@ An option too long for the description column is followed by a single space (cur
 Such a row counts when its names reach the column of a row beside it, and only when what follows
 the names is arguments of the shapes ``<file name>``, ``[=WHEN]`` or ``FILE``: a single space
 cannot tell a lowercase argument from the description's first word.
+
 Man pages print the names on a line of their own (or before a gap when they are short) and the
 description indented below (a blank line between, in gcloud's), in one or more paragraphs. A
 description is prose an agent may read thinned; the row's names, arguments and gap, and every line
@@ -41,8 +42,8 @@ _MAX_LEAD = 48              # columns before a description starts: wider is not 
 _MAX_WRAP_DEEPER = 4        # du --help wraps descriptions two columns deeper than they start
 # A command and its arguments in capitals or brackets ("list-units [PATTERN...]", "bind UNIT PATH").
 _COMMAND = r"[a-z][\w.-]*(?: [\[<A-Z][^ ]*)*"
-# A row: indent, the option (or a command name and its arguments), a gap of two spaces or more (or " : ", as
-# python --help writes it), then the description.
+# A row: indent, the option (or a command name and its arguments), a gap of two spaces or more
+# (or " : ", as python --help writes it), then the description.
 _ROW = re.compile(rf"^(?P<lead> *(?:(?P<flag>{_SPEC})|{_COMMAND})(?:(?<!,) {{2,}}| +: +))(?=\S)")
 # A row whose names overflow the description column: the names, flags' arguments in <>, [] or
 # capitals only, one space, then a plain word (curl: "--alt-svc <file name> Enable alt-svc with ...").
