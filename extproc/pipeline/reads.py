@@ -3,7 +3,9 @@ token mode's stale-read rules (``age.py``).
 
 A read is a call of a file-read tool (``READ_TOOLS``, or an editor tool with command ``view``), or
 a shell command that only prints a file: ``cat``, ``nl``, ``head``, ``tail`` or ``sed -n 'A,Bp'``
-on a path, with nothing piped or redirected after it, optionally after ``cd DIR &&``. Agents
+on a path, optionally after ``cd DIR &&``, with nothing redirected after it and piped only into
+programs that pick or number lines by position (``nl -ba f | sed -n '40,90p'``, ``cat -n f | head
+-80``: a part of the file, as the model reads it). Agents
 without a read tool (Codex, SWE-agent, mini-swe-agent) read files that way, and a later edit is
 built from what they saw, so the text must reach the model as the file holds it. A log file
 (``*.log``, ``*.log.N``) printed so is not a read: nobody edits one, and it is the bulk the log
@@ -36,6 +38,8 @@ _RANGE_KEYS = ("offset", "limit", "view_range", "start_line", "end_line", "start
 _SHELLS = frozenset({"bash", "sh", "zsh", "dash"})
 _PRINTERS = frozenset({"cat", "nl", "head", "tail", "sed"})
 _SED_PRINT = re.compile(r"\d+(?:,\d+)?p")
+# A stage after a pipe that keeps the read a read: it picks lines by position or numbers them.
+_LINE_PICKERS = frozenset({"head", "tail", "sed", "nl", "cat"})
 _MAX_COMMAND_CHARS = 1000  # a longer command is a script, not a read
 _LOG_FILE = re.compile(r"\.log(?:\.\d+)?$")
 
@@ -97,10 +101,52 @@ def _split(command: str) -> tuple[str, ...] | None:
 
 
 def _shell_read(argv: list[str], workdir: Any) -> FileRead | None:
-    """``cat``/``nl``/``head``/``tail``/``sed -n`` on one path, nothing after it."""
+    """``cat``/``nl``/``head``/``tail``/``sed -n`` on one path, then only line pickers after ``|``."""
     if len(argv) > 3 and argv[0] == "cd" and argv[2] == "&&":
         workdir, argv = argv[1], argv[3:]
-    if not argv or argv[0] not in _PRINTERS or any(word and word[0] in ";&|<>()" for word in argv):
+    stages = _stages(argv)
+    if stages is None or not all(_picks_lines(stage) for stage in stages[1:]):
+        return None
+    read = _printed_path(stages[0])
+    if read is None:
+        return None
+    path, full = read
+    if isinstance(workdir, str) and workdir and not path.startswith("/"):
+        path = posixpath.join(workdir, path)
+    # a picker after the pipe that only numbers lines (nl, cat -n) leaves a whole file whole
+    full = full and all(stage[0] in ("nl", "cat") for stage in stages[1:])
+    return FileRead(posixpath.normpath(path), full)
+
+
+def _stages(argv: list[str]) -> list[list[str]] | None:
+    """The command's pipeline stages, or None when it holds any other operator (``;``, ``>``, ``&&``)."""
+    stages: list[list[str]] = [[]]
+    for word in argv:
+        if word == "|":
+            stages.append([])
+        elif word and word[0] in ";&|<>()":
+            return None
+        else:
+            stages[-1].append(word)
+    return stages if all(stages) else None
+
+
+def _picks_lines(stage: list[str]) -> bool:
+    """A stage after a pipe that reads no file of its own and keeps or numbers lines by position."""
+    if stage[0] not in _LINE_PICKERS:
+        return False
+    operands = [word for word in stage[1:] if not word.startswith("-")]
+    if stage[0] == "sed":
+        return [w for w in stage[1:] if w.startswith("-")] == ["-n"] and len(operands) == 1 \
+            and _SED_PRINT.fullmatch(operands[0]) is not None
+    if stage[0] in ("head", "tail"):
+        return all(word.isdigit() for word in operands)
+    return not operands  # nl, cat: numbering (-ba, -n) only
+
+
+def _printed_path(argv: list[str]) -> tuple[str, bool] | None:
+    """(path, whole file) that a ``cat``/``nl``/``head``/``tail``/``sed -n`` command prints."""
+    if argv[0] not in _PRINTERS:
         return None
     program = argv[0]
     options, paths = [w for w in argv[1:] if w.startswith("-")], [w for w in argv[1:] if not w.startswith("-")]
@@ -114,7 +160,4 @@ def _shell_read(argv: list[str], workdir: Any) -> FileRead | None:
         paths, full = [word for word in paths if not word.isdigit()], False
     if len(paths) != 1 or _LOG_FILE.search(paths[0]):
         return None
-    path = paths[0]
-    if isinstance(workdir, str) and workdir and not path.startswith("/"):
-        path = posixpath.join(workdir, path)
-    return FileRead(posixpath.normpath(path), full)
+    return paths[0], full

@@ -198,6 +198,19 @@ class TestRepeats:
         check_pointers(last_output(messages), numbered(EDITED), texts_of(messages))
         assert "dedup" in result.transforms
 
+    def test_a_piped_read_never_points_inside_itself(self):
+        """``nl -ba f | sed -n 'A,Bp'`` is a read of a part of ``f`` (``reads.py``): a block the file
+        holds twice goes out twice, as the file holds it, while lines shown before still point back."""
+        twice = f"{HEREDOC_FILE}\n{HEREDOC_FILE}"
+        body = conversation(bash("cat -n src/app.py", numbered(APP)),
+                            bash("nl -ba src/retry.py | sed -n '1,80p'", numbered(twice)))
+        messages, _ = run(only_dedup(), body)
+        assert last_output(messages) == numbered(twice)
+        body = conversation(bash("cat -n src/app.py", numbered(APP)),
+                            bash("nl -ba src/app.py | sed -n '1,80p'", numbered("\n".join(APP.split("\n")[:80]))))
+        messages, _ = run(only_dedup(), body)
+        assert "lines 1-80 are lines 1-80 of the output of toolu_00" in last_output(messages)
+
     def test_with_dedup_reads_off_reads_stay_whole_and_are_measured(self):
         """``dedup_reads: false``: a re-read goes out unchanged; the tokens its repeats hold are counted."""
         for tool, arguments in (("Read", {"file_path": "src/app.py"}), ("Bash", {"command": "cat -n src/app.py"})):

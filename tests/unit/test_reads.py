@@ -38,6 +38,12 @@ class TestFileRead:
         ("shell", {"command": ["cat", "go.mod"]}, FileRead("go.mod", True)),
         ("Read", {"file_path": "/repo/a.py", "offset": 10}, FileRead("/repo/a.py", False)),
         ("str_replace_editor", {"command": "view", "path": "a.py"}, FileRead("a.py", True)),
+        # piped into programs that pick or number lines by position: a part of the file as shown
+        ("bash", {"command": "nl -ba holmes/core/llm.py | sed -n '1,700p'"}, FileRead("holmes/core/llm.py", False)),
+        ("bash", {"command": "cat -n ./pyvista/core/grid.py | sed -n '489,550p'"}, FileRead("pyvista/core/grid.py", False)),
+        ("bash", {"command": "cd /testbed && cat src/rules/L003.py | head -100"}, FileRead("/testbed/src/rules/L003.py", False)),
+        ("shell", {"command": ["bash", "-lc", "sed -n '40,80p' a.py | nl -ba"]}, FileRead("a.py", False)),
+        ("bash", {"command": "cat a.py | cat -n"}, FileRead("a.py", True)),
     ])
     def test_reads(self, tool, args, expected):
         """Each way of printing one file is a read of that path, whole or in part."""
@@ -45,6 +51,13 @@ class TestFileRead:
 
     @pytest.mark.parametrize(("tool", "args"), [
         ("Bash", {"command": "cat package.json | jq .scripts"}),
+        ("Bash", {"command": "cat a.py | grep -n def"}),
+        ("Bash", {"command": "cat a.py | tail -n +5"}),
+        ("Bash", {"command": "nl -ba a.py | sed -n '/def/p'"}),
+        ("Bash", {"command": "cat a.py | head -50 > b.py"}),
+        ("Bash", {"command": "cat a.py | head -5 b.py"}),
+        ("Bash", {"command": "cat a.py |"}),
+        ("Bash", {"command": "cat tests.log | tail -50"}),
         ("Bash", {"command": "cat a.txt > b.txt"}),
         ("Bash", {"command": "cat a.py b.py"}),
         ("Bash", {"command": "cat a.py; rm a.py"}),
@@ -58,7 +71,8 @@ class TestFileRead:
         ("exec_command", {"cmd": 42}),
     ])
     def test_not_reads(self, tool, args):
-        """Pipes, redirects, several files, edits, log files, other programs and other tools are not reads."""
+        """Pipes into filters by content, redirects, several files, edits, log files, other programs and
+        other tools are not reads."""
         assert file_read(tool, args) is None
 
 
@@ -73,7 +87,8 @@ class TestShellReadsStayExact:
         policy = Policy(protected_tools=("Read",), min_block_chars=200)
         assert not policy.releases(result("Bash", {"command": "cat package.json"}, PACKAGE))
         assert not policy.releases(result("exec_command", {"cmd": "cat package.json"}, codex_output(PACKAGE)))
-        assert policy.releases(result("Bash", {"command": "cat package.json | head -50"}, PACKAGE))
+        assert not policy.releases(result("Bash", {"command": "cat package.json | head -50"}, PACKAGE))
+        assert policy.releases(result("Bash", {"command": "cat package.json | jq ."}, PACKAGE))
 
     @pytest.mark.parametrize("mode", ["cache", "token"])
     def test_cat_of_json_arrives_exact_through_the_compressor(self, mode):
