@@ -51,7 +51,7 @@ MODES = ("cache", "token")
 DEFAULT_PROTECT_RECENT_TOOL_RESULTS = 2
 # dedup (pipeline/dedup.py): a repeated run of lines is replaced only when its tokens are at least
 # this many times its pointer's.
-DEFAULT_DEDUP_MARGIN = 2.0
+DEFAULT_DEDUP_MARGIN = 1.5
 # Per compression worker: what the compressors made of each block seen before (pipeline/cache.py).
 DEFAULT_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 DEFAULT_REDIS_TIMEOUT_MS = 50

@@ -165,6 +165,20 @@ class TestRepeats:
                                                           bash("b", f"{short}\n" + "y" * 300)))
         assert "trimwire" not in last_output(messages) and result.body is None
 
+    def test_default_margin_takes_a_run_half_again_its_pointer(self):
+        """With the default ``dedup_margin`` a run of 1.5 to 2 times its pointer's tokens becomes the
+        pointer: it still saves a third of what it replaces."""
+        pointer = "[trimwire: 3 lines here are lines 1-3 of the output of toolu_00 (./deploy --dry-run), unchanged]"
+        rows = [f"service api-{n}: image registry.local/api:{n}.4.1 ready" for n in range(1, 4)]
+        run_tokens = TOKENS.count("\n".join(rows))
+        assert 1.5 * TOKENS.count(pointer) <= run_tokens < 2 * TOKENS.count(pointer)
+        output = "\n".join(rows) + "\nplan: 3 services unchanged, 0 to create (" + "z" * 300 + ")"
+        body = conversation(bash("./deploy --dry-run", "\n".join(rows) + "\n" + "y" * 300),
+                            bash("./deploy --dry-run", output))
+        messages, _ = run(only_dedup(margin=Settings().dedup_margin), body)
+        assert last_output(messages).startswith(pointer + "\n")
+        check_pointers(last_output(messages), output, texts_of(messages))
+
     def test_failed_run_keeps_its_error_lines(self):
         """A failed test run re-run (guarded: ``is_error``): repeats become pointers, but every line the
         error guard protects stays in the output verbatim."""
