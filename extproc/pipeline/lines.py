@@ -23,7 +23,7 @@ import re
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .cache import ByteLRU, digest
@@ -121,15 +121,19 @@ class LinesCache:
         self._lru.clear()
 
 
-def numbers_name_lines(numbers: Iterable[int]) -> bool:
-    """Whether a text's line numbers each name one line: they rise strictly (one file's listing)."""
+def numbers_name_lines(numbers: Sequence[int]) -> bool:
+    """Whether a text's line numbers each name one line: they rise strictly (one file's listing) and
+    stand on at least half its lines. Where a few lines only start with a number ("done:0:", a
+    stray "12-") the text reads as lines counted by position, and a pointer names them so."""
     last = NO_NUMBER
+    shown = 0
     for number in numbers:
         if number != NO_NUMBER:
             if number <= last:
                 return False
             last = number
-    return last != NO_NUMBER
+            shown += 1
+    return last != NO_NUMBER and 2 * shown >= len(numbers)
 
 
 @dataclass(frozen=True, slots=True)

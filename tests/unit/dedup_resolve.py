@@ -25,8 +25,10 @@ def number_of(line: str) -> tuple[int | None, str]:
 
 
 def shows_numbers(lines: list[str]) -> bool:
+    """Whether a reader takes "lines A-B" of the text as its printed numbers: they rise, on at least
+    half its lines."""
     numbers = [n for n, _ in map(number_of, lines) if n is not None]
-    return bool(numbers) and all(b > a for a, b in zip(numbers, numbers[1:]))
+    return bool(numbers) and 2 * len(numbers) >= len(lines) and all(b > a for a, b in zip(numbers, numbers[1:]))
 
 
 def texts_of(messages: list[dict[str, Any]]) -> dict[tuple[str, str | None], str]:

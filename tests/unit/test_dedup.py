@@ -179,6 +179,25 @@ class TestRepeats:
         assert last_output(messages).startswith(pointer + "\n")
         check_pointers(last_output(messages), output, texts_of(messages))
 
+    def test_a_stray_number_does_not_make_an_output_a_numbered_listing(self):
+        """SWE-agent's shell ends an output with ``///PROCESS-DONE:0:PROCESS-DONE///``, which starts
+        like a ``grep -n`` hit: one such line among many does not make the text's lines named by
+        their numbers, so a page fetched twice still points at its first copy, by position."""
+        page = "\n".join(["<!DOCTYPE html>", '<html lang="en-US">', "\t<head>", "\t\t<title>Perl File Upload</title>",
+                          "\t</head>", "\t<body>", "\t\t<h1>Perl File Upload</h1>",
+                          '\t\t<form method="post" enctype="multipart/form-data">',
+                          '\t\t\tFile: <input type="file" name="file" />',
+                          '\t\t\t<input type="submit" name="Submit!" value="Submit!" />', "\t\t</form>"])
+        def fetched(speed: int) -> str:
+            return (f"100   975    0   550  100   425   {speed}      0 --:--:-- --:--:-- --:--:--  8478\n{page}\n"
+                    "</body></html>///PROCESS-DONE:0:PROCESS-DONE///\n(Open file: /ctf/printenv.pl)\nbash-$")
+        body = conversation(bash("curl -F file=@printenv.pl http://web:8000", fetched(4632)),
+                            bash("curl -F file=@printenv.pl http://web:8000", fetched(5485)))
+        messages, _ = run(only_dedup(margin=1.5), body)
+        sent = last_output(messages)
+        assert "[trimwire: 14 lines here are lines 2-15 of the output of toolu_00 (curl " in sent
+        check_pointers(sent, fetched(5485), texts_of(messages))
+
     def test_failed_run_keeps_its_error_lines(self):
         """A failed test run re-run (guarded: ``is_error``): repeats become pointers, but every line the
         error guard protects stays in the output verbatim."""
