@@ -23,7 +23,7 @@ import re
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .cache import ByteLRU, digest
@@ -35,6 +35,7 @@ __all__ = ["GAP", "Lines", "LinesCache", "LineIndex", "Source", "line_hashes"]
 _PREFIX = re.compile(r" *(\d{1,9})(?:\t|→)|(?:[^\s:]+[:-])?(\d{1,9})[:-](?!\d)")
 _match = _PREFIX.match
 NO_NUMBER = -1
+_MIN_NUMBERED = 3  # numbered lines a text needs for its numbers to name its lines (numbers_name_lines)
 GAP = 0  # the hash of a line that must never match: a pointer written in place of a run
 # Lines this short (after their prefix) never start a run: blank lines, braces, "else:" would
 # find a candidate everywhere. They still extend a run that reaches them.
@@ -121,10 +122,12 @@ class LinesCache:
         self._lru.clear()
 
 
-def numbers_name_lines(numbers: Sequence[int]) -> bool:
-    """Whether a text's line numbers each name one line: they rise strictly (one file's listing) and
-    stand on at least half its lines. Where a few lines only start with a number ("done:0:", a
-    stray "12-") the text reads as lines counted by position, and a pointer names them so."""
+def numbers_name_lines(numbers: Iterable[int]) -> bool:
+    """Whether a text's line numbers each name one line: they rise strictly (one file's listing), on
+    at least ``_MIN_NUMBERED`` lines. A line or two that only start with a number ("done:0:", a
+    stray "12-") do not make a listing: its lines are counted by position, and pointers name them so.
+    (A run is at least three lines: a pointer that names numbers leaves that many numbered lines
+    where it points, so the rule reads the same of a text before and after its pointers.)"""
     last = NO_NUMBER
     shown = 0
     for number in numbers:
@@ -133,7 +136,7 @@ def numbers_name_lines(numbers: Sequence[int]) -> bool:
                 return False
             last = number
             shown += 1
-    return last != NO_NUMBER and 2 * shown >= len(numbers)
+    return shown >= _MIN_NUMBERED
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,9 @@ def number_of(line: str) -> tuple[int | None, str]:
 
 
 def shows_numbers(lines: list[str]) -> bool:
-    """Whether a reader takes "lines A-B" of the text as its printed numbers: they rise, on at least
-    half its lines."""
+    """Whether "lines A-B" of the text name its printed numbers: they rise, on three lines or more."""
     numbers = [n for n, _ in map(number_of, lines) if n is not None]
-    return bool(numbers) and 2 * len(numbers) >= len(lines) and all(b > a for a, b in zip(numbers, numbers[1:]))
+    return len(numbers) >= 3 and all(b > a for a, b in zip(numbers, numbers[1:]))
 
 
 def texts_of(messages: list[dict[str, Any]]) -> dict[tuple[str, str | None], str]:
