@@ -6,7 +6,7 @@ lines; each run of at least ``MIN_LINES`` lines that stands verbatim earlier in 
 as the model sees it (an earlier tool output as it went out, a multi-line argument of an earlier
 tool call such as a file written in a heredoc, or earlier in the same output) becomes one line:
 
-    [trimwire: lines 40-118 are lines 12-90 of the output of toolu_01 (cat -n src/app.py), unchanged]
+    [trimwire: lines 40-118 = lines 12-90 of the output of toolu_01 (cat -n src/app.py)]
 
 A line-number prefix (``cat -n``, ``grep -n``, ``Read``) does not hide a repeat: lines are
 compared by what follows it, and the pointer then names the numbers on each side, so the model

@@ -194,8 +194,9 @@ def _pointer(lines: Lines, run: Run, sent: SentLines) -> str:
             return ""
     elif other.numbered and theirs is None:
         return ""  # its numbers name lines: a range by position would read as numbers
-    here = f"lines {mine[0]}-{mine[1]}" if mine else f"{run.length} lines here"
+    # "=": the lines stand there as they are; every word of the wording is paid for on every pointer
+    here = f"lines {mine[0]}-{mine[1]}" if mine else f"{run.length} lines"
     there = f"lines {theirs[0]}-{theirs[1]}" if theirs else f"lines {run.at + 1}-{run.at + run.length}"
     where = _SELF if run.source is None else f"of {run.source.ref}"
     bare = "" if run.verbatim or mine or not theirs else " (without their line numbers)"
-    return f"[trimwire: {here} are {there} {where}{bare}, unchanged]"
+    return f"[trimwire: {here} = {there} {where}{bare}]"

@@ -58,9 +58,10 @@ def test_reread_file_arrives_as_pointers(envoy: EnvoyProcess, upstream: Recordin
     for earlier, later in zip(received, received[1:]):
         assert [json.dumps(m) for m in later[:len(earlier)]] == [json.dumps(m) for m in earlier]
     reread = received[-1][-1]["content"][0]["content"]
-    pointer = "[trimwire: lines {} are lines {} of the output of toolu_dedup_0 (cat -n src/handlers.py), unchanged]"
+    pointer = "[trimwire: lines {} = lines {} of the output of toolu_dedup_0 (cat -n src/handlers.py)]"
     assert reread == "\n".join([pointer.format("1-81", "1-81"), "    82\t    return route(request, timeout=121)",
                                 pointer.format("83-160", "83-160")])
     assert received[-1][2] == conversation(3, reread)[2]  # the first read itself went out whole
     saved = metric_value(trimwire.ops_url, "trimwire_dedup_tokens_total", {"kind": "saved"})
     assert saved is not None and saved > saved_before
+

@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 POINTER = re.compile(
-    r"^\[trimwire: (?:lines (?P<a>\d+)-(?P<b>\d+)|(?P<count>\d+) lines here) are lines (?P<c>\d+)-(?P<d>\d+) "
+    r"^\[trimwire: (?:lines (?P<a>\d+)-(?P<b>\d+)|(?P<count>\d+) lines) = lines (?P<c>\d+)-(?P<d>\d+) "
     r"(?:(?P<self>above in this output)|of the (?:output|(?P<key>\w+) argument) of (?P<id>\S+)(?: \(.*?\))?)"
-    r"(?P<bare> \(without their line numbers\))?, unchanged\]$")
+    r"(?P<bare> \(without their line numbers\))?\]$")
 NUMBER = re.compile(r" *(\d+)(?:\t|→)|(?:[^\s:]+[:-])?(\d+)[:-](?!\d)")
 
 

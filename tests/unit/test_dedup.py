@@ -101,14 +101,14 @@ CASES = [
     ("overlapping cat -n and nl | sed -n windows",
      [bash("cat -n src/app.py", numbered(APP))],
      bash("nl -ba src/app.py | sed -n '40,100p'", numbered("\n".join(APP.split("\n")[39:100]), 40)),
-     "lines 41-100 are lines 41-100 of the output of toolu_00"),
+     "lines 41-100 = lines 41-100 of the output of toolu_00"),
     ("a committed version viewed after the numbered file",
      [bash("cat -n src/app.py", numbered(APP))],
      bash("git show HEAD:src/app.py | sed -n '40,100p'", "\n".join(APP.split("\n")[39:100])),
      "(without their line numbers)"),
     ("overlapping editor windows",
      [("bash", {"command": "open src/app.py 30"}, window(APP, 1, 100))],
-     ("bash", {"command": "goto 80"}, window(APP, 30, 120)), "lines 30-100 are lines 30-100"),
+     ("bash", {"command": "goto 80"}, window(APP, 30, 120)), "lines 30-100 = lines 30-100"),
     ("a test suite re-run with the same failures",
      [bash("pytest -v", load("pytest_verbose.txt"))], bash("pytest -v", load("pytest_verbose.txt")),
      "of the output of toolu_00 (pytest -v)"),
@@ -117,16 +117,16 @@ CASES = [
      bash("git diff", load("git_diff.txt")), "of the output of toolu_00 (git diff)"),
     ("a log tailed again",
      [bash("tail -n 60 /var/log/upload.log", log_lines(1, 60))],
-     bash("tail -n 60 /var/log/upload.log", log_lines(21, 80)), "are lines 21-60 of the output of toolu_00"),
+     bash("tail -n 60 /var/log/upload.log", log_lines(21, 80)), "= lines 21-60 of the output of toolu_00"),
     ("grep hits repeating lines of a file viewed earlier",
      [bash("cat -n src/app.py", numbered(APP))],
      bash("grep -n -A12 'def step_30' src/app.py",
           "\n".join(f"{n}{':' if n == 31 else '-'}{line}" for n, line in enumerate(APP.split('\n'), 1)
-                    if 31 <= n <= 43)), "lines 31-43 are lines 31-43 of the output of toolu_00"),
+                    if 31 <= n <= 43)), "lines 31-43 = lines 31-43 of the output of toolu_00"),
     ("a file echoed after a heredoc wrote it",
      [bash("ls src", "app.py\nretry.py\n")],
      bash(f"cat > src/retry.py <<'EOF'\n{HEREDOC_FILE}\nEOF\ncat src/retry.py", HEREDOC_FILE),
-     "are lines 2-53 of the command argument of toolu_01 (cat > src/retry.py"),
+     "= lines 2-53 of the command argument of toolu_01 (cat > src/retry.py"),
 ]
 
 
@@ -155,7 +155,7 @@ class TestRepeats:
         block = log_lines(1, 30)
         messages, _ = run(only_dedup(), conversation(bash("./upload --retry", f"try 1\n{block}\ntry 2\n{block}")))
         sent = last_output(messages)
-        assert "[trimwire: 30 lines here are lines 2-31 above in this output, unchanged]" in sent
+        assert "[trimwire: 30 lines = lines 2-31 above in this output]" in sent
         check_pointers(sent, f"try 1\n{block}\ntry 2\n{block}", texts_of(messages))
 
     def test_short_runs_stay(self):
@@ -168,7 +168,7 @@ class TestRepeats:
     def test_default_margin_takes_a_run_half_again_its_pointer(self):
         """With the default ``dedup_margin`` a run of 1.5 to 2 times its pointer's tokens becomes the
         pointer: it still saves a third of what it replaces."""
-        pointer = "[trimwire: 3 lines here are lines 1-3 of the output of toolu_00 (./deploy --dry-run), unchanged]"
+        pointer = "[trimwire: 3 lines = lines 1-3 of the output of toolu_00 (./deploy --dry-run)]"
         rows = [f"service api-{n}: image registry.local/api:{n}.4.1 ready" for n in range(1, 4)]
         run_tokens = TOKENS.count("\n".join(rows))
         assert 1.5 * TOKENS.count(pointer) <= run_tokens < 2 * TOKENS.count(pointer)
@@ -195,7 +195,7 @@ class TestRepeats:
                             bash("curl -F file=@printenv.pl http://web:8000", fetched(5485)))
         messages, _ = run(only_dedup(margin=1.5), body)
         sent = last_output(messages)
-        assert "[trimwire: 14 lines here are lines 2-15 of the output of toolu_00 (curl " in sent
+        assert "[trimwire: 14 lines = lines 2-15 of the output of toolu_00 (curl " in sent
         check_pointers(sent, fetched(5485), texts_of(messages))
 
     def test_failed_run_keeps_its_error_lines(self):
@@ -218,7 +218,7 @@ class TestRepeats:
                             ("Read", {"file_path": "src/app.py"}, numbered(EDITED)))
         messages, result = run(only_dedup(), body)
         sent = last_output(messages)
-        assert "of the output of toolu_00 (src/app.py), unchanged]" in sent
+        assert "of the output of toolu_00 (src/app.py)]" in sent
         assert "def step_60(chunk, size=61)" in sent and "dedup" in result.transforms
         assert messages[:-1] == body["messages"][:-1]
         check_pointers(sent, numbered(EDITED), texts_of(messages))
@@ -242,7 +242,7 @@ class TestRepeats:
         body = conversation(bash("cat -n src/app.py", numbered(APP)),
                             bash("nl -ba src/app.py | sed -n '1,80p'", numbered("\n".join(APP.split("\n")[:80]))))
         messages, _ = run(only_dedup(), body)
-        assert "lines 1-80 are lines 1-80 of the output of toolu_00" in last_output(messages)
+        assert "lines 1-80 = lines 1-80 of the output of toolu_00" in last_output(messages)
 
     def test_with_dedup_reads_off_reads_stay_whole_and_are_measured(self):
         """``dedup_reads: false``: a re-read goes out unchanged; the tokens its repeats hold are counted."""
@@ -256,7 +256,7 @@ class TestRepeats:
         """A protected output is a source: a shell re-read of the file points at the Read."""
         messages, _ = run(only_dedup(), conversation(("Read", {"file_path": "src/app.py"}, numbered(APP)),
                                                      bash("cat -n src/app.py | head -200", numbered(EDITED))))
-        assert "lines 1-78 are lines 1-78 of the output of toolu_00 (src/app.py), unchanged" in last_output(messages)
+        assert "lines 1-78 = lines 1-78 of the output of toolu_00 (src/app.py)" in last_output(messages)
 
 
 class TestCacheSafety:
@@ -406,5 +406,5 @@ class TestCorpus:
         outputs = [(key, text) for key, text in texts_of(plain).items() if key[1] is None]
         pointers = sum(check_pointers(output_text(texts[key]), output_text(text), texts) for key, text in outputs
                        if isinstance(texts[key], str))
-        assert pointers == sum(line.startswith("[trimwire: ") and line.endswith(", unchanged]")
+        assert pointers == sum(line.startswith("[trimwire: ") and " = lines " in line
                                for key, _ in outputs for line in output_text(str(texts[key])).split("\n"))
