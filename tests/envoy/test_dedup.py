@@ -41,7 +41,7 @@ def conversation(count: int, reread: str) -> list[dict[str, Any]]:
     return messages
 
 
-# piped, the re-read is a released output; plain, it is a file read (reads.py) and gets pointers too
+# piped into a line picker or plain, the re-read is a file read (reads.py): pointers into earlier messages only
 @pytest.mark.parametrize("reread", ["cat -n src/handlers.py | head -400", "cat -n src/handlers.py"])
 def test_reread_file_arrives_as_pointers(envoy: EnvoyProcess, upstream: RecordingUpstream,
                                          trimwire: TrimwireProcess, reread: str) -> None:
@@ -65,3 +65,30 @@ def test_reread_file_arrives_as_pointers(envoy: EnvoyProcess, upstream: Recordin
     saved = metric_value(trimwire.ops_url, "trimwire_dedup_tokens_total", {"kind": "saved"})
     assert saved is not None and saved > saved_before
 
+
+TWICE = "\n".join(f"def retry_{n}(request):\n    return route(request, attempts={n})" for n in range(20))
+
+
+@pytest.mark.parametrize(("command", "points_inside"), [("nl -ba src/retry.py | sed -n '1,200p'", False),
+                                                         ("python -c 'print(open(\"src/retry.py\").read())'", True)])
+def test_piped_read_never_points_inside_itself(envoy: EnvoyProcess, upstream: RecordingUpstream,
+                                               trimwire: TrimwireProcess, command: str, points_inside: bool) -> None:
+    """A file holding a block twice, shown by ``nl -ba f | sed -n``, is a read: it arrives as the file
+    holds it. The same lines printed by a script are a released output: the second copy points up."""
+    test_id = uuid.uuid4().hex
+    call = f"toolu_twice_{int(points_inside)}"  # one id per command: a message is remembered by its text
+    output = numbered(f"{TWICE}\n{TWICE}")
+    messages = [{"role": "user", "content": "Why does retry run twice?"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": call, "name": "Bash",
+                                                   "input": {"command": command}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call,
+                                              "content": output}]}]
+    client = anthropic.Anthropic(base_url=envoy.url, api_key="sk-test-dedup", max_retries=0)
+    client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=messages,
+                           extra_headers={TEST_ID_HEADER: test_id})
+    [request] = recorded(upstream, test_id)
+    sent = json.loads(request.body)["messages"][-1]["content"][0]["content"]
+    if points_inside:
+        assert sent.endswith("[trimwire: lines 41-80 = lines 1-40 above in this output]"), sent[-200:]
+    else:
+        assert sent == output
