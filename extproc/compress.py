@@ -156,7 +156,8 @@ class BodyEngine:
         except UnicodeDecodeError:
             raise UnsupportedBody("not UTF-8", reason="invalid_json") from None
         body = self.history.read(plain, text, adapter, cached)
-        focus.assign(body.conv.blocks[body.head:], body.doc.body.get(adapter.ITEMS), adapter.user_text)
+        focus.assign(body.conv.blocks[body.head:], body.doc.body.get(adapter.ITEMS), adapter.user_text,
+                     (body.reused, body.asked_before(body.reused)) if body.reused else None)
         timings["parse"] = time.perf_counter() - started
         return body
 

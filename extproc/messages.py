@@ -79,6 +79,10 @@ class Item:
     calls: list[tuple[str, ToolCall]]   # the tool calls it makes
     outcome: ItemOutcome | None = None  # known, or worked out once its blocks are compressed
     blocks: slice | None = None         # its blocks in the Conversation, when read now
+    # The index of the latest item up to this one whose user text asks something
+    # (``focus.question``), -1: none. Kept with the checkpoint, so a turn finds the question
+    # before its new messages without walking back through its history.
+    asks: int = -1
 
 
 @dataclass(slots=True)
@@ -104,6 +108,10 @@ class Body:
     def unsummed(self) -> list[Item]:
         """The items ``prior`` does not cover: those after it, or all of them when there is none."""
         return self.items[self.reused:] if self.prior is not None else self.items
+
+    def asked_before(self, stop: int) -> int:
+        """The index of the latest item before item ``stop`` whose user text asks something, -1: none."""
+        return self.items[stop - 1].asks if 0 < stop <= len(self.items) else -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,14 +202,9 @@ def _probe(key: str, text: str, start: int) -> bytes:
                            digest_size=16).digest()
 
 
-def _question_digest(values: list[Any], stop: int, adapter: Adapter, known: bytes | None = None) -> bytes:
-    """A digest of the latest question (``focus.question``) before item ``stop``, or b"" when
-    there is none; ``known``: that digest before item ``stop - 1``, so only that item is read."""
-    for index in range(stop - 1, -1 if known is None else stop - 2, -1):
-        said = question(adapter.user_text(values[index]))
-        if said:
-            return hashlib.blake2b(said.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    return known or b""
+def _question_digest(said: str | None) -> bytes:
+    """A digest of a question (``focus.question``), or b"" when there is none."""
+    return hashlib.blake2b(said.encode("utf-8", "surrogatepass"), digest_size=16).digest() if said else b""
 
 
 def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
@@ -289,7 +292,8 @@ class MessageReader:
             position = spans[0][0] if spans else 0
             byte_position = rawjson.utf8_length(text, 0, position)
         # What a message's tool results come to depends on the user's question before it too.
-        asked = _question_digest(values, body.reused, adapter) if memo is not None else b""
+        asks = body.asked_before(body.reused)
+        asked = _question_digest(question(adapter.user_text(values[asks]))) if memo is not None and asks >= 0 else b""
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
             encoded = text[start:end].encode()
@@ -298,8 +302,11 @@ class MessageReader:
             made = adapter.item_calls(values[index])
             entry = Item(start, end, byte_start, byte_end,
                          message_key(adapter.FORMAT, encoded, asked) if memo is not None else b"", made)
-            if memo is not None:
-                asked = _question_digest(values, index + 1, adapter, asked)
+            said = question(adapter.user_text(values[index]))
+            if said:
+                asks = index
+                asked = _question_digest(said) if memo is not None else b""
+            entry.asks = asks
             for call_id, call in made:
                 calls[call_id], body.names[call_id] = call, call.name
             entry.outcome = memo.get(entry.key, body.names) if memo is not None else None

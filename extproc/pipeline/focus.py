@@ -65,16 +65,22 @@ behaviour behavior parse using usage running output note should would could seem
 """.split())
 
 
-def assign(blocks: Iterable[Block], items: Any, user_text: Callable[[Any], str | None]) -> None:
+def assign(blocks: Iterable[Block], items: Any, user_text: Callable[[Any], str | None],
+           known: tuple[int, int] | None = None) -> None:
     """Set ``focus`` on each writable tool result of ``blocks``: the terms of the latest user
     message before its item in ``items`` (the body's message array, ``user_text`` reads one)
-    that asks something (``question``: not only harness notes)."""
+    that asks something (``question``: not only harness notes). ``known``: (stop, at), the latest
+    such message before item ``stop`` is item ``at`` (-1: none), for blocks of items ``stop`` on
+    (a resent turn's new messages: its history is not walked again)."""
     if not isinstance(items, list):
         return
     # The terms of the question before each item, by item index: one question is asked before
     # many results (an agent's loop of calls), and its terms are worked out once.
     asked: dict[int, tuple[str, ...]] = {}
     last = -1
+    if known is not None:
+        last, at = known
+        asked[last] = _question_terms(question(user_text(items[at])) if 0 <= at < len(items) else None)
     for block in blocks:
         index = block.message_index
         if block.kind is not Kind.TOOL_RESULT or block.path is None or not 0 <= index < len(items):

@@ -245,3 +245,37 @@ class TestCacheSafety:
         """Two blocks alike but for the terms they hold have different cache keys."""
         pipeline = cached.pipeline
         assert pipeline.key(BlockInputs("text", "Bash", ("pkg-137",))) != pipeline.key(BlockInputs("text", "Bash"))
+
+
+class TestKnownQuestion:
+    """``assign`` told where the latest question before a turn's new messages is (the checkpoint
+    knows it) gives the same focus without walking back through the history."""
+
+    @staticmethod
+    def _items() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = [{"role": "system", "content": "be brief"},
+                                       {"role": "user", "content": "why does requests 2.31.0 fail on pypy?"}]
+        for n in range(60):
+            items += [{"role": "assistant", "content": f"step {n}"}, {"role": "tool", "content": f"out {n}"}]
+        return items
+
+    def test_the_same_focus_with_only_the_new_messages_read(self):
+        from extproc.conversation import Block, Kind
+        from extproc.formats._common import user_text
+        from extproc.pipeline.focus import assign
+
+        items = self._items()
+        read: list[int] = []
+
+        def recording(item: Any) -> str | None:
+            read.append(items.index(item))
+            return user_text(item)
+
+        def block() -> Block:
+            return Block(Kind.TOOL_RESULT, "tool", "x" * 400, len(items) - 1, path=("messages", len(items) - 1))
+
+        walked, told = block(), block()
+        assign([walked], items, user_text)
+        assign([told], items, recording, known=(len(items) - 3, 1))
+        assert told.focus == walked.focus and "2.31.0" in told.focus
+        assert sorted(set(read)) == [1, len(items) - 3, len(items) - 2]

@@ -75,6 +75,28 @@ class TestCheckpoints:
             assert (result.body, result.tokens_before, result.tokens_after) == (
                 expected.body, expected.tokens_before, expected.tokens_after)
 
+    def test_the_question_before_new_messages_comes_with_the_checkpoint(self, pair):
+        """A resumed read knows the latest question before its new messages from the checkpoint
+        (``Item.asks``), not by walking back: its message keys and questions are those of a read
+        of the whole body by a reader that saw nothing before."""
+        cached, _ = pair
+        items: list[dict] = [{"role": "system", "content": "be brief"},
+                             {"role": "user", "content": "why does the build fail on arm64?"}]
+        for n in range(8):
+            call = f"call_{n}"
+            items += [{"role": "assistant", "content": None, "tool_calls": [{"id": call, "type": "function",
+                       "function": {"name": "bash", "arguments": json.dumps({"command": f"make {n}"})}}]},
+                      {"role": "tool", "tool_call_id": call, "content": f"step {n}\n" * 40}]
+            if n == 4:
+                items.append({"role": "user", "content": "and on x86_64 with gcc 13?"})
+            body = {"model": "m", "messages": items}
+            resumed = read(cached, "openai", body)
+            whole = read(build_engine(Settings(workers=0), shelf=SHELF), "openai", body)
+            assert n == 0 or resumed.reused > 0
+            assert [(item.key, item.asks) for item in resumed.items] == [(item.key, item.asks) for item in whole.items]
+            assert whole.asked_before(len(items)) == (1 if n < 4 else 12)
+            cached.run(encode(body), BodyRequest("openai"))
+
     def test_a_read_answering_a_call_the_previous_request_made_stays_whole(self, pair):
         """The previous request ended with a call to a protected tool; its result, new in this
         one, is read knowing that tool, though the call's message is taken whole."""
