@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import threading
 import time
+import weakref
 
 import pytest
 
 from extproc import BodyRequest, Settings, build_engine
 from extproc.config import KompressSettings
-from extproc.worker_process import Job, JobCancelled
+from extproc.worker_process import Job, JobCancelled, collect_between_jobs
 from extproc.workers import WorkerPool, _IdleWorkers, conversation_of
 from tests.shelf import SHELF
 
@@ -190,3 +192,58 @@ def test_forty_megabytes_without_a_space_is_counted_under_worker_memory_mb():
         assert workers.pids == pids
     finally:
         workers.close()
+
+
+class _Cycle:
+    """Garbage that only the collector frees: it refers to itself."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+class _CollectorState:
+    """A BodyEngine stand-in that answers whether automatic collection is on while it runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        from extproc.status import KompressStatus
+
+        self.kompress = KompressStatus(False, reason="disabled", detail="not configured")
+
+    def run(self, raw: bytes, request: BodyRequest) -> object:
+        from extproc.compress import BodyResult
+
+        return BodyResult(outcome="unchanged", reason=f"gc enabled: {gc.isenabled()}")
+
+
+class TestCollectionBetweenJobs:
+    """A worker collects garbage between jobs, never during one (worker_process.collect_between_jobs)."""
+
+    def test_a_job_runs_with_automatic_collection_off(self):
+        """In a real worker process, the engine runs with the collector off: no collection can
+        start in the middle of a request."""
+        workers = WorkerPool(Settings(workers=1), factory=_CollectorState)
+        try:
+            workers.warm_up_blocking()
+            for _ in range(2):
+                assert workers.run_blocking(b"{}", BodyRequest("openai"), 60).reason == "gc enabled: False"
+        finally:
+            workers.close()
+
+    def test_garbage_piled_up_during_a_job_is_collected_after_it(self):
+        """A cycle left behind while the collector was off is freed by the collection run
+        between jobs, and the collector is off again afterwards."""
+        was_on = gc.isenabled()
+        gc.disable()
+        try:
+            cycle = _Cycle()
+            left = weakref.ref(cycle)
+            del cycle
+            piled = [_Cycle.__new__(_Cycle) for _ in range(gc.get_threshold()[0] + 1)]
+            assert left() is not None  # nothing collected it while the collector was off
+            collect_between_jobs()
+            assert left() is None
+            assert not gc.isenabled()
+            del piled
+        finally:
+            if was_on:
+                gc.enable()
