@@ -44,6 +44,8 @@ SAMPLES, SAMPLE_CHARS = 16, 16384
 # (the look-behind), so the scan is linear; ``_REST`` then finds the run's end.
 _LONG_RUN = re.compile(r"(?<!\S)\S{%d}" % (RUN_CHARS + 1))
 _REST = re.compile(r"\S*")
+_SPACE = re.compile(r"\s")
+_WINDOW = RUN_CHARS // 2  # a run longer than RUN_CHARS covers at least one whole aligned window this long
 
 
 def count_linear(encode: Callable[[str], list[int]], text: str) -> int:
@@ -58,7 +60,16 @@ def count_linear(encode: Callable[[str], list[int]], text: str) -> int:
     return max(1, round(counted * len(text) / sum(map(len, windows))))
 
 
+def _may_hold_long_run(text: str) -> bool:
+    """False when ``text`` holds no run of more than RUN_CHARS non-space characters: each of its
+    aligned windows of ``_WINDOW`` characters holds a space (a search stops at the first, a
+    few characters in), so most texts skip ``_LONG_RUN``, which tries every word."""
+    return any(_SPACE.search(text, at, at + _WINDOW) is None for at in range(0, len(text) - _WINDOW + 1, _WINDOW))
+
+
 def _count_pieces(encode: Callable[[str], list[int]], text: str) -> int:
+    if not _may_hold_long_run(text):
+        return len(encode(text))
     total = last = 0
     while (run := _LONG_RUN.search(text, last)) is not None:
         start, end = run.start(), _REST.match(text, run.end()).end()  # type: ignore[union-attr]

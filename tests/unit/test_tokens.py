@@ -83,3 +83,34 @@ def test_a_long_text_is_estimated_from_samples_only():
     assert sum(recording.lengths) <= SAMPLES * SAMPLE_CHARS
     exact = _exact(text)
     assert abs(counted - exact) <= exact * 0.02
+
+
+def _runs_text(rng: random.Random) -> str:
+    """Runs of non-space characters near RUN_CHARS long, between spaces of several kinds."""
+    parts = []
+    for _ in range(rng.randint(1, 6)):
+        length = rng.choice([1, 7, RUN_CHARS // 2 - 1, RUN_CHARS // 2, RUN_CHARS, RUN_CHARS + 1, RUN_CHARS + 2,
+                             2 * RUN_CHARS + 3])
+        parts.append(rng.choice("Ab;é") * length)
+        parts.append(rng.choice([" ", "\n", "\t", "\u00a0", "\u3000", "\x1c"]))
+    return rng.choice(["", "x", "  "]) + "".join(parts)
+
+
+def test_the_long_run_precheck_never_misses_a_run():
+    """Texts whose every aligned half-RUN_CHARS window holds a space skip the search for long
+    runs; a text with a run of more than RUN_CHARS non-space characters never does, and the count
+    is the same either way."""
+    from extproc.tokens import _LONG_RUN, _count_pieces, _may_hold_long_run
+
+    rng = random.Random(19)
+    skipped = 0
+    for _ in range(2000):
+        text = _runs_text(rng)
+        if _LONG_RUN.search(text) is not None:
+            assert _may_hold_long_run(text)
+        else:
+            skipped += not _may_hold_long_run(text)
+    assert skipped > 100  # the precheck does skip texts without a long run
+    prose = " ".join(["counted whole when no word is longer than the run limit"] * 200)
+    assert not _may_hold_long_run(prose)
+    assert _count_pieces(_ENCODING.encode_ordinary, prose) == len(_ENCODING.encode_ordinary(prose))
