@@ -197,3 +197,27 @@ class TestMetrics:
         first.ready.set(1)
         assert "trimwire_ready 0.0" in generate_latest(second.registry).decode()
         assert "trimwire_ready 1.0" in generate_latest(first.registry).decode()
+
+
+class TestRememberedChildren:
+    """``labels`` answers from a memo (the accounting of a request asks for about twenty children)."""
+
+    def test_the_same_child_each_time_and_the_counts_exported(self):
+        metrics = Metrics()
+        first = metrics.requests.labels("openai", "compressed")
+        assert metrics.requests.labels("openai", "compressed") is first
+        first.inc()
+        metrics.requests.labels("openai", "compressed").inc(2)
+        metrics.requests.labels(format="openai", outcome="compressed").inc()
+        assert metrics.registry.get_sample_value(
+            "trimwire_requests_total", {"format": "openai", "outcome": "compressed"}) == 4
+
+    def test_a_removed_child_is_not_answered_again(self):
+        metrics = Metrics()
+        metrics.passthrough.labels("method").inc(5)
+        metrics.passthrough.remove("method")
+        metrics.passthrough.labels("method").inc()
+        assert metrics.registry.get_sample_value("trimwire_passthrough_total", {"reason": "method"}) == 1
+        metrics.passthrough.clear()
+        metrics.passthrough.labels("method").inc()
+        assert metrics.registry.get_sample_value("trimwire_passthrough_total", {"reason": "method"}) == 1
