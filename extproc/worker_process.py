@@ -10,10 +10,13 @@ arrives after the answer is ignored. A worker whose job was cut short forgets ev
 entry could be half-made). Native code (a long tokenizer or model call) delays the signal's
 handler; the server kills such a worker after ``workers.KILL_AFTER_S``.
 
-Garbage collection runs between jobs (``collect_between_jobs``), never during one: a collection
-starts on whichever allocation crosses its threshold, in the middle of a request (in a replayed
-conversation a young generation's pass took 0.1 ms every two or three turns, an older one's 5 ms
-every thirty), while between jobs no request waits for it.
+Garbage collection waits until the worker is idle (``next_job``), never runs during a job: a
+collection starts on whichever allocation crosses its threshold, in the middle of a request (in a
+replayed conversation a young generation's pass took 0.1 ms every two or three turns, an older
+one's 5 ms every thirty). Right after an answer is no better: the request is still on its way
+(upstream and back through Envoy) and the collection would take a core from it. So the worker
+collects once no job has come for ``IDLE_S``, or at once when it owes ``OWED_LIMIT`` thresholds'
+worth of allocations (a worker that is never idle).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from typing import Any
 from .compress import BodyEngine, BodyRequest, BodyResult
 from .config import Settings
 
-__all__ = ["CANCEL_SIGNAL", "Frames", "Job", "JobCancelled", "StartFailed", "collect_between_jobs", "send",
-           "worker_main"]
+__all__ = ["CANCEL_SIGNAL", "Frames", "IDLE_S", "Job", "JobCancelled", "OWED_LIMIT", "StartFailed",
+           "collect_between_jobs", "next_job", "send", "worker_main"]
 
 Factory = Callable[[Settings], BodyEngine]
 
@@ -43,6 +46,8 @@ _FRAME = struct.Struct("!Q")  # every message between the server and a worker: i
 _READ_CHUNK = 1 << 18         # bytes read from a worker's socket at a time
 # Held by every worker and let go after a MemoryError, so the fail-open answer can still be written.
 _MEMORY_RESERVE = 8 << 20
+IDLE_S = 0.005   # a worker this long without a job collects what it owes: the last request is done
+OWED_LIMIT = 10  # thresholds of allocations a worker that is never idle may owe before it collects
 
 
 class JobCancelled(Exception):
@@ -129,6 +134,24 @@ def collect_between_jobs() -> None:
         gc.disable()
 
 
+def next_job(frames: Frames) -> Any:
+    """The next message (None: the server closed its end), running the collection owed (module
+    docstring) once no job has come for ``IDLE_S``, or before waiting when more is owed than
+    ``OWED_LIMIT`` allows."""
+    owed, threshold = gc.get_count()[0], gc.get_threshold()[0]
+    if owed > OWED_LIMIT * threshold:
+        collect_between_jobs()
+    elif owed > threshold:
+        frames.sock.settimeout(IDLE_S)
+        try:
+            return frames.receive()
+        except TimeoutError:  # idle: what arrived of a message is kept for the next receive
+            collect_between_jobs()
+        finally:
+            frames.sock.settimeout(None)
+    return frames.receive()
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: end this worker when the server dies, even by SIGKILL (else it lingers forever).
 
@@ -167,10 +190,10 @@ def worker_main(sock: socket.socket, settings: Settings, factory: Factory, paren
                                "to load its tokenizer and model"))
         return
     send(sock, engine.kompress)
-    gc.disable()  # collections run between jobs (module docstring)
+    gc.disable()  # collections run while the worker is idle (module docstring)
     frames = Frames(sock)
     reserve = _reserve()
-    while (message := frames.receive()) is not None:
+    while (message := next_job(frames)) is not None:
         try:
             answer: tuple[bool, Any] = (True, job.run(engine, *message))
         except MemoryError:
@@ -192,7 +215,6 @@ def worker_main(sock: socket.socket, settings: Settings, factory: Factory, paren
         del answer
         if out_of_memory:
             reserve = _reserve()
-        collect_between_jobs()
 
 
 def _reserve() -> bytearray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import socket
 import threading
 import time
 import weakref
@@ -13,7 +14,7 @@ import pytest
 
 from extproc import BodyRequest, Settings, build_engine
 from extproc.config import KompressSettings
-from extproc.worker_process import Job, JobCancelled, collect_between_jobs
+from extproc.worker_process import Frames, Job, JobCancelled, collect_between_jobs, next_job, send
 from extproc.workers import WorkerPool, _IdleWorkers, conversation_of
 from tests.shelf import SHELF
 
@@ -215,8 +216,8 @@ class _CollectorState:
         return BodyResult(outcome="unchanged", reason=f"gc enabled: {gc.isenabled()}")
 
 
-class TestCollectionBetweenJobs:
-    """A worker collects garbage between jobs, never during one (worker_process.collect_between_jobs)."""
+class TestCollectionWhileIdle:
+    """A worker collects garbage while it waits for a job, never during one (worker_process.next_job)."""
 
     def test_a_job_runs_with_automatic_collection_off(self):
         """In a real worker process, the engine runs with the collector off: no collection can
@@ -229,21 +230,72 @@ class TestCollectionBetweenJobs:
         finally:
             workers.close()
 
-    def test_garbage_piled_up_during_a_job_is_collected_after_it(self):
-        """A cycle left behind while the collector was off is freed by the collection run
-        between jobs, and the collector is off again afterwards."""
-        was_on = gc.isenabled()
+    @staticmethod
+    def _owing(amount: int) -> tuple[weakref.ref, list[_Cycle]]:
+        """With the collector off: a cycle left as garbage, and ``amount`` allocations it is owed."""
         gc.disable()
+        cycle = _Cycle()
+        left = weakref.ref(cycle)
+        del cycle
+        return left, [_Cycle.__new__(_Cycle) for _ in range(amount)]
+
+    def test_garbage_left_by_a_job_is_collected_once_the_worker_is_idle(self):
+        """No job waiting: the cycle is freed while the worker waits, and the job that comes
+        later is read whole; the collector is off again for it."""
+        was_on = gc.isenabled()
+        ours, theirs = socket.socketpair()
         try:
-            cycle = _Cycle()
-            left = weakref.ref(cycle)
-            del cycle
-            piled = [_Cycle.__new__(_Cycle) for _ in range(gc.get_threshold()[0] + 1)]
-            assert left() is not None  # nothing collected it while the collector was off
-            collect_between_jobs()
-            assert left() is None
+            left, piled = self._owing(gc.get_threshold()[0] + 1)
+            got: list[object] = []
+            reader = threading.Thread(target=lambda: got.append(next_job(Frames(ours))))
+            reader.start()
+            for _ in range(1000):  # the collection runs on the reader's thread, once it is idle
+                if left() is None:
+                    break
+                time.sleep(0.01)
+            send(theirs, ("job", 1))
+            reader.join(30)
+            assert left() is None and got == [("job", 1)]
             assert not gc.isenabled()
             del piled
         finally:
+            ours.close()
+            theirs.close()
+            if was_on:
+                gc.enable()
+
+    def test_a_waiting_job_goes_first(self):
+        """A job already waiting is taken before any collection: the garbage stays until the
+        worker is idle."""
+        was_on = gc.isenabled()
+        ours, theirs = socket.socketpair()
+        try:
+            left, piled = self._owing(gc.get_threshold()[0] + 1)
+            send(theirs, ("job", 2))
+            assert next_job(Frames(ours)) == ("job", 2)
+            assert left() is not None
+            collect_between_jobs()
+            assert left() is None
+            del piled
+        finally:
+            ours.close()
+            theirs.close()
+            if was_on:
+                gc.enable()
+
+    def test_a_worker_that_is_never_idle_collects_when_it_owes_too_much(self):
+        from extproc.worker_process import OWED_LIMIT
+
+        was_on = gc.isenabled()
+        ours, theirs = socket.socketpair()
+        try:
+            left, piled = self._owing(OWED_LIMIT * gc.get_threshold()[0] + 1)
+            send(theirs, ("job", 3))
+            assert next_job(Frames(ours)) == ("job", 3)
+            assert left() is None
+            del piled
+        finally:
+            ours.close()
+            theirs.close()
             if was_on:
                 gc.enable()
