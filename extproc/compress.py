@@ -245,7 +245,8 @@ def build_engine(settings: Settings, *, lazy_kompress: bool = False, shelf: Mode
                         cache_bytes=settings.block_cache_bytes - 2 * quarter, shared=shared)
     tokens = TokenCounter()
     dedup = (Dedup(margin=settings.dedup_margin, protected_tools=settings.protected_tools, count=tokens.count,
-                   guards=policy.guards, reads=settings.dedup_reads) if settings.dedup else None)
+                   guards=policy.guards, reads=settings.dedup_reads,
+                   errors=settings.dedup_errors) if settings.dedup else None)
     lines = dedup.lines if dedup is not None else None
     history = History(messages=MessageCache(quarter), checkpoints=Checkpoints(quarter - quarter // 4),
                       surroundings=Surroundings(quarter // 4), blocks=pipeline.cache,

@@ -158,6 +158,9 @@ class Settings:
     dedup_margin: float = DEFAULT_DEDUP_MARGIN
     # File reads get dedup's pointers too (to lines standing verbatim earlier); false: reads stay whole.
     dedup_reads: bool = True
+    # A failed command's error and traceback lines may be pointers to their earlier verbatim copy
+    # (a re-run's repeated traceback); false: the lines the error guard protects stay verbatim.
+    dedup_errors: bool = True
     block_cache_bytes: int = DEFAULT_BLOCK_CACHE_BYTES
     # A Redis shared by every worker and replica (pipeline/shared_cache.py); empty: none.
     redis_url: str = ""

@@ -20,6 +20,12 @@ match line for line, and only lines as they went out are indexed). Nothing else 
 touched. With ``reads`` off they are never changed and the tokens their repeats hold are
 counted (``dedup_protected_tokens``).
 
+A failed command's output (``policy.Policy.guards``) gets pointers like any released output:
+the compressors must keep every line ``guard.py`` protects, but a pointer is exact by reference
+(the lines it names stand byte for byte earlier in the same request, where the model reads them),
+so a re-run's repeated traceback points at its earlier copy. With ``errors`` off those lines stay
+in the output verbatim (no run covers one).
+
 Cache safety: what a message comes to depends on its text, its tools, the settings and what
 precedes it (``lines.LineIndex``, built from every earlier message as it went out), so a resent
 message gives the same bytes; ``compress.py`` keeps such messages out of the message cache, whose
@@ -52,14 +58,16 @@ class Dedup:
 
     def __init__(self, *, margin: float = DEFAULT_DEDUP_MARGIN, protected_tools: Iterable[str] = (),
                  count: Callable[[str], int] | None = None, guards: Callable[[Block], bool] | None = None,
-                 reads: bool = True, lines: LinesCache | None = None) -> None:
+                 reads: bool = True, errors: bool = True, lines: LinesCache | None = None) -> None:
         self.margin = margin
         # texts' line hashes remembered across requests (``history.History`` forgets them)
         self.lines = lines if lines is not None else LinesCache()
         self.reads = reads
         self.protected_tools = frozenset(name.lower() for name in protected_tools)
-        # a failed command's output (``policy.Policy.guards``): its error lines stay in it verbatim
+        # a failed command's output (``policy.Policy.guards``): with ``errors`` off, its error lines
+        # stay in it verbatim; on, a pointer may name them where they stand earlier
         self._guards = guards or (lambda block: False)
+        self.errors = errors
         self._count = count or (lambda text: len(text) // 4)
 
     def message(self, conv: Conversation, blocks: list[Block], index: LineIndex, released: set[Block],
@@ -90,7 +98,8 @@ class Dedup:
             read = block not in released and self._protected(block)
             if block in released or (read and self.reads and block.writable and block not in held
                                      and id(block) not in changes):
-                keep = self._guarded_lines(block, lines) if not read and self._guards(block) else frozenset()
+                keep = self._guarded_lines(block, lines) \
+                    if not read and not self.errors and self._guards(block) else frozenset()
                 out = self._rewrite(inner, lines, index, limit, events, keep, earlier_only=read)
                 if out is not None:
                     new_text, lines = out

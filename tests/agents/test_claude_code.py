@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from extproc.pipeline.guard import Guard
+from tests.unit.dedup_resolve import expand
 
 from .checks import Output, history_changes
 from .clis import CLAUDE_CODE, agent_cli, agent_env
@@ -72,19 +73,32 @@ def test_every_reminder_arrives_intact(session):
             assert item.arrived.endswith(_reminder(item.sent)), item.command
 
 
+def _resolved(session: Session, text: str) -> str:
+    """``text`` with each dedup pointer read back from the last request as it arrived: the lines
+    it names, from the earlier output or tool-call argument it names, verbatim."""
+    texts: dict[tuple[str, str | None], str] = {}
+    for item in session.outputs:
+        texts[(item.call_id, None)] = item.arrived
+        texts.update({(item.call_id, key): value for key, value in item.arguments.items() if isinstance(value, str)})
+    return expand(text, texts)
+
+
 def test_failing_runs_keep_every_failure_line(session):
     """Both failing test runs (is_error) arrive compressed with every failure line, every line of
     pytest's FAILURES section (the failing test's source, its ``>`` and ``E`` lines, the
-    ``file:line: AssertionError`` location) and short summary, and the reminder, verbatim."""
+    ``file:line: AssertionError`` location) and short summary, and the reminder, verbatim: in the
+    run's own text or, where the second repeats the first, at the first run's lines its dedup
+    pointer names (``dedup_errors``)."""
     runs = _by_command(session, TEST_RUN)
     assert len(runs) == 2
     for run in runs:
         assert run.is_error and len(run.arrived) < len(run.sent)
+        arrived = _resolved(session, run.arrived)
         for line in FAILURE_LINES:
-            assert line in run.sent and line in run.arrived
+            assert line in run.sent and line in arrived
         guard = Guard(run.sent)  # what pipeline/guard.py protects, read from what Claude Code sent
         assert any(line.startswith("E ") for line in guard.lines) and any("FAILED" in line for line in guard.lines)
-        assert guard.kept_by(run.arrived), sorted(guard.lines - set(run.arrived.split("\n")))
+        assert guard.kept_by(arrived), sorted(guard.lines - set(arrived.split("\n")))
         assert run.arrived.endswith(_reminder(run.sent))
 
 

@@ -1,15 +1,19 @@
-"""An agent that re-reads a file, through Envoy with the real Anthropic SDK: the re-read arrives
-upstream as pointers to the first read, and every earlier message as the previous request had it."""
+"""An agent that re-reads a file, or re-runs a failing test suite, through Envoy with the real
+Anthropic SDK: the re-read (the re-run's repeated traceback) arrives upstream as pointers to the
+first, and every earlier message as the previous request had it."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 
+from extproc.pipeline.guard import Guard
+from tests.unit.dedup_resolve import expand, texts_of
 from tests.upstream import RecordingUpstream
 
 from .stack import TEST_ID_HEADER, EnvoyProcess, TrimwireProcess, metric_value, recorded
@@ -92,3 +96,43 @@ def test_piped_read_never_points_inside_itself(envoy: EnvoyProcess, upstream: Re
         assert sent.endswith("[trimwire: lines 41-80 = lines 1-40 above in this output]"), sent[-200:]
     else:
         assert sent == output
+
+
+FIXTURES = Path(__file__).parents[1] / "unit" / "compressors" / "fixtures"
+
+
+def pytest_runs(count: int) -> list[dict[str, Any]]:
+    """``pytest -v`` failing, then (``count`` 2) run again with the same failures: new object
+    addresses and duration, each result ``is_error`` as Claude Code flags a non-zero exit."""
+    first = "Exit code 1\n" + (FIXTURES / "pytest_verbose.txt").read_text(encoding="utf-8").rstrip("\n")
+    again = first.replace("0x7f3a2c1d9e50", "0x7f91c04a7d30").replace("in 41.27s", "in 39.84s")
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Make the refund tests pass."}]
+    for number, output in enumerate((first, again)[:count]):
+        call = f"toolu_rerun_{number}"
+        messages += [{"role": "assistant", "content": [{"type": "tool_use", "id": call, "name": "Bash",
+                                                         "input": {"command": "pytest -v"}}]},
+                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call, "is_error": True,
+                                                   "content": output}]}]
+    return messages
+
+
+def test_rerun_points_at_the_earlier_traceback(envoy: EnvoyProcess, upstream: RecordingUpstream,
+                                               trimwire: TrimwireProcess) -> None:
+    """The second failing run arrives with pointers to the first in place of its repeated FAILURES
+    section, traceback and short summary (``dedup_errors``); read back from the request, every line
+    the error guard protects is there byte for byte, and the first request's messages arrive again
+    byte-identical."""
+    test_id = uuid.uuid4().hex
+    client = anthropic.Anthropic(base_url=envoy.url, api_key="sk-test-dedup", max_retries=0)
+    for count in (1, 2):
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=pytest_runs(count),
+                               extra_headers={TEST_ID_HEADER: test_id})
+    received = [json.loads(request.body)["messages"] for request in recorded(upstream, test_id)]
+    assert len(received) == 2
+    assert [json.dumps(m) for m in received[1][:len(received[0])]] == [json.dumps(m) for m in received[0]]
+    again = pytest_runs(2)[-1]["content"][0]["content"]
+    arrived = received[1][-1]["content"][0]["content"]
+    trace = "E           shop.payments.errors.PaymentError: capture below minimum: 20.00 < 25.00"
+    assert "of the output of toolu_rerun_0 (pytest -v)]" in arrived and trace not in arrived.split("\n")
+    protected = Guard(again).lines
+    assert trace in protected and protected <= set(expand(arrived, texts_of(received[1])).split("\n"))

@@ -1,8 +1,8 @@
 """Reading dedup's pointers back, as the model would: from the conversation as it was sent alone.
 
-``expand`` puts back every run a pointer replaced in a tool output, taking the lines from the
-earlier output or tool-call argument the pointer names (by its line numbers where that text
-shows them, else by counting its lines). Written apart from ``extproc.pipeline.runs`` so the
+``check_pointers`` asserts every pointer stands for exactly the lines it replaced; ``expand``
+puts back the lines a pointer names, taking them from the earlier output or tool-call argument
+it names (by its line numbers where that text shows them, else by counting its lines). Written apart from ``extproc.pipeline.runs`` so the
 tests check the pointers against what they say, not against the code that wrote them.
 """
 
@@ -117,3 +117,27 @@ def check_pointers(sent: str, original: str, texts: dict[tuple[str, str | None],
         at += count
     assert at == len(want)
     return pointers
+
+
+def expand(sent: str, texts: dict[tuple[str, str | None], str]) -> str:
+    """``sent`` with every pointer replaced by the lines it names, read as the model would: from
+    the earlier text it names (``texts``, as sent) or from this output as sent. A run named with
+    line numbers on a numbered side comes back as those lines' content after their numbers, so
+    only lines a pointer names verbatim come back whole."""
+    lines = sent.split("\n")
+    numbered = shows_numbers(lines)
+    out: list[str] = []
+    for line in lines:
+        match = POINTER.match(line)
+        if match is None:
+            out.append(line)
+            continue
+        if match["self"]:
+            source, their_numbers = lines, numbered
+        else:
+            source = output_text(texts[(match["id"], match["key"])]).split("\n")
+            their_numbers = shows_numbers(source)
+        theirs = _read(source, int(match["c"]), int(match["d"]), their_numbers)
+        strip = match["bare"] or (match["a"] and their_numbers)
+        out += [number_of(item)[1] for item in theirs] if strip else theirs
+    return "\n".join(out)

@@ -30,7 +30,7 @@ from extproc.tokens import TokenCounter
 from tests.shelf import SHELF
 
 from .compressors import load
-from .dedup_resolve import POINTER, check_pointers, output_text, texts_of
+from .dedup_resolve import POINTER, check_pointers, expand, output_text, texts_of
 from .sessions import numbered, source
 from .test_replay import CORPUS_ROWS, assert_history_unchanged
 
@@ -38,7 +38,7 @@ MB = 1 << 20
 TOKENS = TokenCounter()
 
 
-def only_dedup(margin: float = 3.0, cached: bool = True, reads: bool = True) -> BodyEngine:
+def only_dedup(margin: float = 3.0, cached: bool = True, reads: bool = True, errors: bool = True) -> BodyEngine:
     """A compressor whose only transform is dedup: every other line goes out as it came."""
     settings = Settings(workers=0)
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
@@ -46,7 +46,7 @@ def only_dedup(margin: float = 3.0, cached: bool = True, reads: bool = True) -> 
                       surroundings=Surroundings(MB)) if cached else None
     return BodyEngine(settings, Pipeline(policy, Routes(ROUTER, {})), history=history,
                           dedup=Dedup(margin=margin, protected_tools=settings.protected_tools, count=TOKENS.count,
-                                      guards=policy.guards, reads=reads))
+                                      guards=policy.guards, reads=reads, errors=errors))
 
 
 def conversation(*turns: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
@@ -72,6 +72,27 @@ def last_output(messages: list[dict[str, Any]]) -> str:
 
 def bash(command: str, output: str) -> tuple[str, dict[str, Any], str]:
     return "Bash", {"command": command}, output
+
+
+TRACE_LINE = "E           shop.payments.errors.PaymentError: capture below minimum: 20.00 < 25.00"
+SUMMARY_LINE = "FAILED tests/test_tasks.py::test_expire_stale_orders - assert 6 == 7"
+
+
+def pytest_run(rerun: bool = False) -> str:
+    """``pytest -v`` with three failures; run again, the same failures with a new client object's
+    address and a new duration, as a real re-run prints them."""
+    text = "Exit code 1\n" + load("pytest_verbose.txt").rstrip("\n")
+    if rerun:
+        text = text.replace("0x7f3a2c1d9e50", "0x7f91c04a7d30").replace("in 41.27s", "in 39.84s")
+    return text
+
+
+def failed_runs(*outputs: str) -> dict[str, Any]:
+    """A conversation where each output is the ``is_error`` result of ``pytest -v``."""
+    body = conversation(*(bash("pytest -v", output) for output in outputs))
+    for message in body["messages"][2::2]:
+        message["content"][0]["is_error"] = True
+    return body
 
 
 APP = source("app.py", 120)
@@ -198,18 +219,46 @@ class TestRepeats:
         assert "[trimwire: 14 lines = lines 2-15 of the output of toolu_00 (curl " in sent
         check_pointers(sent, fetched(5485), texts_of(messages))
 
-    def test_failed_run_keeps_its_error_lines(self):
-        """A failed test run re-run (guarded: ``is_error``): repeats become pointers, but every line the
-        error guard protects stays in the output verbatim."""
-        output = load("pytest_verbose.txt")
-        body = conversation(bash("pytest -v", output), bash("pytest -v", output))
-        for message in body["messages"][2::2]:
-            message["content"][0]["is_error"] = True
-        messages, result = run(only_dedup(), body)
+    def test_a_re_run_points_at_its_earlier_traceback(self):
+        """A failed pytest run re-run with the same failures (guarded: ``is_error``): the repeated
+        FAILURES section, traceback frames, ``E`` lines and short test summary go out as pointers to
+        the first run, which read back give exactly the lines replaced, so every line the error
+        guard protects is still in the request byte for byte (``dedup_errors``)."""
+        first, again = pytest_run(), pytest_run(rerun=True)
+        messages, result = run(only_dedup(), failed_runs(first, again))
+        sent = last_output(messages)
+        check_pointers(sent, again, texts_of(messages))
+        protected = Guard(again).lines
+        assert TRACE_LINE in protected and SUMMARY_LINE in protected
+        assert TRACE_LINE not in sent.split("\n") and SUMMARY_LINE not in sent.split("\n")
+        assert "= lines " in sent and "of the output of toolu_00 (pytest -v)]" in sent
+        assert protected <= set(expand(sent, texts_of(messages)).split("\n"))
+        assert messages[:-1] == failed_runs(first, again)["messages"][:-1]
+        assert result.events["dedup_saved_tokens"] > 0
+
+    def test_a_re_run_through_every_compressor_keeps_its_error_lines_by_pointer(self):
+        """The default engine (compressors, then dedup): the re-run loses its passing lines and points
+        at the first run's traceback; resolved, every protected line of it is there verbatim."""
+        first, again = pytest_run(), pytest_run(rerun=True)
+        engine = build_engine(Settings(workers=0), shelf=SHELF)
+        messages, result = run(engine, failed_runs(first, again))
+        sent = last_output(messages)
+        assert "dedup" in result.transforms and TRACE_LINE not in sent.split("\n")
+        assert Guard(again).lines <= set(expand(sent, texts_of(messages)).split("\n"))
+
+    @pytest.mark.parametrize("engine", ["only_dedup", "default"])
+    def test_with_dedup_errors_off_error_lines_stay_verbatim(self, engine):
+        """``dedup_errors: false``: repeats may still become pointers, but every line the error guard
+        protects goes out in the re-run's own text."""
+        first, again = pytest_run(), pytest_run(rerun=True)
+        compressor = only_dedup(errors=False) if engine == "only_dedup" else \
+            build_engine(Settings(workers=0, dedup_errors=False), shelf=SHELF)
+        messages, result = run(compressor, failed_runs(first, again))
         sent = last_output(messages)
         assert "[trimwire: " in sent and "dedup" in result.transforms
-        assert Guard(output).lines and Guard(output).lines <= set(sent.split("\n"))
-        check_pointers(sent, output, texts_of(messages))
+        assert Guard(again).lines and Guard(again).lines <= set(sent.split("\n"))
+        if engine == "only_dedup":
+            check_pointers(sent, again, texts_of(messages))
 
     def test_a_re_read_file_points_at_the_lines_it_already_showed(self):
         """A second Read of the same file after a one-line edit: the unchanged lines become pointers

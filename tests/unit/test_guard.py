@@ -3,7 +3,8 @@
 Pure tests of ``protected_lines`` per trace and error shape, pipeline tests of a guarded block
 (released, checked, rejected when a line goes), fixtures of real failures compressed through the
 default routes, and a property: random logs with injected tracebacks and error lines keep every
-one of them verbatim; the same for traces inside JSON strings (log records' "stack" fields).
+one of them verbatim, also run again through dedup with its pointers read back; the same for
+traces inside JSON strings (log records' "stack" fields).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extproc import Block, Kind
+from extproc import Block, BodyEngine, BodyRequest, Kind, Settings, build_engine
 from extproc.compressors import JsonSampler, default_routes
 from extproc.compressors.content_types import ROUTER, detect
 from extproc.conversation import Conversation
@@ -21,7 +22,10 @@ from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy, Routes
 from extproc.pipeline.guard import Guard, escaped_trace_lines, protected_lines
 from extproc.pipeline.router import ContentType
 
+from tests.shelf import SHELF
+
 from .compressors import load
+from .dedup_resolve import expand, texts_of
 
 PYTHON = """Traceback (most recent call last):
   File "/srv/app/jobs.py", line 41, in run
@@ -238,6 +242,46 @@ def test_injected_error_lines_survive_verbatim(noise, injections):
     for _, piece in injections:
         for line in piece.split("\n"):
             assert line in out_lines, line
+
+
+_ENGINE: list[BodyEngine] = []
+
+
+def engine() -> BodyEngine:
+    """The default engine, compressors then dedup (``dedup_errors`` on), built once."""
+    if not _ENGINE:
+        _ENGINE.append(build_engine(Settings(workers=0), shelf=SHELF))
+    return _ENGINE[0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(noise_line, min_size=30, max_size=200), st.lists(st.tuples(st.integers(0, 10**6), injected),
+                                                                 min_size=1, max_size=6),
+       st.lists(noise_line, max_size=20))
+def test_injected_error_lines_survive_a_re_run_by_pointer(noise, injections, progress):
+    """The same random logs run again (other noise first): through the default engine, dedup may
+    point the re-run's traces and error lines at the first run or earlier in its own output;
+    each pointer read back, every one of their lines is there verbatim."""
+    lines = list(noise)
+    for position, piece in injections:
+        lines.insert(position % (len(lines) + 1), "\n" + piece + "\n")
+    first = "Exit code 1\n" + "\n".join(lines)
+    again = "Exit code 1\n" + "\n".join([*progress, *lines])
+    messages = [{"role": "user", "content": "Make the build pass."}]
+    for number, text in enumerate((first, again)):
+        messages += [{"role": "assistant", "content": [{"type": "tool_use", "id": f"toolu_{number}", "name": "Bash",
+                                                        "input": {"command": "make check"}}]},
+                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{number}",
+                                                   "is_error": True, "content": text}]}]
+    raw = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": messages}).encode()
+    result = engine().run(raw, BodyRequest("anthropic"))
+    sent = json.loads(result.body or raw)["messages"]
+    texts = texts_of(sent)
+    for number in (0, 1):
+        out_lines = set(expand(texts[(f"toolu_{number}", None)], texts).split("\n"))
+        for _, piece in injections:
+            for line in piece.split("\n"):
+                assert line in out_lines, line
 
 
 def log_records(count: int, traces: dict[int, str], seed: int = 0) -> list[dict]:
