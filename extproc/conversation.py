@@ -11,7 +11,9 @@ the old ones in the body's bytes (``rawjson.splice_bytes``); an unchanged reques
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -47,13 +49,28 @@ class ToolCall:
     the age rules of token mode ever read ``input``.
     """
 
-    __slots__ = ("name", "_arguments", "_input", "_parsed")
+    __slots__ = ("name", "_arguments", "_input", "_parsed", "_digest")
 
     def __init__(self, name: str | None, arguments: Any = None) -> None:
         self.name = name
         self._arguments = arguments
         self._input: dict[str, Any] | None = None
         self._parsed = False
+        self._digest: bytes | None = None
+
+    @property
+    def digest(self) -> bytes:
+        """A digest of the arguments as sent (a command, a path): what its results' treatment
+        depends on besides their text and the tool (the message cache's check, ``pipeline.cache``).
+        Arguments that cannot be serialised get a digest no other call has."""
+        if self._digest is None:
+            arguments = self._arguments
+            try:
+                text = arguments if isinstance(arguments, str) else json.dumps(arguments, sort_keys=True)
+                self._digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            except (TypeError, ValueError, RecursionError):
+                self._digest = os.urandom(8)
+        return self._digest
 
     @property
     def input(self) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ from . import rawjson
 from .conversation import Block, Change, Kind
 from .formats import Adapter
 from .messages import Body, Checkpoints, Edit, MessageReader, Surroundings, Totals
-from .pipeline.cache import BlockCache, ItemOutcome, MessageCache
+from .pipeline.cache import BlockCache, ItemOutcome, MessageCache, call_digest
 from .pipeline.dedup import Dedup
 from .pipeline.lines import LineIndex, LinesCache, Source
 from .tokens import TokenCounter
@@ -145,7 +145,8 @@ class History:
                 relative, item_saved = _block_edits(body, changed, first, stop, item.start, counts, changes)
                 # each call as named when this message was read: an id an agent uses again for
                 # another tool later in the body must not be taken for this message's tool
-                calls = tuple(sorted({(block.tool_call_id, block.tool_name) for block in blocks[first:stop]
+                calls = tuple(sorted({(block.tool_call_id, block.tool_name, call_digest(block.call))
+                                      for block in blocks[first:stop]
                                       if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None}))
                 before = sum(counts[first:stop])
                 item.outcome = ItemOutcome(calls=calls, tokens_before=before, tokens_after=before - item_saved,

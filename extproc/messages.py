@@ -1,7 +1,7 @@
 """A body's messages: each answered whole when it was seen before, else read into blocks.
 
 In cache mode what a message comes to (its tokens, and the strings trimwire writes over its own)
-depends only on its JSON text, the names of the tools its results answer and the settings. A
+depends only on its JSON text, the tools its results answer (names and arguments) and the settings. A
 coding agent resends its whole history every turn, so most messages of a body were seen before:
 
 * ``Checkpoints`` remember each conversation's last request (per worker, by its first two
@@ -309,7 +309,7 @@ class MessageReader:
             entry.asks = asks
             for call_id, call in made:
                 calls[call_id], body.names[call_id] = call, call.name
-            entry.outcome = memo.get(entry.key, body.names) if memo is not None else None
+            entry.outcome = memo.get(entry.key, body.names, calls) if memo is not None else None
             if entry.outcome is None:
                 first = len(conv.blocks)
                 adapter.add_item(conv, index, values[index], calls)

@@ -137,12 +137,18 @@ def message_key(format_name: str, encoded: bytes, context: bytes = b"") -> bytes
     return digest.digest()
 
 
+def call_digest(call: Any) -> bytes:
+    """A ``conversation.ToolCall``'s digest of its arguments; empty for a result with no call."""
+    return call.digest if call is not None else b""
+
+
 @dataclass(frozen=True, slots=True)
 class ItemOutcome:
     """What one message of a body came to: token counts and the strings written over its own."""
 
-    # (tool call id, tool name or None) for each call its tool results answer, as named when cached.
-    calls: tuple[tuple[str, str | None], ...]
+    # (tool call id, tool name or None, digest of its arguments) for each call its tool results
+    # answer, as they were when cached: a result's treatment depends on its command (reads.py, dedup)
+    calls: tuple[tuple[str, str | None, bytes], ...]
     tokens_before: int
     tokens_after: int
     # (start, end) of a string in UTF-8 bytes counted from the message's first byte, its new JSON
@@ -159,7 +165,8 @@ class ItemOutcome:
 
 
 class MessageCache:
-    """Message outcomes by digest of (format, message text); a hit holds only if its tools still match."""
+    """Message outcomes by digest of (format, message text); a hit holds only if its calls (tool
+    names and arguments) still match."""
 
     def __init__(self, max_bytes: int) -> None:
         self._lru: ByteLRU[ItemOutcome] = ByteLRU(max_bytes)
@@ -168,11 +175,13 @@ class MessageCache:
     def stats(self) -> CacheStats:
         return self._lru.stats
 
-    def get(self, key: bytes, tool_names: dict[str, str | None]) -> ItemOutcome | None:
-        """The outcome stored under ``key`` if every call it answers still has the same tool name."""
+    def get(self, key: bytes, tool_names: dict[str, str | None], calls: dict[str, Any]) -> ItemOutcome | None:
+        """The outcome stored under ``key`` if every call it answers still has the same tool name
+        and arguments (``calls``: ``conversation.ToolCall`` by id)."""
         found = self._lru.get(key)
-        if found is not None and found.calls and any(tool_names.get(call_id) != name
-                                                     for call_id, name in found.calls):
+        if found is not None and found.calls and any(
+                tool_names.get(call_id) != name or call_digest(calls.get(call_id)) != digest
+                for call_id, name, digest in found.calls):
             return None
         return found
 

@@ -129,6 +129,29 @@ class TestCheckpoints:
         result, expected = cached.run(encode(second), BodyRequest("openai")), fresh.run(encode(second), BodyRequest("openai"))
         assert (result.outcome, result.body) == (expected.outcome, expected.body) == ("unchanged", None)
 
+    @pytest.mark.parametrize("commands", [("cat notes/worker.txt", "python gen_log.py"),
+                                          ("python gen_log.py", "cat notes/worker.txt")])
+    def test_a_call_id_used_again_with_other_arguments(self, pair, commands):
+        """An answer is remembered with its call's arguments too: the same result text answering the
+        same id and tool after another command (a file the shell printed, ``reads.py``, against a
+        script's output) is read again, not given the other command's answer."""
+        cached, fresh = pair
+        log = "\n".join(f"2024-05-01 10:{n // 60:02d}:{n % 60:02d} INFO worker {n % 3} heartbeat ok" for n in range(200))
+
+        def body(command: str) -> dict:
+            return {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [
+                {"role": "user", "content": "Why is the worker slow?"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_5", "name": "Bash",
+                                                   "input": {"command": command}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_5", "content": log}]}]}
+        outcomes = set()
+        for command in commands:
+            result = cached.run(encode(body(command)), BodyRequest("anthropic"))
+            expected = fresh.run(encode(body(command)), BodyRequest("anthropic"))
+            assert (result.outcome, result.body) == (expected.outcome, expected.body)
+            outcomes.add(result.outcome)
+        assert outcomes == {"compressed", "unchanged"}  # the read stays whole, the script's output shrinks
+
     def test_a_changed_earlier_message_stops_the_reuse_there(self, pair):
         """An agent that moves its cache marker rewrites one earlier message: the messages before it
         are reused, that one and the rest are answered by the message cache or read again."""
