@@ -21,7 +21,6 @@ from extproc.conversation import Conversation
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy, Routes
 from extproc.pipeline.guard import Guard, escaped_trace_lines, protected_lines
 from extproc.pipeline.router import ContentType
-
 from tests.shelf import SHELF
 
 from .compressors import load
