@@ -8,7 +8,11 @@ traceback, JSON log records with traces in their strings), each sent as a guarde
 (``compress_errors`` on):
 
 * trimwire: the default pipeline's compressors on the block on its own (``Pipeline``: cache
-  mode, so a block comes out the same wherever it stands; dedup's pointers are not counted);
+  mode, so a block comes out the same wherever it stands; no dedup);
+* trimwire+dedup (corpus only): the block as the whole engine sends it in its conversation's last
+  request (compressors, then dedup, ``dedup_errors`` as configured). A protected line a dedup
+  pointer stands for counts as kept only when the pointer, read back from that request as sent
+  (``tests/unit/dedup_resolve.py``, written apart from the code that makes pointers), gives it;
 * Headroom 0.42 (``compress()``, ML off, run by ``bench_compression.HeadroomDriver`` in its own
   virtualenv under ``.bench/``): a corpus block inside its whole conversation as the agent last
   sent it, a fixture as the ``is_error`` result of a Claude Code ``Bash`` call after a question.
@@ -34,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from extproc import BodyRequest, build_engine  # noqa: E402
 from extproc.compressors import default_routes  # noqa: E402
 from extproc.compressors.content_types import detect  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
@@ -46,6 +51,7 @@ from extproc.pipeline.router import ContentType  # noqa: E402
 from extproc.tokens import TokenCounter  # noqa: E402
 from scripts._benchmarks_doc import publish  # noqa: E402
 from scripts.bench_compression import HeadroomDriver, machine_facts, start_headroom  # noqa: E402
+from tests.unit.dedup_resolve import expand  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "unit" / "compressors" / "fixtures"
 # (class, fixture file or None, the command the agent ran); each result is "Exit code N\n" + file.
@@ -112,6 +118,53 @@ def trimwire(pipeline: Pipeline, block: Block) -> str:
     return outcome[0] if outcome else block.text
 
 
+def json_envelope(text: str) -> Any:
+    """Codex's {"output": "..."}, whose lines are dedup's (a tagged wrapper's are the text's own)."""
+    return open_envelope(text) if text[:64].lstrip()[:1] == "{" else None
+
+
+def sent_texts(fmt: str, body: dict) -> dict[tuple[str, str | None], str]:
+    """What a dedup pointer can name in a request as sent: each call's output (its first text) and
+    multi-line string arguments, by (call id, None or argument name)."""
+    texts: dict[tuple[str, str | None], str] = {}
+    for block in parse_body(fmt, body).blocks:
+        if block.tool_call_id is None:
+            continue
+        if block.kind is Kind.TOOL_RESULT:
+            envelope = json_envelope(block.text)
+            texts.setdefault((block.tool_call_id, None), block.text if envelope is None else envelope.inner)
+        elif block.kind is Kind.TOOL_CALL:
+            for key, value in (block.tool_input or {}).items():
+                items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+                text = next((item for item in items if isinstance(item, str) and item.count("\n") >= 2), None)
+                if text is not None:
+                    texts[(block.tool_call_id, key)] = text
+    return texts
+
+
+def with_dedup(engine: Any, row: dict) -> tuple[dict, dict[tuple[str, str | None], str]]:
+    """The row's last request as the whole engine sends it, and what its pointers can name."""
+    raw = json.dumps(row["body"], ensure_ascii=False).encode()
+    result = engine.run(raw, BodyRequest(format=row["format"]))
+    body = json.loads(result.body) if result.body is not None else row["body"]
+    return body, sent_texts(row["format"], body)
+
+
+def resolved(out: str, texts: dict[tuple[str, str | None], str]) -> str:
+    """``out`` with each pointer read back (inside a harness's JSON envelope, its output string)."""
+    envelope = json_envelope(out)
+    return expand(out if envelope is None else envelope.inner, texts)
+
+
+def kept_resolved(guard: Guard, out: str, texts: dict[tuple[str, str | None], str]) -> bool:
+    """Every protected line is in ``out`` once its pointers are read back; a pointer that does not
+    read back (a range its source lacks) keeps nothing."""
+    try:
+        return guard.kept_by(resolved(out, texts))
+    except (AssertionError, KeyError):
+        return False
+
+
 def at(node: Any, path: tuple) -> str | None:
     """The string at ``path`` (keys and indexes) in ``node``, or None when it is not there."""
     for step in path:
@@ -148,9 +201,9 @@ def measure(label: str, text: str, outs: dict[str, str | None], tokens: TokenCou
                                                  for tool, out in outs.items() if out is not None})
 
 
-def corpus_rows(corpus: Path, policy: Policy, pipeline: Pipeline, driver: HeadroomDriver | None,
+def corpus_rows(corpus: Path, policy: Policy, pipeline: Pipeline, engine: Any, driver: HeadroomDriver | None,
                 tokens: TokenCounter) -> list[Row]:
-    """Every guarded corpus block; Headroom sees each conversation once, as last sent."""
+    """Every guarded corpus block; the whole engine and Headroom see each conversation once, as last sent."""
     by_row: dict[str, tuple[dict, list[Block]]] = {}
     for row, block in guarded_blocks(corpus, policy):
         by_row.setdefault(row["id"], (row, []))[1].append(block)
@@ -158,12 +211,18 @@ def corpus_rows(corpus: Path, policy: Policy, pipeline: Pipeline, driver: Headro
     for row, blocks in by_row.values():
         messages = row["body"]["messages"]
         answer = next(driver.answers(messages, [len(messages)]))["messages"] if driver is not None else None
+        ours, texts = with_dedup(engine, row)
         for block in blocks:
             theirs = at({"messages": answer}, block.path) if answer is not None else None
             if answer is not None and theirs is None:
                 theirs = block.text  # Headroom moved or merged the message: counted as sent
-            rows.append(measure(row["id"], block.text, {"trimwire": trimwire(pipeline, block), "headroom": theirs},
-                                tokens))
+            item = measure(row["id"], block.text, {"trimwire": trimwire(pipeline, block), "headroom": theirs},
+                           tokens)
+            out = at(ours, block.path)
+            out = block.text if out is None else out
+            _, guard = inner_guard(block.text)
+            item.tools["trimwire+dedup"] = (tokens.count(out), out == block.text or kept_resolved(guard, out, texts))
+            rows.append(item)
     return rows
 
 
@@ -218,12 +277,13 @@ def main() -> None:
     settings = load_settings(env={})
     policy = Policy(protected_tools=settings.protected_tools, min_block_chars=settings.min_block_chars)
     pipeline = Pipeline(policy, default_routes())
+    engine = build_engine(settings)
     tokens = TokenCounter()
     notes: list[str] = ["Headroom not run (--no-headroom)."] if args.no_headroom else []
     driver = None if args.no_headroom else start_headroom("default", notes)[1]
     tools = ["trimwire"] + (["headroom"] if driver is not None else [])
     try:
-        corpus = corpus_rows(args.corpus, policy, pipeline, driver, tokens)
+        corpus = corpus_rows(args.corpus, policy, pipeline, engine, driver, tokens)
         fixtures = fixture_rows(pipeline, driver, tokens)
     finally:
         if driver is not None:
@@ -232,7 +292,7 @@ def main() -> None:
     publish("bench_errors", "\n".join([
         f"Measured by `{command.strip()}` on {machine_facts()}. {' '.join(notes)}", "",
         "Shared corpus, distinct guarded tool results (is_error or a traceback), per content type:", "",
-        *table(corpus, "content type", tools, True), "",
+        *table(corpus, "content type", [tools[0], "trimwire+dedup", *tools[1:]], True), "",
         "Failure fixtures, one per class, each sent as an is_error result:", "",
         *table(fixtures, "class", tools, False), "",
         "The same fixtures per content type:", "", *table(fixtures, "content type", tools, True)]), args.write)
