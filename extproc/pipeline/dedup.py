@@ -16,7 +16,8 @@ pointer's.
 File reads (protected tools' outputs, a file the shell printed) get pointers too, with
 ``reads`` on: the policy keeps a read exact because an edit is built from it, and a pointer
 keeps it exact in meaning, since the lines it names stand byte for byte where it points (runs
-match line for line, and only lines as they went out are indexed). Nothing else of a read is
+match line for line, compared as text before a pointer is written, not only by hash; and only
+lines as they went out are indexed). Nothing else of a read is
 touched. With ``reads`` off they are never changed and the tokens their repeats hold are
 counted (``dedup_protected_tokens``).
 
@@ -103,13 +104,14 @@ class Dedup:
                 out = self._rewrite(inner, lines, index, limit, events, keep, earlier_only=read)
                 if out is not None:
                     new_text, lines = out
+                    inner = new_text
                     conv.replace(block, new_text if envelope is None else envelope.wrap(new_text), DEDUP)
             elif read:
                 self._measure(lines, index, limit, events)
             if block.tool_call_id is not None:
                 seen.add(block.tool_call_id)
                 source = Source(f"the output of {block.tool_call_id}{_label(block.call, block.tool_name)}",
-                                lines.keys, lines.wholes, lines.numbers, lines.numbered)
+                                lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, len(inner))
                 index.add(source)
                 added.append(source)
         return tuple(added)
@@ -163,7 +165,7 @@ class Dedup:
         new_text = "\n".join(out)
         _count(events, "dedup_saved_tokens", self._count(text) - self._count(new_text))
         _count(events, "dedup_runs", len(runs))
-        return new_text, Lines.of(out, sent.keys, sent.wholes, sent.numbers, numbers_name_lines(sent.numbers))
+        return new_text, Lines.of(sent.lines, sent.keys, sent.wholes, sent.numbers, numbers_name_lines(sent.numbers))
 
     def _measure(self, lines: Lines, index: LineIndex, limit: int, events: dict[str, int]) -> None:
         """Count the tokens the repeats in a protected output hold; change nothing."""
@@ -211,6 +213,6 @@ def _argument_sources(block: Block, cache: LinesCache) -> list[Source]:
                 continue
             lines = cache.lines(text)
             out.append(Source(f"the {key} argument of {block.tool_call_id}{_label(block.call, block.tool_name)}",
-                              lines.keys, lines.wholes, lines.numbers, lines.numbered))
+                              lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, len(text)))
             break  # one text per argument: its line numbers must name one text
     return out

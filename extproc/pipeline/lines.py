@@ -8,8 +8,10 @@ it stands, so a new output finds its repeats by looking up its own lines only: t
 kept with the conversation's checkpoint and a turn adds only what is new in it.
 
 Hashes are Python's ``hash`` of a str (64 bits, fast, cached on the string). They are never
-sent anywhere; two lines are taken as equal only when their hashes are, a collision being about
-one in 2**64 per pair.
+sent anywhere. They only find runs: a run about to become a pointer is compared line by line
+with the lines it points at, as text (``runs.py``), and a pair of lines whose hashes collide
+ends it there, so a pointer never names a line other than the one it replaces. Each source
+keeps its lines' text for that (the lines it went out as, shared with its ``Lines``).
 
 A text's ``Lines`` are remembered by a digest of the text (``LinesCache``, a bounded LRU owned by
 the process's ``Dedup`` and emptied with the rest of ``history.History``, like the token
@@ -23,17 +25,18 @@ import re
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .cache import ByteLRU, digest
 
-__all__ = ["GAP", "Lines", "LinesCache", "LineIndex", "Source", "line_hashes"]
+__all__ = ["GAP", "Lines", "LinesCache", "LineIndex", "Source", "after_number", "line_hashes"]
 
 # cat -n, nl, Read ("    12\t" or "    12→"); grep -n / rg -n ("12:", "path:12:", "path-12-" for context),
 # but not a date or a time ("2025-03-14", "09:00:01": a digit right after the separator)
 _PREFIX = re.compile(r" *(\d{1,9})(?:\t|→)|(?:[^\s:]+[:-])?(\d{1,9})[:-](?!\d)")
 _match = _PREFIX.match
+_hash = hash  # what a line is hashed by (a test makes two lines collide through it)
 NO_NUMBER = -1
 _MIN_NUMBERED = 3  # numbered lines a text needs for its numbers to name its lines (numbers_name_lines)
 GAP = 0  # the hash of a line that must never match: a pointer written in place of a run
@@ -56,14 +59,21 @@ def line_hashes(line: str) -> tuple[int, int, int]:
     The content hash is odd for lines that may start a run and even for trivial ones."""
     match = _match(line)
     if match is None:
-        key = hash(line)
+        key = _hash(line)
         # a line of fewer characters than _TRIVIAL_CHARS needs no strip to be known trivial
         key = key | 1 if len(line) >= _TRIVIAL_CHARS and len(line.strip()) >= _TRIVIAL_CHARS else key & ~1
         return (key or 2), (key or 2), NO_NUMBER
     content, number = line[match.end():], int(match.group(1) or match.group(2))
-    key = hash(content)
+    key = _hash(content)
     key = key | 1 if len(content) >= _TRIVIAL_CHARS and len(content.strip()) >= _TRIVIAL_CHARS else key & ~1
-    return (key or 2), (hash(line) or 2), number
+    return (key or 2), (_hash(line) or 2), number
+
+
+def after_number(line: str) -> str:
+    """What follows a line's number prefix (the whole line when it has none): what its content
+    hash is the hash of."""
+    match = _match(line)
+    return line if match is None else line[match.end():]
 
 
 class Lines:
@@ -148,11 +158,14 @@ class Source:
     wholes: array[int]
     numbers: array[int]
     numbered: bool           # its line numbers name its lines (a pointer may cite them)
+    lines: Sequence[str]     # the lines' text, a pointer's included: a run is checked against it
+    chars: int = 0           # their characters, counted in ``cost``
 
     @property
     def cost(self) -> int:
-        """Bytes it and its index entries hold, roughly (measured: about 135 a line)."""
-        return 136 * len(self.keys) + len(self.ref)
+        """Bytes it and its index entries hold, roughly (measured: about 135 a line, besides the
+        lines' text and str objects, about 50 bytes a line more)."""
+        return 186 * len(self.keys) + len(self.ref) + self.chars
 
 
 class LineIndex:

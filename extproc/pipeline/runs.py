@@ -6,6 +6,11 @@ verbatim (whole lines equal) and renumbered (what follows the line-number prefix
 numbers on each side counting up one a line). The longest wins; a run replaced moves the scan to
 its end. Everything is a function of the text and the index, so the same inputs give the same
 pointers.
+
+Hashes only find a run. One worth a pointer is then compared with the lines it points at as
+text (``_verified``: whole lines, or what follows their numbers for a renumbered run); where two
+lines differ although their hashes agree (a collision), the run ends before them, and goes only
+if what is left is still a run worth its pointer. So a pointer's lines always read back exactly.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .lines import GAP, NO_NUMBER, LineIndex, Lines, Source
+from .lines import GAP, NO_NUMBER, LineIndex, Lines, Source, after_number
 
 __all__ = ["Run", "SentLines", "find_runs"]
 
@@ -41,15 +46,17 @@ class SentLines:
 
     def __init__(self, lines: Lines) -> None:
         self.keys, self.wholes, self.numbers = array("q"), array("q"), array("q")
+        self.lines: list[str] = []  # their text, a pointer's included
         self.table: dict[int, list[int]] = {}
         self.numbered = lines.numbered
         # Where a text's numbers do not name its lines, which lines the model reads them as depends
         # on which runs go: no run points back into such a text.
         self.pointable = lines.numbered or lines.numbers.count(NO_NUMBER) == len(lines.numbers)
 
-    def append(self, key: int, whole: int, number: int) -> None:
+    def append(self, key: int, whole: int, number: int, line: str) -> None:
         if key & 1 and self.pointable:
             self.table.setdefault(key, []).append(len(self.keys))
+        self.lines.append(line)
         self.keys.append(key)
         self.wholes.append(whole)
         self.numbers.append(number)
@@ -90,14 +97,13 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
             if (key in table or key in mine) and line not in keep and line + MIN_LINES <= total \
             and all(not after & 1 or after in hot for after in keys[line + 1:line + MIN_LINES]) else None
         if run is not None:
-            pointer = _pointer(lines, run, sent)
-            saved = worth(lines, run, pointer) if pointer else 0
-            if saved:
-                runs.append(Run(run.start, run.length, run.source, run.at, run.verbatim, pointer, saved))
-                sent.append(GAP, GAP, NO_NUMBER)
+            run = _replacing(lines, run, sent, worth)
+            if run is not None:
+                runs.append(run)
+                sent.append(GAP, GAP, NO_NUMBER, run.pointer)
                 line += run.length
                 continue
-        sent.append(key, lines.wholes[line], lines.numbers[line])
+        sent.append(key, lines.wholes[line], lines.numbers[line], lines.lines[line])
         line += 1
     if line < total:
         _take(sent, lines, line, total)
@@ -106,9 +112,39 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
 
 def _take(sent: SentLines, lines: Lines, start: int, stop: int) -> None:
     """Lines ``start`` to ``stop``, none of which can start a run, as they go out."""
+    sent.lines += lines.lines[start:stop]
     sent.keys.extend(lines.keys[start:stop])
     sent.wholes.extend(lines.wholes[start:stop])
     sent.numbers.extend(lines.numbers[start:stop])
+
+
+def _replacing(lines: Lines, run: Run, sent: SentLines, worth: Worth) -> Run | None:
+    """``run`` with its pointer and the tokens it saves, cut short before its first line whose
+    text differs from the line it points at (``_verified``); None when what is left is no run
+    or not worth its pointer."""
+    pointer = _pointer(lines, run, sent)
+    saved = worth(lines, run, pointer) if pointer else 0
+    if not saved:
+        return None
+    length = _verified(lines, run, sent.lines if run.source is None else run.source.lines)
+    if length < run.length:
+        shorter = Run(run.start, length, run.source, run.at, run.verbatim)
+        return _replacing(lines, shorter, sent, worth) if length >= MIN_LINES else None
+    return Run(run.start, run.length, run.source, run.at, run.verbatim, pointer, saved)
+
+
+def _verified(lines: Lines, run: Run, theirs: Sequence[str]) -> int:
+    """How many of the run's lines, from its first, equal the lines they point at in ``theirs``
+    as text: whole, or (renumbered) what follows their numbers. Hashes found the run; two lines
+    whose hashes collide must not pass for one another."""
+    mine = lines.lines[run.start:run.start + run.length]
+    there = list(theirs[run.at:run.at + run.length])
+    if mine == there:
+        return run.length
+    for step, (line, other) in enumerate(zip(mine, there)):
+        if line != other and (run.verbatim or after_number(line) != after_number(other)):
+            return step
+    return min(len(mine), len(there))
 
 
 def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines,

@@ -24,6 +24,7 @@ from extproc.messages import Checkpoints, Surroundings
 from extproc.pipeline import Pipeline, Policy, Routes
 from extproc.pipeline.cache import MessageCache
 from extproc.pipeline.dedup import Dedup
+from extproc.pipeline import lines as lines_module
 from extproc.pipeline.guard import Guard
 from extproc.pipeline.lines import LineIndex, Lines, LinesCache, Source
 from extproc.tokens import TokenCounter
@@ -308,6 +309,37 @@ class TestRepeats:
         assert "lines 1-78 = lines 1-78 of the output of toolu_00 (src/app.py)" in last_output(messages)
 
 
+def _flip(text: str, line: int, word: str) -> str:
+    """``text`` with ``word`` added to the end of its line ``line`` (counted from 1)."""
+    lines = text.split("\n")
+    lines[line - 1] += f" {word}"
+    return "\n".join(lines)
+
+
+COLLIDING = [  # (name, earlier outputs, the later output): one of its lines collides with a line sent before
+    ("with an earlier output", [_flip(log_lines(1, 60), 30, "GOOD")], _flip(log_lines(1, 60), 30, "EVIL")),
+    ("renumbered", [numbered(_flip(APP, 50, "GOOD"))], "\n".join(_flip(APP, 50, "EVIL").split("\n")[29:100])),
+    ("earlier in the same output", [], f"try 1\n{_flip(log_lines(1, 40), 20, 'GOOD')}\n"
+                                       f"try 2\n{_flip(log_lines(1, 40), 20, 'EVIL')}"),
+]
+
+
+class TestHashCollisions:
+    @pytest.mark.parametrize(("name", "earlier", "again"), COLLIDING, ids=[case[0] for case in COLLIDING])
+    def test_colliding_lines_never_pass_for_one_another(self, monkeypatch, name, earlier, again):
+        """Two different lines whose hashes collide (forced here through the hash ``lines.py`` uses)
+        end a run: the pointer covers only lines equal as text, and the line that differs goes out."""
+        monkeypatch.setattr(lines_module, "_hash", lambda text: hash(text.replace("EVIL", "GOOD")))
+        turns = [bash("cat -n src/app.py" if "\t" in output else "tail -n 60 upload.log", output)
+                 for output in earlier]
+        messages, result = run(only_dedup(), conversation(*turns, bash("./show", again)))
+        sent = last_output(messages)
+        assert "dedup" in result.transforms and sent.count("[trimwire: ") >= 2, sent[:600]
+        assert [line for line in again.split("\n") if "EVIL" in line] == \
+            [line for line in sent.split("\n") if "EVIL" in line]
+        check_pointers(sent, again, texts_of(messages))
+
+
 class TestCacheSafety:
     # piped, the re-read is a released output; plain, a file read (dedup_reads) that gets pointers too
     @pytest.mark.parametrize("command", ["cat -n src/app.py | head -200", "cat -n src/app.py"])
@@ -409,7 +441,7 @@ class TestLineIndex:
         index = LineIndex()
         first, second = (Lines(f"{name} alpha line\n{name} beta line\n{name} gamma line") for name in ("a", "b"))
         for lines in (first, second):
-            index.add(Source("x", lines.keys, lines.wholes, lines.numbers, lines.numbered))
+            index.add(Source("x", lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines))
         version = index.version
         assert index.candidates(second.keys[0], 2) and index.claim(version, 1)
         assert len(index.sources) == 1 and index.candidates(second.keys[0], 2) == []
