@@ -188,15 +188,17 @@ class LineIndex:
     def add(self, source: Source) -> None:
         number = len(self.sources) << 32
         table = self.table
+        put = table.setdefault
         for line, key in enumerate(source.keys):
             if key & 1:
-                found = table.get(key)
-                if found is None:
-                    table[key] = number | line
-                elif isinstance(found, int):
-                    table[key] = array("q", (found, number | line))
+                entry = number | line
+                found = put(key, entry)
+                if found is entry:
+                    continue  # the key's first place (no other place has this entry)
+                if found.__class__ is int:
+                    table[key] = array("q", (found, entry))
                 else:
-                    found.append(number | line)
+                    found.append(entry)
         self.sources.append(source)
         self.bytes += source.cost
 

@@ -80,9 +80,13 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
     if not hot:
         return []
     runs = []
-    keys, total = lines.keys, len(lines.keys)
+    keys, wholes, numbers, texts = lines.keys, lines.wholes, lines.numbers, lines.lines
+    total = len(keys)
     kept = tuple(sorted(keep))
     mine = sent.table
+    pointable = sent.pointable
+    # SentLines.append, spelled out: it runs once for every line the scan stops at
+    sent_keys, sent_wholes, sent_numbers, sent_lines = sent.keys, sent.wholes, sent.numbers, sent.lines
     line = 0
     for start in [number for number, key in enumerate(keys) if key in hot]:
         if start < line:
@@ -91,23 +95,36 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
             _take(sent, lines, line, start)
             line = start
         key = keys[line]
-        # a run's next two lines stand somewhere too (or are trivial, indexed nowhere): most
-        # lines that stand alone elsewhere (an import, a blank-ish line) fail that at once
-        run = _longest(lines, line, index, limit, sent, kept) \
-            if (key in table or key in mine) and line not in keep and line + MIN_LINES <= total \
-            and all(not after & 1 or after in hot for after in keys[line + 1:line + MIN_LINES]) else None
-        if run is not None:
-            run = _replacing(lines, run, sent, worth)
+        if (key in table or key in mine) and line + MIN_LINES <= total and line not in keep \
+                and _may_follow(keys, line, hot):
+            run = _longest(lines, line, index, limit, sent, kept)
             if run is not None:
-                runs.append(run)
-                sent.append(GAP, GAP, NO_NUMBER, run.pointer)
-                line += run.length
-                continue
-        sent.append(key, lines.wholes[line], lines.numbers[line], lines.lines[line])
+                run = _replacing(lines, run, sent, worth)
+                if run is not None:
+                    runs.append(run)
+                    sent.append(GAP, GAP, NO_NUMBER, run.pointer)
+                    line += run.length
+                    continue
+        if key & 1 and pointable:
+            mine.setdefault(key, []).append(len(sent_keys))
+        sent_lines.append(texts[line])
+        sent_keys.append(key)
+        sent_wholes.append(wholes[line])
+        sent_numbers.append(numbers[line])
         line += 1
     if line < total:
         _take(sent, lines, line, total)
     return runs
+
+
+def _may_follow(keys: array[int], line: int, hot: frozenset[int] | set[int]) -> bool:
+    """Whether the lines after ``line`` that a run needs stand somewhere too (or are trivial,
+    indexed nowhere): most lines that stand alone elsewhere (an import, a blank-ish line) fail
+    that at once."""
+    for after in keys[line + 1:line + MIN_LINES]:
+        if after & 1 and after not in hot:
+            return False
+    return True
 
 
 def _take(sent: SentLines, lines: Lines, start: int, stop: int) -> None:
@@ -149,45 +166,54 @@ def _verified(lines: Lines, run: Run, theirs: Sequence[str]) -> int:
 
 def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines,
              kept: tuple[int, ...]) -> Run | None:
+    """The longest run from ``line`` at the latest places its content stands (``index.candidates``,
+    then earlier in the same output), the first of equal ones; None when none is ``MIN_LINES``."""
     keys = lines.keys
-    key = keys[line]
-    places: Sequence[tuple[Source | None, int]] = index.candidates(key, limit)
-    mine = sent.table.get(key)
-    if mine:
-        places = [*places, *((None, at) for at in reversed(mine[-16:]))]
-    if not places:
-        return None
     third = line + MIN_LINES - 1
     if third >= len(keys):
         return None
+    key, third_key = keys[line], keys[third]
+    # how far a run may reach: the text's end, or the first line in ``kept`` after ``line``
+    reach = len(keys) - line
+    after = bisect_right(kept, line)
+    if after < len(kept):
+        reach = min(reach, kept[after] - line)
     numbered = lines.numbers[line] != NO_NUMBER
     best: Run | None = None
+    best_length = MIN_LINES - 1
+    mine = sent.table.get(key)
+    places = index.candidates(key, limit)
+    if mine:
+        places += [(None, at) for at in reversed(mine[-16:])]
     for source, at in places:
         other = sent if source is None else source
+        other_keys = other.keys
         # both comparisons need equal content: a place whose third line differs is no run
-        if at + MIN_LINES - 1 >= len(other.keys) or other.keys[at + MIN_LINES - 1] != keys[third]:
+        if at + MIN_LINES - 1 >= len(other_keys) or other_keys[at + MIN_LINES - 1] != third_key:
             continue
-        for verbatim in (True, False) if numbered or other.numbers[at] != NO_NUMBER else (True,):
-            length = _extend(lines, line, other, at, verbatim, kept)
-            if length >= MIN_LINES and (best is None or length > best.length):
-                best = Run(line, length, source, at, verbatim)
+        stop = min(reach, len(other_keys) - at)
+        length = _verbatim(lines.wholes, line, other.wholes, at, stop)
+        if length > best_length:
+            best, best_length = Run(line, length, source, at, True), length
+        if numbered or other.numbers[at] != NO_NUMBER:
+            length = _renumbered(lines, line, other, at, stop)
+            if length > best_length:
+                best, best_length = Run(line, length, source, at, False), length
     return best
 
 
-def _extend(lines: Lines, line: int, other: Source | SentLines, at: int, verbatim: bool,
-            kept: tuple[int, ...]) -> int:
-    """How many lines from ``line`` match ``other`` from ``at``, compared whole or renumbered,
-    stopping before a line in ``kept`` (sorted)."""
-    stop = min(len(lines.keys) - line, len(other.keys) - at)
-    after = bisect_right(kept, line)
-    if after < len(kept):
-        stop = min(stop, kept[after] - line)
-    if verbatim:
-        mine, theirs = lines.wholes, other.wholes
-        length = 0
-        while length < stop and theirs[at + length] == mine[line + length] and mine[line + length] != GAP:
-            length += 1
-        return length
+def _verbatim(mine: array[int], line: int, theirs: array[int], at: int, stop: int) -> int:
+    """How many of the ``stop`` lines from ``line`` equal, whole, those of ``other`` from ``at``
+    (a pointer's ``GAP`` equals nothing)."""
+    length = 0
+    while length < stop and theirs[at + length] == mine[line + length] != GAP:
+        length += 1
+    return length
+
+
+def _renumbered(lines: Lines, line: int, other: Source | SentLines, at: int, stop: int) -> int:
+    """How many of the ``stop`` lines from ``line`` equal those of ``other`` from ``at`` in what
+    follows their line numbers, the numbers on each side counting up one a line."""
     my_numbers, their_numbers = lines.numbers, other.numbers
     my_first, their_first = my_numbers[line], their_numbers[at]
     if my_first == their_first == NO_NUMBER:
