@@ -18,7 +18,7 @@ from .envelope import exit_status, open_envelope
 from .focus import terms_for
 from .guard import Guard
 from .policy import Policy
-from .router import ContentType, Router
+from .router import ContentType, Detections, Router
 from .shared_cache import SharedBlockStore
 
 __all__ = ["BlockInputs", "Budget", "Compressor", "Pipeline", "Policy", "Routes", "config_version"]
@@ -46,6 +46,7 @@ class Pipeline:
         self.policy = policy
         self.routes = routes
         self.router = routes.router
+        self.detections = Detections(self.router)  # types remembered per text (router.py)
         self.protect_recent = protect_recent
         self.version = config_version(self.routes)
         # What the compressors made of each block seen before: this process's (cache.py), then
@@ -153,7 +154,7 @@ class Pipeline:
         plain = strip_ansi(target.text)  # colours and cursor moves: routed and compressed without them
         if plain is not None:
             target = target.with_text(plain)
-        kind = self.router.detect(target.text)
+        kind = self.detections.detect(target.text)
         timings["router"] = timings.get("router", 0.0) + time.perf_counter() - started
         if plain is not None and kind == ContentType.CODE:
             return None  # a file's text stays exact, escapes and all: an edit must match it
@@ -176,7 +177,7 @@ class Pipeline:
         """``made``'s text shrunk further by the first compressor of ``kind`` that applies and
         shrinks it (keeping what ``guard`` protects), and the names of both ("html+kompress");
         else as it was. Only text that is of ``kind`` goes on (a page's text may read as a log)."""
-        if self.router.detect(made.text) != kind:
+        if self.detections.detect(made.text) != kind:
             return made.text, name
         for compressor, new_text in _shrinks(self.routes.get(kind, ()), made, timings, budget, guard):
             return new_text, f"{name}+{compressor.name}"

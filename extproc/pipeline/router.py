@@ -7,6 +7,12 @@ its non-blank lines) and answers yes or no. A ``Router`` tries the declared dete
 lowest order up and names the first type whose detector says yes; nothing says yes: plain text.
 The pipeline classifies each block it may compress once (``Router.detect``) and offers it only to
 that type's compressors, so no compressor checks the type again.
+
+``Detections`` remembers types per process, by a digest of what the detectors read of a text (its
+sample, and whether the text runs past it): a pure function of those, so a bounded per-text memo
+like the token counter's counts. A coding agent resends every earlier tool result each turn, and
+a request whose block results are not cached (a new process, ``block_cache_bytes: 0``) then
+routes only the texts this process has not routed before.
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from functools import cached_property
 
-__all__ = ["ContentType", "Detector", "Router", "Sample", "Shape", "DEFAULT_SAMPLE_CHARS"]
+from .cache import ByteLRU, digest
+
+__all__ = ["ContentType", "Detections", "Detector", "Router", "Sample", "Shape", "DEFAULT_SAMPLE_CHARS"]
 
 DEFAULT_SAMPLE_CHARS = 8192
+DETECTIONS_BYTES = 1 << 20      # about 8000 remembered types (digest keys, not texts)
+_MIN_REMEMBERED_CHARS = 512     # shorter texts are routed about as fast as they are digested
 _JSONL_PROBE = 10  # lines read to tell JSON lines
 
 
@@ -85,6 +95,25 @@ class Router:
             if detector(sample):
                 return name
         return self.fallback
+
+
+class Detections:
+    """``router.detect`` of texts, remembered by a digest of what it reads of them (module
+    docstring), up to ``max_bytes``; thread-safe (``ByteLRU``)."""
+
+    def __init__(self, router: Router, max_bytes: int = DETECTIONS_BYTES) -> None:
+        self.router = router
+        self._types: ByteLRU[str] = ByteLRU(max_bytes)
+
+    def detect(self, text: str) -> str:
+        if len(text) < _MIN_REMEMBERED_CHARS:
+            return self.router.detect(text)
+        key = digest(text[:DEFAULT_SAMPLE_CHARS], "+" if len(text) > DEFAULT_SAMPLE_CHARS else "")
+        kind = self._types.get(key)
+        if kind is None:
+            kind = self.router.detect(text)
+            self._types.put(key, kind, 0)
+        return kind
 
 
 def _sample_lines(sample: str, *, truncated: bool) -> list[str]:

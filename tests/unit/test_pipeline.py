@@ -184,6 +184,22 @@ class TestRouting:
         Pipeline(OPEN, default_routes()).run(conv, {})
         assert len(calls) == 3 and [c.by for c in conv.changes] == ["logs", "search"]
 
+    def test_a_text_routed_before_is_not_routed_again(self, monkeypatch):
+        """A pipeline remembers each text's type by what the router reads of it (``Detections``):
+        an equal text in a later request is not sampled again; one that only shares the sample
+        (it runs on past it) is, and each gets the type the router gives it."""
+        log = load("pytest_verbose.txt")
+        cut = ("2025-03-14 09:00:01 INFO uploaded chunk of batch 7781\n" * 200)[:router.DEFAULT_SAMPLE_CHARS]
+        texts = (log, cut, cut + "\n" + PROSE)
+        types = [ROUTER.detect(text) for text in texts]
+        calls: list[int] = []
+        sample = router.Sample
+        monkeypatch.setattr(router, "Sample", lambda text, *a: calls.append(len(text)) or sample(text, *a))
+        pipeline = Pipeline(OPEN, default_routes())
+        for _ in range(2):  # equal texts, new str objects each time
+            assert [pipeline.detections.detect("".join(list(text))) for text in texts] == types
+        assert calls == [len(text) for text in texts]
+
     def test_unrouted_types_stay_byte_identical(self):
         """Code and JSONL have no compressors by default, and prose without repeated lines has nothing to fold."""
         conv = conversation(CODE, PROSE, JSONL)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ...config import KompressSettings
 from ...errors import KompressUnavailable
+from ...pipeline.cache import ByteLRU, digest
 from ...pipeline.contract import BlockInputs, Budget
 from ...status import KompressStatus
 from .batcher import Batcher
@@ -23,6 +24,10 @@ __all__ = ["Kompress", "ModelShelf", "ProseEntry", "load_kompress"]
 
 _SCORE_DIGITS = 3
 _NO_DEADLINE_S = 60.0       # direct calls (trimwire compress, benchmarks) without a request deadline
+# Which texts are prose (``looks_like_prose``, a pure function of the text, read whole), remembered
+# per process by the text's digest, as token counts are: every earlier tool result comes back each
+# turn, and a request whose block results are not cached then reads only texts new to the process.
+_PROSE_SEEN: ByteLRU[bool] = ByteLRU(1 << 20)  # about 8000 texts (digest keys, not texts)
 
 
 class ProseEntry:
@@ -35,7 +40,7 @@ class ProseEntry:
     min_chars: int
 
     def applies(self, block: BlockInputs) -> bool:
-        return len(block.text) >= self.min_chars and looks_like_prose(block.text)
+        return len(block.text) >= self.min_chars and _is_prose(block.text)
 
     def compress_block(self, block: BlockInputs, budget: Budget) -> str | None:
         return self.compress_within(block.text, budget)
@@ -139,6 +144,16 @@ def _unscored_lines(prose: ProseText, scores: list[float | None]) -> set[int]:
     justification and all, not rejoined."""
     scored = {word.line for word, score in zip(prose.words, scores) if score is not None}
     return {word.line for word in prose.words} - scored
+
+
+def _is_prose(text: str) -> bool:
+    """``looks_like_prose(text)``, remembered (``_PROSE_SEEN``)."""
+    key = digest(text)
+    seen = _PROSE_SEEN.get(key)
+    if seen is None:
+        seen = looks_like_prose(text)
+        _PROSE_SEEN.put(key, seen, 0)
+    return seen
 
 
 def _nearest(words: float) -> int:

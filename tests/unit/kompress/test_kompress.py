@@ -9,7 +9,7 @@ import time
 from extproc.compress import BodyEngine, BodyRequest
 from extproc.compressors import default_routes
 from extproc.compressors.content_types import detect
-from extproc.compressors.kompress import Kompress, load_kompress
+from extproc.compressors.kompress import Kompress, load_kompress, prose
 from extproc.config import KompressSettings, Settings
 from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.router import ContentType
@@ -205,3 +205,21 @@ def _justified(line: str, width: int = 78, indent: int = 7) -> str:
     for i in range(width - indent - len(" ".join(words))):
         gaps[i % len(gaps)] += 1
     return " " * indent + "".join(w + " " * g for w, g in zip(words, gaps + [0]))
+
+
+def test_a_text_checked_before_is_not_read_again(monkeypatch):
+    """Whether a text is prose is remembered by its digest: an equal text (another str object)
+    is not read again, a new one is, and each gets what ``looks_like_prose`` says."""
+    read: list[str] = []
+    check = prose.looks_like_prose
+    monkeypatch.setattr(prose, "looks_like_prose", lambda text: read.append(text) or check(text))
+
+    class Entry(prose.ProseEntry):
+        min_chars = 10
+
+    entry = Entry()
+    unique = f"{PROSE}\nChecked at {time.time_ns()} by the memo test."  # never asked in this process before
+    for _ in range(2):
+        assert entry.applies(block("".join(list(unique)))) == check(unique)
+        assert not entry.applies(block(LISTING + f"# {time.time_ns()}"))
+    assert read.count(unique) == 1 and len(read) == 3
