@@ -151,20 +151,22 @@ class SearchCompressor(FocusedCompressor):
 
 def _parse(lines: list[str]) -> list[_Entry]:
     """One entry per line: a hit, a context line, a ripgrep heading, a ``--`` separator or other."""
-    hit_paths = {m.group("path") for m in map(SEARCH_HIT.match, lines) if m}
+    hits = list(map(SEARCH_HIT.match, lines))  # each line matched once, read twice below
+    hit_paths = {m.group("path") for m in hits if m}
     entries: list[_Entry] = []
     heading: str | None = None
     for index, line in enumerate(lines):
         numbered = _LINE_ONLY.match(line)
+        match = hits[index]
         if not line.strip():
             heading = None
             entries.append(_Entry(_BLANK))
         elif line == "--":
             entries.append(_Entry(_SEPARATOR))
-        elif numbered and (heading is not None or not SEARCH_HIT.match(line)):
+        elif numbered and (heading is not None or not match):
             kind = _MATCH if numbered.group("sep") == ":" else _CONTEXT
             entries.append(_Entry(kind, heading, int(numbered.group("line"))))
-        elif match := SEARCH_HIT.match(line):
+        elif match:
             entries.append(_Entry(_MATCH, match.group("path"), int(match.group("line"))))
         elif context := _context_of(line, hit_paths):
             entries.append(context)

@@ -159,7 +159,7 @@ class Pipeline:
         if plain is not None and kind == ContentType.CODE:
             return None  # a file's text stays exact, escapes and all: an edit must match it
         compressors = self.routes.get(kind, ())
-        guard = Guard(target.text, is_html=kind == ContentType.HTML) if block.guarded and compressors else None
+        guard = Guard.of(target.text, is_html=kind == ContentType.HTML) if block.guarded and compressors else None
         for compressor, new_text in _shrinks(compressors, target, timings, budget, guard):
             name = compressor.name
             if compressor.then is not None:  # what it made is offered on, as text of that type (HTML -> prose)

@@ -132,8 +132,8 @@ class Dedup:
         """The tokens the pointer saves over the run, or 0 when they fall short of the margin."""
         text = "\n".join(lines.lines[run.start:run.start + run.length])
         needed = self.margin * self._count(pointer)
-        if len(text.encode("utf-8", "surrogatepass")) < needed:
-            return 0  # a token is at least a byte: too few bytes need no count
+        if len(text) < needed and len(text.encode("utf-8", "surrogatepass")) < needed:
+            return 0  # a token is at least a byte (and a character at least a byte): too few need no count
         run_tokens = self._count(text)
         return run_tokens - self._count(pointer) if run_tokens >= needed else 0
 
@@ -141,7 +141,7 @@ class Dedup:
     def _guarded_lines(block: Block, lines: Lines) -> frozenset[int]:
         """The lines of a guarded block's text as sent that ``guard.py`` protects in its text."""
         envelope = open_envelope(block.text) if block.text[:64].lstrip()[:1] == "{" else None
-        protected = Guard(block.text if envelope is None else envelope.inner).lines
+        protected = Guard.of(block.text if envelope is None else envelope.inner).lines
         return frozenset(number for number, line in enumerate(lines.lines) if line in protected)
 
     def _rewrite(self, text: str, lines: Lines, index: LineIndex, limit: int, events: dict[str, int],

@@ -28,6 +28,10 @@ Protected:
   lines of a string of the output (``trace_lines`` of its decoded value) in place of that line.
   ``JsonSampler`` keeps every item holding such a trace (``holds_trace``).
 
+``Guard.of`` remembers a text's guard per process by the text's digest (a pure function of the
+text, as token counts are): a failed run's output comes back every turn, and both the pipeline
+and dedup ask for its protected lines.
+
 The lines around an error that explain it (the step that failed, the command) are the log
 compressor's to keep (``compressors/logs.py`` keeps them around every error line); the guard
 demands only the lines above, so other compressors stay free to drop noise next to an error.
@@ -38,6 +42,8 @@ from __future__ import annotations
 import html
 import json
 import re
+
+from .cache import ByteLRU, digest
 
 __all__ = ["Guard", "escaped_trace_lines", "holds_trace", "protected_lines", "trace_lines"]
 
@@ -78,6 +84,9 @@ _ESCAPED_TRACE = re.compile(r"Traceback \(most recent call last\)|\\n(?:\\t| )+a
 # A JSON string literal; one never spans lines (a raw line break is not allowed in it).
 _STRING = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
 _LITERAL = json.JSONDecoder(strict=False)  # a raw tab inside a literal is still its text
+# Guards remembered (``Guard.of``): digest keys, the protected lines' text counted.
+_GUARDS_BYTES = 2 * 1024 * 1024
+_GUARDS: ByteLRU[Guard] = ByteLRU(_GUARDS_BYTES)
 
 
 def protected_lines(text: str, *, escaped: bool = True) -> set[int]:
@@ -160,6 +169,16 @@ class Guard:
         self._escaped = {} if is_html else {line: trace for line in split if "\\n" in line and line not in plain
                                             and (trace := escaped_trace_lines(line))}
         self.lines = frozenset(line.strip() for line in plain) if is_html else plain | self._escaped.keys()
+
+    @classmethod
+    def of(cls, text: str, *, is_html: bool = False) -> Guard:
+        """``Guard(text, is_html=is_html)``, remembered by the text's digest (module docstring)."""
+        key = digest(text, "html" if is_html else "")
+        made = _GUARDS.get(key)
+        if made is None:
+            made = cls(text, is_html=is_html)
+            _GUARDS.put(key, made, sum(map(len, made.lines)) + 64 * len(made.lines))
+        return made
 
     def kept_by(self, output: str) -> bool:
         """Does ``output`` hold every protected line, verbatim, as a line of its own (or, for a

@@ -44,7 +44,7 @@ GAP = 0  # the hash of a line that must never match: a pointer written in place 
 # find a candidate everywhere. They still extend a run that reaches them.
 _TRIVIAL_CHARS = 3
 # Of the places a line stands, only the latest few are tried as the start of a run.
-_CANDIDATES = 16
+CANDIDATES = 16
 # Texts' Lines remembered per process (``LinesCache``); shorter texts are hashed faster than digested.
 LINES_CACHE_BYTES = 16 * 1024 * 1024
 _MIN_CACHED_CHARS = 256
@@ -237,6 +237,6 @@ class LineIndex:
             number = entry >> 32
             if number < limit:
                 out.append((sources[number], entry & 0xFFFFFFFF))
-                if len(out) == _CANDIDATES:
+                if len(out) == CANDIDATES:
                     break
         return out

@@ -28,7 +28,7 @@ __all__ = ["ContentType", "Detections", "Detector", "Router", "Sample", "Shape",
 
 DEFAULT_SAMPLE_CHARS = 8192
 DETECTIONS_BYTES = 1 << 20      # about 8000 remembered types (digest keys, not texts)
-_MIN_REMEMBERED_CHARS = 512     # shorter texts are routed about as fast as they are digested
+_MIN_REMEMBERED_CHARS = 256     # shorter texts are routed about as fast as they are digested
 _JSONL_PROBE = 10  # lines read to tell JSON lines
 
 

@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .lines import GAP, NO_NUMBER, LineIndex, Lines, Source, after_number
+from .lines import CANDIDATES, GAP, NO_NUMBER, LineIndex, Lines, Source, after_number
 
 __all__ = ["Run", "SentLines", "find_runs"]
 
@@ -166,8 +166,9 @@ def _verified(lines: Lines, run: Run, theirs: Sequence[str]) -> int:
 
 def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines,
              kept: tuple[int, ...]) -> Run | None:
-    """The longest run from ``line`` at the latest places its content stands (``index.candidates``,
-    then earlier in the same output), the first of equal ones; None when none is ``MIN_LINES``."""
+    """The longest run from ``line`` at the latest places its content stands (those
+    ``index.candidates`` names, then earlier in the same output), the first of equal ones; None
+    when none is ``MIN_LINES`` long."""
     keys = lines.keys
     third = line + MIN_LINES - 1
     if third >= len(keys):
@@ -178,27 +179,40 @@ def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLi
     after = bisect_right(kept, line)
     if after < len(kept):
         reach = min(reach, kept[after] - line)
-    numbered = lines.numbers[line] != NO_NUMBER
-    best: Run | None = None
-    best_length = MIN_LINES - 1
+    best = Run(line, MIN_LINES - 1, None, 0, True)  # a stand-in no run is shorter than
+    found = index.table.get(key)
+    if found is not None:  # index.candidates, spelled out: most places fail at the third line
+        sources, tried = index.sources, 0
+        for entry in (found,) if found.__class__ is int else reversed(found):
+            number = entry >> 32
+            if number < limit:
+                source, at = sources[number], entry & 0xFFFFFFFF
+                # both comparisons need equal content: a place whose third line differs is no run
+                if at + MIN_LINES - 1 < len(source.keys) and source.keys[at + MIN_LINES - 1] == third_key:
+                    best = _better(lines, line, reach, source, source, at, best)
+                tried += 1
+                if tried == CANDIDATES:
+                    break
     mine = sent.table.get(key)
-    places = index.candidates(key, limit)
     if mine:
-        places += [(None, at) for at in reversed(mine[-16:])]
-    for source, at in places:
-        other = sent if source is None else source
-        other_keys = other.keys
-        # both comparisons need equal content: a place whose third line differs is no run
-        if at + MIN_LINES - 1 >= len(other_keys) or other_keys[at + MIN_LINES - 1] != third_key:
-            continue
-        stop = min(reach, len(other_keys) - at)
-        length = _verbatim(lines.wholes, line, other.wholes, at, stop)
-        if length > best_length:
-            best, best_length = Run(line, length, source, at, True), length
-        if numbered or other.numbers[at] != NO_NUMBER:
-            length = _renumbered(lines, line, other, at, stop)
-            if length > best_length:
-                best, best_length = Run(line, length, source, at, False), length
+        for at in reversed(mine[-CANDIDATES:]):
+            if at + MIN_LINES - 1 < len(sent.keys) and sent.keys[at + MIN_LINES - 1] == third_key:
+                best = _better(lines, line, reach, None, sent, at, best)
+    return best if best.length >= MIN_LINES else None
+
+
+def _better(lines: Lines, line: int, reach: int, source: Source | None, other: Source | SentLines, at: int,
+            best: Run) -> Run:
+    """The run from ``line`` at line ``at`` of ``other`` (``source``, or the output itself when
+    that is None), compared whole, then renumbered, when longer than ``best``; else ``best``."""
+    stop = min(reach, len(other.keys) - at)
+    length = _verbatim(lines.wholes, line, other.wholes, at, stop)
+    if length > best.length:
+        best = Run(line, length, source, at, True)
+    if lines.numbers[line] != NO_NUMBER or other.numbers[at] != NO_NUMBER:
+        length = _renumbered(lines, line, other, at, stop)
+        if length > best.length:
+            best = Run(line, length, source, at, False)
     return best
 
 

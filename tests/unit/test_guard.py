@@ -159,6 +159,16 @@ class TestProtectedLines:
         assert 'File "<stdin>", line 1, in <module>' in guard.lines
 
 
+def test_a_guard_is_made_once_per_text():
+    """``Guard.of`` answers an equal text (another str object) with the guard made for it first,
+    which protects what a fresh ``Guard`` does; an HTML page's guard is its own."""
+    text = f"{PYTHON}\nchecked by the guard memo test"
+    first = Guard.of(text)
+    assert Guard.of("".join(list(text))) is first and first.lines == Guard(text).lines
+    page = Guard.of(text, is_html=True)
+    assert page is not first and page.lines == Guard(text, is_html=True).lines
+
+
 class TestGuardedPipeline:
     def test_a_failing_test_run_is_compressed_with_every_error_line(self):
         """An is_error pytest run loses its passing lines and keeps every protected line."""
