@@ -195,7 +195,7 @@ class LineIndex:
                 found = put(key, entry)
                 if found is entry:
                     continue  # the key's first place (no other place has this entry)
-                if found.__class__ is int:
+                if isinstance(found, int):
                     table[key] = array("q", (found, entry))
                 else:
                     found.append(entry)

@@ -121,7 +121,7 @@ def _may_follow(keys: array[int], line: int, hot: frozenset[int] | set[int]) -> 
     """Whether the lines after ``line`` that a run needs stand somewhere too (or are trivial,
     indexed nowhere): most lines that stand alone elsewhere (an import, a blank-ish line) fail
     that at once."""
-    for after in keys[line + 1:line + MIN_LINES]:
+    for after in keys[line + 1:line + MIN_LINES]:  # noqa: SIM110 (a loop: no generator per place)
         if after & 1 and after not in hot:
             return False
     return True
@@ -183,7 +183,7 @@ def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLi
     found = index.table.get(key)
     if found is not None:  # index.candidates, spelled out: most places fail at the third line
         sources, tried = index.sources, 0
-        for entry in (found,) if found.__class__ is int else reversed(found):
+        for entry in (found,) if isinstance(found, int) else reversed(found):
             number = entry >> 32
             if number < limit:
                 source, at = sources[number], entry & 0xFFFFFFFF

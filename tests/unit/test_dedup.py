@@ -22,9 +22,9 @@ from extproc.compressors.content_types import ROUTER
 from extproc.history import History
 from extproc.messages import Checkpoints, Surroundings
 from extproc.pipeline import Pipeline, Policy, Routes
+from extproc.pipeline import lines as lines_module
 from extproc.pipeline.cache import MessageCache
 from extproc.pipeline.dedup import Dedup
-from extproc.pipeline import lines as lines_module
 from extproc.pipeline.guard import Guard
 from extproc.pipeline.lines import LineIndex, Lines, LinesCache, Source
 from extproc.tokens import TokenCounter
