@@ -101,6 +101,8 @@ class Dedup:
                                      and id(block) not in changes):
                 keep = self._guarded_lines(block, lines) \
                     if not read and not self.errors and self._guards(block) else frozenset()
+                if envelope is None:
+                    keep |= _wrapper_lines(text)
                 out = self._rewrite(inner, lines, index, limit, events, keep, earlier_only=read)
                 if out is not None:
                     new_text, lines = out
@@ -197,6 +199,23 @@ def _label(call: ToolCall | None, tool_name: str | None) -> str:
     if len(what) > _LABEL_CHARS:
         what = what[:_LABEL_CHARS - 3] + "..."
     return f" ({what})"
+
+
+def _wrapper_lines(text: str) -> frozenset[int]:
+    """The lines of a harness's header and trailing reminders around a command's output (Codex's
+    ``Chunk ID`` .. ``Output:``, Claude Code's ``Exit code N`` and ``<system-reminder>``, the
+    ``<returncode>`` tags): they describe this call (its exit status, its time), so no pointer
+    covers them, as no compressor does (``envelope.py``)."""
+    envelope = open_envelope(text)
+    if envelope is None:
+        return frozenset()
+    head, tail = envelope.head, envelope.tail
+    lines = set(range(head.count("\n") + (1 if head and not head.endswith("\n") else 0)))
+    if tail:
+        last = text.count("\n")
+        first = text.count("\n", 0, len(text) - len(tail)) + (1 if tail.startswith("\n") else 0)
+        lines.update(range(first, last + 1))
+    return frozenset(lines)
 
 
 def _argument_sources(block: Block, cache: LinesCache) -> list[Source]:

@@ -247,6 +247,24 @@ class TestRepeats:
         assert "dedup" in result.transforms and TRACE_LINE not in sent.split("\n")
         assert Guard(again).lines <= set(expand(sent, texts_of(messages)).split("\n"))
 
+    @pytest.mark.parametrize("header", [
+        "Chunk ID: {chunk}\nWall time: {time} seconds\nProcess exited with code 1\nOriginal token count: 2210\n"
+        "Output:\n",
+        "Exit code 1\n",
+    ])
+    def test_a_re_run_keeps_its_harness_header(self, header):
+        """A harness's header (Codex's chunk, wall time and exit code; Claude Code's ``Exit code``)
+        describes this call: a re-run's repeated output points back, its header stays as sent, even
+        where the earlier run's header lines match it line for line."""
+        output = load("pytest_verbose.txt").rstrip("\n")
+        first = header.format(chunk="1f0c2a", time="41.3") + output
+        again = header.format(chunk="923ff6", time="0.8451").replace("Wall time: 0.8451", "Wall time: 41.3") + output
+        messages, _ = run(only_dedup(), failed_runs(first, again))
+        sent = last_output(messages)
+        check_pointers(sent, again, texts_of(messages))
+        head = again[:len(again) - len(output)]
+        assert sent.startswith(head) and "[trimwire: " in sent[len(head):]
+
     @pytest.mark.parametrize("engine", ["only_dedup", "default"])
     def test_with_dedup_errors_off_error_lines_stay_verbatim(self, engine):
         """``dedup_errors: false``: repeats may still become pointers, but every line the error guard
