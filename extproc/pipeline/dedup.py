@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable
 
 from ..config import DEFAULT_DEDUP_MARGIN
 from ..conversation import Block, Change, Conversation, Kind, ToolCall
-from .envelope import open_envelope
+from .envelope import Envelope, open_envelope
 from .guard import Guard
 from .lines import LineIndex, Lines, LinesCache, Source, numbers_name_lines
 from .reads import SHELL_TOOLS, file_read
@@ -92,7 +92,7 @@ class Dedup:
             text = self._sent(block, changes.get(id(block)))
             # Codex's {"output": "..."}: its lines are those of the output string. A tagged wrapper
             # (<returncode>, <output>) is lines of the text itself, and counted as the model sees them.
-            envelope = open_envelope(text) if text[:64].lstrip()[:1] == "{" else None
+            envelope = _json_envelope(text)
             inner = text if envelope is None else envelope.inner
             lines = self.lines.lines(inner)
             limit = len(index.sources)
@@ -101,7 +101,7 @@ class Dedup:
                                      and id(block) not in changes):
                 keep = self._guarded_lines(block, lines) \
                     if not read and not self.errors and self._guards(block) else frozenset()
-                if envelope is None:
+                if envelope is None and not _looks_json(text):
                     keep |= _wrapper_lines(text)
                 out = self._rewrite(inner, lines, index, limit, events, keep, earlier_only=read)
                 if out is not None:
@@ -142,7 +142,7 @@ class Dedup:
     @staticmethod
     def _guarded_lines(block: Block, lines: Lines) -> frozenset[int]:
         """The lines of a guarded block's text as sent that ``guard.py`` protects in its text."""
-        envelope = open_envelope(block.text) if block.text[:64].lstrip()[:1] == "{" else None
+        envelope = _json_envelope(block.text)
         protected = Guard.of(block.text if envelope is None else envelope.inner).lines
         return frozenset(number for number, line in enumerate(lines.lines) if line in protected)
 
@@ -199,6 +199,15 @@ def _label(call: ToolCall | None, tool_name: str | None) -> str:
     if len(what) > _LABEL_CHARS:
         what = what[:_LABEL_CHARS - 3] + "..."
     return f" ({what})"
+
+
+def _looks_json(text: str) -> bool:
+    return text[:64].lstrip()[:1] == "{"
+
+
+def _json_envelope(text: str) -> Envelope | None:
+    """The envelope of a text that starts as JSON does (Codex's ``{"output": ...}``), else None."""
+    return open_envelope(text) if _looks_json(text) else None
 
 
 def _wrapper_lines(text: str) -> frozenset[int]:
