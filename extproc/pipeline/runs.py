@@ -84,9 +84,6 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
     total = len(keys)
     kept = tuple(sorted(keep))
     mine = sent.table
-    pointable = sent.pointable
-    # SentLines.append, spelled out: it runs once for every line the scan stops at
-    sent_keys, sent_wholes, sent_numbers, sent_lines = sent.keys, sent.wholes, sent.numbers, sent.lines
     line = 0
     for start in [number for number, key in enumerate(keys) if key in hot]:
         if start < line:
@@ -105,12 +102,7 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
                     sent.append(GAP, GAP, NO_NUMBER, run.pointer)
                     line += run.length
                     continue
-        if key & 1 and pointable:
-            mine.setdefault(key, []).append(len(sent_keys))
-        sent_lines.append(texts[line])
-        sent_keys.append(key)
-        sent_wholes.append(wholes[line])
-        sent_numbers.append(numbers[line])
+        sent.append(key, wholes[line], numbers[line], texts[line])
         line += 1
     if line < total:
         _take(sent, lines, line, total)
@@ -180,19 +172,10 @@ def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLi
     if after < len(kept):
         reach = min(reach, kept[after] - line)
     best = Run(line, MIN_LINES - 1, None, 0, True)  # a stand-in no run is shorter than
-    found = index.table.get(key)
-    if found is not None:  # index.candidates, spelled out: most places fail at the third line
-        sources, tried = index.sources, 0
-        for entry in (found,) if isinstance(found, int) else reversed(found):
-            number = entry >> 32
-            if number < limit:
-                source, at = sources[number], entry & 0xFFFFFFFF
-                # both comparisons need equal content: a place whose third line differs is no run
-                if at + MIN_LINES - 1 < len(source.keys) and source.keys[at + MIN_LINES - 1] == third_key:
-                    best = _better(lines, line, reach, source, source, at, best)
-                tried += 1
-                if tried == CANDIDATES:
-                    break
+    for source, at in index.candidates(key, limit):
+        # both comparisons need equal content: a place whose third line differs is no run
+        if at + MIN_LINES - 1 < len(source.keys) and source.keys[at + MIN_LINES - 1] == third_key:
+            best = _better(lines, line, reach, source, source, at, best)
     mine = sent.table.get(key)
     if mine:
         for at in reversed(mine[-CANDIDATES:]):
