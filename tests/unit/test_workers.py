@@ -239,63 +239,56 @@ class TestCollectionWhileIdle:
         del cycle
         return left, [_Cycle.__new__(_Cycle) for _ in range(amount)]
 
-    def test_garbage_left_by_a_job_is_collected_once_the_worker_is_idle(self):
+    @pytest.fixture
+    def pair(self):  # type: ignore[no-untyped-def]
+        """A connected socket pair (ours, the worker's end; theirs, the server's); the collector
+        is switched back on after the test if it was on before."""
+        was_on = gc.isenabled()
+        ours, theirs = socket.socketpair()
+        try:
+            yield ours, theirs
+        finally:
+            ours.close()
+            theirs.close()
+            if was_on:
+                gc.enable()
+
+    def test_garbage_left_by_a_job_is_collected_once_the_worker_is_idle(self, pair):
         """No job waiting: the cycle is freed while the worker waits, and the job that comes
         later is read whole; the collector is off again for it."""
-        was_on = gc.isenabled()
-        ours, theirs = socket.socketpair()
-        try:
-            left, piled = self._owing(gc.get_threshold()[0] + 1)
-            got: list[object] = []
-            reader = threading.Thread(target=lambda: got.append(next_job(Frames(ours))))
-            reader.start()
-            for _ in range(1000):  # the collection runs on the reader's thread, once it is idle
-                if left() is None:
-                    break
-                time.sleep(0.01)
-            send(theirs, ("job", 1))
-            reader.join(30)
-            assert left() is None and got == [("job", 1)]
-            assert not gc.isenabled()
-            del piled
-        finally:
-            ours.close()
-            theirs.close()
-            if was_on:
-                gc.enable()
+        ours, theirs = pair
+        left, piled = self._owing(gc.get_threshold()[0] + 1)
+        got: list[object] = []
+        reader = threading.Thread(target=lambda: got.append(next_job(Frames(ours))))
+        reader.start()
+        for _ in range(1000):  # the collection runs on the reader's thread, once it is idle
+            if left() is None:
+                break
+            time.sleep(0.01)
+        send(theirs, ("job", 1))
+        reader.join(30)
+        assert left() is None and got == [("job", 1)]
+        assert not gc.isenabled()
+        del piled
 
-    def test_a_waiting_job_goes_first(self):
+    def test_a_waiting_job_goes_first(self, pair):
         """A job already waiting is taken before any collection: the garbage stays until the
         worker is idle."""
-        was_on = gc.isenabled()
-        ours, theirs = socket.socketpair()
-        try:
-            left, piled = self._owing(gc.get_threshold()[0] + 1)
-            send(theirs, ("job", 2))
-            assert next_job(Frames(ours)) == ("job", 2)
-            assert left() is not None
-            collect_between_jobs()
-            assert left() is None
-            del piled
-        finally:
-            ours.close()
-            theirs.close()
-            if was_on:
-                gc.enable()
+        ours, theirs = pair
+        left, piled = self._owing(gc.get_threshold()[0] + 1)
+        send(theirs, ("job", 2))
+        assert next_job(Frames(ours)) == ("job", 2)
+        assert left() is not None
+        collect_between_jobs()
+        assert left() is None
+        del piled
 
-    def test_a_worker_that_is_never_idle_collects_when_it_owes_too_much(self):
+    def test_a_worker_that_is_never_idle_collects_when_it_owes_too_much(self, pair):
         from extproc.worker_process import OWED_LIMIT
 
-        was_on = gc.isenabled()
-        ours, theirs = socket.socketpair()
-        try:
-            left, piled = self._owing(OWED_LIMIT * gc.get_threshold()[0] + 1)
-            send(theirs, ("job", 3))
-            assert next_job(Frames(ours)) == ("job", 3)
-            assert left() is None
-            del piled
-        finally:
-            ours.close()
-            theirs.close()
-            if was_on:
-                gc.enable()
+        ours, theirs = pair
+        left, piled = self._owing(OWED_LIMIT * gc.get_threshold()[0] + 1)
+        send(theirs, ("job", 3))
+        assert next_job(Frames(ours)) == ("job", 3)
+        assert left() is None
+        del piled

@@ -146,7 +146,6 @@ def split_prose(text: str) -> ProseText:
     return ProseText(page.lines, words, set(starts), starts)
 
 
-
 def _unbalanced(token: str) -> bool:
     """A word that opens or closes a bracket the other end of which is in another word: dropped,
     it would leave "(default)" as "default)"."""
