@@ -26,9 +26,9 @@ around it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
+from .layout import ProseText, Word, find_flows
 from .options import Segment, descriptions, may_describe
 from .page import LITERAL_START
 from .page import Page as _Page
@@ -68,58 +68,18 @@ _MIN_DESCRIPTION_WORDS = 3      # an option description of fewer words stays as 
 _DESCRIPTION_PLAIN_SHARE = 0.6  # of its words that are plain ("SIZE", "-l," and "e.g.," are not)
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
-    text: str
-    line: int        # index of its line
-    keep: bool       # kept whatever the model says (must-keep rule, name, bullet, hyphenated half)
-    segment: int = 0  # its paragraph or option description, in text order
-
-
-@dataclass
-class ProseText:
-    """A text's lines and the words of its prose lines, in order."""
-
-    lines: list[str]
-    words: list[Word]
-    prose_lines: set[int]
-    # Where a prose line's words start (an option row's description); at its indent when absent.
-    starts: dict[int, int] = field(default_factory=dict)
-
-    @property
-    def candidates(self) -> list[int]:
-        """Indexes of the words the model decides about."""
-        return [i for i, word in enumerate(self.words) if not word.keep]
-
-    def join(self, kept: set[int], as_written: set[int] | frozenset[int] = frozenset()) -> str:
-        """The text with only the kept words of each prose line; other lines as they were, and
-        so is a prose line's start (its indent, an option row's names and gap). Words are
-        joined by single spaces: a justified man page line loses its padding, unless the line
-        is one of ``as_written`` (lines the model never scored, left as they are)."""
-        by_line: dict[int, list[str]] = {}
-        for index, word in enumerate(self.words):
-            if word.keep or index in kept:
-                by_line.setdefault(word.line, []).append(word.text)
-        out = []
-        for number, line in enumerate(self.lines):
-            if number in self.prose_lines and number not in as_written:
-                head = line[:self.starts.get(number, len(line) - len(line.lstrip()))]
-                words = by_line.get(number)
-                line = head + " ".join(words) if words else head.rstrip()
-            out.append(line)
-        return "\n".join(out)
-
-
 def split_prose(text: str) -> ProseText:
     """The text's lines, its prose lines (paragraphs, option descriptions) and their words."""
     page = _page(text)
     words: list[Word] = []
     starts: dict[int, int] = {}
     descriptions_at = set()
+    described: list[Segment] = []
     for index, (segment, description) in enumerate(_segments(page, kinds=True)):
         start_of_sentence, joined = True, False
         if description:
             descriptions_at.add(index)
+            described.append(segment)
         for number, first in segment:
             tokens = list(_WORD.finditer(page.lines[number]))[first:]
             starts[number] = tokens[0].start() if tokens else len(page.lines[number])
@@ -143,7 +103,8 @@ def split_prose(text: str) -> ProseText:
     forced = {i for found in ends.values() for i in (found[0], found[-1])}
     for i in forced | values([(word.text, word.segment) for word in words]):
         words[i] = Word(words[i].text, words[i].line, True, words[i].segment)
-    return ProseText(page.lines, words, set(starts), starts)
+    flows = find_flows(page.lines, [[number for number, _ in segment] for segment in described], starts)
+    return ProseText(page.lines, words, set(starts), starts, flows)
 
 
 def _unbalanced(token: str) -> bool:

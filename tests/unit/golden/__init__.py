@@ -100,6 +100,7 @@ CASES = (
     Case("kube_describe", DescribeCompressor, "kube_describe.txt"),
     Case("kube_describe_focused", DescribeCompressor, "kube_describe.txt", ("tier=backend", "backend")),
     Case("kompress", _kompress, "kompress.txt"),
+    Case("kompress_help", _kompress, "kompress_help.txt"),  # option descriptions, re-flowed
 )
 
 

@@ -25,6 +25,8 @@ from extproc.pipeline import BlockInputs, Budget, Pipeline, Policy
 from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
 
+from .reflowed import assert_only_prose_changed, pieces_of
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DOCUMENTS = ("man_page.txt", "help_output.txt", "readme.md", "guide.rst", "changelog.md", "gh_issue.txt")
 # Least share of tokens saved per document: the embedded model gives 20-30% on each (an option
@@ -65,11 +67,8 @@ class TestProseDocuments:
     def test_lines_outside_prose_stay_byte_for_byte(self, embedded, name):
         """Headings, code blocks, tables, option rows and their wrapped text are unchanged."""
         text = (FIXTURES / name).read_text()
-        prose = split_prose(text).prose_lines
-        out = thinned(embedded, text).split("\n")
-        lines = text.split("\n")
-        assert len(out) == len(lines)
-        assert [n for n, line in enumerate(lines) if n not in prose and out[n] != line] == []
+        split, pieces = pieces_of(embedded, text)
+        assert_only_prose_changed(text, thinned(embedded, text), split, pieces)
 
 
 class TestDocumentShapes:
