@@ -12,12 +12,13 @@ continuation lines had::
 
 thinned, becomes one line where it fits, otherwise as few lines of at most that width as it takes.
 Only option descriptions flow (the segments ``options.py`` finds), each within its own paragraph,
-and only when that saves a line; the line holding the option's names keeps its names and gap, and
-every other line break stays: after a word man hyphenated at a line's end, before a line opening a
-list item, and before a capitalised line after one with no punctuation at its end (a sentence the
-line break alone ended). A description with tabs or unevenly indented continuation lines (a list
-under it) is not re-flowed at all, and one none of whose words was dropped stays byte for byte, as
-does every line outside prose.
+and only where that saves a line; the line holding the option's names keeps its names and gap.
+The breaks that carry meaning stay: after a word man hyphenated at a line's end, after a line
+whose clause-ending word ("files;") was dropped, before a line opening a list item, and before a
+capitalised word after a line with no punctuation at its end (a sentence the line break alone
+ended). A description with tabs or unevenly indented continuation lines (a list under it) is not
+re-flowed at all, and one none of whose words was dropped stays byte for byte, as does every line
+outside prose. The words are the same either way: re-flowing moves words, never drops one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ __all__ = ["Word", "ProseText", "Flow", "find_flows", "reflow"]
 
 _HYPHENS = ("-", "\u2010")
 _PUNCTUATION = tuple(".,;:!?)")
+_CLAUSE_END = tuple(".;:!?")
+# A line that starts a sentence: a capitalised word, not a name in capitals ("NUL-terminated",
+# "SELinux", "URL's": a wrapped sentence goes on with those).
+_SENTENCE_START = re.compile(r"^\s*[A-Z][a-z]+(?![A-Za-z0-9_.-])")
 # A line that opens a list item: a bullet, or "1." "2)" "a)" "(b)" before a word.
 _ITEM = re.compile(r"^\s*(?:[-*•–]|\(?[0-9a-z]{1,2}[.)])\s")
 
@@ -72,10 +77,11 @@ class ProseText:
         """``join``'s output by where it comes from: each line of the text alone, with the
         line it gave, or a re-flowed description's lines, with the lines it gave (fewer)."""
         by_line: dict[int, list[str]] = {}
-        written: dict[int, list[str]] = {}
+        written: dict[int, list[tuple[str, bool]]] = {}  # a line's words, each with whether it stays
         for index, word in enumerate(self.words):
-            written.setdefault(word.line, []).append(word.text)
-            if word.keep or index in kept:
+            stays = word.keep or index in kept
+            written.setdefault(word.line, []).append((word.text, stays))
+            if stays:
                 by_line.setdefault(word.line, []).append(word.text)
         thinned = {n for n, words in written.items() if len(by_line.get(n, ())) < len(words)}
         flows = {item.lines[0]: item for item in self.flows
@@ -86,7 +92,6 @@ class ProseText:
             line = self.lines[number]
             if (item := flows.get(number)) is not None:
                 out.append((item.lines, reflow(item, self.lines, [self._head(n) for n in item.lines],
-                                               [by_line.get(n, []) for n in item.lines],
                                                [written.get(n, []) for n in item.lines])))
                 number = item.lines[-1] + 1
                 continue
@@ -138,12 +143,12 @@ def _flow(lines: list[str], numbers: list[int], starts: dict[int, int]) -> Flow 
     return Flow(tuple(numbers), max(len(lines[n].rstrip()) for n in numbers), indent)
 
 
-def reflow(item: Flow, lines: list[str], heads: list[str], kept: list[list[str]],
-           words: list[list[str]]) -> list[str]:
-    """The description's lines laid out again: ``heads`` (each line's start as written), ``kept``
-    (each line's words left) and ``words`` (each line's words as written), line by line of
+def reflow(item: Flow, lines: list[str], heads: list[str], words: list[list[tuple[str, bool]]]) -> list[str]:
+    """The description's lines laid out again: ``heads`` (each line's start as written) and
+    ``words`` (each line's words as written, each with whether it stays), line by line of
     ``item``. A new run starts where a line must keep its break (see the module's docstring); a
     run that would take as many lines laid out again keeps its lines, each with its words left."""
+    kept = [[text for text, stays in line_words if stays] for line_words in words]
     out: list[str] = []
     run: list[int] = []
     for at, number in enumerate(item.lines):
@@ -162,15 +167,19 @@ def _run(item: Flow, heads: list[str], kept: list[list[str]], run: list[int]) ->
     return [heads[at] + " ".join(kept[at]) if kept[at] else heads[at].rstrip() for at in run]
 
 
-def _breaks_before(line: str, above: list[str]) -> bool:
-    """Whether the break before ``line`` stays: the line above (``above``: its words as written)
-    ends in a hyphenated half word, ``line`` opens a list item, or it starts with a capital after
-    a line with no punctuation at its end (a sentence ended by the line break alone: "Only print
-    what would be done" / "Currently supported by verbs: ...")."""
-    last = above[-1] if above else ""
+def _breaks_before(line: str, above: list[tuple[str, bool]]) -> bool:
+    """Whether the break before ``line`` stays (``above``: the words of the line above, each with
+    whether it stays): the line above ends in a hyphenated half word, or in a word ending a clause
+    ("files;") that was dropped, so that the break is all that is left of its punctuation; ``line``
+    opens a list item; or it starts with a capitalised word after a line with no punctuation at
+    its end (a sentence ended by the line break alone: "Only print what would be done" /
+    "Currently supported by verbs: ...")."""
+    last, stays = above[-1] if above else ("", True)
     if (last.endswith(_HYPHENS) and len(last) > 1) or _ITEM.match(line) is not None:
         return True
-    return line.lstrip()[:1].isupper() and not last.endswith(_PUNCTUATION)
+    if not stays and last.endswith(_CLAUSE_END):
+        return True
+    return _SENTENCE_START.match(line) is not None and not last.endswith(_PUNCTUATION)
 
 
 def _lay(head: str, words: list[str], item: Flow) -> list[str]:

@@ -18,8 +18,8 @@ cannot tell a lowercase argument from the description's first word.
 
 Man pages print the names on a line of their own (or before a gap when they are short) and the
 description indented below (a blank line between, in gcloud's), in one or more paragraphs. A
-description is prose an agent may read thinned; the row's names, arguments and gap, and every line
-break, stay byte for byte.
+description is prose an agent may read thinned; the row's names, arguments and gap stay byte for
+byte, and so does every line break but those a thinned description is re-flowed over (``layout.py``).
 ``descriptions`` only finds where descriptions lie (layout); ``words.py`` decides whether their
 words read as prose and leaves them whole otherwise. Command tables (``git help -a``, ``pip``:
 a command name, arguments in capitals or brackets as ``systemctl`` writes them, a gap, what it

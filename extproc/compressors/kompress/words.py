@@ -14,7 +14,8 @@ listings or records, whose every word an agent may act on. Prose comes in two sh
   none marks code. The option's names, arguments and the gap before the description stay.
 
 A document's code (markdown fences, a reStructuredText literal block) is never prose. Every other
-line, and every line break, stays byte for byte. In prose the words ``rules.must_keep`` names
+line, and every line break, stays byte for byte, but for a thinned option description's, which
+``layout.py`` re-flows onto fewer lines. In prose the words ``rules.must_keep`` names
 stay, and so do capitalised words inside a sentence (names: ``Envoy``, ``List``), both halves of
 a word hyphenated over two lines, a word holding half of a bracket pair, and the first and last
 word of an option's description (its verb and its object: "match only whole words"), and the

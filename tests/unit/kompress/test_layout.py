@@ -113,6 +113,11 @@ def test_a_sentence_ended_by_a_line_break_keeps_it():
             "                         reboot of the manager.\n")
     assert thin(text) == ("     --dry-run           Only print what would be done command when run\n"
                           "                         Currently supported verbs halt and reboot manager.\n")
+    # A name in capitals after such a line goes on with the sentence (sort --files0-from).
+    text = ("      --files0-from=F       read input from the files specified by\n"
+            "                            NUL-terminated names in the file F\n")
+    assert thin(text, FILLERS | {"input", "specified", "names"}) == \
+        "      --files0-from=F       read from files NUL-terminated file F\n"
 
 
 def test_a_list_under_a_description_is_not_reflowed():
@@ -129,3 +134,16 @@ def test_lines_the_model_never_scored_are_not_reflowed():
     """A description with a line the deadline left unscored keeps its lines (that one as written)."""
     out = thin(LS_C, lines={0, 1, 2, 3}, as_written={1})
     assert out.split("\n")[1] == LS_C.split("\n")[1] and out.count("\n") == LS_C.count("\n")
+
+
+def test_a_dropped_clause_end_keeps_its_break():
+    """``ls --group-directories-first``: "files;" dropped, the break is all that is left of the
+    semicolon, so it stays; the lines after it still flow."""
+    text = ("      --group-directories-first\n"
+            "                             group directories before files;\n"
+            "                             can be augmented with a --sort option, but any\n"
+            "                             use of --sort=none (-U) disables grouping\n")
+    assert thin(text, {"files;", "be", "with", "a", "option,", "of", "use", "augmented", "disables"}) == (
+        "      --group-directories-first\n"
+        "                             group directories before\n"
+        "                             can --sort but any --sort=none (-U) grouping\n")
