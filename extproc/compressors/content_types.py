@@ -25,6 +25,7 @@ from .html import HtmlCompressor
 from .json_compact import JsonCompactor
 from .json_lossy import JsonSampler
 from .kube_describe import DescribeCompressor, is_kube_describe
+from .listing import ListingCompressor, is_listing
 from .logs import LogCompressor
 from .repeats import RepeatFolder
 from .search import SearchCompressor
@@ -69,6 +70,8 @@ CONTENT_TYPES: tuple[ContentKind, ...] = (
     # kubectl describe: fields kept, long label lists, tables and Normal events folded.
     ContentKind("kube_describe", 35, is_kube_describe, lambda _: [DescribeCompressor()]),
     ContentKind(ContentType.TABLE, 40, is_table, lambda _: [TableCompressor()]),
+    # ls -l: the owner, group and date its rows share said once (lossless).
+    ContentKind("listing", 45, is_listing, lambda _: [ListingCompressor()]),
     ContentKind(ContentType.SEARCH, 50, is_search, lambda _: [SearchCompressor()]),
     ContentKind(ContentType.LOG, 60, is_log, lambda _: [LogCompressor()], more_shapes=((10, is_json_log),)),
     # A file's text stays exact: an edit must match it.

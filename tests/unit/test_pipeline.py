@@ -222,7 +222,7 @@ class TestRouting:
         assert names == {ContentType.JSON: ["json_sampler", "json_compact"], ContentType.LOG: ["logs"],
                          ContentType.SEARCH: ["search"], ContentType.DIFF: ["diff"], ContentType.HTML: ["html"],
                          ContentType.TABLE: ["table"], ContentType.TEXT: ["repeats"],
-                         "kube_describe": ["kube_describe"]}
+                         "kube_describe": ["kube_describe"], "listing": ["listing"]}
 
 
 class TestPerRequestOptions:

@@ -35,6 +35,7 @@ from extproc.compressors import (
 )
 from extproc.compressors.kompress import load_kompress
 from extproc.compressors.kube_describe import DescribeCompressor
+from extproc.compressors.listing import ListingCompressor
 from extproc.config import KompressSettings
 from extproc.pipeline import _CACHE_SCHEMA, BlockInputs, Budget, Compressor, config_version
 from extproc.pipeline.router import ContentType
@@ -99,6 +100,7 @@ CASES = (
     Case("repeats", RepeatFolder, "repeats.txt"),
     Case("kube_describe", DescribeCompressor, "kube_describe.txt"),
     Case("kube_describe_focused", DescribeCompressor, "kube_describe.txt", ("tier=backend", "backend")),
+    Case("listing", ListingCompressor, "listing.txt"),
     Case("kompress", _kompress, "kompress.txt"),
     Case("kompress_help", _kompress, "kompress_help.txt"),  # option descriptions, re-flowed
 )
