@@ -38,6 +38,10 @@ DEFAULT_MAX_RELEVANT = 20   # rows holding a term of the block's context (a pod 
 _STATUS_COLUMNS = ("STATUS", "STATE", "PHASE", "HEALTH", "CONDITION", "CONDITIONS", "RESULT", "READY", "REASON", "TYPE")
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 _MAX_VALUES_NAMED = 4
+# A column that holds one value on every row of a table of at least _MIN_SHARED_ROWS rows is said
+# once above it, when that removes _SHARED_SAVING times the marker's characters.
+_MIN_SHARED_ROWS = 4
+_SHARED_SAVING = 1.5
 
 
 class TableCompressor(FocusedCompressor):
@@ -70,30 +74,68 @@ class TableCompressor(FocusedCompressor):
         return "\n".join(out) if changed else None
 
     def _table(self, lines: list[str], terms: Sequence[str]) -> list[str] | None:
-        """The section cut down, or None when it is not a long table whose rows all fit."""
+        """The section cut down and its shared columns said once, or None when it is not a table
+        whose rows all fit, or is neither long nor holding a column worth saying once."""
         starts = table_columns(lines[0].rstrip()) if lines else None
         rows = lines[1:]
-        if starts is None or len(rows) <= self.max_rows or not all(fits_columns(row, starts) for row in rows):
+        if starts is None or len(rows) < _MIN_SHARED_ROWS or not all(fits_columns(row, starts) for row in rows):
             return None
-        names = [lines[0][start:end].strip() for start, end in zip(starts, [*starts[1:], None])]
+        spans = list(zip(starts, [*starts[1:], None]))
+        names = [lines[0][start:end].strip() for start, end in spans]
         cells = [_cells(row, starts, names) for row in rows]
-        keep = set(range(self.head_rows)) | set(range(len(rows) - self.tail_rows, len(rows)))
-        keep.update(relevant("\n".join(rows).lower() if terms else "", terms, self.max_relevant))
-        keep.update(flagged_items(cells, self.max_flagged))
-        # A marker costs about what one row does: a lone row between kept ones stays.
-        keep.update(index for index in range(1, len(rows) - 1) if index - 1 in keep and index + 1 in keep)
+        shared = _shared_columns(rows, spans)
+        said = _shared_marker(shared, names, rows[0], spans) if shared else ""
+        if _width(rows, spans, shared) * len(rows) < _SHARED_SAVING * len(said):
+            shared, said = [], ""  # the marker would cost about what it saves
+        if len(rows) <= self.max_rows and not shared:
+            return None
+        kept = range(len(rows)) if len(rows) <= self.max_rows else self._kept(rows, cells, terms)
         status = next((name for name in _STATUS_COLUMNS if name in names), None)
-        out = [lines[0]]
+        out = [said] if said else []
+        out.append(_without(lines[0], spans, shared))
         omitted: list[int] = []
         for index, row in enumerate(rows):
-            if index not in keep:
+            if index not in kept:
                 omitted.append(index)
                 continue
             if omitted:
                 out.append(_marker(omitted, cells, status))
                 omitted = []
-            out.append(row)
+            out.append(_without(row, spans, shared))
         return out
+
+    def _kept(self, rows: list[str], cells: list[dict[str, object]], terms: Sequence[str]) -> set[int]:
+        """The rows a long table keeps: head, tail, rows holding a context term, rows that stand out."""
+        keep = set(range(self.head_rows)) | set(range(len(rows) - self.tail_rows, len(rows)))
+        keep.update(relevant("\n".join(rows).lower() if terms else "", terms, self.max_relevant))
+        keep.update(flagged_items(cells, self.max_flagged))
+        # A marker costs about what one row does: a lone row between kept ones stays.
+        keep.update(index for index in range(1, len(rows) - 1) if index - 1 in keep and index + 1 in keep)
+        return keep
+
+
+def _shared_columns(rows: list[str], spans: list[tuple[int, int | None]]) -> list[int]:
+    """The columns but the first that hold one value on every row."""
+    return [column for column, (start, end) in enumerate(spans)
+            if column and len({row[start:end].strip() for row in rows}) == 1]
+
+
+def _width(rows: list[str], spans: list[tuple[int, int | None]], columns: list[int]) -> int:
+    """How many characters the ``columns`` take on a row (the last one to the longest row's end)."""
+    return sum((end or max(map(len, rows))) - start for start, end in (spans[column] for column in columns))
+
+
+def _without(line: str, spans: list[tuple[int, int | None]], shared: list[int]) -> str:
+    """The line without the shared columns' spans (the rest keeps its alignment)."""
+    if not shared:
+        return line
+    kept = "".join(line[start:end] for column, (start, end) in enumerate(spans) if column not in shared)
+    return kept.rstrip() if len(spans) - 1 in shared else kept  # the padding before a dropped last column
+
+
+def _shared_marker(shared: list[int], names: list[str], row: str, spans: list[tuple[int, int | None]]) -> str:
+    said = ", ".join(f'{names[column]} "{row[slice(*spans[column])].strip()}"' for column in shared)
+    return f"[trimwire: the same on every row of the table below, so left out: {said}]"
 
 
 def _sections(lines: list[str]) -> list[list[str]]:
