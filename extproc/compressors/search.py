@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..pipeline.contract import BlockInputs, FocusedCompressor
 from ..pipeline.focus import relevant
-from ..pipeline.shapes import SEARCH_HIT
+from ..pipeline.shapes import SEARCH_HIT, SEARCH_PATH_HIT
 
 __all__ = [
     "SearchCompressor", "DEFAULT_MAX_FILES", "DEFAULT_MAX_MATCHES_PER_FILE", "DEFAULT_MAX_TOTAL_MATCHES",
@@ -76,14 +76,14 @@ class SearchCompressor(FocusedCompressor):
         entries = _parse(lines)
         files = _files_in_order(entries)
         if not self._over_caps(entries, files):
-            return None  # every file and every hit stays, so every line does
+            out = _grouped(lines, entries, [True] * len(lines))  # every line stays; paths said once
+            result = "\n".join(out) + ("\n" if trailing_newline else "")
+            return result if len(result) < len(text) else None
         # Hits naming what the question or the call names (a path, a test id) stay, beyond the caps.
         texts = "\n".join(line if entry.kind == _MATCH else "" for line, entry in zip(lines, entries)).lower()
         wanted = set(relevant(texts, terms, self.max_relevant)) if terms else set()
         kept_files = set(files[:self.max_files])
         keep = self._keep(entries, kept_files, set(files), wanted)
-        if all(keep):
-            return None
         out = _render(lines, entries, keep)
         dropped_files = [path for path in files[self.max_files:] if not any(
             keep[index] for index in wanted if entries[index].path == path)]
@@ -168,6 +168,8 @@ def _parse(lines: list[str]) -> list[_Entry]:
             entries.append(_Entry(kind, heading, int(numbered.group("line"))))
         elif match:
             entries.append(_Entry(_MATCH, match.group("path"), int(match.group("line"))))
+        elif unnumbered := SEARCH_PATH_HIT.match(line):  # grep -r without -n
+            entries.append(_Entry(_MATCH, unnumbered.group("path")))
         elif context := _context_of(line, hit_paths):
             entries.append(context)
         elif index + 1 < len(lines) and _LINE_ONLY.match(lines[index + 1]) and line[:1] not in (" ", "\t"):
@@ -249,13 +251,52 @@ def _render(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[s
                 counts = omitted.setdefault(entry.path, [0, 0])
                 counts[entry.kind == _CONTEXT] += 1
     out: list[str] = []
-    for index, (line, kept) in enumerate(zip(lines, keep)):
+    grouped = _grouped(lines, entries, keep)
+    for index, kept in enumerate(keep):
         if kept:
-            out.append(line)
+            out.append(grouped[index])
         path = entries[index].path
         if kept and last_kept.get(path) == index and path in omitted:
             out.append(_file_marker(path, *omitted[path]))
     return out
+
+
+def _grouped(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[str]:
+    """The lines with each file's path said once: a run of at least two kept hits and context
+    lines of one file (``--`` separators between them) goes out as ripgrep's ``--heading``
+    layout, the path on a line of its own above ``12:text`` and ``13-text`` lines. Nothing else
+    changes; a line keeps its place (a heading goes out with the line it heads, as one entry)."""
+    out = list(lines)
+    heading: str | None = None
+    for index, (line, entry) in enumerate(zip(lines, entries)):
+        if not keep[index] or entry.kind == _SEPARATOR:
+            continue
+        path = entry.path
+        prefixed = entry.kind in (_MATCH, _CONTEXT) and path is not None and line[len(path):len(path) + 1] in (":", "-") \
+            and line.startswith(path)
+        if not prefixed:
+            heading = None
+            continue
+        if path != heading:
+            if not _run_continues(lines, entries, keep, index):
+                heading = None
+                continue
+            heading = path
+            out[index] = f"{path}\n{line[len(path) + 1:]}"
+        else:
+            out[index] = line[len(path) + 1:]
+    return out
+
+
+def _run_continues(lines: list[str], entries: list[_Entry], keep: list[bool], index: int) -> bool:
+    """Is the next kept line after ``index`` (past ``--`` separators) a line of the same file?"""
+    path = entries[index].path
+    for later in range(index + 1, len(entries)):
+        if not keep[later] or entries[later].kind == _SEPARATOR:
+            continue
+        return entries[later].kind in (_MATCH, _CONTEXT) and entries[later].path == path \
+            and lines[later].startswith(path)
+    return False
 
 
 def _file_marker(path: str | None, matches: int, context: int) -> str:

@@ -4,7 +4,7 @@ Each ``is_*`` detector reads a ``router.Sample`` (a prefix of the text and its n
 and answers with plain regular expressions over whole lines, never by parsing the whole text:
 ``compressors/content_types.py`` pairs each with its type and its place in the router's order
 (the most specific shape, a JSON document or a unified diff, first; prose last). The line rules
-(``line_rule``, ``line_matches``), the table column rules and ``SEARCH_HIT`` are shared with the
+(``line_rule``, ``line_matches``), the table column rules and ``SEARCH_HIT`` (``SEARCH_PATH_HIT``) are shared with the
 log, table and search compressors, which read the same shapes.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from .router import Sample
 
-__all__ = ["LineRule", "SEARCH_HIT", "fits_columns", "line_matches", "line_rule", "table_columns", "is_code",
+__all__ = ["LineRule", "SEARCH_HIT", "SEARCH_PATH_HIT", "fits_columns", "line_matches", "line_rule", "table_columns", "is_code",
            "is_diff", "is_html", "is_json", "is_json_log", "is_jsonl", "is_log", "is_search", "is_table"]
 
 # Share of sampled non-blank lines that must look like grep hits / log lines / source code.
@@ -50,6 +50,9 @@ _DIFF_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.MULTILINE)
 
 # grep -n / rg: "path:12:text", "path:12:3:text", grep -C context "path-12-text", or "12:text".
 SEARCH_HIT = re.compile(r"^(?P<path>[^\s:]+?):(?P<line>\d+)(?::(?P<col>\d+))?:")
+# grep -r without -n: "dir/file.py:text". The path must hold a "/" ("key: value" and "note: x" do not);
+# never "::" (a pytest node id: "tests/test_a.py::test_b PASSED").
+SEARCH_PATH_HIT = re.compile(r"^(?P<path>(?:\.{0,2}/)?(?:[\w.@+~-]+/)+[\w.@+~-]+):(?!:)")
 _SEARCH_LINE_ONLY = re.compile(r"^\d+[:-]")
 _SEARCH_CONTEXT = re.compile(r"^[^\s:]+?-\d+-")
 # Compiler and linter diagnostics share the path:line: shape but are log lines
@@ -262,7 +265,8 @@ def _reaches(flags: Iterator[bool], total: int, needed: float) -> bool:
 # not a hit; a hit, grep -C context, "--" or a bare "12:" line is.
 _SEARCH_SHAPE = re.compile(
     f"(?P<log>{_LOG_PREFIX.pattern})"
-    f"|(?P<hit>{SEARCH_HIT.pattern}|{_SEARCH_CONTEXT.pattern}|--$|{_SEARCH_LINE_ONLY.pattern})")
+    f"|(?P<hit>{SEARCH_HIT.pattern}|{_SEARCH_CONTEXT.pattern}|--$|{_SEARCH_LINE_ONLY.pattern}"
+    f"|{SEARCH_PATH_HIT.pattern.replace('?P<path>', '')})")
 
 
 def _search_flags(lines: list[str]) -> Iterator[bool]:

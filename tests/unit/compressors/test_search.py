@@ -1,4 +1,4 @@
-"""SearchCompressor: grep and ripgrep hits capped per file and overall, kept lines untouched."""
+"""SearchCompressor: grep and ripgrep hits capped per file and overall, each file's path said once."""
 
 from __future__ import annotations
 
@@ -10,11 +10,34 @@ import pytest
 from extproc.compressors.content_types import detect
 from extproc.compressors.search import SearchCompressor
 
-from . import block, content_lines, is_subsequence, load
+from . import MARKER, block, content_lines, is_subsequence, load
 
 HIT = re.compile(r"^(?P<path>[^\s:]+?):(?P<line>\d+):")
 FILE_MARKER = re.compile(r"^\[trimwire: (\d+) more match(?:es)?(?: \(and (\d+) context lines?\))?(?: in (\S+))? omitted\]$")
 CLOSING = re.compile(r"^\[trimwire: (\d+) more files? with (\d+) match(?:es)? omitted: (.+)\]$")
+
+
+NUMBERED = re.compile(r"^\d+(?::\d+)?([:-])")
+
+
+def ungrouped(out: str) -> str:
+    """The output as grep printed it: each heading's path put back in front of the numbered lines
+    under it (``path:12:text``, ``path-13-text``), as a reader of the heading layout would."""
+    lines = out.split("\n")
+    heading = None
+    back = []
+    for index, line in enumerate(lines):
+        numbered = NUMBERED.match(line)
+        if numbered and heading is not None:
+            back.append(f"{heading}{numbered.group(1)}{line}")
+            continue
+        if line != "--":
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            heading = line if " " not in line and NUMBERED.match(following) and not MARKER.match(line) else None
+            if heading is not None:
+                continue
+        back.append(line)
+    return "\n".join(back)
 
 
 def hits_per_file(text: str) -> Counter:
@@ -30,7 +53,7 @@ class TestSearchCompressor:
     def test_grep_rn_caps_files_and_matches(self):
         """The first max_files files keep their first 8 hits each; every kept line is an original line."""
         text = load("grep_rn.txt")
-        out = SearchCompressor(max_files=10, max_total_matches=0).compress(text)
+        out = ungrouped(SearchCompressor(max_files=10, max_total_matches=0).compress(text))
         before, after = hits_per_file(text), hits_per_file(out)
         files = list(before)
         assert len(files) == 18
@@ -42,7 +65,7 @@ class TestSearchCompressor:
     def test_file_markers_count_what_each_file_lost(self, search):
         """Each capped file gets one marker after its last kept hit with the exact count dropped."""
         text = load("grep_rn.txt")
-        out = search.compress(text)
+        out = ungrouped(search.compress(text))
         before = hits_per_file(text)
         markers = {m.group(3): int(m.group(1)) for m in map(FILE_MARKER.match, out.split("\n")) if m}
         assert markers == {path: before[path] - 8 for path in before if before[path] > 8}
@@ -74,7 +97,7 @@ class TestSearchCompressor:
     def test_grep_context_follows_its_hit(self):
         """grep -C context lines stay with the hit nearest them and go when it goes."""
         text = load("grep_context.txt")
-        out = SearchCompressor(max_matches_per_file=1, max_total_matches=0).compress(text)
+        out = ungrouped(SearchCompressor(max_matches_per_file=1, max_total_matches=0).compress(text))
         assert ("urllib3/util/retry.py-18-    ProtocolError,\nurllib3/util/retry.py-19-    ProxyError,\n"
                 "urllib3/util/retry.py:20:    ReadTimeoutError,\nurllib3/util/retry.py-21-    ResponseError,\n"
                 "urllib3/util/retry.py-22-)\n"
@@ -86,7 +109,7 @@ class TestSearchCompressor:
     def test_vimgrep_columns(self):
         """path:line:col: hits keep their column and are grouped like plain hits."""
         text = load("rg_vimgrep.txt")
-        out = SearchCompressor(max_matches_per_file=3, max_total_matches=0).compress(text)
+        out = ungrouped(SearchCompressor(max_matches_per_file=3, max_total_matches=0).compress(text))
         assert "aiohttp/client.py:164:6:    \"ClientTimeout\",\n" in out
         assert "[trimwire: 10 more matches in aiohttp/client.py omitted]" in out
         assert "aiohttp/client.py:403:40:" not in out
@@ -113,16 +136,42 @@ class TestSearchCompressor:
         assert out.split("\n") == lines[:100] + ["[trimwire: 50 more matches omitted]"]
         assert search.compress("\n".join(lines[:19])) is None
 
-    def test_paths_are_never_merged_or_renumbered(self, search):
-        """Every kept hit still starts with its own path and line number, exactly as grep printed it."""
+    def test_lines_are_never_renumbered(self, search):
+        """Every kept hit, its path put back from the heading above it, is a line exactly as grep printed it."""
         text = load("grep_rn.txt")
         original = set(text.split("\n"))
-        assert all(line in original for line in search.compress(text).split("\n") if HIT.match(line))
+        back = ungrouped(search.compress(text)).split("\n")
+        assert all(line in original for line in back if HIT.match(line)) and sum(map(bool, map(HIT.match, back))) > 80
 
-    def test_small_results_are_left_alone(self, search):
-        """Results within the caps are not touched."""
-        assert search.compress(load("grep_context.txt")) is None
+    def test_small_results_keep_every_line_and_say_each_path_once(self, search):
+        """Within the caps nothing is dropped: a file's run of lines goes under one heading (ripgrep's
+        --heading layout) and reads back as the input exactly; a file with one line keeps its prefix."""
+        text = load("grep_context.txt")
+        out = search.compress(text)
+        assert out is not None and len(out) < 0.8 * len(text) and not any(map(MARKER.match, out.split("\n")))
+        assert out.startswith("urllib3/util/retry.py\n18-    ProtocolError,\n19-    ProxyError,\n20:    ReadTimeoutError,")
+        assert ungrouped(out) == text
         assert search.compress("src/a.py:1:import os\nsrc/b.py:2:import os\n") is None
+
+    def test_grep_without_line_numbers(self, search):
+        """grep -r without -n (path:text) is search output too: paths said once, text exact."""
+        hits = [("django/db/models/sql/compiler.py", "    def as_sql(self, with_limits=True):"),
+                ("django/db/models/sql/compiler.py", "        sql, params = self.compile(self.where)"),
+                ("django/db/models/expressions.py", "class ExpressionWrapper(Expression):"),
+                ("django/db/models/expressions.py", "    def as_sql(self, compiler, connection):"),
+                ("django/db/models/expressions.py", "        return compiler.compile(self.expression)"),
+                ("django/db/models/lookups.py", "    def as_sql(self, compiler, connection):")]
+        text = "\n".join(f"./{path}:{line}" for path, line in hits)
+        assert detect(text) == "search"
+        out = search.compress(text)
+        assert out.split("\n") == ["./django/db/models/sql/compiler.py", hits[0][1], hits[1][1],
+                                   "./django/db/models/expressions.py", hits[2][1], hits[3][1], hits[4][1],
+                                   f"./{hits[5][0]}:{hits[5][1]}"]
+
+    def test_pytest_node_ids_are_not_search_hits(self):
+        """tests/test_a.py::test_b PASSED is a test log line, never a path:text hit."""
+        text = "\n".join(f"tests/unit/test_api.py::TestApi::test_case_{n} PASSED  [{n:3d}%]" for n in range(40))
+        assert detect(text) != "search"
 
     def test_routed_only_search_output(self, search):
         """The router sends grep output here, not a log; the compressor does not ask again."""
@@ -147,5 +196,5 @@ class TestContextWithoutHits:
     def test_orphan_context_stays_when_other_files_are_capped(self):
         hits = "\n".join(f"src/app.py:{number}:    call_{number}()" for number in range(1, 31))
         out = SearchCompressor(max_matches_per_file=2, max_total_matches=0).compress(self.WINDOW + "\n" + hits)
-        assert out is not None and out.startswith(self.WINDOW + "\nsrc/app.py:1:")
+        assert out is not None and out.startswith(self.WINDOW + "\nsrc/app.py\n1:    call_1()\n2:")
         assert "[trimwire: 28 more matches in src/app.py omitted]" in out
