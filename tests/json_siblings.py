@@ -72,7 +72,8 @@ def pod(name: str, ip: str, restarts: int, extra: dict | None = None) -> dict:
                                                   for n in range(6)]},
                                 {"name": "config-reloader", "image": "quay.io/prometheus-operator/reloader:v0.70.0",
                                  "resources": {"requests": {"cpu": "1m", "memory": "10Mi"}}}],
-                 "nodeSelector": {"kubernetes.io/os": "linux"}, "priorityClassName": "system-cluster-critical"},
+                 "nodeSelector": {"kubernetes.io/os": "linux"}, "priorityClassName": "system-cluster-critical",
+                 "nodeName": f"worker-{ip.rsplit('.', 1)[-1]}"},  # replicas on different nodes: no spec is shared
         "status": {"phase": "Running", "podIP": ip, "containerStatuses": [{"name": "prometheus", "ready": True,
                                                                            "restartCount": restarts}]},
     }

@@ -6,7 +6,11 @@ objects that all have the same keys as one table, so key names are written once:
 
     {"__columns__": ["id", "name", "status"], "__rows__": [[1, "api", "ok"], [2, "db", "down"]]}
 
-A row holds the object's values in column order; nested values are kept (and tabulated too).
+A row holds the object's values in column order; nested values are kept (and tabulated too). A
+column that holds one value in every row is said once, beside the table, and left out of the rows::
+
+    {"__every_row__": {"kind": "Pod"}, "__columns__": ["name", "phase"], "__rows__": [["api", "Running"]]}
+
 Before that it shortens arrays longer than ``DEFAULT_MAX_ITEMS``: it keeps the first
 ``DEFAULT_HEAD_ITEMS`` and last ``DEFAULT_TAIL_ITEMS`` items, up to ``DEFAULT_MAX_RELEVANT`` items
 holding a term of the context the block answers (the user's question, the call's arguments:
@@ -48,7 +52,7 @@ from ._json_signals import RawNumber, flagged_items, traced_items
 from .json_compact import json_documents
 
 __all__ = [
-    "JsonSampler", "COLUMNS_KEY", "ROWS_KEY",
+    "JsonSampler", "COLUMNS_KEY", "ROWS_KEY", "EVERY_ROW_KEY",
     "DEFAULT_MIN_CHARS", "DEFAULT_MIN_TABLE_ROWS", "DEFAULT_MAX_ITEMS", "DEFAULT_HEAD_ITEMS",
     "DEFAULT_TAIL_ITEMS", "DEFAULT_MAX_FLAGGED", "DEFAULT_MAX_SHAPES", "DEFAULT_MAX_RELEVANT",
     "DEFAULT_MIN_MAP_KEYS",
@@ -67,6 +71,7 @@ DEFAULT_MIN_MAP_KEYS = 50       # maps with more keys whose values are all objec
 
 COLUMNS_KEY = "__columns__"
 ROWS_KEY = "__rows__"
+EVERY_ROW_KEY = "__every_row__"   # a table's columns that hold one value in every row, said once
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_KEYS_NAMED = 6
@@ -254,8 +259,23 @@ def _tabulate(value: Any, min_rows: int) -> Any:
     columns = list(objects[0])
     if len(columns) < 2 or COLUMNS_KEY in columns or any(item.keys() != objects[0].keys() for item in objects):
         return items
+    shared = _shared_columns(columns, objects)
+    columns = [column for column in columns if column not in shared]
     rows = [item if isinstance(item, _Marker) else [item[column] for column in columns] for item in items]
-    return {COLUMNS_KEY: columns, ROWS_KEY: rows}
+    return {EVERY_ROW_KEY: shared, COLUMNS_KEY: columns, ROWS_KEY: rows} if shared else {COLUMNS_KEY: columns, ROWS_KEY: rows}
+
+
+def _shared_columns(columns: list[str], objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The columns that hold one value in every object, with that value (none when no other
+    column would be left). Values compare by type and value: 1, 1.0 and true differ."""
+    first = objects[0]
+    shared = {column: first[column] for column in columns
+              if all(_same(item[column], first[column]) for item in objects)}
+    return shared if len(shared) < len(columns) else {}
+
+
+def _same(one: Any, other: Any) -> bool:
+    return type(one) is type(other) and (one is other or repr(one) == repr(other))
 
 
 def _lowered(value: Any) -> str:

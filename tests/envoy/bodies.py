@@ -231,9 +231,11 @@ def assert_json_kept(before: Any, after: Any, path: Path = ()) -> None:
     and each marker standing for the items it says it omitted; every kept value is unchanged."""
     if isinstance(after, list):
         after = resolve_siblings(after)
-    if isinstance(after, dict) and list(after) == ["__columns__", "__rows__"]:
+    if isinstance(after, dict) and list(after) in (["__columns__", "__rows__"], ["__every_row__", "__columns__", "__rows__"]):
         after = {**after, "__rows__": resolve_siblings(after["__rows__"])}
-        after = [row if isinstance(row, str) else dict(zip(after["__columns__"], row)) for row in after["__rows__"]]
+        shared = after.get("__every_row__", {})
+        after = [row if isinstance(row, str) else {**shared, **dict(zip(after["__columns__"], row))}
+                 for row in after["__rows__"]]
     if isinstance(before, list):
         assert isinstance(after, list), path
         position = 0

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from extproc.compressors.json_lossy import COLUMNS_KEY, DEFAULT_MAX_ITEMS, ROWS_KEY, JsonSampler
+from extproc.compressors.json_lossy import COLUMNS_KEY, DEFAULT_MAX_ITEMS, EVERY_ROW_KEY, ROWS_KEY, JsonSampler
 
 from . import block, load
 
@@ -15,9 +15,10 @@ OMITTED = re.compile(r"^\[trimwire: (\d+) items? omitted \((.+)\)\]$")
 
 
 def rows_as_objects(table: dict) -> list:
-    """A table back as a list: objects for rows, marker strings as they are."""
+    """A table back as a list: objects for rows (with the values every row shares), marker strings as they are."""
     columns = table[COLUMNS_KEY]
-    return [row if isinstance(row, str) else dict(zip(columns, row)) for row in table[ROWS_KEY]]
+    shared = table.get(EVERY_ROW_KEY, {})
+    return [row if isinstance(row, str) else {**shared, **dict(zip(columns, row))} for row in table[ROWS_KEY]]
 
 
 def omitted_count(items: list) -> int:
@@ -47,7 +48,7 @@ class TestTables:
         out = tables_only().compress(text)
         value = json.loads(out)
         original = json.loads(text)
-        assert value[COLUMNS_KEY] == list(original[0])
+        assert value[COLUMNS_KEY] == [key for key in original[0] if key not in value.get(EVERY_ROW_KEY, {})]
         assert rows_as_objects(value) == original
         assert len(out) < 0.65 * len(text)
 
@@ -55,8 +56,25 @@ class TestTables:
         """A uniform array under a key is tabulated in place; the rest of the document is untouched."""
         out = json.loads(tables_only().compress(service_checks(60)))
         assert out["total"] == 60
-        assert out["checks"][COLUMNS_KEY] == ["id", "service", "status", "latency_ms", "error", "region"]
-        assert out["checks"][ROWS_KEY][3] == ["chk-0003", "svc-3", "ok", 43, None, "eu-west-1"]
+        assert out["checks"][COLUMNS_KEY] == ["id", "service", "latency_ms"]
+        assert out["checks"][ROWS_KEY][3] == ["chk-0003", "svc-3", 43]
+        assert out["checks"][EVERY_ROW_KEY] == {"status": "ok", "error": None, "region": "eu-west-1"}
+
+    def test_columns_every_row_shares_are_said_once(self):
+        """A column with one value in every row goes out once, beside the table, and the rows read
+        back whole; values that only look alike (1, 1.0, true, "1") are not shared."""
+        items = [{"name": f"pod-{i}", "kind": "Pod", "ready": 1, "weight": 1.0 if i else 1, "flag": True if i else 1,
+                  "spec": {"image": "api:2.1", "ports": [8080]}} for i in range(40)]
+        out = json.loads(tables_only().compress(json.dumps(items, indent=2)))
+        assert out[EVERY_ROW_KEY] == {"kind": "Pod", "ready": 1, "spec": {"image": "api:2.1", "ports": [8080]}}
+        assert out[COLUMNS_KEY] == ["name", "weight", "flag"]
+        assert rows_as_objects(out) == items and out[ROWS_KEY][0] == ["pod-0", 1, 1]
+
+    def test_a_table_keeps_one_column_at_least(self):
+        """Rows that are all the same stay a table of their columns: nothing is said once."""
+        items = [{"kind": "Pod", "phase": "Running"}] * 300
+        out = json.loads(tables_only().compress(json.dumps(items, indent=2)))
+        assert EVERY_ROW_KEY not in out and out[COLUMNS_KEY] == ["kind", "phase"]
 
     def test_numbers_keep_their_spelling(self):
         """1.10, 1E+2, -0 and a 30-digit integer come out exactly as written."""
@@ -64,7 +82,7 @@ class TestTables:
         text = json.dumps(items, indent=2).replace('"@PRICE@"', "1.10", 1).replace('"@PRICE@"', "1E+2", 1)
         text = text.replace('"@PRICE@"', "-0")
         out = tables_only().compress(text)
-        assert '"A-0",1.10,' in out and '"A-1",1E+2,' in out and '"A-2",-0,' in out
+        assert '["A-0",1.10]' in out and '["A-1",1E+2]' in out and '["A-2",-0]' in out
         assert "123456789012345678901234567890" in out
 
     def test_strings_keep_their_value(self):
