@@ -4,7 +4,9 @@ Kept as they were: every line outside hunks (commit headers, ``diff --git``, ``i
 ``---``/``+++``, mode and rename lines), every hunk header, every added and removed line and
 every ``\\ No newline at end of file``. Unchanged context lines are trimmed to
 ``DEFAULT_CONTEXT_LINES`` around each change; a run is trimmed only when that drops at least
-``DEFAULT_MIN_GAP`` lines, and the dropped run becomes one marker in its place, e.g.
+``DEFAULT_MIN_GAP`` lines, or two or more that hold over 1.5 times the marker's characters (git's
+three lines of context at a hunk's edge leave two to drop: short ones stay), and the dropped run
+becomes one marker in its place, e.g.
 ``[trimwire: 7 unchanged lines omitted]``, so line positions can still be counted. Hunk line
 counts come from the hunk header, so a removed line that reads ``--- x`` is never taken for a file
 header.
@@ -29,7 +31,8 @@ __all__ = [
 ]
 
 DEFAULT_CONTEXT_LINES = 1
-DEFAULT_MIN_GAP = 3                 # dropping fewer unchanged lines than this is not worth a marker
+DEFAULT_MIN_GAP = 3                 # dropping fewer unchanged lines than this is not worth a marker,
+_LONG_RUN = 1.5                     # unless they hold this many times the marker's characters
 DEFAULT_MAX_FILE_LINES = 300        # diff body lines shown per file
 DEFAULT_GENERATED_FILE_LINES = 20   # the same for lockfiles and generated files
 DEFAULT_GENERATED_FILES = (
@@ -166,10 +169,15 @@ def _trim(body: list[_Line], context: int, min_gap: int) -> list[_Line]:
 
 def _trim_run(run: list[_Line], keep_head: int, keep_tail: int, min_gap: int) -> list[_Line]:
     dropped = len(run) - keep_head - keep_tail
-    if dropped < min_gap:
-        return run
     marker = _Line(_MARKER, f"[trimwire: {dropped} unchanged {_plural(dropped, 'line')} omitted]", dropped)
+    if dropped < min_gap and not _outweighs(run[keep_head:len(run) - keep_tail], marker.text):
+        return run
     return run[:keep_head] + [marker] + run[len(run) - keep_tail:]
+
+
+def _outweighs(lines: list[_Line], marker: str) -> bool:
+    """Are these (at least two) lines long enough that a marker in their place saves clearly?"""
+    return len(lines) >= 2 and sum(len(line.text) + 1 for line in lines) > _LONG_RUN * len(marker)
 
 
 def _plural(count: int, one: str) -> str:

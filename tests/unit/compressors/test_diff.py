@@ -42,6 +42,14 @@ def diff() -> DiffCompressor:
     return DiffCompressor()
 
 
+def hunk(before: list[str], removed: str, added: str, after: list[str]) -> str:
+    """One file's diff with one hunk: context lines, a change, context lines."""
+    body = [" " + line for line in before] + [removed, added] + [" " + line for line in after]
+    count = len(before) + 1 + len(after)
+    return "\n".join(["diff --git a/src/pool.py b/src/pool.py", "--- a/src/pool.py", "+++ b/src/pool.py",
+                      f"@@ -40,{count} +40,{count} @@", *body])
+
+
 class TestDiffCompressor:
     def test_context_trimmed_to_one_line(self, diff):
         """In a -U8 diff every change keeps one line of context and each trimmed run is one marker."""
@@ -60,12 +68,20 @@ class TestDiffCompressor:
             gaps = sum(int(m.group(1)) for m in map(GAP.match, after) if m)
             assert len(after) - sum(1 for line in after if GAP.match(line)) + gaps == len(before)
 
-    def test_default_context_is_kept_when_a_marker_would_cost_more(self, diff):
-        """git's default 3 lines of context leave runs of 2 to drop: below min_gap, so code hunks stay whole."""
-        text = load("git_diff.txt")
-        out = diff.compress(text)
-        code = text[:text.index("diff --git a/web/package-lock.json")]
-        assert out.startswith(code)
+    def test_two_short_context_lines_stay(self, diff):
+        """git's 3 lines of context leave runs of 2 to drop: short ones cost less than a marker and stay."""
+        assert diff.compress(hunk(["}", "", "x = 1"], "-y = 2", "+y = 3", ["", "z", "}"])) is None
+
+    def test_two_long_context_lines_become_a_marker(self, diff):
+        """Two context lines holding well over a marker's characters go, counted, at each hunk edge."""
+        before = ["    connection_pool_kw = dict(self.connection_pool_kw, timeout=timeout)",
+                  "    pool = self.connection_from_host(host, port, scheme=scheme, pool_kwargs=kw)",
+                  "    response = pool.urlopen(method, url, retries=retries, **urlopen_kw)"]
+        text = hunk(before, "-    return response", "+    return response.release_conn()", before[::-1])
+        out = diff.compress(text).split("\n")
+        assert out[4] == "[trimwire: 2 unchanged lines omitted]" and out[5] == " " + before[2]
+        assert out[-1] == "[trimwire: 2 unchanged lines omitted]" and out[-2] == " " + before[2]
+        assert "-    return response" in out and "+    return response.release_conn()" in out
 
     def test_lockfile_is_capped_with_counts(self, diff):
         """A lockfile keeps its headers and first 20 body lines; one marker counts what went."""
