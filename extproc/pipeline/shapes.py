@@ -51,8 +51,8 @@ _DIFF_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.MULTILINE)
 # grep -n / rg: "path:12:text", "path:12:3:text", grep -C context "path-12-text", or "12:text".
 SEARCH_HIT = re.compile(r"^(?P<path>[^\s:]+?):(?P<line>\d+)(?::(?P<col>\d+))?:")
 # grep -r without -n: "dir/file.py:text". The path must hold a "/" ("key: value" and "note: x" do not);
-# never "::" (a pytest node id: "tests/test_a.py::test_b PASSED").
-SEARCH_PATH_HIT = re.compile(r"^(?P<path>(?:\.{0,2}/)?(?:[\w.@+~-]+/)+[\w.@+~-]+):(?!:)")
+# never "::" (a pytest node id: "tests/test_a.py::test_b PASSED") nor a bare count (grep -c: "dir/a.py:3").
+SEARCH_PATH_HIT = re.compile(r"^(?P<path>(?:\.{0,2}/)?(?:[\w.@+~-]+/)+[\w.@+~-]+):(?!:|\d+$)")
 _SEARCH_LINE_ONLY = re.compile(r"^\d+[:-]")
 _SEARCH_CONTEXT = re.compile(r"^[^\s:]+?-\d+-")
 # Compiler and linter diagnostics share the path:line: shape but are log lines

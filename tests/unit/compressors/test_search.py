@@ -168,10 +168,11 @@ class TestSearchCompressor:
                                    "./django/db/models/expressions.py", hits[2][1], hits[3][1], hits[4][1],
                                    f"./{hits[5][0]}:{hits[5][1]}"]
 
-    def test_pytest_node_ids_are_not_search_hits(self):
-        """tests/test_a.py::test_b PASSED is a test log line, never a path:text hit."""
+    def test_pytest_node_ids_and_counts_are_not_search_hits(self):
+        """tests/test_a.py::test_b PASSED is a test log line and grep -c's path:count a count, never a path:text hit."""
         text = "\n".join(f"tests/unit/test_api.py::TestApi::test_case_{n} PASSED  [{n:3d}%]" for n in range(40))
         assert detect(text) != "search"
+        assert detect("\n".join(f"src/pkg/module_{n}.py:{n % 4}" for n in range(40))) != "search"
 
     def test_routed_only_search_output(self, search):
         """The router sends grep output here, not a log; the compressor does not ask again."""
