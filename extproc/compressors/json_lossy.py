@@ -262,7 +262,8 @@ def _tabulate(value: Any, min_rows: int) -> Any:
     shared = _shared_columns(columns, objects)
     columns = [column for column in columns if column not in shared]
     rows = [item if isinstance(item, _Marker) else [item[column] for column in columns] for item in items]
-    return {EVERY_ROW_KEY: shared, COLUMNS_KEY: columns, ROWS_KEY: rows} if shared else {COLUMNS_KEY: columns, ROWS_KEY: rows}
+    table = {COLUMNS_KEY: columns, ROWS_KEY: rows}
+    return {EVERY_ROW_KEY: shared, **table} if shared else table
 
 
 def _shared_columns(columns: list[str], objects: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,10 +4,12 @@ The content type ``listing`` (declared in ``content_types.py``) is text most of 
 ``ls -l`` rows (``is_listing``): mode, links, owner, group, size, date and name. In a directory an
 agent lists, the owner, group and date mostly hold one value on nearly every row
 (``root root``, the day the image was built). Each such column is said once, in one marker line
-above the first row that drops it, and dropped from every row that holds that value, e.g.::
+above the first row that drops it, and dropped from every row that holds that value::
 
-    [trimwire: in the ls -l rows below, owner "root", group "root", date "May  6  2025" left out; rows that differ shown whole]
-    -rw-r--r--  4806 __init__.py
+    [trimwire: in the ls -l rows below, owner "root", group "root", date "May  6  2025" left out; ...]
+    -rw-r--r-- 1  4806 __init__.py
+
+(the marker goes on: ``rows that differ shown whole]``).
 
 A column is dropped only when that removes more than it costs (the rows that hold another value
 in a dropped column are shown whole, as ls printed them). Lossless: every dropped value is in the
@@ -36,8 +38,8 @@ _MIN_SAMPLED_ROWS = 3
 _ROW = re.compile(
     r"[-bcdlpsD][-rwxsStTlL]{9}[.+@]? +\d+ (?P<owner>\S+) +(?P<group>\S+) +"
     r"(?:\d+(?:[.,]\d+)?[KMGTPE]?|\d+, +\d+) "
-    r"(?P<date>[A-Za-z]{3} [ \d]\d (?: \d{4}|\d\d:\d\d)|\d{4}-\d\d-\d\d(?: \d\d:\d\d(?::\d\d(?:\.\d+)?)?(?: [+-]\d{4})?)?)"
-    r" \S")
+    r"(?P<date>[A-Za-z]{3} [ \d]\d (?: \d{4}|\d\d:\d\d)"
+    r"|\d{4}-\d\d-\d\d(?: \d\d:\d\d(?::\d\d(?:\.\d+)?)?(?: [+-]\d{4})?)?) \S")
 # The columns that may be said once, in the order they stand in a row. Not the link count: it
 # differs on every directory, which would then be shown whole.
 _COLUMNS = ("owner", "group", "date")

@@ -271,31 +271,28 @@ def _grouped(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[
     for index, (line, entry) in enumerate(zip(lines, entries)):
         if not keep[index] or entry.kind == _SEPARATOR:
             continue
-        path = entry.path
-        prefixed = entry.kind in (_MATCH, _CONTEXT) and path is not None and line[len(path):len(path) + 1] in (":", "-") \
-            and line.startswith(path)
-        if not prefixed:
+        path = _prefix(line, entry)
+        if path is None or (path != heading and not _run_continues(lines, entries, keep, index)):
             heading = None
             continue
-        if path != heading:
-            if not _run_continues(lines, entries, keep, index):
-                heading = None
-                continue
-            heading = path
-            out[index] = f"{path}\n{line[len(path) + 1:]}"
-        else:
-            out[index] = line[len(path) + 1:]
+        out[index] = line[len(path) + 1:] if path == heading else f"{path}\n{line[len(path) + 1:]}"
+        heading = path
     return out
+
+
+def _prefix(line: str, entry: _Entry) -> str | None:
+    """The path a hit or context line starts with (``path:12:``, ``path-12-``, ``path:``), or None."""
+    path = entry.path
+    if entry.kind not in (_MATCH, _CONTEXT) or path is None or not line.startswith(path):
+        return None
+    return path if line[len(path):len(path) + 1] in (":", "-") else None
 
 
 def _run_continues(lines: list[str], entries: list[_Entry], keep: list[bool], index: int) -> bool:
     """Is the next kept line after ``index`` (past ``--`` separators) a line of the same file?"""
-    path = entries[index].path
     for later in range(index + 1, len(entries)):
-        if not keep[later] or entries[later].kind == _SEPARATOR:
-            continue
-        return entries[later].kind in (_MATCH, _CONTEXT) and entries[later].path == path \
-            and lines[later].startswith(path)
+        if keep[later] and entries[later].kind != _SEPARATOR:
+            return _prefix(lines[later], entries[later]) == entries[index].path
     return False
 
 

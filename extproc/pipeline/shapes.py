@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 from .router import Sample
 
-__all__ = ["LineRule", "SEARCH_HIT", "SEARCH_PATH_HIT", "fits_columns", "line_matches", "line_rule", "table_columns", "is_code",
-           "is_diff", "is_html", "is_json", "is_json_log", "is_jsonl", "is_log", "is_search", "is_table"]
+__all__ = ["LineRule", "SEARCH_HIT", "SEARCH_PATH_HIT", "fits_columns", "line_matches", "line_rule", "table_columns",
+           "is_code", "is_diff", "is_html", "is_json", "is_json_log", "is_jsonl", "is_log", "is_search", "is_table"]
 
 # Share of sampled non-blank lines that must look like grep hits / log lines / source code.
 _SEARCH_SHARE = 0.6
