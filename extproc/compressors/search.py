@@ -1,15 +1,17 @@
-"""grep / ripgrep output capped per file and overall, every kept line exactly as it was.
+"""grep / ripgrep output capped per file and overall, each file's path said once.
 
-Reads ``path:line:text`` and ``path:line:col:text`` hits, grep ``-C`` context lines
-(``path-line-text``) and ``--`` separators, ripgrep's ``--heading`` layout (a path line, then
-``line:text`` lines, a blank line between files) and path-less ``line:text`` output of a
-single-file grep. Hits are grouped by file in order of first appearance; the first
-``DEFAULT_MAX_FILES`` files keep their first hits each (context lines go with the hit nearest to
-them): ``DEFAULT_MAX_MATCHES_PER_FILE`` hits, or an equal share of ``DEFAULT_MAX_TOTAL_MATCHES``
-when that is more, so a search that hit few files keeps more of each. A kept line is never
-merged, shortened or renumbered. Hits holding a term of the context the block answers (a path or
-test id the question or the call names: ``pipeline.focus``) are kept past both caps, up to
-``DEFAULT_MAX_RELEVANT``.
+Reads ``path:line:text`` and ``path:line:col:text`` hits, grep ``-r`` hits without line numbers
+(``dir/file.py:text``), grep ``-C`` context lines (``path-line-text``) and ``--`` separators,
+ripgrep's ``--heading`` layout (a path line, then ``line:text`` lines, a blank line between
+files) and path-less ``line:text`` output of a single-file grep. Hits are grouped by file in
+order of first appearance; the first ``DEFAULT_MAX_FILES`` files keep their first hits each
+(context lines go with the hit nearest to them): ``DEFAULT_MAX_MATCHES_PER_FILE`` hits, or an
+equal share of ``DEFAULT_MAX_TOTAL_MATCHES`` when that is more, so a search that hit few files
+keeps more of each. A kept line is never renumbered and its text stays exact; a run of two or
+more kept lines of one file goes out in ripgrep's ``--heading`` layout (the path once, on its
+own line, above ``12:text`` and ``13-text``), a file with one kept line keeps its ``path:12:``
+prefix. Hits holding a term of the context the block answers (a path or test id the question or
+the call names: ``pipeline.focus``) are kept past both caps, up to ``DEFAULT_MAX_RELEVANT``.
 
 Each file that lost hits gets one marker after its last kept line, e.g.
 ``[trimwire: 35 more matches in src/app/models.py omitted]``, and files dropped whole get one

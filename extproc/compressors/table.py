@@ -12,6 +12,13 @@ column such as STATUS, READY or REASON, a number far from the rest, a cell empty
 are filled). Kept rows are byte for byte. Each run of omitted rows becomes one marker line that
 counts them by the value of the table's first status-like column, e.g.
 ``[trimwire: 212 rows omitted (STATUS: 210 Running, 2 Completed)]``.
+
+A table of any length (at least ``_MIN_SHARED_ROWS`` rows) whose columns but the first hold one
+value on every row (kubectl's ``NOMINATED NODE`` and ``READINESS GATES``: ``<none>``) says them
+once, in one marker above the header, and leaves them out of the header and the rows, e.g.
+``[trimwire: the same on every row of the table below, so left out: NOMINATED NODE "<none>"]``,
+when that removes ``_SHARED_SAVING`` times the marker's characters. Lossless: the rest of each
+row keeps its bytes and alignment.
 """
 
 from __future__ import annotations
