@@ -11,7 +11,7 @@ import zstandard
 
 from .errors import BodyTooLarge, UnsupportedBody
 
-__all__ = ["SUPPORTED_ENCODINGS", "decode", "encode"]
+__all__ = ["SUPPORTED_ENCODINGS", "decode", "encode", "is_identity"]
 
 SUPPORTED_ENCODINGS = ("identity", "gzip", "x-gzip", "zstd")
 _ZSTD_SLICE = 512  # a 2 GB zstd bomb peaked at ~18 MB over the cap with this slice
@@ -22,6 +22,11 @@ def _normalise(encoding: str) -> str:
     if encoding not in SUPPORTED_ENCODINGS:
         raise UnsupportedBody(f"content-encoding {encoding!r}", reason="unsupported_encoding")
     return "gzip" if encoding == "x-gzip" else encoding
+
+
+def is_identity(encoding: str) -> bool:
+    """Whether ``encoding`` leaves the body's bytes as they are (``decode`` hands them back)."""
+    return _normalise(encoding) == "identity"
 
 
 def decode(body: bytes, encoding: str, max_bytes: int) -> bytes:

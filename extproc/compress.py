@@ -53,6 +53,9 @@ class BodyRequest:
     # time.monotonic() instant by which model inference (Kompress) must be done; None: no limit.
     # CLOCK_MONOTONIC is system-wide on Linux, so the server's instant holds in a worker process.
     deadline: float | None = None
+    # The caller holds the body's bytes and writes the edits over them itself (``BodyResult.edits``,
+    # ``BodyResult.with_body``): a worker's answer then carries the new strings, not a whole body.
+    edits_only: bool = False
 
 
 @dataclass(slots=True)
@@ -76,10 +79,19 @@ class BodyResult:
     # What timed compressors did (kompress_compressed, kompress_deadline, kompress_chunks, ...).
     events: dict[str, int] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # With ``BodyRequest.edits_only`` and no content encoding: ``body`` stays None and these
+    # (start, end, new bytes), sorted, are what to write over the body's bytes instead.
+    edits: tuple[tuple[int, int, bytes], ...] = ()
 
     @property
     def tokens_saved(self) -> int:
         return self.tokens_before - self.tokens_after
+
+    def with_body(self, raw: bytes) -> BodyResult:
+        """The result with ``body`` written from ``edits`` over ``raw`` (the bytes it was run on)."""
+        if self.edits:
+            self.body, self.edits = rawjson.splice_bytes(raw, list(self.edits)), ()
+        return self
 
 
 def dump_body(body: Any) -> bytes:
@@ -142,7 +154,7 @@ class BodyEngine:
         if not edits:
             result.bytes_after = result.bytes_before
             return
-        self._write(body, edits, result, result.stage_seconds)
+        self._write(body, edits, result, request.edits_only)
 
     def _read(self, raw: bytes, request: BodyRequest, cached: bool, timings: dict[str, float]) -> Body:
         """Decode the body and read its messages, those seen before answered by the history."""
@@ -196,18 +208,23 @@ class BodyEngine:
             result.cache.update((name, count) for name, count in self.history.remember(body, totals).items() if count)
         return edits, saved
 
-    def _write(self, body: Body, edits: list[Edit], result: BodyResult, timings: dict[str, float]) -> None:
+    def _write(self, body: Body, edits: list[Edit], result: BodyResult, edits_only: bool) -> None:
+        """The new body, or with ``edits_only`` and no content encoding its edits (``BodyResult.edits``)."""
         started = time.perf_counter()
         result.blocks_changed = len(edits)
         edits.sort()
         result.transforms = tuple(dict.fromkeys(by for *_, by in edits))
         for *_, by in edits:
             result.transform_blocks[by] = result.transform_blocks.get(by, 0) + 1
-        plain = rawjson.splice_bytes(body.plain, [(start, end, new) for start, end, new, _ in edits])
-        result.body = codec.encode(plain, result.content_encoding)
-        result.bytes_after = len(result.body)
+        splices = [(start, end, new) for start, end, new, _ in edits]
+        if edits_only and codec.is_identity(result.content_encoding):
+            result.edits = tuple(splices)
+            result.bytes_after = len(body.plain) + sum(len(new) - (end - start) for start, end, new in splices)
+        else:
+            result.body = codec.encode(rawjson.splice_bytes(body.plain, splices), result.content_encoding)
+            result.bytes_after = len(result.body)
         result.outcome = RequestOutcome.COMPRESSED
-        timings["serialize"] = time.perf_counter() - started
+        result.stage_seconds["serialize"] = time.perf_counter() - started
 
 
 def build_engine(settings: Settings, *, lazy_kompress: bool = False, shelf: ModelShelf | None = None) -> BodyEngine:

@@ -23,6 +23,7 @@ See docs/architecture.md for the measurement behind this choice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import multiprocessing
 import os
@@ -248,7 +249,8 @@ class WorkerPool:
         conversation = conversation_of(raw, request.format) if self._affinity else None
         worker = self._idle.take(conversation, timeout)
         try:
-            worker.send(raw, request)
+            # the new strings come back, not the whole body: it is written here, over ``raw``
+            worker.send(raw, dataclasses.replace(request, edits_only=True))
             ok, value = worker.receive(max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             worker.cancel()
@@ -262,7 +264,7 @@ class WorkerPool:
         self._idle.put(worker, conversation)
         if not ok:
             raise value
-        return value
+        return value.with_body(raw) if isinstance(value, BodyResult) else value
 
     def _finish(self, worker: _Worker, conversation: bytes | None) -> None:
         try:

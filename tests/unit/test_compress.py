@@ -215,6 +215,25 @@ class TestBodyEngine:
         assert (result.outcome, result.content_encoding) == ("compressed", encoding)
         assert decode(result.body, encoding, 1 << 20) == plain.body
 
+
+    @pytest.mark.parametrize("fmt", FIXTURES)
+    def test_edits_only_gives_the_same_body_written_by_the_caller(self, fmt):
+        """With ``edits_only`` (a worker's hand-off) the body stays None and its edits, written over
+        the caller's bytes, give the very body and byte count a plain run gives."""
+        plain_engine, edits_engine = (build_engine(Settings(workers=0), shelf=SHELF) for _ in range(2))
+        data = raw(FIXTURES[fmt]())
+        plain = plain_engine.run(data, BodyRequest(fmt))
+        result = edits_engine.run(data, BodyRequest(fmt, edits_only=True))
+        assert result.body is None and result.edits
+        assert result.bytes_after == plain.bytes_after
+        assert result.with_body(data).body == plain.body and result.edits == ()
+
+    def test_edits_only_still_encodes_an_encoded_body(self, compressor):
+        """An encoded body has no byte spans the caller could write over: it comes back whole."""
+        data = encode(raw(openai_chat_body()), "gzip")
+        result = compressor.run(data, BodyRequest("openai", "gzip", edits_only=True))
+        assert result.edits == () and decode(result.body, "gzip", 1 << 20) == \
+            compressor.run(raw(openai_chat_body()), BodyRequest("openai")).body
     def test_missing_encoding_means_identity(self, compressor):
         """An empty content-encoding is reported back as identity."""
         result = compressor.run(raw(openai_chat_body()), BodyRequest("openai", ""))
