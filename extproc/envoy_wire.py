@@ -30,22 +30,24 @@ STREAMED_CHUNK_BYTES = 60 * 1024
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 
-def read_headers(headers: pb.HttpHeaders) -> dict[str, str]:
-    """Header map with lower-case names; values decoded leniently (they are only compared)."""
+def read_headers(headers: pb.HttpHeaders, repeats: set[str] | None = None) -> dict[str, str]:
+    """Header map with lower-case names; values decoded leniently (they are only compared).
+    ``repeats``, if given, gets the names that arrived more than once (the last value is kept):
+    one pass over the headers, each a protobuf read."""
     out: dict[str, str] = {}
     for header in headers.headers.headers:
-        value = header.raw_value.decode("utf-8", "replace") if header.raw_value else header.value
-        out[header.key.lower()] = value
+        raw = header.raw_value
+        name = header.key.lower()
+        if repeats is not None and name in out:
+            repeats.add(name)
+        out[name] = raw.decode("utf-8", "replace") if raw else header.value
     return out
 
 
 def repeated(headers: pb.HttpHeaders) -> set[str]:
     """Lower-case names of the headers that arrived more than once."""
-    seen: set[str] = set()
     twice: set[str] = set()
-    for header in headers.headers.headers:
-        name = header.key.lower()
-        (twice if name in seen else seen).add(name)
+    read_headers(headers, twice)
     return twice
 
 
@@ -54,31 +56,29 @@ def is_full_duplex(request: pb.ProcessingRequest) -> bool:
     return mode == processing_mode_pb2.ProcessingMode.FULL_DUPLEX_STREAMED
 
 
-def _mutation(set_headers: Mapping[str, str], remove: Iterable[str]) -> pb.HeaderMutation:
-    return pb.HeaderMutation(
-        set_headers=[
-            base_pb2.HeaderValueOption(
-                header=base_pb2.HeaderValue(key=key, raw_value=value.encode("utf-8")),
-                append_action=_OVERWRITE,
-            )
-            for key, value in set_headers.items()
-        ],
-        remove_headers=list(remove),
-    )
-
-
-def _common(set_headers: Mapping[str, str], remove: Iterable[str], body: bytes | None = None) -> pb.CommonResponse:
+def _fill(common: pb.CommonResponse, set_headers: Mapping[str, str], remove: Iterable[str],
+          body: bytes | None = None) -> None:
+    """Write the mutations into ``common`` where it lies in its reply: a message built apart and
+    passed to its parent's constructor is copied, body and all (three copies of a body cost more
+    than the rest of a reply)."""
+    common.SetInParent()  # an empty response is still the answer to its phase
     remove = list(remove)
-    # nothing to change: no mutation at all, rather than an empty one for Envoy to walk
-    common = pb.CommonResponse(header_mutation=_mutation(set_headers, remove)) if set_headers or remove \
-        else pb.CommonResponse()
+    if set_headers or remove:  # nothing to change: no mutation at all, rather than an empty one for Envoy to walk
+        mutation = common.header_mutation
+        for key, value in set_headers.items():
+            option = mutation.set_headers.add()
+            option.header.key = key
+            option.header.raw_value = value.encode("utf-8")
+            option.append_action = _OVERWRITE
+        mutation.remove_headers.extend(remove)
     if body is not None:
         common.body_mutation.body = body
-    return common
 
 
 def request_headers_reply(set_headers: Mapping[str, str] = {}, remove: Iterable[str] = ()) -> pb.ProcessingResponse:
-    return pb.ProcessingResponse(request_headers=pb.HeadersResponse(response=_common(set_headers, remove)))
+    reply = pb.ProcessingResponse()
+    _fill(reply.request_headers.response, set_headers, remove)
+    return reply
 
 
 def request_body_reply(body: bytes | None = None, set_headers: Mapping[str, str] = {},
@@ -87,21 +87,27 @@ def request_body_reply(body: bytes | None = None, set_headers: Mapping[str, str]
     headers = dict(set_headers)
     if body is not None:
         headers["content-length"] = str(len(body))
-    return pb.ProcessingResponse(request_body=pb.BodyResponse(response=_common(headers, remove, body)))
+    reply = pb.ProcessingResponse()
+    _fill(reply.request_body.response, headers, remove, body)
+    return reply
 
 
 def streamed_body_replies(body: bytes, end_of_stream: bool) -> Iterator[pb.ProcessingResponse]:
     """FULL_DUPLEX_STREAMED: Envoy forwards only what we send back, so send all of ``body``."""
     pieces = [body[i:i + STREAMED_CHUNK_BYTES] for i in range(0, len(body), STREAMED_CHUNK_BYTES)] or [b""]
     for number, piece in enumerate(pieces, start=1):
-        last = end_of_stream and number == len(pieces)
-        common = pb.CommonResponse(body_mutation=pb.BodyMutation(
-            streamed_response=pb.StreamedBodyResponse(body=piece, end_of_stream=last)))
-        yield pb.ProcessingResponse(request_body=pb.BodyResponse(response=common))
+        reply = pb.ProcessingResponse()
+        streamed = reply.request_body.response.body_mutation.streamed_response
+        streamed.body = piece
+        streamed.end_of_stream = end_of_stream and number == len(pieces)
+        streamed.SetInParent()
+        yield reply
 
 
 def response_headers_reply(set_headers: Mapping[str, str] = {}) -> pb.ProcessingResponse:
-    return pb.ProcessingResponse(response_headers=pb.HeadersResponse(response=_common(set_headers, ())))
+    reply = pb.ProcessingResponse()
+    _fill(reply.response_headers.response, set_headers, ())
+    return reply
 
 
 def trailers_reply(response_side: bool) -> pb.ProcessingResponse:

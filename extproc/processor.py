@@ -159,11 +159,12 @@ class StreamProcessor:
             ctx.fail_open("stream_closed")
 
     def _on_request_headers(self, ctx: RequestContext, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
-        headers = envoy_wire.read_headers(request.request_headers)
+        repeats: set[str] = set()
+        headers = envoy_wire.read_headers(request.request_headers, repeats)
         s = self.settings
         ctx.request_id = sanitise(headers.get("x-request-id"))
         ctx.user = headers.get(s.user_header, "")
-        if s.user_header in envoy_wire.repeated(request.request_headers):  # bob then alice: neither
+        if s.user_header in repeats:  # bob then alice: neither
             ctx.user = AMBIGUOUS_LABEL
             self.metrics.ambiguous_user.inc()
         ctx.path = headers.get(":path", "")

@@ -143,7 +143,8 @@ class SavingsStats:
             self._users.setdefault(record.user, _Tally()).add(record, usd)
             self._models.setdefault(record.model, _Tally()).add(record, usd)
             self._recent.append(record)
-            totals = self._total.view(bool(self.prices))
+            # the totals are only for listeners: building them costs more than the rest of a record
+            totals = self._total.view(bool(self.prices)) if self._listeners else {}
         for listener in self._listeners:
             try:
                 listener(record, totals)

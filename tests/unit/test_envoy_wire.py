@@ -31,6 +31,23 @@ class TestEnvoy:
         assert read == {":path": "/v1/messages", "x-maas-username": "from-raw",
                         "content-type": "application/json", "x-bad-bytes": "caf\ufffd"}
 
+    def test_read_headers_reports_repeated_names_in_the_same_pass(self):
+        """Names that arrive more than once (any case) go into ``repeats``; the last value is kept."""
+        repeats: set[str] = set()
+        read = envoy_wire.read_headers(headers(
+            ("x-maas-username", "", b"bob"), ("accept", "", b"*/*"), ("X-MaaS-Username", "", b"alice")), repeats)
+        assert read == {"x-maas-username": "alice", "accept": "*/*"}
+        assert repeats == {"x-maas-username"}
+
+    def test_empty_replies_still_answer_their_phase(self):
+        """A reply with nothing to change still names its phase (Envoy needs the oneof set)."""
+        assert envoy_wire.request_headers_reply().WhichOneof("response") == "request_headers"
+        assert envoy_wire.request_headers_reply().request_headers.HasField("response")
+        assert envoy_wire.request_body_reply().request_body.HasField("response")
+        assert envoy_wire.response_headers_reply().response_headers.HasField("response")
+        (last,) = envoy_wire.streamed_body_replies(b"", end_of_stream=False)
+        assert last.request_body.response.body_mutation.HasField("streamed_response")
+
     def test_body_reply_sets_matching_content_length(self):
         """A replaced body carries a content-length equal to its byte length, written as raw_value."""
         body = '{"messages":[{"role":"user","content":"héllo"}]}'.encode()
