@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import codec, rawjson
 from .config import Settings
 from .cpus import cpu_share
-from .errors import BodyTooLarge, PassThrough, UnsupportedBody
+from .errors import BodyTooLarge, PassThrough
 from .formats import adapter_for
 from .history import History, LineState
 from .messages import Body, Checkpoints, Edit, Surroundings
@@ -163,11 +163,7 @@ class BodyEngine:
             raise BodyTooLarge(f"body over {self.settings.max_body_bytes} bytes")
         plain = codec.decode(raw, request.content_encoding, self.settings.max_decoded_bytes)
         adapter = adapter_for(request.format)
-        try:
-            text = plain.decode("utf-8")  # strict: a BOM, UTF-16 or bad bytes are not ours to re-encode
-        except UnicodeDecodeError:
-            raise UnsupportedBody("not UTF-8", reason="invalid_json") from None
-        body = self.history.read(plain, text, adapter, cached)
+        body = self.history.read(plain, adapter, cached)
         focus.assign(body.conv.blocks[body.head:], body.doc.body.get(adapter.ITEMS), adapter.user_text,
                      (body.reused, body.asked_before(body.reused)) if body.reused else None)
         timings["parse"] = time.perf_counter() - started

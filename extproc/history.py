@@ -76,9 +76,9 @@ class History:
             if part is not None:
                 part.clear()
 
-    def read(self, plain: bytes, text: str, adapter: Adapter, cached: bool) -> Body:
+    def read(self, plain: bytes, adapter: Adapter, cached: bool) -> Body:
         """The body's messages, those seen before answered (``cached``: cache mode, nothing frozen)."""
-        return self.reader.read(plain, text, adapter, cached)
+        return self.reader.read(plain, adapter, cached)
 
     @staticmethod
     def tokens_before(body: Body, counts: list[int]) -> int:

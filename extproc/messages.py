@@ -4,10 +4,11 @@ In cache mode what a message comes to (its tokens, and the strings trimwire writ
 depends only on its JSON text, the tools its results answer (names and arguments) and the settings. A
 coding agent resends its whole history every turn, so most messages of a body were seen before:
 
-* ``Checkpoints`` remember each conversation's last request (per worker, by its first two
-  messages: a system prompt alone is shared by every conversation of an agent).
-  A body that begins with the same bytes is scanned only from where the two part; every message
-  before that point is taken as it came out last time. A turn costs what is new in it.
+* ``Checkpoints`` (``checkpoints.py``) remember each conversation's last request (per worker, by
+  its first two messages: a system prompt alone is shared by every conversation of an agent).
+  A body that begins with the same bytes is parsed only from where the two part (not even
+  decoded before that point when everything after the message array is the same too); every
+  message before that point is taken as it came out last time. A turn costs what is new in it.
 * the message cache (``pipeline.cache.MessageCache``) answers any other message seen before, by
   its text.
 * ``Surroundings`` remember the large members around the message array (a system prompt, tool
@@ -25,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import rawjson
+from .checkpoints import Checkpoint, CheckpointResume, Checkpoints, Edit, Item, Totals, decode_text, read_resent
 from .conversation import Conversation, ToolCall
 from .formats import Adapter
-from .pipeline.cache import ByteLRU, CacheStats, ItemOutcome, MessageCache, message_key
+from .pipeline.cache import ByteLRU, CacheStats, MessageCache, message_key
 from .pipeline.focus import question
-from .pipeline.lines import LineIndex
 from .rawjson import Document, Span
 
 __all__ = ["Body", "Checkpoints", "Edit", "Item", "MessageReader", "Surroundings", "Totals"]
@@ -39,50 +40,7 @@ SURROUNDINGS_MIN_CHARS = 2048
 _PROBE_CHARS = 64          # a member is looked up by its key and its first characters
 _CANDIDATES = 4            # members kept per probe (system prompts of one agent start alike)
 _KEPT_STARTS = ("{", "[", '"')  # objects, arrays, strings: their text ends where their value does
-_KEY_CHARS = 4096          # of each of its first two messages, in a conversation's checkpoint key
 _MAX_NAMES = 256           # member names remembered as ever kept (``Surroundings.find``)
-
-
-# A string written over the body's: its (start, end) in the body's UTF-8 bytes, its new JSON
-# (UTF-8), the compressor that made it.
-Edit = tuple[int, int, bytes, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """A body's messages summed: their tokens, the tokens their edits save, the edits (byte spans
-    in the body). Kept with the conversation's checkpoint, where the next turn starts from them."""
-
-    tokens_before: int
-    saved: int
-    edits: tuple[Edit, ...]
-    # dedup's line index of every message as it went out, and how many sources of it are theirs
-    index: LineIndex | None = None
-    version: int = 0
-    sources: int = 0                  # of the index, how many are the body's (all, when taken over)
-
-    @property
-    def held_bytes(self) -> int:
-        """What the line index holds: a checkpoint keeping these totals counts it."""
-        return self.index.bytes if self.index is not None else 0
-
-
-@dataclass(slots=True)
-class Item:
-    """One entry of the body's message array."""
-
-    start: int                          # where its text starts and ends in the body
-    end: int
-    byte_start: int                     # ... and in the body's UTF-8 bytes
-    byte_end: int
-    key: bytes                          # its message cache key (b"" when no cache is asked)
-    calls: list[tuple[str, ToolCall]]   # the tool calls it makes
-    outcome: ItemOutcome | None = None  # known, or worked out once its blocks are compressed
-    blocks: slice | None = None         # its blocks in the Conversation, when read now
-    # The index of the latest item up to this one whose user text asks something
-    # (``focus.question``), -1: none. Kept with the checkpoint, so a turn finds the question
-    # before its new messages without walking back through its history.
-    asks: int = -1
 
 
 @dataclass(slots=True)
@@ -112,40 +70,6 @@ class Body:
     def asked_before(self, stop: int) -> int:
         """The index of the latest item before item ``stop`` whose user text asks something, -1: none."""
         return self.items[stop - 1].asks if 0 < stop <= len(self.items) else -1
-
-
-@dataclass(frozen=True, slots=True)
-class _Checkpoint:
-    plain: bytes
-    values: list[Any]
-    spans: list[Span]
-    items: list[Item]
-    calls: dict[str, ToolCall]        # the body's, never changed after: the next body copies them
-    names: dict[str, str | None]
-    totals: Totals | None             # what the caller summed over all the items
-
-
-class Checkpoints:
-    """Each conversation's last body, by a digest of the lengths and first characters of its first
-    two messages.
-
-    The key only finds a candidate: what is reused is what the new body shares with it byte for
-    byte, so two conversations that start alike cost each other speed, never correctness."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self._lru: ByteLRU[_Checkpoint] = ByteLRU(max_bytes)
-
-    def get(self, key: bytes) -> _Checkpoint | None:
-        return self._lru.get(key)
-
-    def put(self, key: bytes, body: Body, totals: Totals | None = None) -> None:
-        values = body.doc.body[body.doc.items_key]
-        checkpoint = _Checkpoint(body.plain, values, body.doc.items, body.items, body.calls, body.names, totals)
-        # the parsed messages kept with it take a few times their text; dedup's line index its own
-        self._lru.put(key, checkpoint, 4 * len(body.plain) + (totals.held_bytes if totals is not None else 0))
-
-    def clear(self) -> None:
-        self._lru.clear()
 
 
 class Surroundings:
@@ -207,48 +131,6 @@ def _question_digest(said: str | None) -> bytes:
     return hashlib.blake2b(said.encode("utf-8", "surrogatepass"), digest_size=16).digest() if said else b""
 
 
-def _common_items(checkpoint: _Checkpoint, plain: bytes) -> int:
-    """How many of the checkpoint's first items ``plain`` holds byte for byte, from its first byte."""
-    old = memoryview(checkpoint.plain)
-    items = checkpoint.items
-    if items and plain.startswith(old[:items[-1].byte_end]):  # the next turn of a conversation: all
-        return len(items)
-    low, high = 0, len(items)  # items [0, low) are shared; [high, ...) are not
-    while low < high:
-        mid = (low + high + 1) // 2
-        if plain.startswith(old[:items[mid - 1].byte_end]):  # a memcmp, no copy
-            low = mid
-        else:
-            high = mid - 1
-    return low
-
-
-class _Resume:
-    """``rawjson.Resume`` for one body: finds the conversation's checkpoint once two messages are
-    read, and hands back the messages the body shares with it."""
-
-    def __init__(self, plain: bytes, text: str, format_name: str, checkpoints: Checkpoints | None) -> None:
-        self.plain, self.text, self.format, self.checkpoints = plain, text, format_name, checkpoints
-        self.key: bytes | None = None
-        self.checkpoint: _Checkpoint | None = None
-        self.shared = 0
-
-    def __call__(self, first: Span, second: Span) -> rawjson.Prefix | None:
-        # The key only finds a candidate (the reuse compares every byte before it takes anything):
-        # the first two messages' lengths and first characters, not the whole of a long system
-        # prompt, and nothing of what comes before them.
-        text = self.text
-        sample = (f"{first[1] - first[0]}:{second[1] - second[0]}"
-                  f"\x00{text[first[0]:min(first[1], first[0] + _KEY_CHARS)]}"
-                  f"\x00{text[second[0]:min(second[1], second[0] + _KEY_CHARS)]}")
-        self.key = message_key(self.format, sample.encode("utf-8", "surrogatepass"))
-        self.checkpoint = self.checkpoints.get(self.key) if self.checkpoints is not None else None
-        if self.checkpoint is None:
-            return None
-        self.shared = _common_items(self.checkpoint, self.plain)
-        return (self.checkpoint.values[:self.shared], self.checkpoint.spans[:self.shared]) if self.shared else None
-
-
 class MessageReader:
     """Reads a body's messages, answering those seen before from the checkpoints and the cache."""
 
@@ -258,29 +140,41 @@ class MessageReader:
         self.checkpoints = checkpoints
         self.surroundings = surroundings
 
-    def read(self, plain: bytes, text: str, adapter: Adapter, cached: bool) -> Body:
+    def read(self, plain: bytes, adapter: Adapter, cached: bool) -> Body:
         """``cached``: answer messages seen before (cache mode, nothing frozen), else read them all.
+        Raises UnsupportedBody for bytes that are not UTF-8 or not a JSON object.
 
         Every message's tool calls are registered, in order, before its blocks are read.
         """
-        resume = _Resume(plain, text, adapter.FORMAT, self.checkpoints if cached else None)
-        doc = rawjson.scan(text, adapter.ITEMS, resume if cached else None, self.surroundings)
+        doc, checkpoint, key, shared = self._document(plain, adapter, cached)
+        text = doc.text
         conv = adapter.head(doc.body)
-        body = Body(plain, doc, conv, items=[], names={}, head=len(conv.blocks), checkpoint=resume.key,
-                    reused=resume.shared)
-        checkpoint = resume.checkpoint
-        if checkpoint is not None and resume.shared:
+        body = Body(plain, doc, conv, items=[], names={}, head=len(conv.blocks), checkpoint=key, reused=shared)
+        if checkpoint is not None and shared:
             body.resumed = checkpoint.totals
-        if checkpoint is not None and resume.shared == len(checkpoint.items):
+        if checkpoint is not None and shared == len(checkpoint.items):
             body.items = list(checkpoint.items)
             body.calls, body.names, body.prior = dict(checkpoint.calls), dict(checkpoint.names), checkpoint.totals
-        elif checkpoint is not None and resume.shared:
-            body.items = checkpoint.items[:resume.shared]
+        elif checkpoint is not None and shared:
+            body.items = checkpoint.items[:shared]
             for item in body.items:
                 for call_id, call in item.calls:
                     body.calls[call_id], body.names[call_id] = call, call.name
         self._read_rest(body, text, adapter, self.messages if cached else None)
         return body
+
+    def _document(self, plain: bytes, adapter: Adapter,
+                  cached: bool) -> tuple[Document, Checkpoint | None, bytes | None, int]:
+        """The body parsed; its conversation's checkpoint, key, and how many first messages the two
+        share. The next turn of a conversation read just before is read from that checkpoint
+        (only its new messages parsed), any other body whole."""
+        resent = read_resent(plain, adapter.ITEMS, self.checkpoints) if cached and self.checkpoints else None
+        if resent is not None:
+            doc, checkpoint, shared = resent
+            return doc, checkpoint, checkpoint.key, shared
+        resume = CheckpointResume(plain, decode_text(plain), adapter.FORMAT, self.checkpoints if cached else None)
+        doc = rawjson.scan(resume.text, adapter.ITEMS, resume if cached else None, self.surroundings)
+        return doc, resume.checkpoint, resume.key, resume.shared
 
     def _read_rest(self, body: Body, text: str, adapter: Adapter, memo: MessageCache | None) -> None:
         values: list[Any] = body.doc.body.get(adapter.ITEMS) or []  # no items: no spans either
@@ -327,4 +221,6 @@ class MessageReader:
                 self.messages.put(item.key, item.outcome)
             item.blocks = None  # the Conversation they point into ends with this request
         if self.checkpoints is not None and body.checkpoint is not None:
-            self.checkpoints.put(body.checkpoint, body, totals)
+            values = body.doc.body[body.doc.items_key]
+            self.checkpoints.put(body.checkpoint, Checkpoint(body.plain, values, body.doc.items, body.items, body.calls,
+                                                             body.names, totals, body.doc, body.checkpoint))

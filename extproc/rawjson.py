@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 from .errors import PassThrough, UnsupportedBody
 
-__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "scan", "splice_bytes", "utf8_length"]
+__all__ = ["Document", "Known", "Path", "Prefix", "Resume", "Span", "array_rest", "scan", "splice_bytes",
+           "utf8_length"]
 
 Path = tuple[str | int, ...]   # keys and indices from the body's root to a string
 Span = tuple[int, int]         # [start, end) in the body's text
@@ -199,6 +200,20 @@ def _scan(text: str, items_key: str, resume: Resume | None, known: Known | None)
     if _skip_ws(text, index) != len(text):
         raise _invalid("extra data")
     return doc
+
+
+def array_rest(text: str, index: int) -> tuple[list[Any], list[Span], int]:
+    """The items of an array after the item that ends at ``index``, their spans, and the index of
+    the array's closing bracket; raises UnsupportedBody where that is not what follows."""
+    items: list[Any] = []
+    spans: list[Span] = []
+    index, closed = _after_item(text, index, "]")
+    while not closed:
+        item, end = _value(text, index)
+        items.append(item)
+        spans.append((index, end))
+        index, closed = _after_item(text, end, "]")
+    return items, spans, index - 1
 
 
 def _string_span(text: str, index: int, path: Path) -> Span:

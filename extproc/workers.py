@@ -12,6 +12,8 @@ one, waiting up to 2 ms for it when it is busy, else to the most recently idle w
 worker's caches (the conversation's last body, the messages and blocks it compressed) are its
 own, so a turn that lands elsewhere is read and compressed again. The conversation is told by a
 digest of the bytes before its third message (``conversation_of``); it only picks the worker.
+A compressed body comes back as its edits (``BodyRequest.edits_only``), written here over the
+bytes sent: not a whole body.
 A worker that dies fails its request open and is replaced.
 No request holds a worker past its deadline: at the deadline the server cancels the job
 (``worker_process.py``: the worker abandons it between two Python steps and forgets its caches);

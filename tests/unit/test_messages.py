@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from extproc import BodyRequest, Settings, build_engine
+from extproc import BodyRequest, Settings, build_engine, rawjson
 from extproc.formats import adapter_for
 from tests.shelf import SHELF
 
@@ -22,7 +22,7 @@ def encode(body: dict) -> bytes:
 def read(compressor, fmt: str, body: dict):
     """The reader's view of ``body`` (not compressed, not remembered)."""
     plain = encode(body)
-    return compressor.history.read(plain, plain.decode(), adapter_for(fmt), cached=True)
+    return compressor.history.read(plain, adapter_for(fmt), cached=True)
 
 
 def _is_result(fmt: str, item: dict) -> bool:
@@ -230,13 +230,16 @@ class TestSurroundings:
         """A large system prompt and tool list, resent every turn, are parsed once; every turn
         still gives the bytes and token counts of a compressor without caches."""
         cached, fresh = pair
-        around = cached.history.reader.surroundings
+        tools = []
         for body in requests(fmt, coding_session(style)):
             body = surround(fmt, body, self.SYSTEM)
             result, expected = cached.run(encode(body), BodyRequest(fmt)), fresh.run(encode(body), BodyRequest(fmt))
             assert (result.body, result.tokens_before, result.tokens_after) == (
                 expected.body, expected.tokens_before, expected.tokens_after)
-        assert around.stats.hits > 0
+            tools.append(next(cached.history.reader.checkpoints.recent()).doc.body["tools"])
+        # parsed once: every later turn holds the very value the first one parsed (taken from the
+        # surroundings, or with the turn before's members when only messages were added)
+        assert len(tools) > 2 and all(value is tools[0] for value in tools)
 
     def test_a_changed_member_is_parsed_again(self, pair):
         """A system prompt that changes by one character is not taken from the earlier body."""
@@ -261,3 +264,57 @@ class TestSurroundings:
         assert read(cached, "anthropic", other).doc.body["tools"] is read(cached, "anthropic", first).doc.body["tools"]
         result = cached.run(encode(other), BodyRequest("anthropic"))
         assert result.body == fresh.run(encode(other), BodyRequest("anthropic")).body
+
+
+class TestResentTurns:
+    """A conversation's next turn is read from the checkpoint of the turn before: only what follows
+    the messages it shares is decoded and parsed (``checkpoints.read_resent``), and it reads as the whole
+    body does."""
+
+    @pytest.mark.parametrize(("fmt", "style"), STYLES)
+    def test_a_next_turn_parses_only_its_new_messages_and_reads_as_a_whole_scan(self, pair, fmt, style,
+                                                                                monkeypatch):
+        cached, fresh = pair
+        scans = []
+        monkeypatch.setattr(rawjson, "scan", lambda *a, scan=rawjson.scan: scans.append(1) or scan(*a))
+        turns = requests(fmt, coding_session(style))
+        for number, body in enumerate(turns):
+            scans.clear()
+            doc = read(cached, fmt, body).doc
+            whole = rawjson.scan(encode(body).decode(), adapter_for(fmt).ITEMS)
+            assert (doc.text, doc.members, doc.items, doc.body) == (whole.text, whole.members, whole.items, whole.body)
+            if number:  # a checkpoint of the turn before is there: no whole scan
+                assert len(scans) == 1  # ours, just above
+            result, expected = cached.run(encode(body), BodyRequest(fmt)), fresh.run(encode(body), BodyRequest(fmt))
+            assert (result.body, result.tokens_before, result.tokens_after) == (
+                expected.body, expected.tokens_before, expected.tokens_after)
+
+    @pytest.mark.parametrize("change", [
+        b'], "extra": [{}',              # closes the array early, another member after it
+        b", {]",                          # not JSON
+        b', {"role": "user", "content": "caf\xe9"}',   # not UTF-8
+        b',{"role":"user","content":"ok"},',           # a trailing comma
+        b' , {"role" : "user" , "content" : "ok"} ',   # valid, odd whitespace
+    ], ids=["early-close", "not-json", "not-utf8", "trailing-comma", "whitespace"])
+    def test_what_follows_the_shared_messages_is_judged_as_in_a_whole_read(self, pair, change):
+        """Whatever bytes follow the shared messages, the answer is the uncached compressor's."""
+        cached, fresh = pair
+        bodies = requests("openai", coding_session("swe_agent"))
+        cached.run(encode(bodies[-2]), BodyRequest("openai"))
+        plain = encode(bodies[-2])
+        close = plain.rindex(b"]", 0, plain.index(b'"tools"') if b'"tools"' in plain else len(plain))
+        data = plain[:close] + change + plain[close:]
+        result, expected = cached.run(data, BodyRequest("openai")), fresh.run(data, BodyRequest("openai"))
+        assert (result.outcome, result.reason, result.body, result.tokens_before) == (
+            expected.outcome, expected.reason, expected.body, expected.tokens_before)
+
+    def test_a_changed_member_after_the_messages_is_read_whole(self, pair):
+        """A tool list that changes after the messages: the turn is read whole, not from the checkpoint."""
+        cached, fresh = pair
+        bodies = [surround("openai", body, "Be careful. " * 300) for body in requests("openai", coding_session("cursor"))]
+        cached.run(encode(bodies[-2]), BodyRequest("openai"))
+        body = copy.deepcopy(bodies[-1])
+        body["tools"][0]["description"] += " (changed)"
+        doc = read(cached, "openai", body).doc
+        assert doc.body["tools"] == body["tools"] and doc.text == encode(body).decode()
+        assert cached.run(encode(body), BodyRequest("openai")).body == fresh.run(encode(body), BodyRequest("openai")).body
