@@ -139,6 +139,9 @@ class MessageReader:
         self.messages = messages
         self.checkpoints = checkpoints
         self.surroundings = surroundings
+        # The user text a turn's new messages follow and the digest of its question: the same
+        # object every turn of a conversation (taken from its checkpoint), hashed once.
+        self._asked: tuple[str | None, bytes] = (None, b"")
 
     def read(self, plain: bytes, adapter: Adapter, cached: bool) -> Body:
         """``cached``: answer messages seen before (cache mode, nothing frozen), else read them all.
@@ -187,7 +190,7 @@ class MessageReader:
             byte_position = rawjson.utf8_length(text, 0, position)
         # What a message's tool results come to depends on the user's question before it too.
         asks = body.asked_before(body.reused)
-        asked = _question_digest(question(adapter.user_text(values[asks]))) if memo is not None and asks >= 0 else b""
+        asked = self._asked_before(adapter.user_text(values[asks])) if memo is not None and asks >= 0 else b""
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
             encoded = text[start:end].encode()
@@ -210,6 +213,14 @@ class MessageReader:
                 entry.blocks = slice(first, len(conv.blocks))
             body.items.append(entry)
             position, byte_position = end, byte_end
+
+    def _asked_before(self, user_text: str | None) -> bytes:
+        """``_question_digest`` of the question in ``user_text``, the last one's answered by identity."""
+        known, digest = self._asked
+        if user_text is None or user_text is not known:
+            digest = _question_digest(question(user_text))
+            self._asked = (user_text, digest)  # the text is held, so its id cannot name another
+        return digest
 
     def remember(self, body: Body, totals: Totals | None = None) -> None:
         """Keep what the messages read now came to, and the body for the conversation's next one,
