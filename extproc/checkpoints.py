@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +117,7 @@ class Checkpoints:
         # the parsed messages kept with it take a few times their text; dedup's line index its own
         self._lru.put(key, checkpoint, 4 * len(checkpoint.plain) + 2 * len(checkpoint.doc.text)
                       + (totals.held_bytes if totals is not None else 0))
-        if key in self._recent:
+        with suppress(ValueError):  # not among them (or another thread took it out first)
             self._recent.remove(key)
         self._recent.append(key)
 
