@@ -50,6 +50,7 @@ __all__ = ["DEDUP", "Dedup", "DEFAULT_DEDUP_MARGIN", "MIN_LINES"]
 
 DEDUP = "dedup"
 _LABEL_CHARS = 48
+_POINTERS = 8192  # pointer texts whose tokens Dedup remembers (each under ~200 characters)
 _CD = re.compile(r"^cd \S+ && ")
 _LABEL_KEYS = ("command", "cmd", "file_path", "path", "filename", "pattern", "query", "url")
 
@@ -70,6 +71,9 @@ class Dedup:
         self._guards = guards or (lambda block: False)
         self.errors = errors
         self._count = count or (lambda text: len(text) // 4)
+        # pointers' tokens: every turn of a conversation read cold weighs the same candidate
+        # runs again (at most _POINTERS short strings, then emptied)
+        self._pointers: dict[str, int] = {}
 
     def message(self, conv: Conversation, blocks: list[Block], index: LineIndex, released: set[Block],
                 held: set[Block], changes: dict[int, Change], events: dict[str, int]) -> tuple[Source, ...]:
@@ -133,11 +137,16 @@ class Dedup:
     def _worth(self, lines: Lines, run: Run, pointer: str) -> int:
         """The tokens the pointer saves over the run, or 0 when they fall short of the margin."""
         text = "\n".join(lines.lines[run.start:run.start + run.length])
-        needed = self.margin * self._count(pointer)
+        pointer_tokens = self._pointers.get(pointer)
+        if pointer_tokens is None:
+            if len(self._pointers) >= _POINTERS:
+                self._pointers.clear()
+            pointer_tokens = self._pointers[pointer] = self._count(pointer)
+        needed = self.margin * pointer_tokens
         if len(text) < needed and len(text.encode("utf-8", "surrogatepass")) < needed:
             return 0  # a token is at least a byte (and a character at least a byte): too few need no count
         run_tokens = self._count(text)
-        return run_tokens - self._count(pointer) if run_tokens >= needed else 0
+        return run_tokens - pointer_tokens if run_tokens >= needed else 0
 
     @staticmethod
     def _guarded_lines(block: Block, lines: Lines) -> frozenset[int]:

@@ -60,9 +60,20 @@ def file_read(tool_name: str | None, args: dict[str, Any] | None) -> FileRead | 
         partial = any(args.get(key) not in (None, "", []) for key in _RANGE_KEYS)
         return FileRead(path, not partial and args.get("should_read_entire_file") is not False)
     if name in SHELL_TOOLS:
+        command, workdir = args.get("cmd", args.get("command")), args.get("workdir")
+        if isinstance(command, str) and (workdir is None or isinstance(workdir, str)):
+            return _command_read(command, workdir)
         argv = _command_argv(args)
-        return _shell_read(argv, args.get("workdir")) if argv else None
+        return _shell_read(argv, workdir) if argv else None
     return None
+
+
+@lru_cache(maxsize=4096)
+def _command_read(command: str, workdir: str | None) -> FileRead | None:
+    """``file_read`` of a shell command given as one string. Remembered (4096 commands at most):
+    every request resends the calls before it, and the policy and dedup ask of each."""
+    argv = _command_argv({"command": command})
+    return _shell_read(argv, workdir) if argv else None
 
 
 def tool_path(args: dict[str, Any]) -> str | None:

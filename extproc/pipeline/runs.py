@@ -79,21 +79,25 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
     hot = (table.keys() & starts) | repeated
     if not hot:
         return []
-    runs = []
     keys, wholes, numbers, texts = lines.keys, lines.wholes, lines.numbers, lines.lines
     total = len(keys)
+    places = [number for number, key in enumerate(keys) if key in hot]
+    # the lines a run may start at; none (most outputs): no run, and ``sent`` is not needed
+    followed = {number for number in places if number + MIN_LINES <= total and _may_follow(keys, number, hot)}
+    if not followed:
+        return []
+    runs = []
     kept = tuple(sorted(keep))
     mine = sent.table
     line = 0
-    for start in [number for number, key in enumerate(keys) if key in hot]:
+    for start in places:
         if start < line:
             continue  # inside a run replaced
         if start > line:
             _take(sent, lines, line, start)
             line = start
         key = keys[line]
-        if (key in table or key in mine) and line + MIN_LINES <= total and line not in keep \
-                and _may_follow(keys, line, hot):
+        if line in followed and (key in table or key in mine) and line not in keep:
             run = _longest(lines, line, index, limit, sent, kept)
             if run is not None:
                 run = _replacing(lines, run, sent, worth)
