@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from ..config import DEFAULT_DEDUP_MARGIN
 from ..conversation import Block, Change, Conversation, Kind, ToolCall
@@ -50,6 +51,7 @@ __all__ = ["DEDUP", "Dedup", "DEFAULT_DEDUP_MARGIN", "MIN_LINES"]
 
 DEDUP = "dedup"
 _LABEL_CHARS = 48
+_LABEL_MEMO_CHARS = 1000
 _POINTERS = 8192  # pointer texts whose tokens Dedup remembers (each under ~200 characters)
 _CD = re.compile(r"^cd \S+ && ")
 _LABEL_KEYS = ("command", "cmd", "file_path", "path", "filename", "pattern", "query", "url")
@@ -106,7 +108,9 @@ class Dedup:
                 keep = self._guarded_lines(block, lines) \
                     if not read and not self.errors and self._guards(block) else frozenset()
                 if envelope is None and not _looks_json(text):
-                    keep |= _wrapper_lines(text)
+                    if lines.wrapper is None:  # a function of the text alone: found once per text
+                        lines.wrapper = _wrapper_lines(text)
+                    keep |= lines.wrapper
                 out = self._rewrite(inner, lines, index, limit, events, keep, earlier_only=read)
                 if out is not None:
                     new_text, lines = out
@@ -117,7 +121,8 @@ class Dedup:
             if block.tool_call_id is not None:
                 seen.add(block.tool_call_id)
                 source = Source(f"the output of {block.tool_call_id}{_label(block.call, block.tool_name)}",
-                                lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, len(inner))
+                                lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, len(inner),
+                                lines.places())
                 index.add(source)
                 added.append(source)
         return tuple(added)
@@ -203,7 +208,15 @@ def _label(call: ToolCall | None, tool_name: str | None) -> str:
     what = what or tool_name
     if not what:
         return ""
-    what = " ".join(what.split("\n", 1)[0].split())
+    line = what.split("\n", 1)[0]
+    return _label_of(line) if len(line) <= _LABEL_MEMO_CHARS else _label_of.__wrapped__(line)
+
+
+@lru_cache(maxsize=4096)
+def _label_of(line: str) -> str:
+    """`` (line)``, its spaces squeezed and shortened (``_label``); remembered (4096 lines of at
+    most ``_LABEL_MEMO_CHARS``), as every turn of a conversation read cold resends its calls."""
+    what = " ".join(line.split())
     what = _CD.sub("", what) or what  # "cd /testbed && grep ...": the grep is what names it
     if len(what) > _LABEL_CHARS:
         what = what[:_LABEL_CHARS - 3] + "..."
@@ -250,6 +263,7 @@ def _argument_sources(block: Block, cache: LinesCache) -> list[Source]:
                 continue
             lines = cache.lines(text)
             out.append(Source(f"the {key} argument of {block.tool_call_id}{_label(block.call, block.tool_name)}",
-                              lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, len(text)))
+                              lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, len(text),
+                              lines.places()))
             break  # one text per argument: its line numbers must name one text
     return out

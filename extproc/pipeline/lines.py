@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from .cache import ByteLRU, digest
 
-__all__ = ["GAP", "Lines", "LinesCache", "LineIndex", "Source", "after_number", "line_hashes"]
+__all__ = ["GAP", "Lines", "LinesCache", "LineIndex", "Places", "Source", "after_number", "line_hashes", "places_of"]
 
 # cat -n, nl, Read ("    12\t" or "    12→"); grep -n / rg -n ("12:", "path:12:", "path-12-" for context),
 # but not a date or a time ("2025-03-14", "09:00:01": a digit right after the separator)
@@ -48,9 +48,12 @@ CANDIDATES = 16
 # Texts' Lines remembered per process (``LinesCache``); shorter texts are hashed faster than digested.
 LINES_CACHE_BYTES = 16 * 1024 * 1024
 _MIN_CACHED_CHARS = 256
+# Shorter texts' Lines remembered by the text itself, this many at most (under ~1.5 KB each): a
+# conversation read cold resends its short outputs and tool arguments every turn.
+_SHORT_TEXTS = 4096
 # What a remembered Lines holds besides its text, per line, roughly: a str object's head, the
-# list's pointer, three array slots, a set entry.
-_LINE_BYTES = 128
+# list's pointer, three array slots, a set entry, and its ``places`` entry (measured: about 70).
+_LINE_BYTES = 200
 
 
 def line_hashes(line: str) -> tuple[int, int, int]:
@@ -79,10 +82,11 @@ def after_number(line: str) -> str:
 class Lines:
     """A text's lines and their hashes (``line_hashes``), and whether its numbers name its lines."""
 
-    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered", "_starts")
+    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered", "_starts", "_places", "wrapper")
 
     # A Lines may be shared between requests and threads (``LinesCache``): nothing changes it once
-    # made, but for ``_starts``, which is set once to what its keys give.
+    # made, but for ``_starts``, which is set once to what its keys give, and ``wrapper``, set once
+    # by dedup to the lines of a harness's wrapper its text holds (``dedup._wrapper_lines``).
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
         hashes = [line_hashes(line) for line in self.lines]
@@ -92,6 +96,8 @@ class Lines:
         self.numbers = array("q", [number for _, _, number in hashes])
         self.numbered = numbers_name_lines(self.numbers)
         self._starts: tuple[frozenset[int], frozenset[int]] | None = None
+        self._places: Places | None = None
+        self.wrapper: frozenset[int] | None = None
 
     @classmethod
     def of(cls, lines: list[str], keys: array[int], wholes: array[int], numbers: array[int],
@@ -99,7 +105,7 @@ class Lines:
         """Lines whose hashes are already known (an output as rewritten by dedup)."""
         made = cls.__new__(cls)
         made.lines, made.keys, made.wholes, made.numbers, made.numbered = lines, keys, wholes, numbers, numbered
-        made._starts = None
+        made._starts = made._places = made.wrapper = None
         return made
 
     def starts(self) -> tuple[frozenset[int], frozenset[int]]:
@@ -110,17 +116,50 @@ class Lines:
             self._starts = frozenset(counts), frozenset(key for key, seen in counts.items() if seen > 1)
         return self._starts
 
+    def places(self) -> Places:
+        """Where its lines that may start a run stand (``places_of``), found once."""
+        if self._places is None:
+            self._places = places_of(self.keys)
+        return self._places
+
+
+# A text's lines that may start a run, as ``LineIndex.add`` takes them: content hash -> line for
+# the hashes on one line, and -> lines (in order) for those on more than one.
+Places = tuple[dict[int, int], dict[int, tuple[int, ...]]]
+
+
+def places_of(keys: Sequence[int]) -> Places:
+    """The places of the odd (run-starting) hashes among ``keys`` (``Places``)."""
+    single: dict[int, int] = {}
+    multi: dict[int, list[int]] = {}
+    for line, key in enumerate(keys):
+        if key & 1:
+            if key in multi:
+                multi[key].append(line)
+            elif key in single:
+                multi[key] = [single.pop(key), line]
+            else:
+                single[key] = line
+    return single, {key: tuple(lines) for key, lines in multi.items()}
+
 
 class LinesCache:
-    """Texts' ``Lines`` by digest of the text, up to ``max_bytes`` (module docstring)."""
+    """Texts' ``Lines`` by digest of the text, up to ``max_bytes`` (module docstring); short texts
+    by the text itself (``_SHORT_TEXTS`` of them at most, then forgotten together)."""
 
     def __init__(self, max_bytes: int = LINES_CACHE_BYTES) -> None:
         self._lru: ByteLRU[Lines] = ByteLRU(max_bytes)
+        self._short: dict[str, Lines] = {}
 
     def lines(self, text: str) -> Lines:
-        """``Lines(text)``, remembered by the text's digest."""
+        """``Lines(text)``, remembered by the text's digest (or, short, by the text)."""
         if len(text) < _MIN_CACHED_CHARS:
-            return Lines(text)
+            made = self._short.get(text)
+            if made is None:
+                if len(self._short) >= _SHORT_TEXTS:
+                    self._short.clear()
+                made = self._short[text] = Lines(text)
+            return made
         key = digest(text)
         made = self._lru.get(key)
         if made is None:
@@ -130,6 +169,7 @@ class LinesCache:
 
     def clear(self) -> None:
         self._lru.clear()
+        self._short.clear()
 
 
 def numbers_name_lines(numbers: Iterable[int]) -> bool:
@@ -160,12 +200,13 @@ class Source:
     numbered: bool           # its line numbers name its lines (a pointer may cite them)
     lines: Sequence[str]     # the lines' text, a pointer's included: a run is checked against it
     chars: int = 0           # their characters, counted in ``cost``
+    places: Places | None = None  # ``places_of(keys)`` when known (its ``Lines.places``)
 
     @property
     def cost(self) -> int:
         """Bytes it and its index entries hold, roughly (measured: about 135 a line, besides the
-        lines' text and str objects, about 50 bytes a line more)."""
-        return 186 * len(self.keys) + len(self.ref) + self.chars
+        lines' text and str objects, about 50 bytes a line more, and its ``places``, about 70)."""
+        return 256 * len(self.keys) + len(self.ref) + self.chars
 
 
 class LineIndex:
@@ -188,17 +229,28 @@ class LineIndex:
     def add(self, source: Source) -> None:
         number = len(self.sources) << 32
         table = self.table
-        put = table.setdefault
-        for line, key in enumerate(source.keys):
-            if key & 1:
-                entry = number | line
-                found = put(key, entry)
-                if found is entry:
-                    continue  # the key's first place (no other place has this entry)
-                if isinstance(found, int):
-                    table[key] = array("q", (found, entry))
-                else:
-                    found.append(entry)
+        single, multi = source.places if source.places is not None else places_of(source.keys)
+        # Most hashes stand on one line of the source and nowhere before it: those go in at C speed
+        # (``dict.update``); the few that stood before have this place appended afterwards.
+        clash = table.keys() & single.keys()
+        before = [(key, table[key]) for key in clash] if clash else []
+        table.update(zip(single, map(number.__or__, single.values())))
+        for key, found in before:
+            entry = table[key]
+            if isinstance(found, int):
+                table[key] = array("q", (found, entry))
+            else:
+                found.append(entry)
+                table[key] = found
+        for key, lines in multi.items():
+            entries = [number | line for line in lines]
+            found = table.get(key)
+            if found is None:
+                table[key] = array("q", entries)
+            elif isinstance(found, int):
+                table[key] = array("q", [found, *entries])
+            else:
+                found.extend(entries)
         self.sources.append(source)
         self.bytes += source.cost
 

@@ -469,7 +469,8 @@ class TestLineIndex:
 
     def test_a_text_seen_before_is_not_hashed_again(self):
         """``LinesCache`` answers an equal text (another str object) with the Lines made for it first,
-        whose hashes are those of a fresh ``Lines``; a short text is hashed each time."""
+        whose hashes are those of a fresh ``Lines``; a short text too, by the text itself, and at
+        most ``_SHORT_TEXTS`` of those are kept."""
         text = "\n".join(f"line {number} of a long enough output" for number in range(20))
         cache = LinesCache()
         first = cache.lines(text)
@@ -478,9 +479,35 @@ class TestLineIndex:
         fresh = Lines(text)
         assert (first.keys, first.wholes, first.numbers, first.numbered) == \
             (fresh.keys, fresh.wholes, fresh.numbers, fresh.numbered)
-        assert cache.lines("a\nb") is not cache.lines("a\nb")
+        short = cache.lines("a\nb")
+        assert cache.lines("".join(["a\n", "b"])) is short and short.keys == Lines("a\nb").keys
         cache.clear()
-        assert cache.lines(text) is not first
+        assert cache.lines(text) is not first and cache.lines("a\nb") is not short
+        short = cache.lines("a\nb")
+        for number in range(lines_module._SHORT_TEXTS):
+            cache.lines(f"text {number}")
+        assert cache.lines("a\nb") is not short  # the short texts were forgotten together
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.lists(st.sampled_from(["alpha line", "beta line", "gamma line", "}", "", "delta line"]),
+                             max_size=12), max_size=6),
+           st.integers(0, 6))
+    def test_the_index_holds_every_place_in_order(self, texts, keep):
+        """``LineIndex.add`` (whether or not a source brings its ``places``) and ``claim`` leave the
+        table a plain walk over every run-starting line of every source, in order, would give."""
+        index = LineIndex()
+        for number, lines in enumerate(Lines("\n".join(text)) for text in texts):
+            places = lines.places() if number % 2 else None
+            index.add(Source("x", lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, 0, places))
+        assert index.claim(index.version, min(keep, len(texts)))
+        expected: dict[int, list[int]] = {}
+        for number, source in enumerate(index.sources):
+            for line, key in enumerate(source.keys):
+                if key & 1:
+                    expected.setdefault(key, []).append(number << 32 | line)
+        assert {key: [found] if isinstance(found, int) else list(found) for key, found in index.table.items()} \
+            == expected
+        assert all(isinstance(found, int) for key, found in index.table.items() if len(expected[key]) == 1)
 
     def test_starts_name_the_lines_that_may_start_a_run(self):
         lines = Lines("repeated line\nonce only\n}\nrepeated line\n}")
