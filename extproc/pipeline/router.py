@@ -28,7 +28,8 @@ __all__ = ["ContentType", "Detections", "Detector", "Router", "Sample", "Shape",
 
 DEFAULT_SAMPLE_CHARS = 8192
 DETECTIONS_BYTES = 1 << 20      # about 8000 remembered types (digest keys, not texts)
-_MIN_REMEMBERED_CHARS = 256     # shorter texts are routed about as fast as they are digested
+_MIN_REMEMBERED_CHARS = 256     # shorter texts are remembered by the text itself, not a digest
+_SHORT_TEXTS = 4096             # of those, at most this many (under 256 characters each)
 _JSONL_PROBE = 10  # lines read to tell JSON lines
 
 
@@ -104,10 +105,17 @@ class Detections:
     def __init__(self, router: Router, max_bytes: int = DETECTIONS_BYTES) -> None:
         self.router = router
         self._types: ByteLRU[str] = ByteLRU(max_bytes)
+        # shorter texts by the text itself, at most _SHORT_TEXTS of them (then forgotten together)
+        self._short: dict[str, str] = {}
 
     def detect(self, text: str) -> str:
         if len(text) < _MIN_REMEMBERED_CHARS:
-            return self.router.detect(text)
+            kind = self._short.get(text)
+            if kind is None:
+                if len(self._short) >= _SHORT_TEXTS:
+                    self._short.clear()
+                kind = self._short[text] = self.router.detect(text)
+            return kind
         key = digest(text[:DEFAULT_SAMPLE_CHARS], "+" if len(text) > DEFAULT_SAMPLE_CHARS else "")
         kind = self._types.get(key)
         if kind is None:

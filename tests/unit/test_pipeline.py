@@ -200,6 +200,21 @@ class TestRouting:
             assert [pipeline.detections.detect("".join(list(text))) for text in texts] == types
         assert calls == [len(text) for text in texts]
 
+    def test_a_short_text_routed_before_is_not_routed_again(self, monkeypatch):
+        """A text too short to digest is remembered by the text itself, ``_SHORT_TEXTS`` at most."""
+        short = "FAILED tests/test_a.py::test_b - assert 1 == 2\nERROR tests/test_c.py"
+        calls: list[int] = []
+        sample = router.Sample
+        monkeypatch.setattr(router, "Sample", lambda text, *a: calls.append(len(text)) or sample(text, *a))
+        detections = Pipeline(OPEN, default_routes()).detections
+        assert detections.detect("".join(list(short))) == detections.detect(short) == ROUTER.detect(short)
+        assert len(calls) == 2  # ROUTER's own, and the first of the pipeline's
+        for number in range(router._SHORT_TEXTS):
+            detections.detect(f"text {number}")
+        calls.clear()
+        detections.detect(short)
+        assert calls == [len(short)]  # forgotten with the rest once the limit was reached
+
     def test_unrouted_types_stay_byte_identical(self):
         """Code and JSONL have no compressors by default, and prose without repeated lines has nothing to fold."""
         conv = conversation(CODE, PROSE, JSONL)

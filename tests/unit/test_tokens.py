@@ -114,3 +114,18 @@ def test_the_long_run_precheck_never_misses_a_run():
     prose = " ".join(["counted whole when no word is longer than the run limit"] * 200)
     assert not _may_hold_long_run(prose)
     assert _count_pieces(_ENCODING.encode_ordinary, prose) == len(_ENCODING.encode_ordinary(prose))
+
+
+def test_a_short_text_is_counted_once():
+    """A text too short to digest is remembered by the text itself (an equal text, another str
+    object, is not encoded again), ``_SHORT_COUNTS`` of them at most."""
+    from extproc import tokens
+
+    counter, recording = _recording_counter()
+    short = '{"command": "grep -rn foo src"}'
+    assert counter.count(short) == counter.count("".join(list(short))) == _exact(short)
+    assert recording.lengths == [len(short)]
+    for number in range(tokens._SHORT_COUNTS):
+        counter.count(f"text {number}")
+    recording.lengths.clear()
+    assert counter.count(short) == _exact(short) and recording.lengths == [len(short)]  # forgotten together
