@@ -24,7 +24,7 @@ from .lines import CANDIDATES, GAP, NO_NUMBER, LineIndex, Lines, Source, after_n
 
 __all__ = ["Run", "SentLines", "find_runs"]
 
-MIN_LINES = 3
+MIN_LINES = 3  # find_runs checks the two lines after a run's first by hand
 _SELF = "above in this output"
 
 
@@ -81,9 +81,19 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
         return []
     keys, wholes, numbers, texts = lines.keys, lines.wholes, lines.numbers, lines.lines
     total = len(keys)
-    places = [number for number, key in enumerate(keys) if key in hot]
-    # the lines a run may start at; none (most outputs): no run, and ``sent`` is not needed
-    followed = {number for number in places if number + MIN_LINES <= total and _may_follow(keys, number, hot)}
+    # the lines whose hashes are hot, found from the hashes (most lines of an output are not hot):
+    # those of one line of the text, and every line of those on more (all of them hot)
+    single, multi = lines.places()
+    places = [number for number in map(single.get, hot) if number is not None]
+    for numbers_of in multi.values():
+        places += numbers_of
+    places.sort()
+    # The lines a run may start at: the lines after one that a run needs (MIN_LINES, three) stand
+    # somewhere too, or are trivial and indexed nowhere. None (most outputs): no run, no ``sent``.
+    placed = set(places)
+    followed = {number for number in places if number + MIN_LINES <= total
+                and (number + 1 in placed or not keys[number + 1] & 1)
+                and (number + 2 in placed or not keys[number + 2] & 1)}
     if not followed:
         return []
     runs = []
@@ -111,16 +121,6 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
     if line < total:
         _take(sent, lines, line, total)
     return runs
-
-
-def _may_follow(keys: array[int], line: int, hot: frozenset[int] | set[int]) -> bool:
-    """Whether the lines after ``line`` that a run needs stand somewhere too (or are trivial,
-    indexed nowhere): most lines that stand alone elsewhere (an import, a blank-ish line) fail
-    that at once."""
-    for after in keys[line + 1:line + MIN_LINES]:  # noqa: SIM110 (a loop: no generator per place)
-        if after & 1 and after not in hot:
-            return False
-    return True
 
 
 def _take(sent: SentLines, lines: Lines, start: int, stop: int) -> None:
