@@ -251,8 +251,13 @@ def _wrapper_lines(text: str) -> frozenset[int]:
 
 def _argument_sources(block: Block, cache: LinesCache) -> list[Source]:
     """The multi-line string arguments of a tool call (a file written, a heredoc, a patch)."""
+    if block.tool_call_id is None or ("\\" not in block.text and "\n" not in block.text):
+        # A call block's text is its arguments' JSON, where a string's line break is written as an
+        # escape: with neither a backslash nor a line break, no argument spans lines (and the
+        # arguments need not be parsed, every turn, for every call of the conversation).
+        return []
     arguments = block.tool_input
-    if not arguments or block.tool_call_id is None:
+    if not arguments:
         return []
     out = []
     for key, value in arguments.items():

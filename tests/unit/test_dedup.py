@@ -515,6 +515,24 @@ class TestLineIndex:
         assert starts == {lines.keys[0], lines.keys[1]} and repeated == {lines.keys[0]}
 
 
+class TestArgumentSources:
+    def test_only_a_call_whose_arguments_span_lines_is_parsed(self):
+        """A call's multi-line argument (a heredoc) is a source; a call whose arguments' JSON holds
+        no escape and no line break has none, and its arguments are not parsed for it."""
+        from extproc.conversation import Block, Kind, ToolCall
+        from extproc.pipeline.dedup import _argument_sources
+
+        def call(arguments: str) -> Block:
+            return Block(kind=Kind.TOOL_CALL, role="assistant", text=arguments, message_index=1,
+                         tool_name="bash", tool_call_id="call_1", call=ToolCall("bash", arguments))
+
+        heredoc = call(json.dumps({"command": "cat > a.py <<'EOF'\nimport os\nprint(os.sep)\nEOF"}))
+        [found] = _argument_sources(heredoc, LinesCache())
+        assert found.ref.startswith("the command argument of call_1") and len(found.lines) == 4
+        plain = call(json.dumps({"command": "grep -rn needle src/"}))
+        assert _argument_sources(plain, LinesCache()) == [] and not plain.call._parsed
+
+
 class TestCorpus:
     @pytest.mark.parametrize("row", CORPUS_ROWS)
     def test_every_pointer_reads_back(self, row):
