@@ -210,48 +210,43 @@ class Source:
 
 
 class LineIndex:
-    """Where each line of a conversation's sources stands: content hash -> entries ``source << 32 | line``
-    (one int, or an ``array`` of them: neither is a container the garbage collector walks, and a
-    long conversation's index holds tens of thousands of them).
+    """Where each line of a conversation's sources stands: content hash -> the sources that hold it,
+    by number (one int, or an ``array`` of them in order: neither is a container the garbage
+    collector walks, and a long conversation's index holds tens of thousands of them); which of
+    its lines hold it, each source's ``places`` say.
 
     A conversation's checkpoint holds the index and its ``version`` then. The next turn takes it
-    over (``claim``): it cuts it back to the messages the two share (the entries of the newest
-    sources are the last of their lists) and adds its own. A turn that finds the index changed
-    since its checkpoint was made (another turn took it first) builds its own from the messages."""
+    over (``claim``): it cuts it back to the messages the two share (the newest sources are the
+    last of their lists) and adds its own. A turn that finds the index changed since its
+    checkpoint was made (another turn took it first) builds its own from the messages."""
 
     def __init__(self) -> None:
         self.sources: list[Source] = []
         self.table: dict[int, int | array[int]] = {}
         self.version = 0
         self.bytes = 0  # the sources' ``cost``: what a checkpoint holding the index holds besides its body
+        self._places: list[Places] = []  # each source's, in order
         self._lock = threading.Lock()
 
     def add(self, source: Source) -> None:
-        number = len(self.sources) << 32
+        number = len(self.sources)
         table = self.table
-        single, multi = source.places if source.places is not None else places_of(source.keys)
-        # Most hashes stand on one line of the source and nowhere before it: those go in at C speed
-        # (``dict.update``); the few that stood before have this place appended afterwards.
-        clash = table.keys() & single.keys()
-        before = [(key, table[key]) for key in clash] if clash else []
-        table.update(zip(single, map(number.__or__, single.values())))
-        for key, found in before:
-            entry = table[key]
-            if isinstance(found, int):
-                table[key] = array("q", (found, entry))
-            else:
-                found.append(entry)
-                table[key] = found
-        for key, lines in multi.items():
-            entries = [number | line for line in lines]
-            found = table.get(key)
-            if found is None:
-                table[key] = array("q", entries)
-            elif isinstance(found, int):
-                table[key] = array("q", [found, *entries])
-            else:
-                found.extend(entries)
+        places = source.places if source.places is not None else places_of(source.keys)
+        # Most hashes of a source stand nowhere before it: all go in with one C-level update (the
+        # source's number, one small object for all), then those that stood before get the
+        # numbers before theirs back, this one appended.
+        for held in places:
+            clash = table.keys() & held.keys()
+            before = [(key, table[key]) for key in clash] if clash else []
+            table.update(dict.fromkeys(held, number))
+            for key, found in before:
+                if isinstance(found, int):
+                    table[key] = array("q", (found, number))
+                else:
+                    found.append(number)
+                    table[key] = found
         self.sources.append(source)
+        self._places.append(places)
         self.bytes += source.cost
 
     def claim(self, version: int, length: int) -> bool:
@@ -265,8 +260,8 @@ class LineIndex:
         while len(self.sources) > length:
             source = self.sources.pop()
             self.bytes -= source.cost
-            for key in source.keys:
-                if key & 1:
+            for held in self._places.pop():
+                for key in held:
                     found = table[key]
                     if isinstance(found, int):
                         del table[key]
@@ -277,18 +272,26 @@ class LineIndex:
         return True
 
     def candidates(self, key: int, limit: int) -> list[tuple[Source, int]]:
-        """The latest places (source, line) among the first ``limit`` sources a line stands."""
+        """The latest places (source, line) among the first ``limit`` sources a line stands:
+        the latest source first, and its latest line first."""
         found = self.table.get(key)
         if found is None:
             return []
-        sources = self.sources
-        if isinstance(found, int):
-            return [(sources[found >> 32], found & 0xFFFFFFFF)] if found >> 32 < limit else []
-        out = []
-        for entry in reversed(found):
-            number = entry >> 32
-            if number < limit:
-                out.append((sources[number], entry & 0xFFFFFFFF))
-                if len(out) == CANDIDATES:
-                    break
+        sources, places = self.sources, self._places
+        out: list[tuple[Source, int]] = []
+        for number in (found,) if isinstance(found, int) else reversed(found):
+            if number >= limit:
+                continue
+            source = sources[number]
+            single, multi = places[number]
+            line = single.get(key)
+            if line is not None:
+                out.append((source, line))
+            else:
+                for line in reversed(multi[key]):
+                    out.append((source, line))
+                    if len(out) == CANDIDATES:
+                        break
+            if len(out) == CANDIDATES:
+                break
         return out

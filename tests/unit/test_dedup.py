@@ -492,22 +492,23 @@ class TestLineIndex:
     @given(st.lists(st.lists(st.sampled_from(["alpha line", "beta line", "gamma line", "}", "", "delta line"]),
                              max_size=12), max_size=6),
            st.integers(0, 6))
-    def test_the_index_holds_every_place_in_order(self, texts, keep):
-        """``LineIndex.add`` (whether or not a source brings its ``places``) and ``claim`` leave the
-        table a plain walk over every run-starting line of every source, in order, would give."""
+    def test_candidates_are_every_place_latest_first(self, texts, keep):
+        """After ``LineIndex.add`` (whether or not a source brings its ``places``) and ``claim``,
+        a hash's candidates are what a plain walk over every run-starting line of every source
+        gives: the latest places first, at most ``CANDIDATES``, only among the first ``limit``."""
         index = LineIndex()
         for number, lines in enumerate(Lines("\n".join(text)) for text in texts):
             places = lines.places() if number % 2 else None
             index.add(Source("x", lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, 0, places))
         assert index.claim(index.version, min(keep, len(texts)))
-        expected: dict[int, list[int]] = {}
-        for number, source in enumerate(index.sources):
-            for line, key in enumerate(source.keys):
-                if key & 1:
-                    expected.setdefault(key, []).append(number << 32 | line)
-        assert {key: [found] if isinstance(found, int) else list(found) for key, found in index.table.items()} \
-            == expected
-        assert all(isinstance(found, int) for key, found in index.table.items() if len(expected[key]) == 1)
+        every = [(number, source, line) for number, source in enumerate(index.sources)
+                 for line, key in enumerate(source.keys) if key & 1]
+        for key in {source.keys[line] for _, source, line in every}:
+            for limit in range(len(index.sources) + 1):
+                expected = [(source, line) for number, source, line in reversed(every)
+                            if number < limit and source.keys[line] == key][:lines_module.CANDIDATES]
+                assert index.candidates(key, limit) == expected
+        assert set(index.table) == {source.keys[line] for _, source, line in every}
 
     def test_starts_name_the_lines_that_may_start_a_run(self):
         lines = Lines("repeated line\nonce only\n}\nrepeated line\n}")
