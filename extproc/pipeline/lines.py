@@ -232,19 +232,16 @@ class LineIndex:
         number = len(self.sources)
         table = self.table
         places = source.places if source.places is not None else places_of(source.keys)
-        # Most hashes of a source stand nowhere before it: all go in with one C-level update (the
-        # source's number, one small object for all), then those that stood before get the
-        # numbers before theirs back, this one appended.
+        put = table.setdefault
         for held in places:
-            clash = table.keys() & held.keys()
-            before = [(key, table[key]) for key in clash] if clash else []
-            table.update(dict.fromkeys(held, number))
-            for key, found in before:
+            for key in held:  # each hash once, whichever lines of the source hold it
+                found = put(key, number)
+                if found is number:
+                    continue  # the hash's first source
                 if isinstance(found, int):
                     table[key] = array("q", (found, number))
                 else:
                     found.append(number)
-                    table[key] = found
         self.sources.append(source)
         self._places.append(places)
         self.bytes += source.cost
