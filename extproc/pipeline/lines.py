@@ -13,7 +13,8 @@ with the lines it points at, as text (``runs.py``), and a pair of lines whose ha
 ends it there, so a pointer never names a line other than the one it replaces. Each source
 keeps its lines' text for that (the lines it went out as, shared with its ``Lines``).
 
-A text's ``Lines`` are remembered by a digest of the text (``LinesCache``, a bounded LRU owned by
+A text's ``Lines`` are remembered by a digest of the text, or a short one by the text itself
+(``LinesCache``, a bounded LRU and a bounded ``cache.TextMemo`` owned by
 the process's ``Dedup`` and emptied with the rest of ``history.History``, like the token
 counter's counts): a request that holds history read before (every turn of a conversation whose
 checkpoint is gone, or a worker that never saw it) hashes only the texts new to this process.
@@ -28,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .cache import ByteLRU, digest
+from .cache import MEMO_CHARS, ByteLRU, TextMemo, digest
 
 __all__ = ["GAP", "Lines", "LinesCache", "LineIndex", "Places", "Source", "after_number", "line_hashes", "places_of"]
 
@@ -47,10 +48,9 @@ _TRIVIAL_CHARS = 3
 CANDIDATES = 16
 # Texts' Lines remembered per process (``LinesCache``); shorter texts are hashed faster than digested.
 LINES_CACHE_BYTES = 16 * 1024 * 1024
-_MIN_CACHED_CHARS = 256
-# Shorter texts' Lines remembered by the text itself, this many at most (under ~1.5 KB each): a
-# conversation read cold resends its short outputs and tool arguments every turn.
-_SHORT_TEXTS = 4096
+# Texts under MEMO_CHARS are remembered by the text itself (``cache.TextMemo``), this many bytes of
+# them and their Lines at most: a conversation read cold resends its outputs and arguments every turn.
+_MEMO_BYTES = 4 * 1024 * 1024
 # What a remembered Lines holds besides its text, per line, roughly: a str object's head, the
 # list's pointer, three array slots, a set entry, and its ``places`` entry (measured: about 70).
 _LINE_BYTES = 200
@@ -145,20 +145,19 @@ def places_of(keys: Sequence[int]) -> Places:
 
 class LinesCache:
     """Texts' ``Lines`` by digest of the text, up to ``max_bytes`` (module docstring); short texts
-    by the text itself (``_SHORT_TEXTS`` of them at most, then forgotten together)."""
+    by the text itself (a ``cache.TextMemo`` of ``_MEMO_BYTES``)."""
 
     def __init__(self, max_bytes: int = LINES_CACHE_BYTES) -> None:
         self._lru: ByteLRU[Lines] = ByteLRU(max_bytes)
-        self._short: dict[str, Lines] = {}
+        self._memo: TextMemo[Lines] = TextMemo(_MEMO_BYTES)
 
     def lines(self, text: str) -> Lines:
-        """``Lines(text)``, remembered by the text's digest (or, short, by the text)."""
-        if len(text) < _MIN_CACHED_CHARS:
-            made = self._short.get(text)
+        """``Lines(text)``, remembered by the text's digest (or, under ``MEMO_CHARS``, by the text)."""
+        if len(text) < MEMO_CHARS:
+            made = self._memo.get(text)
             if made is None:
-                if len(self._short) >= _SHORT_TEXTS:
-                    self._short.clear()
-                made = self._short[text] = Lines(text)
+                made = Lines(text)
+                self._memo.put(text, made, len(text) + _LINE_BYTES * len(made.keys))
             return made
         key = digest(text)
         made = self._lru.get(key)
@@ -169,7 +168,7 @@ class LinesCache:
 
     def clear(self) -> None:
         self._lru.clear()
-        self._short.clear()
+        self._memo.clear()
 
 
 def numbers_name_lines(numbers: Iterable[int]) -> bool:

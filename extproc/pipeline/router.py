@@ -9,7 +9,8 @@ The pipeline classifies each block it may compress once (``Router.detect``) and 
 that type's compressors, so no compressor checks the type again.
 
 ``Detections`` remembers types per process, by a digest of what the detectors read of a text (its
-sample, and whether the text runs past it): a pure function of those, so a bounded per-text memo
+sample, and whether the text runs past it), a short text by the text itself (``cache.TextMemo``):
+a pure function of those, so a bounded per-text memo
 like the token counter's counts. A coding agent resends every earlier tool result each turn, and
 a request whose block results are not cached (a new process, ``block_cache_bytes: 0``) then
 routes only the texts this process has not routed before.
@@ -22,14 +23,13 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from functools import cached_property
 
-from .cache import ByteLRU, digest
+from .cache import MEMO_CHARS, ByteLRU, TextMemo, digest
 
 __all__ = ["ContentType", "Detections", "Detector", "Router", "Sample", "Shape", "DEFAULT_SAMPLE_CHARS"]
 
 DEFAULT_SAMPLE_CHARS = 8192
 DETECTIONS_BYTES = 1 << 20      # about 8000 remembered types (digest keys, not texts)
-_MIN_REMEMBERED_CHARS = 256     # shorter texts are remembered by the text itself, not a digest
-_SHORT_TEXTS = 4096             # of those, at most this many (under 256 characters each)
+_MEMO_BYTES = 2 * 1024 * 1024   # texts under cache.MEMO_CHARS are remembered by the text itself
 _JSONL_PROBE = 10  # lines read to tell JSON lines
 
 
@@ -105,16 +105,15 @@ class Detections:
     def __init__(self, router: Router, max_bytes: int = DETECTIONS_BYTES) -> None:
         self.router = router
         self._types: ByteLRU[str] = ByteLRU(max_bytes)
-        # shorter texts by the text itself, at most _SHORT_TEXTS of them (then forgotten together)
-        self._short: dict[str, str] = {}
+        # texts under MEMO_CHARS by the text itself, _MEMO_BYTES of them at most
+        self._memo: TextMemo[str] = TextMemo(_MEMO_BYTES)
 
     def detect(self, text: str) -> str:
-        if len(text) < _MIN_REMEMBERED_CHARS:
-            kind = self._short.get(text)
+        if len(text) < MEMO_CHARS:
+            kind = self._memo.get(text)
             if kind is None:
-                if len(self._short) >= _SHORT_TEXTS:
-                    self._short.clear()
-                kind = self._short[text] = self.router.detect(text)
+                kind = self.router.detect(text)
+                self._memo.put(text, kind)
             return kind
         key = digest(text[:DEFAULT_SAMPLE_CHARS], "+" if len(text) > DEFAULT_SAMPLE_CHARS else "")
         kind = self._types.get(key)

@@ -470,7 +470,7 @@ class TestLineIndex:
     def test_a_text_seen_before_is_not_hashed_again(self):
         """``LinesCache`` answers an equal text (another str object) with the Lines made for it first,
         whose hashes are those of a fresh ``Lines``; a short text too, by the text itself, and at
-        most ``_SHORT_TEXTS`` of those are kept."""
+        most ``_MEMO_BYTES`` of those are kept."""
         text = "\n".join(f"line {number} of a long enough output" for number in range(20))
         cache = LinesCache()
         first = cache.lines(text)
@@ -484,7 +484,7 @@ class TestLineIndex:
         cache.clear()
         assert cache.lines(text) is not first and cache.lines("a\nb") is not short
         short = cache.lines("a\nb")
-        for number in range(lines_module._SHORT_TEXTS):
+        for number in range(lines_module._MEMO_BYTES // 200):
             cache.lines(f"text {number}")
         assert cache.lines("a\nb") is not short  # the short texts were forgotten together
 

@@ -201,7 +201,7 @@ class TestRouting:
         assert calls == [len(text) for text in texts]
 
     def test_a_short_text_routed_before_is_not_routed_again(self, monkeypatch):
-        """A text too short to digest is remembered by the text itself, ``_SHORT_TEXTS`` at most."""
+        """A text under ``MEMO_CHARS`` is remembered by the text itself, ``_MEMO_BYTES`` of them at most."""
         short = "FAILED tests/test_a.py::test_b - assert 1 == 2\nERROR tests/test_c.py"
         calls: list[int] = []
         sample = router.Sample
@@ -209,7 +209,7 @@ class TestRouting:
         detections = Pipeline(OPEN, default_routes()).detections
         assert detections.detect("".join(list(short))) == detections.detect(short) == ROUTER.detect(short)
         assert len(calls) == 2  # ROUTER's own, and the first of the pipeline's
-        for number in range(router._SHORT_TEXTS):
+        for number in range(router._MEMO_BYTES // 100):
             detections.detect(f"text {number}")
         calls.clear()
         detections.detect(short)

@@ -117,15 +117,15 @@ def test_the_long_run_precheck_never_misses_a_run():
 
 
 def test_a_short_text_is_counted_once():
-    """A text too short to digest is remembered by the text itself (an equal text, another str
-    object, is not encoded again), ``_SHORT_COUNTS`` of them at most."""
+    """A text under ``MEMO_CHARS`` is remembered by the text itself (an equal text, another str
+    object, is not encoded again), ``_MEMO_BYTES`` of them at most."""
     from extproc import tokens
 
     counter, recording = _recording_counter()
     short = '{"command": "grep -rn foo src"}'
     assert counter.count(short) == counter.count("".join(list(short))) == _exact(short)
     assert recording.lengths == [len(short)]
-    for number in range(tokens._SHORT_COUNTS):
+    for number in range(tokens._MEMO_BYTES // 100):
         counter.count(f"text {number}")
     recording.lengths.clear()
     assert counter.count(short) == _exact(short) and recording.lengths == [len(short)]  # forgotten together
