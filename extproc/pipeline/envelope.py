@@ -59,6 +59,7 @@ _CODEX_CUT = re.compile(r"Warning: truncated output \(original token count: \d+\
 _CLAUDE_EXIT = re.compile(r"Exit code (-?\d+)\n")
 _REMINDER_OPEN, _REMINDER_CLOSE = "<system-reminder>", "</system-reminder>"
 _JSON_EXIT_CODE = re.compile(r'"exit_code"\s*:\s*(-?\d+)')
+_RETURNCODE = re.compile(r"<returncode>(-?\d+)</returncode>")
 _HEAD_WINDOW = 512
 
 
@@ -105,7 +106,7 @@ def exit_status(text: str) -> int | None:
         return int(found[1]) if found else None
     stripped = head.lstrip()
     if stripped.startswith("<returncode>"):
-        found = re.match(r"<returncode>(-?\d+)</returncode>", stripped)
+        found = _RETURNCODE.match(stripped)
         return int(found[1]) if found else None
     if stripped.startswith("{") and '"metadata"' in text[-_HEAD_WINDOW:]:
         found = _JSON_EXIT_CODE.search(text[-_HEAD_WINDOW:])

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..conversation import Block, Kind
+from .cache import MEMO_CHARS, TextMemo
 
 __all__ = ["assign", "terms_for", "question", "context_terms", "used_terms", "relevant", "MAX_TERMS",
            "MAX_CONTEXT_CHARS", "MIN_FOCUS_CHARS"]
@@ -30,6 +31,11 @@ MAX_CONTEXT_CHARS = 4000   # of the user's message read (a pasted log says littl
 MIN_FOCUS_CHARS = 1000     # shorter blocks lose no item or line to a cap: no terms are looked for
 _MIN_WORD = 4              # plain words shorter than this are never distinctive
 _MAX_WORD_HITS = 3         # a plain word picks the items or lines it is in only when this few
+
+# ``used_terms`` of texts under MEMO_CHARS, by text and then terms: every turn of a conversation read
+# cold compresses its earlier tool results again (their terms looked for in each), at most this much.
+_USED: TextMemo[dict[tuple[str, ...], tuple[str, ...]]] = TextMemo(2 * 1024 * 1024)
+_TERM_BYTES = 64  # what one term of a remembered answer holds, roughly
 
 # A term: a run of word characters, dots, dashes and pluses ("2.31.0", "api-7f9c4-x2k",
 # "test_parse.py", "c++"); paths, URLs, "::" test ids and "key=value" split into their parts.
@@ -144,8 +150,18 @@ def used_terms(terms: Sequence[str], text: str) -> tuple[str, ...]:
     """The terms ``text`` holds (ignoring case), sorted: the only ones that can change its result."""
     if not terms:
         return ()
+    asked = tuple(terms)
+    known = _USED.get(text) if len(text) < MEMO_CHARS else None
+    if known is not None and asked in known:
+        return known[asked]
     lowered = text.lower()
-    return tuple(sorted(term for term in terms if term in lowered))
+    used = tuple(sorted(term for term in terms if term in lowered))
+    if len(text) < MEMO_CHARS:
+        if known is None:
+            _USED.put(text, {asked: used}, _TERM_BYTES * len(asked))
+        else:
+            known[asked] = used
+    return used
 
 
 def relevant(units: str, terms: Sequence[str], limit: int) -> list[int]:

@@ -87,6 +87,14 @@ class TestContextTerms:
         """Only terms the block holds reach its cache key, sorted."""
         assert used_terms(("zeta", "alpha", "absent"), "ALPHA and Zeta") == ("alpha", "zeta")
 
+    def test_used_terms_are_remembered_per_text_and_terms(self):
+        """The answer is remembered by the text (an equal text, another str, finds it) and then the
+        terms asked: other terms of the same text get their own answer."""
+        text = "pod api-7f9c4-x2k restarted; pod web-1 ok"
+        assert used_terms(("web-1", "db-0"), text) == ("web-1",)
+        assert used_terms(("api-7f9c4-x2k", "web-1"), "".join(list(text))) == ("api-7f9c4-x2k", "web-1")
+        assert used_terms(["db-0", "web-1"], text) == ("web-1",) and used_terms(("db-0",), text) == ()
+
     def test_a_term_held_by_too_many_texts_picks_nothing(self):
         """A term in more texts than the limit distinguishes nothing; a rare one picks its texts."""
         texts = "\n".join([f"requests {index}" for index in range(30)] + ["requests 2.31.0"])
