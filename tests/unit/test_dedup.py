@@ -469,8 +469,8 @@ class TestLineIndex:
 
     def test_a_text_seen_before_is_not_hashed_again(self):
         """``LinesCache`` answers an equal text (another str object) with the Lines made for it first,
-        whose hashes are those of a fresh ``Lines``; a short text too, by the text itself, and at
-        most ``_MEMO_BYTES`` of those are kept."""
+        whose hashes are those of a fresh ``Lines``; a short text too, by the text itself (at most
+        ``_MEMO_BYTES`` of those, then by digest)."""
         text = "\n".join(f"line {number} of a long enough output" for number in range(20))
         cache = LinesCache()
         first = cache.lines(text)
@@ -484,9 +484,10 @@ class TestLineIndex:
         cache.clear()
         assert cache.lines(text) is not first and cache.lines("a\nb") is not short
         short = cache.lines("a\nb")
-        for number in range(lines_module._MEMO_BYTES // 200):
+        for number in range(lines_module._MEMO_BYTES // 100):
             cache.lines(f"text {number}")
-        assert cache.lines("a\nb") is not short  # the short texts were forgotten together
+        assert cache._memo.get("a\nb") is None  # the memo forgot the short texts together...
+        assert cache.lines("a\nb") is short  # ... and the digest still finds the Lines
 
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.lists(st.sampled_from(["alpha line", "beta line", "gamma line", "}", "", "delta line"]),
