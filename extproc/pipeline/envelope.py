@@ -36,6 +36,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from .cache import MEMO_CHARS, TextMemo
+
 __all__ = ["Envelope", "open_envelope", "exit_status", "DEFAULT_MIN_SHARE"]
 
 # The wrapped text must be most of the block: a JSON object with one long string among many
@@ -61,6 +63,9 @@ _REMINDER_OPEN, _REMINDER_CLOSE = "<system-reminder>", "</system-reminder>"
 _JSON_EXIT_CODE = re.compile(r'"exit_code"\s*:\s*(-?\d+)')
 _RETURNCODE = re.compile(r"<returncode>(-?\d+)</returncode>")
 _HEAD_WINDOW = 512
+# open_envelope's and exit_status's answers for texts under MEMO_CHARS, this many bytes at most
+_OPENED: TextMemo[tuple[Envelope | None]] = TextMemo(4 * 1024 * 1024)
+_EXITS: TextMemo[tuple[int | None]] = TextMemo(2 * 1024 * 1024)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,32 @@ class Envelope:
 
 
 def open_envelope(text: str, *, min_share: float = DEFAULT_MIN_SHARE) -> Envelope | None:
-    """The envelope around ``text``'s real content, or None when the text is not wrapped."""
+    """The envelope around ``text``'s real content, or None when the text is not wrapped.
+    Remembered for texts under ``MEMO_CHARS`` (a pure function of the text, asked of every
+    released block and dedup's outputs every turn of a conversation read cold)."""
+    if min_share != DEFAULT_MIN_SHARE or len(text) >= MEMO_CHARS:
+        return _opened(text, min_share)
+    known = _OPENED.get(text)
+    if known is None:
+        known = (_opened(text, min_share),)
+        _OPENED.put(text, known, len(text))  # the parts it holds
+    return known[0]
+
+
+def exit_status(text: str) -> int | None:
+    """The exit status a wrapper reports (Codex's header or JSON metadata, Claude Code's
+    ``Exit code N``, mini-swe-agent's returncode); None when it reports none. Reads only the head
+    (and, for a JSON envelope, the tail) of the text; remembered as ``open_envelope`` is."""
+    if len(text) >= MEMO_CHARS:
+        return _exit_status(text)
+    known = _EXITS.get(text)
+    if known is None:
+        known = (_exit_status(text),)
+        _EXITS.put(text, known)
+    return known[0]
+
+
+def _opened(text: str, min_share: float) -> Envelope | None:
     start, code = _header_end(text)
     end = max(_reminders_start(text), start)  # the blank lines before a reminder may end the header
     body = text[start:end]
@@ -95,10 +125,7 @@ def open_envelope(text: str, *, min_share: float = DEFAULT_MIN_SHARE) -> Envelop
                     inner.ascii_escaped, inner.exit_code if inner.exit_code is not None else code)
 
 
-def exit_status(text: str) -> int | None:
-    """The exit status a wrapper reports (Codex's header or JSON metadata, Claude Code's
-    ``Exit code N``, mini-swe-agent's returncode); None when it reports none. Reads only the head
-    (and, for a JSON envelope, the tail) of the text."""
+def _exit_status(text: str) -> int | None:
     head = text[:_HEAD_WINDOW]
     if head.startswith(("Chunk ID: ", "Wall time: ", "Exit code")):
         header = _CODEX_HEADER.match(head)

@@ -70,6 +70,18 @@ class TestOpenEnvelope:
         assert json.loads(text)["output"] == LOG and open_envelope(text) is None
 
 
+    def test_an_envelope_opened_before_is_remembered(self):
+        """A text under MEMO_CHARS is opened once: an equal text (another str) gets the same
+        answer object; a text longer than that, or another ``min_share``, is opened afresh."""
+        text = "<returncode>1</returncode>\n<output>\n" + "FAILED test_x - assert 1 == 2\n" * 5 + "</output>"
+        first = open_envelope(text)
+        assert first is not None and first.exit_code == 1 == exit_status("".join(list(text)))
+        assert open_envelope("".join(list(text))) is first
+        assert open_envelope(text, min_share=0.5) is not first and open_envelope(text, min_share=0.5) == first
+        long = text.replace("</output>", "x\n" * 3000 + "</output>")
+        assert open_envelope(long) is not open_envelope(long) and open_envelope(long) == open_envelope(long)
+
+
 class TestPipelineOpensEnvelopes:
     def test_wrapped_log_is_compressed_and_stays_wrapped(self):
         """A log inside a Codex envelope reaches the log compressor; the metadata is byte-identical."""
