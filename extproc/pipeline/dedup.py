@@ -95,10 +95,12 @@ class Dedup:
                 continue
             if block.kind is not Kind.TOOL_RESULT or block.tool_call_id in seen:
                 continue
-            text = self._sent(block, changes.get(id(block)))
+            change = changes.get(id(block))
+            text = block.text if change is None else self._sent(block, change)
             # Codex's {"output": "..."}: its lines are those of the output string. A tagged wrapper
             # (<returncode>, <output>) is lines of the text itself, and counted as the model sees them.
-            envelope = _json_envelope(text)
+            json_like = _looks_json(text)
+            envelope = open_envelope(text) if json_like else None
             inner = text if envelope is None else envelope.inner
             lines = self.lines.lines(inner)
             limit = len(index.sources)
@@ -107,7 +109,7 @@ class Dedup:
                                      and id(block) not in changes):
                 keep = self._guarded_lines(block, lines) \
                     if not read and not self.errors and self._guards(block) else frozenset()
-                if envelope is None and not _looks_json(text):
+                if not json_like:
                     if lines.wrapper is None:  # a function of the text alone: found once per text
                         lines.wrapper = _wrapper_lines(text)
                     keep |= lines.wrapper

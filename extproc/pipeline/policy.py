@@ -34,13 +34,14 @@ class Policy:
         self.compress_errors = compress_errors
 
     def releases(self, block: Block) -> bool:
-        if block.kind is not Kind.TOOL_RESULT or not block.writable:
+        if block.kind is not Kind.TOOL_RESULT or block.path is None:  # read-only: not writable
             return False
         if len(block.text) < self.min_block_chars:
             return False
-        if block.tool_name and block.tool_name.lower() in self.protected_tools:
+        name = block.tool_name.lower() if block.tool_name else None
+        if name is not None and name in self.protected_tools:
             return False
-        if block.tool_name and block.tool_name.lower() in SHELL_TOOLS and file_read(block.tool_name, block.tool_input):
+        if name is not None and name in SHELL_TOOLS and file_read(block.tool_name, block.tool_input):
             return False  # a file printed by the shell: an edit will be built from it
         return self.compress_errors or not self.guards(block)
 
