@@ -138,6 +138,8 @@ class History:
         items_edits = list(prior.edits) if prior is not None else []
         items_saved = prior.saved if prior is not None else 0
         items_before = prior.tokens_before if prior is not None else 0
+        # what an outcome's calls are checked against: only a remembered outcome is ever checked
+        kept = self.reader.messages is not None or self.reader.checkpoints is not None
         for item in body.unsummed:
             if item.outcome is None:
                 assert item.blocks is not None
@@ -147,7 +149,8 @@ class History:
                 # another tool later in the body must not be taken for this message's tool
                 calls = tuple(sorted({(block.tool_call_id, block.tool_name, call_digest(block.call))
                                       for block in blocks[first:stop]
-                                      if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None}))
+                                      if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None})) \
+                    if kept else ()
                 before = sum(counts[first:stop])
                 item.outcome = ItemOutcome(calls=calls, tokens_before=before, tokens_after=before - item_saved,
                                            edits=tuple(relative), sources=sources.get(id(item), ()))
