@@ -502,14 +502,14 @@ class TestLineIndex:
             places = lines.places() if number % 2 else None
             index.add(Source("x", lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, 0, places))
         assert index.claim(index.version, min(keep, len(texts)))
-        every = [(number, source, line) for number, source in enumerate(index.sources)
-                 for line, key in enumerate(source.keys) if key & 1]
-        for key in {source.keys[line] for _, source, line in every}:
+        every = [(number, held, line) for number, held in enumerate(index.sources)
+                 for line, key in enumerate(held.keys) if key & 1]
+        for key in {held.keys[line] for _, held, line in every}:
             for limit in range(len(index.sources) + 1):
-                expected = [(source, line) for number, source, line in reversed(every)
-                            if number < limit and source.keys[line] == key][:lines_module.CANDIDATES]
+                expected = [(held, line) for number, held, line in reversed(every)
+                            if number < limit and held.keys[line] == key][:lines_module.CANDIDATES]
                 assert index.candidates(key, limit) == expected
-        assert set(index.table) == {source.keys[line] for _, source, line in every}
+        assert set(index.table) == {held.keys[line] for _, held, line in every}
 
     def test_starts_name_the_lines_that_may_start_a_run(self):
         lines = Lines("repeated line\nonce only\n}\nrepeated line\n}")
