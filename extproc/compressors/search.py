@@ -154,11 +154,12 @@ class SearchCompressor(FocusedCompressor):
 def _parse(lines: list[str]) -> list[_Entry]:
     """One entry per line: a hit, a context line, a ripgrep heading, a ``--`` separator or other."""
     hits = list(map(SEARCH_HIT.match, lines))  # each line matched once, read twice below
+    numbers = list(map(_LINE_ONLY.match, lines))  # likewise: a line's own, and the next line's
     hit_paths = {m.group("path") for m in hits if m}
     entries: list[_Entry] = []
     heading: str | None = None
     for index, line in enumerate(lines):
-        numbered = _LINE_ONLY.match(line)
+        numbered = numbers[index]
         match = hits[index]
         if not line.strip():
             heading = None
@@ -174,7 +175,7 @@ def _parse(lines: list[str]) -> list[_Entry]:
             entries.append(_Entry(_MATCH, unnumbered.group("path")))
         elif context := _context_of(line, hit_paths):
             entries.append(context)
-        elif index + 1 < len(lines) and _LINE_ONLY.match(lines[index + 1]) and line[:1] not in (" ", "\t"):
+        elif index + 1 < len(lines) and numbers[index + 1] and line[:1] not in (" ", "\t"):
             heading = line
             entries.append(_Entry(_HEADING, heading))
         else:
