@@ -25,7 +25,7 @@ __all__ = ["BlockInputs", "Budget", "Compressor", "Pipeline", "Policy", "Routes"
 
 # Bump when a compressor's output changes for the same settings, so no stale result is reused;
 # then regenerate the golden outputs pinned under it (tests/unit/golden/__init__.py says how).
-_CACHE_SCHEMA = "trimwire-block-cache-11"
+_CACHE_SCHEMA = "trimwire-block-cache-12"
 
 
 class Routes(dict[str, tuple[Compressor, ...]]):

@@ -14,8 +14,9 @@ import re
 
 __all__ = ["must_keep", "values", "KEEP_WORDS", "EDGE"]
 
-# Negations, modal words, and/or, quantities: the small words that decide what a sentence means
-# ("one in twenty" is not "twenty", "too small" is not "small").
+# Negations, modal words, and/or, quantities, comparatives: the small words that decide what a
+# sentence means ("one in twenty" is not "twenty", "too small" is not "small", "unless newer than
+# local" is not "unless than local").
 KEEP_WORDS = frozenset("""
 not no nor never none nothing nobody nowhere neither cannot can't don't doesn't didn't isn't aren't
 wasn't weren't won't wouldn't shouldn't couldn't mustn't hasn't haven't hadn't without unless except
@@ -25,6 +26,7 @@ all any each every some most more less least fewer few many much too both either
 zero one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty
 hundred hundreds thousand thousands million millions billion first second third last once twice
 default defaults deprecated true false yes
+newer older larger smaller bigger greater earlier later higher lower longer shorter faster slower
 """.split())
 
 # Punctuation that sits around a word in prose and says nothing about what it is.

@@ -24,3 +24,9 @@ class TestMustKeep:
     def test_left_to_the_model(self, word):
         """Plain words, with or without punctuation around them, are the model's to decide."""
         assert not must_keep(word)
+
+    @pytest.mark.parametrize("word", ["newer", "older", "larger", "smaller,", "earlier", "later", "(faster)"])
+    def test_comparatives_kept(self, word):
+        """A comparison's direction: wget's -N "unless newer than local" thinned to "unless than
+        local" said nothing; "newer" and "than" together keep which way it goes."""
+        assert must_keep(word)
