@@ -23,6 +23,7 @@ from extproc.pipeline import BlockInputs, Budget
 from extproc.pipeline.router import ContentType
 from extproc.tokens import TokenCounter
 
+from .manpage import col_b, justify
 from .reflowed import assert_only_prose_changed, pieces_of
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"
@@ -93,21 +94,6 @@ def test_savings(thinned):
             assert 1 - left / tokens >= LEAST_SAVED_EACH, (name, 1 - left / tokens)
             before, after = before + tokens, after + left
         assert 1 - after / before >= LEAST_SAVED[kind], (kind, 1 - after / before)
-
-
-def justify(words: str, width: int = 78, indent: int = 7) -> str:
-    """A line as groff justifies it: spaces added between words, from the left, up to ``width``."""
-    tokens = words.split()
-    gaps = [1] * (len(tokens) - 1)
-    for i in range(width - indent - len(" ".join(tokens))):
-        gaps[i % len(gaps)] += 1
-    return " " * indent + "".join(t + " " * g for t, g in zip(tokens, gaps + [0]))
-
-
-def col_b(line: str) -> str:
-    """The line as ``col -b`` writes it: spaces that end at a tab stop, two or more, as a tab."""
-    chunks = [line[i:i + 8] for i in range(0, len(line), 8)]
-    return "".join(c.rstrip(" ") + "\t" if len(c) == 8 and c.endswith("  ") else c for c in chunks)
 
 
 class TestLayout:

@@ -16,6 +16,7 @@ from extproc.pipeline.router import ContentType
 from tests.shelf import SHELF
 
 from .conftest import PROSE
+from .manpage import justify
 
 POLICY = Policy(protected_tools=(), min_block_chars=200)
 LISTING = "total 48\ndrwxr-xr-x  5 root root 4096 Nov 30 12:00 .\n-rw-r--r--  1 root root  220 Nov 30 12:00 a.txt\n" * 6
@@ -112,7 +113,7 @@ class TestKompress:
         """A man page justifies its lines with double spaces: the lines of chunks never scored
         keep them (the issue: what the deadline leaves is kept as it is), the scored ones are
         thinned and rejoined."""
-        paragraph = "\n".join(_justified(line) for line in textwrap.wrap(" ".join(PROSE.split()), 60))
+        paragraph = "\n".join(justify(line) for line in textwrap.wrap(" ".join(PROSE.split()), 60))
         text = "\n\n".join([paragraph] * 40)
         assert "  " in paragraph.strip()
         real = kompress._batcher.score
@@ -196,15 +197,6 @@ class TestConcurrentRequests:
         assert outputs == [alone] * 6
         chunks = compressor._batcher.chunks - chunks_before
         assert chunks == 6 and compressor._batcher.calls - calls_before < chunks
-
-
-def _justified(line: str, width: int = 78, indent: int = 7) -> str:
-    """``line`` as man justifies it: indented, spaces added between words up to ``width``."""
-    words = line.split()
-    gaps = [1] * (len(words) - 1)
-    for i in range(width - indent - len(" ".join(words))):
-        gaps[i % len(gaps)] += 1
-    return " " * indent + "".join(w + " " * g for w, g in zip(words, gaps + [0]))
 
 
 def test_a_text_checked_before_is_not_read_again(monkeypatch):
