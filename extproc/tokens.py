@@ -93,11 +93,7 @@ class TokenCounter:
 
     def count(self, text: str) -> int:
         if len(text) < MEMO_CHARS:  # most blocks: found by the text itself, cheaper than a digest
-            counted = self._memo.get(text)
-            if counted is None:  # a text the memo forgot is still found by digest
-                counted = self._count(text) if len(text) < _MIN_CACHED_CHARS else self._remembered(text)[0]
-                self._memo.put(text, counted)
-            return counted
+            return self._memo.recall(text, self._short)
         if len(text) > EXACT_CHARS:  # an estimate costs less than a digest
             return self._count(text)
         low, high = _SAME_OBJECT_CHARS
@@ -115,6 +111,11 @@ class TokenCounter:
                 if len(self._same) > _SAME_OBJECT_COUNTS:
                     self._same.popitem(last=False)
         return counted
+
+    def _short(self, text: str) -> int:
+        """The count of a text under ``MEMO_CHARS`` the memo does not hold: one the memo forgot is
+        still found by digest."""
+        return self._count(text) if len(text) < _MIN_CACHED_CHARS else self._remembered(text)[0]
 
     def clear(self) -> None:
         self._counts.clear()

@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 __all__ = ["ByteLRU", "BlockCache", "CacheStats", "ItemOutcome", "MessageCache", "Outcome", "TextMemo", "digest",
            "message_key", "MEMO_CHARS"]
@@ -100,6 +101,7 @@ class ByteLRU(Generic[V]):
 # Texts shorter than this are remembered by ``TextMemo``, longer ones by digest: hashing a str costs
 # about a fifth of a digest (and is kept on the str), and the text held is small.
 MEMO_CHARS = 4096
+_MISSING = object()  # ``TextMemo.recall``: no value yet (None is a value)
 
 
 class TextMemo(Generic[V]):
@@ -116,6 +118,17 @@ class TextMemo(Generic[V]):
 
     def get(self, text: str) -> V | None:
         return self._items.get(text)
+
+    def recall(self, text: str, make: Callable[[str], V], cost: int = 0) -> V:
+        """``make(text)``, remembered when ``text`` is under ``MEMO_CHARS`` (None included);
+        ``cost``: what the value holds besides the text (``put``)."""
+        if len(text) >= MEMO_CHARS:
+            return make(text)
+        found = self._items.get(text, _MISSING)
+        if found is _MISSING:
+            found = make(text)
+            self.put(text, found, cost)
+        return cast(V, found)
 
     def put(self, text: str, value: V, cost: int = 0) -> None:
         cost += len(text) + _ENTRY_OVERHEAD

@@ -36,7 +36,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .cache import MEMO_CHARS, TextMemo
+from .cache import TextMemo
 
 __all__ = ["Envelope", "open_envelope", "exit_status", "DEFAULT_MIN_SHARE"]
 
@@ -64,8 +64,8 @@ _JSON_EXIT_CODE = re.compile(r'"exit_code"\s*:\s*(-?\d+)')
 _RETURNCODE = re.compile(r"<returncode>(-?\d+)</returncode>")
 _HEAD_WINDOW = 512
 # open_envelope's and exit_status's answers for texts under MEMO_CHARS, this many bytes at most
-_OPENED: TextMemo[tuple[Envelope | None]] = TextMemo(4 * 1024 * 1024)
-_EXITS: TextMemo[tuple[int | None]] = TextMemo(2 * 1024 * 1024)
+_OPENED: TextMemo[Envelope | None] = TextMemo(4 * 1024 * 1024)
+_EXITS: TextMemo[int | None] = TextMemo(2 * 1024 * 1024)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,29 +90,19 @@ def open_envelope(text: str, *, min_share: float = DEFAULT_MIN_SHARE) -> Envelop
     """The envelope around ``text``'s real content, or None when the text is not wrapped.
     Remembered for texts under ``MEMO_CHARS`` (a pure function of the text, asked of every
     released block and dedup's outputs every turn of a conversation read cold)."""
-    if min_share != DEFAULT_MIN_SHARE or len(text) >= MEMO_CHARS:
+    if min_share != DEFAULT_MIN_SHARE:
         return _opened(text, min_share)
-    known = _OPENED.get(text)
-    if known is None:
-        known = (_opened(text, min_share),)
-        _OPENED.put(text, known, len(text))  # the parts it holds
-    return known[0]
+    return _OPENED.recall(text, _opened, len(text))  # the parts it holds
 
 
 def exit_status(text: str) -> int | None:
     """The exit status a wrapper reports (Codex's header or JSON metadata, Claude Code's
     ``Exit code N``, mini-swe-agent's returncode); None when it reports none. Reads only the head
     (and, for a JSON envelope, the tail) of the text; remembered as ``open_envelope`` is."""
-    if len(text) >= MEMO_CHARS:
-        return _exit_status(text)
-    known = _EXITS.get(text)
-    if known is None:
-        known = (_exit_status(text),)
-        _EXITS.put(text, known)
-    return known[0]
+    return _EXITS.recall(text, _exit_status)
 
 
-def _opened(text: str, min_share: float) -> Envelope | None:
+def _opened(text: str, min_share: float = DEFAULT_MIN_SHARE) -> Envelope | None:
     start, code = _header_end(text)
     end = max(_reminders_start(text), start)  # the blank lines before a reminder may end the header
     body = text[start:end]

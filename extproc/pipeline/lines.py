@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .cache import MEMO_CHARS, ByteLRU, TextMemo, digest
+from .cache import ByteLRU, TextMemo, digest
 
 __all__ = ["GAP", "Lines", "LinesCache", "LineIndex", "Places", "Source", "after_number", "line_hashes", "places_of"]
 
@@ -155,18 +155,14 @@ class LinesCache:
         """``Lines(text)``, remembered by the text's digest, and under ``MEMO_CHARS`` by the text too
         (a text the memo forgot is still found by digest: a conversation larger than the memo
         costs a digest a text, as before it, never a new ``Lines``)."""
-        memo = len(text) < MEMO_CHARS
-        if memo:
-            made = self._memo.get(text)
-            if made is not None:
-                return made
+        return self._memo.recall(text, self._digested)  # the text it holds; the Lines is the LRU's
+
+    def _digested(self, text: str) -> Lines:
         key = digest(text)
         made = self._lru.get(key)
         if made is None:
             made = Lines(text)
             self._lru.put(key, made, len(text) + _LINE_BYTES * len(made.keys))
-        if memo:
-            self._memo.put(text, made)  # the text it holds; the Lines is the LRU's
         return made
 
     def clear(self) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from functools import cached_property
 
-from .cache import MEMO_CHARS, ByteLRU, TextMemo, digest
+from .cache import ByteLRU, TextMemo, digest
 
 __all__ = ["ContentType", "Detections", "Detector", "Router", "Sample", "Shape", "DEFAULT_SAMPLE_CHARS"]
 
@@ -110,21 +110,16 @@ class Detections:
         self._memo: TextMemo[str] = TextMemo(_MEMO_BYTES)
 
     def detect(self, text: str) -> str:
-        memo = len(text) < MEMO_CHARS
-        if memo:
-            kind = self._memo.get(text)
-            if kind is not None:
-                return kind
+        return self._memo.recall(text, self._digested)
+
+    def _digested(self, text: str) -> str:
         if len(text) < _MIN_REMEMBERED_CHARS:
+            return self.router.detect(text)
+        key = digest(text[:DEFAULT_SAMPLE_CHARS], "+" if len(text) > DEFAULT_SAMPLE_CHARS else "")
+        kind = self._types.get(key)
+        if kind is None:
             kind = self.router.detect(text)
-        else:
-            key = digest(text[:DEFAULT_SAMPLE_CHARS], "+" if len(text) > DEFAULT_SAMPLE_CHARS else "")
-            kind = self._types.get(key)
-            if kind is None:
-                kind = self.router.detect(text)
-                self._types.put(key, kind, 0)
-        if memo:
-            self._memo.put(text, kind)
+            self._types.put(key, kind, 0)
         return kind
 
 

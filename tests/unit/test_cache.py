@@ -10,7 +10,7 @@ import pytest
 from extproc import BodyRequest, Settings, build_engine, tokens
 from extproc.messages import MessageReader
 from extproc.pipeline import Routes
-from extproc.pipeline.cache import ByteLRU
+from extproc.pipeline.cache import MEMO_CHARS, ByteLRU, TextMemo
 from extproc.tokens import TokenCounter
 from tests.shelf import SHELF
 
@@ -54,6 +54,33 @@ class TestByteLRU:
         lru: ByteLRU[int] = ByteLRU(0)
         lru.put(b"k", 1, 0)
         assert len(lru) == 0 and lru.get(b"k") is None
+
+
+class TestTextMemo:
+    def test_a_short_texts_value_is_made_once_none_included(self):
+        memo: TextMemo[int | None] = TextMemo(1 << 20)
+        made: list[str] = []
+
+        def make(text: str) -> int | None:
+            made.append(text)
+            return None if text == "none" else len(text)
+
+        assert [memo.recall(text, make) for text in ("none", "abc", "none", "abc")] == [None, 3, None, 3]
+        assert made == ["none", "abc"]
+
+    def test_a_long_text_is_made_every_time(self):
+        memo: TextMemo[int] = TextMemo(1 << 20)
+        made: list[str] = []
+        long = "x" * MEMO_CHARS
+        for _ in range(2):
+            assert memo.recall(long, lambda text: made.append(text) or len(text)) == MEMO_CHARS
+        assert len(made) == 2 and memo.get(long) is None
+
+    def test_past_its_bytes_everything_is_forgotten(self):
+        memo: TextMemo[int] = TextMemo(400)
+        memo.recall("a" * 100, len, 50)
+        memo.recall("b" * 100, len, 50)  # 2 * (100 + 50 + overhead) is past 400
+        assert memo.get("a" * 100) is None and memo.get("b" * 100) == 100
 
 
 class TestBlockCache:
