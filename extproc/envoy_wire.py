@@ -44,13 +44,6 @@ def read_headers(headers: pb.HttpHeaders, repeats: set[str] | None = None) -> di
     return out
 
 
-def repeated(headers: pb.HttpHeaders) -> set[str]:
-    """Lower-case names of the headers that arrived more than once."""
-    twice: set[str] = set()
-    read_headers(headers, twice)
-    return twice
-
-
 def is_full_duplex(request: pb.ProcessingRequest) -> bool:
     mode = request.protocol_config.request_body_mode
     return mode == processing_mode_pb2.ProcessingMode.FULL_DUPLEX_STREAMED
