@@ -73,6 +73,11 @@ class ToolCall:
         return self._digest
 
     @property
+    def arguments(self) -> Any:
+        """The arguments as sent: a string of JSON (OpenAI) or an object (Anthropic), or None."""
+        return self._arguments
+
+    @property
     def input(self) -> dict[str, Any] | None:
         if not self._parsed:
             self._input, self._parsed = tool_input(self._arguments), True

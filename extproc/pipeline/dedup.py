@@ -41,6 +41,7 @@ from functools import lru_cache
 
 from ..config import DEFAULT_DEDUP_MARGIN
 from ..conversation import Block, Change, Conversation, Kind, ToolCall
+from .cache import TextMemo
 from .envelope import Envelope, open_envelope
 from .guard import Guard
 from .lines import LineIndex, Lines, LinesCache, Source, numbers_name_lines
@@ -53,6 +54,8 @@ DEDUP = "dedup"
 _LABEL_CHARS = 48
 _LABEL_MEMO_CHARS = 1000
 _POINTERS = 8192  # pointer texts whose tokens Dedup remembers (each under ~200 characters)
+# what Dedup remembers of calls by their arguments as sent (``_call``, ``_sources``), in characters
+_CALLS_BYTES = 2 * 1024 * 1024
 _CD = re.compile(r"^cd \S+ && ")
 _LABEL_KEYS = ("command", "cmd", "file_path", "path", "filename", "pattern", "query", "url")
 
@@ -76,6 +79,10 @@ class Dedup:
         # pointers' tokens: every turn of a conversation read cold weighs the same candidate
         # runs again (at most _POINTERS short strings, then emptied)
         self._pointers: dict[str, int] = {}
+        # a call's label and whether it reads a file, and a call's argument sources: functions of
+        # the call as sent, which every turn of a conversation read cold resends (JSON to parse)
+        self._calls: TextMemo[tuple[str, bool]] = TextMemo(_CALLS_BYTES)
+        self._sources: TextMemo[tuple[Source, ...]] = TextMemo(_CALLS_BYTES)
 
     def message(self, conv: Conversation, blocks: list[Block], index: LineIndex, released: set[Block],
                 held: set[Block], changes: dict[int, Change], events: dict[str, int]) -> tuple[Source, ...]:
@@ -89,7 +96,7 @@ class Dedup:
         seen: set[str] = set()
         for block in blocks:
             if block.kind is Kind.TOOL_CALL:
-                for source in _argument_sources(block, self.lines):
+                for source in self._argument_sources(block):
                     index.add(source)
                     added.append(source)
                 continue
@@ -104,7 +111,8 @@ class Dedup:
             inner = text if envelope is None else envelope.inner
             lines = self.lines.lines(inner)
             limit = len(index.sources)
-            read = block not in released and self._protected(block)
+            label, reads = self._call(block.call, block.tool_name)
+            read = block not in released and reads
             if block in released or (read and self.reads and block.writable and block not in held
                                      and id(block) not in changes):
                 keep = self._guarded_lines(block, lines) \
@@ -122,17 +130,32 @@ class Dedup:
                 self._measure(lines, index, limit, events)
             if block.tool_call_id is not None:
                 seen.add(block.tool_call_id)
-                source = Source(f"the output of {block.tool_call_id}{_label(block.call, block.tool_name)}",
-                                lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, len(inner),
-                                lines.places())
+                source = lines.source(f"the output of {block.tool_call_id}{label}", len(inner))
                 index.add(source)
                 added.append(source)
         return tuple(added)
 
-    def _protected(self, block: Block) -> bool:
-        """A file's text the policy keeps exact: a read or edit tool's output, a file the shell printed."""
-        name = (block.tool_name or "").lower()
-        return name in self.protected_tools or (name in SHELL_TOOLS and file_read(name, block.tool_input) is not None)
+    def _call(self, call: ToolCall | None, tool_name: str | None) -> tuple[str, bool]:
+        """The label naming a call (``_label``), and whether its output is a file's text the policy
+        keeps exact (a read or edit tool's, a file the shell printed); remembered by the tool and
+        the arguments as sent when those are a string of JSON (an object needs no parsing)."""
+        arguments = call.arguments if call is not None else None
+        if not isinstance(arguments, str):
+            return _label(call, tool_name), self._protected(call, tool_name)
+        return self._calls.recall(f"{tool_name or ''}\n{arguments}",
+                                  lambda _: (_label(call, tool_name), self._protected(call, tool_name)))
+
+    def _protected(self, call: ToolCall | None, tool_name: str | None) -> bool:
+        name = (tool_name or "").lower()
+        return name in self.protected_tools or (
+            name in SHELL_TOOLS and file_read(name, call.input if call is not None else None) is not None)
+
+    def _argument_sources(self, block: Block) -> tuple[Source, ...]:
+        """``_argument_sources`` of a call block, remembered by its id, tool and text."""
+        if not _may_span_lines(block):
+            return ()
+        return self._sources.recall(f"{block.tool_call_id}\n{block.tool_name or ''}\n{block.text}",
+                                    lambda _: tuple(_argument_sources(block, self.lines)))
 
     def _sent(self, block: Block, change: Change | None) -> str:
         """The block's text as it goes out: a change costing no fewer tokens than the text it
@@ -251,12 +274,16 @@ def _wrapper_lines(text: str) -> frozenset[int]:
     return frozenset(lines)
 
 
+def _may_span_lines(block: Block) -> bool:
+    """Whether a call block's arguments may hold a string of several lines. Its text is their
+    JSON, where a string's line break is written as an escape: with neither a backslash nor a line
+    break, none does (and the arguments need not be parsed, every turn, for every call)."""
+    return block.tool_call_id is not None and ("\\" in block.text or "\n" in block.text)
+
+
 def _argument_sources(block: Block, cache: LinesCache) -> list[Source]:
     """The multi-line string arguments of a tool call (a file written, a heredoc, a patch)."""
-    if block.tool_call_id is None or ("\\" not in block.text and "\n" not in block.text):
-        # A call block's text is its arguments' JSON, where a string's line break is written as an
-        # escape: with neither a backslash nor a line break, no argument spans lines (and the
-        # arguments need not be parsed, every turn, for every call of the conversation).
+    if not _may_span_lines(block):
         return []
     arguments = block.tool_input
     if not arguments:
@@ -268,9 +295,7 @@ def _argument_sources(block: Block, cache: LinesCache) -> list[Source]:
         for text in texts:
             if text.count("\n") + 1 < MIN_LINES:
                 continue
-            lines = cache.lines(text)
-            out.append(Source(f"the {key} argument of {block.tool_call_id}{_label(block.call, block.tool_name)}",
-                              lines.keys, lines.wholes, lines.numbers, lines.numbered, lines.lines, len(text),
-                              lines.places()))
+            out.append(cache.lines(text).source(
+                f"the {key} argument of {block.tool_call_id}{_label(block.call, block.tool_name)}", len(text)))
             break  # one text per argument: its line numbers must name one text
     return out

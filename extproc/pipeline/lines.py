@@ -82,11 +82,12 @@ def after_number(line: str) -> str:
 class Lines:
     """A text's lines and their hashes (``line_hashes``), and whether its numbers name its lines."""
 
-    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered", "_starts", "_places", "wrapper")
+    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered", "_starts", "_places", "wrapper", "_source")
 
     # A Lines may be shared between requests and threads (``LinesCache``): nothing changes it once
     # made, but for ``_starts``, which is set once to what its keys give, and ``wrapper``, set once
-    # by dedup to the lines of a harness's wrapper its text holds (``dedup._wrapper_lines``).
+    # by dedup to the lines of a harness's wrapper its text holds (``dedup._wrapper_lines``), and
+    # ``_source``, the last ``Source`` made of it (``source``).
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
         hashes = [line_hashes(line) for line in self.lines]
@@ -98,6 +99,7 @@ class Lines:
         self._starts: tuple[frozenset[int], frozenset[int]] | None = None
         self._places: Places | None = None
         self.wrapper: frozenset[int] | None = None
+        self._source: Source | None = None
 
     @classmethod
     def of(cls, lines: list[str], keys: array[int], wholes: array[int], numbers: array[int],
@@ -105,7 +107,7 @@ class Lines:
         """Lines whose hashes are already known (an output as rewritten by dedup)."""
         made = cls.__new__(cls)
         made.lines, made.keys, made.wholes, made.numbers, made.numbered = lines, keys, wholes, numbers, numbered
-        made._starts = made._places = made.wrapper = None
+        made._starts = made._places = made.wrapper = made._source = None
         return made
 
     def starts(self) -> tuple[frozenset[int], frozenset[int]]:
@@ -115,6 +117,15 @@ class Lines:
             counts = Counter(key for key in self.keys if key & 1)
             self._starts = frozenset(counts), frozenset(key for key, seen in counts.items() if seen > 1)
         return self._starts
+
+    def source(self, ref: str, chars: int) -> Source:
+        """These lines as the ``Source`` ``ref`` names (``chars``: their text's length); the last
+        one made is remembered, as every turn of a conversation read cold names the same text so."""
+        made = self._source
+        if made is None or made.ref != ref or made.chars != chars:
+            made = self._source = Source(ref, self.keys, self.wholes, self.numbers, self.numbered, self.lines, chars,
+                                         self.places())
+        return made
 
     def places(self) -> Places:
         """Where its lines that may start a run stand (``places_of``), found once."""
@@ -266,27 +277,33 @@ class LineIndex:
                             table[key] = found[0]
         return True
 
-    def candidates(self, key: int, limit: int) -> list[tuple[Source, int]]:
+    def candidates(self, key: int, limit: int, then: tuple[int, int] | None = None) -> list[tuple[Source, int]]:
         """The latest places (source, line) among the first ``limit`` sources a line stands:
-        the latest source first, and its latest line first."""
+        the latest source first, and its latest line first; at most ``CANDIDATES`` places are
+        looked at. With ``then`` (the content hashes of the two lines after it), only the places
+        followed by those lines are named: a run needs them (``runs.py``), and most places of a
+        common line are not, so they are dropped here before any is compared."""
         found = self.table.get(key)
         if found is None:
             return []
         sources, places = self.sources, self._places
         out: list[tuple[Source, int]] = []
+        seen = 0
         for number in (found,) if isinstance(found, int) else reversed(found):
             if number >= limit:
                 continue
             source = sources[number]
             single, multi = places[number]
             line = single.get(key)
-            if line is not None:
-                out.append((source, line))
-            else:
-                for line in reversed(multi[key]):
+            for line in (line,) if line is not None else reversed(multi[key]):
+                if then is None or _followed(source.keys, line, then):
                     out.append((source, line))
-                    if len(out) == CANDIDATES:
-                        break
-            if len(out) == CANDIDATES:
-                break
+                seen += 1
+                if seen == CANDIDATES:
+                    return out
         return out
+
+
+def _followed(keys: array[int], line: int, then: tuple[int, int]) -> bool:
+    """Whether the two lines after ``line`` hold the content hashes ``then``."""
+    return line + 2 < len(keys) and keys[line + 1] == then[0] and keys[line + 2] == then[1]

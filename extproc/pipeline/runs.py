@@ -16,7 +16,7 @@ if what is left is still a run worth its pointer. So a pointer's lines always re
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -42,24 +42,70 @@ class Run:
 
 
 class SentLines:
-    """The output as it will go out, line by line as the scan passes: what a run may point back to."""
+    """The output as it will go out, as far as the scan has passed: what a run may point back to.
+
+    Copied from the text a stretch at a time (``take``: C-level slices up to where a run starts,
+    or where a run may point back), never line by line; a run replaced leaves one line, its
+    pointer (``GAP``). Where a line of the text stands in it follows from the runs replaced
+    before it (``earlier``)."""
 
     def __init__(self, lines: Lines) -> None:
+        self.text = lines
         self.keys, self.wholes, self.numbers = array("q"), array("q"), array("q")
         self.lines: list[str] = []  # their text, a pointer's included
-        self.table: dict[int, list[int]] = {}
         self.numbered = lines.numbered
         # Where a text's numbers do not name its lines, which lines the model reads them as depends
         # on which runs go: no run points back into such a text.
         self.pointable = lines.numbered or lines.numbers.count(NO_NUMBER) == len(lines.numbers)
+        self.taken = 0  # the text's lines copied or replaced so far
+        # the runs replaced, in order: where each starts and stops in the text, and how many lines
+        # the runs up to it took out of the output (each leaves its pointer's one line)
+        self._starts: list[int] = []
+        self._stops: list[int] = []
+        self._removed: list[int] = []
 
-    def append(self, key: int, whole: int, number: int, line: str) -> None:
-        if key & 1 and self.pointable:
-            self.table.setdefault(key, []).append(len(self.keys))
-        self.lines.append(line)
-        self.keys.append(key)
-        self.wholes.append(whole)
-        self.numbers.append(number)
+    def take(self, stop: int) -> None:
+        """Copy the text's lines from where the output stands to ``stop``: none of them is in a run."""
+        start = self.taken
+        if stop > start:
+            text = self.text
+            self.lines += text.lines[start:stop]
+            self.keys += text.keys[start:stop]
+            self.wholes += text.wholes[start:stop]
+            self.numbers += text.numbers[start:stop]
+            self.taken = stop
+
+    def replace(self, run: Run) -> None:
+        """The lines before ``run``, then its pointer in place of its lines."""
+        self.take(run.start)
+        self.lines.append(run.pointer)
+        self.keys.append(GAP)
+        self.wholes.append(GAP)
+        self.numbers.append(NO_NUMBER)
+        self.taken = run.start + run.length
+        self._starts.append(run.start)
+        self._stops.append(self.taken)
+        self._removed.append((self._removed[-1] if self._removed else 0) + run.length - 1)
+
+    def earlier(self, key: int, line: int) -> list[int]:
+        """Where the text's lines before ``line`` that hold content ``key`` stand in the output
+        (none in a run replaced), the latest first, at most ``CANDIDATES``; none when the output
+        is not ``pointable``."""
+        found = self.text.places()[1].get(key) if self.pointable else None
+        if not found:
+            return []  # a hash on one line of the text: that line is ``line`` itself
+        starts, stops, removed = self._starts, self._stops, self._removed
+        out: list[int] = []
+        for place in reversed(found[:bisect_left(found, line)]):
+            run = bisect_right(starts, place) - 1
+            if run >= 0:
+                if place < stops[run]:
+                    continue  # replaced by that run's pointer
+                place -= removed[run]
+            out.append(place)
+            if len(out) == CANDIDATES:
+                break
+        return out
 
 
 Worth = Callable[[Lines, Run, str], int]
@@ -69,66 +115,49 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
               keep: frozenset[int] = frozenset()) -> list[Run]:
     """The runs worth a pointer (``worth``: the tokens it saves, 0 if too few), in order, none of
     them over a line in ``keep``; ``sent`` ends as the lines that go out (a pointer's as ``GAP``),
-    or is left as it came when there is none.
+    or is left empty when there is none.
 
-    Only a line whose content stands in the index or on another line of the text can start a
-    run: the scan stops at those alone and takes the lines between them over whole. ``sent.table``
-    then holds only the hashes a later line of the text can look up (those of more than one line)."""
+    Only a line whose content stands in the index or on another line of the text, and whose next
+    lines a run needs do too, can start a run: the scan stops at those alone, and the output is
+    copied over between them (``SentLines``)."""
     table = index.table
     starts, repeated = lines.starts()
     hot = (table.keys() & starts) | repeated
     if not hot:
         return []
-    keys, wholes, numbers, texts = lines.keys, lines.wholes, lines.numbers, lines.lines
-    total = len(keys)
+    keys, total = lines.keys, len(lines.keys)
     # the lines whose hashes are hot, found from the hashes (most lines of an output are not hot):
     # those of one line of the text, and every line of those on more (all of them hot)
     single, multi = lines.places()
     places = [number for number in map(single.get, hot) if number is not None]
     for numbers_of in multi.values():
         places += numbers_of
-    places.sort()
     # The lines a run may start at: the lines after one that a run needs (MIN_LINES, three) stand
     # somewhere too, or are trivial and indexed nowhere. None (most outputs): no run, no ``sent``.
     placed = set(places)
-    followed = {number for number in places if number + MIN_LINES <= total
-                and (number + 1 in placed or not keys[number + 1] & 1)
-                and (number + 2 in placed or not keys[number + 2] & 1)}
-    if not followed:
-        return []
-    runs = []
+    followed = sorted(number for number in places if number + MIN_LINES <= total
+                      and (number + 1 in placed or not keys[number + 1] & 1)
+                      and (number + 2 in placed or not keys[number + 2] & 1))
+    runs: list[Run] = []
     kept = tuple(sorted(keep))
-    mine = sent.table
-    line = 0
-    for start in places:
-        if start < line:
-            continue  # inside a run replaced
-        if start > line:
-            _take(sent, lines, line, start)
-            line = start
-        key = keys[line]
-        if line in followed and (key in table or key in mine) and line not in keep:
-            run = _longest(lines, line, index, limit, sent, kept)
+    line = 0  # the first line not yet passed: a run replaced moves it to the run's end
+    for start in followed:
+        if start < line or start in keep:
+            continue  # inside a run replaced, or a line no run may cover
+        key = keys[start]
+        mine = sent.earlier(key, start) if key in repeated else []
+        if key not in table and not mine:
+            continue
+        run = _longest(lines, start, index, limit, sent, kept, mine)
+        if run is not None:
+            run = _replacing(lines, run, sent, worth)
             if run is not None:
-                run = _replacing(lines, run, sent, worth)
-                if run is not None:
-                    runs.append(run)
-                    sent.append(GAP, GAP, NO_NUMBER, run.pointer)
-                    line += run.length
-                    continue
-        sent.append(key, wholes[line], numbers[line], texts[line])
-        line += 1
-    if line < total:
-        _take(sent, lines, line, total)
+                runs.append(run)
+                sent.replace(run)
+                line = start + run.length
+    if runs:
+        sent.take(total)
     return runs
-
-
-def _take(sent: SentLines, lines: Lines, start: int, stop: int) -> None:
-    """Lines ``start`` to ``stop``, none of which can start a run, as they go out."""
-    sent.lines += lines.lines[start:stop]
-    sent.keys.extend(lines.keys[start:stop])
-    sent.wholes.extend(lines.wholes[start:stop])
-    sent.numbers.extend(lines.numbers[start:stop])
 
 
 def _replacing(lines: Lines, run: Run, sent: SentLines, worth: Worth) -> Run | None:
@@ -161,10 +190,10 @@ def _verified(lines: Lines, run: Run, theirs: Sequence[str]) -> int:
 
 
 def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLines,
-             kept: tuple[int, ...]) -> Run | None:
+             kept: tuple[int, ...], mine: list[int]) -> Run | None:
     """The longest run from ``line`` at the latest places its content stands (those
-    ``index.candidates`` names, then earlier in the same output), the first of equal ones; None
-    when none is ``MIN_LINES`` long."""
+    ``index.candidates`` names, then ``mine``: earlier in the same output, latest first), the
+    first of equal ones; None when none is ``MIN_LINES`` long."""
     keys = lines.keys
     third = line + MIN_LINES - 1
     if third >= len(keys):
@@ -175,41 +204,71 @@ def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLi
     after = bisect_right(kept, line)
     if after < len(kept):
         reach = min(reach, kept[after] - line)
-    best = Run(line, MIN_LINES - 1, None, 0, True)  # a stand-in no run is shorter than
-    for source, at in index.candidates(key, limit):
-        # both comparisons need equal content: a place whose third line differs is no run
-        if at + MIN_LINES - 1 < len(source.keys) and source.keys[at + MIN_LINES - 1] == third_key:
-            best = _better(lines, line, reach, source, source, at, best)
-    mine = sent.table.get(key)
+    # the best so far as (length, source, line there, verbatim): a Run is made for the winner only
+    best: _Best = (MIN_LINES - 1, None, 0, True)  # a stand-in no run is shorter than
+    # both comparisons need equal content: a place whose next two lines differ is no run
+    for source, at in index.candidates(key, limit, (keys[line + 1], third_key)):
+        best = _better(lines, line, reach, source, source, at, best)
     if mine:
-        for at in reversed(mine[-CANDIDATES:]):
+        sent.take(line)  # the output up to this line: what a run here may point back to
+        for at in mine:
             if at + MIN_LINES - 1 < len(sent.keys) and sent.keys[at + MIN_LINES - 1] == third_key:
                 best = _better(lines, line, reach, None, sent, at, best)
-    return best if best.length >= MIN_LINES else None
+    length, source, at, verbatim = best
+    return Run(line, length, source, at, verbatim) if length >= MIN_LINES else None
+
+
+_Best = tuple[int, "Source | None", int, bool]
 
 
 def _better(lines: Lines, line: int, reach: int, source: Source | None, other: Source | SentLines, at: int,
-            best: Run) -> Run:
+            best: _Best) -> _Best:
     """The run from ``line`` at line ``at`` of ``other`` (``source``, or the output itself when
     that is None), compared whole, then renumbered, when longer than ``best``; else ``best``."""
     stop = min(reach, len(other.keys) - at)
     length = _verbatim(lines.wholes, line, other.wholes, at, stop)
-    if length > best.length:
-        best = Run(line, length, source, at, True)
+    if length > best[0]:
+        best = (length, source, at, True)
     if lines.numbers[line] != NO_NUMBER or other.numbers[at] != NO_NUMBER:
         length = _renumbered(lines, line, other, at, stop)
-        if length > best.length:
-            best = Run(line, length, source, at, False)
+        if length > best[0]:
+            best = (length, source, at, False)
     return best
 
 
 def _verbatim(mine: array[int], line: int, theirs: array[int], at: int, stop: int) -> int:
-    """How many of the ``stop`` lines from ``line`` equal, whole, those of ``other`` from ``at``
-    (a pointer's ``GAP`` equals nothing)."""
+    """How many of the ``stop`` lines from ``line`` equal, whole, those of ``theirs`` from ``at``
+    (a pointer's ``GAP`` equals nothing: the text's own hashes are never ``GAP``)."""
+    return _common(mine, line, theirs, at, stop)
+
+
+def _common(mine: array[int], line: int, theirs: array[int], at: int, stop: int) -> int:
+    """How many of the ``stop`` hashes from ``line`` equal those of ``theirs`` from ``at``: one by
+    one for the first few (most runs are short), then in doubling slices compared in C, halved
+    where one differs (a file viewed again is one long run)."""
     length = 0
-    while length < stop and theirs[at + length] == mine[line + length] != GAP:
+    while length < stop and length < _BY_HAND:
+        if theirs[at + length] != mine[line + length]:
+            return length
         length += 1
+    step = _BY_HAND
+    while length < stop:
+        end = min(stop, length + step)
+        if mine[line + length:line + end] != theirs[at + length:at + end]:
+            while end - length > _BY_HAND:  # the first difference is in [length, end)
+                middle = (length + end) // 2
+                if mine[line + length:line + middle] == theirs[at + length:at + middle]:
+                    length = middle
+                else:
+                    end = middle
+            while theirs[at + length] == mine[line + length]:
+                length += 1
+            return length
+        length, step = end, step * 2
     return length
+
+
+_BY_HAND = 8
 
 
 def _renumbered(lines: Lines, line: int, other: Source | SentLines, at: int, stop: int) -> int:
@@ -219,12 +278,20 @@ def _renumbered(lines: Lines, line: int, other: Source | SentLines, at: int, sto
     my_first, their_first = my_numbers[line], their_numbers[at]
     if my_first == their_first == NO_NUMBER:
         return 0  # no prefix on either side: the verbatim comparison says it all
-    mine, theirs = lines.keys, other.keys
+    # each condition holds on a prefix of the lines: the run is the shortest of the three
+    length = _common(lines.keys, line, other.keys, at, stop)
+    length = _counting(my_numbers, line, my_first, length)
+    return _counting(their_numbers, at, their_first, length)
+
+
+def _counting(numbers: array[int], start: int, first: int, stop: int) -> int:
+    """How many of the ``stop`` numbers from ``start`` continue ``first`` (``_counts``): compared
+    whole in C first, as a renumbered run's numbers mostly count up all the way."""
+    window = numbers[start:start + stop]
+    if window.count(NO_NUMBER) == stop if first == NO_NUMBER else window == array("q", range(first, first + stop)):
+        return stop
     length = 0
-    while length < stop and theirs[at + length] == mine[line + length] != GAP:
-        if not (_counts(my_numbers[line + length], my_first, length)
-                and _counts(their_numbers[at + length], their_first, length)):
-            break
+    while length < stop and _counts(window[length], first, length):
         length += 1
     return length
 
