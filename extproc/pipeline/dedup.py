@@ -41,7 +41,7 @@ from functools import lru_cache
 
 from ..config import DEFAULT_DEDUP_MARGIN
 from ..conversation import Block, Change, Conversation, Kind, ToolCall
-from .cache import TextMemo
+from .cache import MEMO_CHARS, TextMemo
 from .envelope import Envelope, open_envelope
 from .guard import Guard
 from .lines import LineIndex, Lines, LinesCache, Source, numbers_name_lines
@@ -54,7 +54,9 @@ DEDUP = "dedup"
 _LABEL_CHARS = 48
 _LABEL_MEMO_CHARS = 1000
 _POINTERS = 8192  # pointer texts whose tokens Dedup remembers (each under ~200 characters)
-# what Dedup remembers of calls by their arguments as sent (``_call``, ``_sources``), in characters
+# what Dedup remembers of calls by their arguments as sent: labels (``_call``) of arguments under
+# MEMO_CHARS, and argument sources (``_sources``), at most this many characters of call text
+_CALLS = 8192
 _CALLS_BYTES = 2 * 1024 * 1024
 _CD = re.compile(r"^cd \S+ && ")
 _LABEL_KEYS = ("command", "cmd", "file_path", "path", "filename", "pattern", "query", "url")
@@ -81,7 +83,7 @@ class Dedup:
         self._pointers: dict[str, int] = {}
         # a call's label and whether it reads a file, and a call's argument sources: functions of
         # the call as sent, which every turn of a conversation read cold resends (JSON to parse)
-        self._calls: TextMemo[tuple[str, bool]] = TextMemo(_CALLS_BYTES)
+        self._calls: dict[tuple[str | None, str], tuple[str, bool]] = {}  # at most _CALLS, then emptied
         self._sources: TextMemo[tuple[Source, ...]] = TextMemo(_CALLS_BYTES)
 
     def message(self, conv: Conversation, blocks: list[Block], index: LineIndex, released: set[Block],
@@ -140,10 +142,14 @@ class Dedup:
         keeps exact (a read or edit tool's, a file the shell printed); remembered by the tool and
         the arguments as sent when those are a string of JSON (an object needs no parsing)."""
         arguments = call.arguments if call is not None else None
-        if not isinstance(arguments, str):
+        if not isinstance(arguments, str) or len(arguments) >= MEMO_CHARS:
             return _label(call, tool_name), self._protected(call, tool_name)
-        return self._calls.recall(f"{tool_name or ''}\n{arguments}",
-                                  lambda _: (_label(call, tool_name), self._protected(call, tool_name)))
+        found = self._calls.get((tool_name, arguments))
+        if found is None:
+            if len(self._calls) >= _CALLS:
+                self._calls.clear()
+            found = self._calls[(tool_name, arguments)] = (_label(call, tool_name), self._protected(call, tool_name))
+        return found
 
     def _protected(self, call: ToolCall | None, tool_name: str | None) -> bool:
         name = (tool_name or "").lower()

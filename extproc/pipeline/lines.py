@@ -82,12 +82,13 @@ def after_number(line: str) -> str:
 class Lines:
     """A text's lines and their hashes (``line_hashes``), and whether its numbers name its lines."""
 
-    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered", "_starts", "_places", "wrapper", "_source")
+    __slots__ = ("lines", "keys", "wholes", "numbers", "numbered", "_starts", "_places", "wrapper", "_source", "scan")
 
     # A Lines may be shared between requests and threads (``LinesCache``): nothing changes it once
     # made, but for ``_starts``, which is set once to what its keys give, and ``wrapper``, set once
     # by dedup to the lines of a harness's wrapper its text holds (``dedup._wrapper_lines``), and
-    # ``_source``, the last ``Source`` made of it (``source``).
+    # ``_source``, the last ``Source`` made of it (``source``), and ``scan``, set by ``runs.py`` to its
+    # last answer of which lines may start a run, with the hashes it was for.
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
         hashes = [line_hashes(line) for line in self.lines]
@@ -100,6 +101,7 @@ class Lines:
         self._places: Places | None = None
         self.wrapper: frozenset[int] | None = None
         self._source: Source | None = None
+        self.scan: tuple[frozenset[int], list[int]] | None = None
 
     @classmethod
     def of(cls, lines: list[str], keys: array[int], wholes: array[int], numbers: array[int],
@@ -107,7 +109,7 @@ class Lines:
         """Lines whose hashes are already known (an output as rewritten by dedup)."""
         made = cls.__new__(cls)
         made.lines, made.keys, made.wholes, made.numbers, made.numbered = lines, keys, wholes, numbers, numbered
-        made._starts = made._places = made.wrapper = made._source = None
+        made._starts = made._places = made.wrapper = made._source = made.scan = None
         return made
 
     def starts(self) -> tuple[frozenset[int], frozenset[int]]:
@@ -295,15 +297,11 @@ class LineIndex:
             source = sources[number]
             single, multi = places[number]
             line = single.get(key)
+            keys = source.keys
             for line in (line,) if line is not None else reversed(multi[key]):
-                if then is None or _followed(source.keys, line, then):
+                if then is None or (line + 2 < len(keys) and keys[line + 1] == then[0] and keys[line + 2] == then[1]):
                     out.append((source, line))
                 seen += 1
                 if seen == CANDIDATES:
                     return out
         return out
-
-
-def _followed(keys: array[int], line: int, then: tuple[int, int]) -> bool:
-    """Whether the two lines after ``line`` hold the content hashes ``then``."""
-    return line + 2 < len(keys) and keys[line + 1] == then[0] and keys[line + 2] == then[1]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from .lines import CANDIDATES, GAP, NO_NUMBER, LineIndex, Lines, Source, after_number
@@ -126,22 +127,14 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
     if not hot:
         return []
     keys, total = lines.keys, len(lines.keys)
-    # the lines whose hashes are hot, found from the hashes (most lines of an output are not hot):
-    # those of one line of the text, and every line of those on more (all of them hot)
-    single, multi = lines.places()
-    places = [number for number in map(single.get, hot) if number is not None]
-    for numbers_of in multi.values():
-        places += numbers_of
-    # The lines a run may start at: the lines after one that a run needs (MIN_LINES, three) stand
-    # somewhere too, or are trivial and indexed nowhere. None (most outputs): no run, no ``sent``.
-    placed = set(places)
-    followed = sorted(number for number in places if number + MIN_LINES <= total
-                      and (number + 1 in placed or not keys[number + 1] & 1)
-                      and (number + 2 in placed or not keys[number + 2] & 1))
+    # a function of the text and ``hot``: a conversation read cold asks it again every turn
+    scan = lines.scan
+    if scan is None or scan[0] != hot:
+        scan = lines.scan = (frozenset(hot), _followed(lines, hot))
     runs: list[Run] = []
     kept = tuple(sorted(keep))
     line = 0  # the first line not yet passed: a run replaced moves it to the run's end
-    for start in followed:
+    for start in scan[1]:
         if start < line or start in keep:
             continue  # inside a run replaced, or a line no run may cover
         key = keys[start]
@@ -158,6 +151,23 @@ def find_runs(lines: Lines, index: LineIndex, limit: int, sent: SentLines, worth
     if runs:
         sent.take(total)
     return runs
+
+
+def _followed(lines: Lines, hot: AbstractSet[int]) -> list[int]:
+    """The lines a run may start at, in order: those whose content hash is ``hot`` (stands in the
+    index or on another line of the text) and whose next lines a run needs (``MIN_LINES``, three)
+    are hot too, or trivial and indexed nowhere. None (most outputs): no run, no ``sent``."""
+    keys, total = lines.keys, len(lines.keys)
+    # the lines whose hashes are hot, found from the hashes (most lines of an output are not hot):
+    # those of one line of the text, and every line of those on more (all of them hot)
+    single, multi = lines.places()
+    places = [number for number in map(single.get, hot) if number is not None]
+    for numbers_of in multi.values():
+        places += numbers_of
+    placed = set(places)
+    return sorted(number for number in places if number + MIN_LINES <= total
+                  and (number + 1 in placed or not keys[number + 1] & 1)
+                  and (number + 2 in placed or not keys[number + 2] & 1))
 
 
 def _replacing(lines: Lines, run: Run, sent: SentLines, worth: Worth) -> Run | None:
@@ -226,7 +236,7 @@ def _better(lines: Lines, line: int, reach: int, source: Source | None, other: S
     """The run from ``line`` at line ``at`` of ``other`` (``source``, or the output itself when
     that is None), compared whole, then renumbered, when longer than ``best``; else ``best``."""
     stop = min(reach, len(other.keys) - at)
-    length = _verbatim(lines.wholes, line, other.wholes, at, stop)
+    length = _common(lines.wholes, line, other.wholes, at, stop)  # whole lines (a pointer's GAP equals none)
     if length > best[0]:
         best = (length, source, at, True)
     if lines.numbers[line] != NO_NUMBER or other.numbers[at] != NO_NUMBER:
@@ -236,14 +246,9 @@ def _better(lines: Lines, line: int, reach: int, source: Source | None, other: S
     return best
 
 
-def _verbatim(mine: array[int], line: int, theirs: array[int], at: int, stop: int) -> int:
-    """How many of the ``stop`` lines from ``line`` equal, whole, those of ``theirs`` from ``at``
-    (a pointer's ``GAP`` equals nothing: the text's own hashes are never ``GAP``)."""
-    return _common(mine, line, theirs, at, stop)
-
-
 def _common(mine: array[int], line: int, theirs: array[int], at: int, stop: int) -> int:
-    """How many of the ``stop`` hashes from ``line`` equal those of ``theirs`` from ``at``: one by
+    """How many of the ``stop`` hashes from ``line`` equal those of ``theirs`` from ``at`` (the
+    text's own hashes are never ``GAP``, so a pointer's line equals none of them): one by
     one for the first few (most runs are short), then in doubling slices compared in C, halved
     where one differs (a file viewed again is one long run)."""
     length = 0
