@@ -296,9 +296,9 @@ class LineIndex:
                 continue
             source = sources[number]
             single, multi = places[number]
-            line = single.get(key)
+            only = single.get(key)
             keys = source.keys
-            for line in (line,) if line is not None else reversed(multi[key]):
+            for line in (only,) if only is not None else reversed(multi[key]):
                 if then is None or (line + 2 < len(keys) and keys[line + 1] == then[0] and keys[line + 2] == then[1]):
                     out.append((source, line))
                 seen += 1

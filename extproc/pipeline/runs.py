@@ -224,8 +224,7 @@ def _longest(lines: Lines, line: int, index: LineIndex, limit: int, sent: SentLi
         for at in mine:
             if at + MIN_LINES - 1 < len(sent.keys) and sent.keys[at + MIN_LINES - 1] == third_key:
                 best = _better(lines, line, reach, None, sent, at, best)
-    length, source, at, verbatim = best
-    return Run(line, length, source, at, verbatim) if length >= MIN_LINES else None
+    return Run(line, *best) if best[0] >= MIN_LINES else None
 
 
 _Best = tuple[int, "Source | None", int, bool]
