@@ -72,6 +72,28 @@ def line_hashes(line: str) -> tuple[int, int, int]:
     return (key or 2), (_hash(line) or 2), number
 
 
+def _columns(lines: list[str]) -> tuple[array[int], array[int], array[int]]:
+    """``line_hashes`` of every line, as three columns: the lines' hashes and prefix matches are
+    taken in C (``map``), and only lines with a prefix are hashed again, after it."""
+    keys: list[int] = []
+    wholes: list[int] = []
+    numbers: list[int] = []
+    for line, key, match in zip(lines, map(_hash, lines), map(_match, lines)):
+        if match is None:
+            key = key | 1 if len(line) >= _TRIVIAL_CHARS and len(line.strip()) >= _TRIVIAL_CHARS else key & ~1
+            keys.append(key or 2)
+            wholes.append(key or 2)
+            numbers.append(NO_NUMBER)
+        else:
+            wholes.append(key or 2)
+            content = line[match.end():]
+            key = _hash(content)
+            key = key | 1 if len(content) >= _TRIVIAL_CHARS and len(content.strip()) >= _TRIVIAL_CHARS else key & ~1
+            keys.append(key or 2)
+            numbers.append(int(match.group(1) or match.group(2)))
+    return array("q", keys), array("q", wholes), array("q", numbers)
+
+
 def after_number(line: str) -> str:
     """What follows a line's number prefix (the whole line when it has none): what its content
     hash is the hash of."""
@@ -91,11 +113,7 @@ class Lines:
     # last answer of which lines may start a run, with the hashes it was for.
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
-        hashes = [line_hashes(line) for line in self.lines]
-        # one C-level pass per column: far cheaper than three appends a line
-        self.keys = array("q", [key for key, _, _ in hashes])
-        self.wholes = array("q", [whole for _, whole, _ in hashes])
-        self.numbers = array("q", [number for _, _, number in hashes])
+        self.keys, self.wholes, self.numbers = _columns(self.lines)
         self.numbered = numbers_name_lines(self.numbers)
         self._starts: tuple[frozenset[int], frozenset[int]] | None = None
         self._places: Places | None = None

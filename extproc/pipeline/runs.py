@@ -291,11 +291,12 @@ def _renumbered(lines: Lines, line: int, other: Source | SentLines, at: int, sto
 def _counting(numbers: array[int], start: int, first: int, stop: int) -> int:
     """How many of the ``stop`` numbers from ``start`` continue ``first`` (``_counts``): compared
     whole in C first, as a renumbered run's numbers mostly count up all the way."""
-    window = numbers[start:start + stop]
-    if window.count(NO_NUMBER) == stop if first == NO_NUMBER else window == array("q", range(first, first + stop)):
-        return stop
+    if stop > _BY_HAND:
+        window = numbers[start:start + stop]
+        if window.count(NO_NUMBER) == stop if first == NO_NUMBER else window == array("q", range(first, first + stop)):
+            return stop
     length = 0
-    while length < stop and _counts(window[length], first, length):
+    while length < stop and _counts(numbers[start + length], first, length):
         length += 1
     return length
 
