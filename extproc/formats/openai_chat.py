@@ -8,7 +8,6 @@ tool results whose tool name is resolved from the earlier call with the same id.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
@@ -57,20 +56,20 @@ def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCal
 
 def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, role: str,
                     kind: Kind, call: ToolCall | None, tool_call_id: Any) -> None:
-    tool_name = call.name if call else None
-    block = partial(Block, kind=kind, role=role, message_index=index,
-                    tool_name=tool_name if isinstance(tool_name, str) else None,
-                    tool_call_id=tool_call_id if isinstance(tool_call_id, str) else None,
-                    call=call)
     content = message.get("content")
     if isinstance(content, str):
-        conv.add(block(text=content, path=role_path(role, (ITEMS, index, "content"))))
+        texts = [(content, (ITEMS, index, "content"))]
+    elif isinstance(content, list):
+        texts = [(part["text"], (ITEMS, index, "content", number, "text")) for number, part in enumerate(content)
+                 if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)]
+    else:
         return
-    if not isinstance(content, list):
-        return
-    for number, part in enumerate(content):
-        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-            conv.add(block(text=part["text"], path=role_path(role, (ITEMS, index, "content", number, "text"))))
+    tool_name = call.name if call else None
+    tool_name = tool_name if isinstance(tool_name, str) else None
+    tool_call_id = tool_call_id if isinstance(tool_call_id, str) else None
+    for text, path in texts:  # Block's own keywords, not a partial: every message of a body comes here
+        conv.add(Block(kind=kind, role=role, text=text, message_index=index, tool_name=tool_name,
+                       tool_call_id=tool_call_id, call=call, path=role_path(role, path)))
 
 
 def _tool_call(conv: Conversation, call: dict[str, Any], index: int) -> None:
