@@ -47,7 +47,6 @@ class Known(Protocol):
 
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_BLANKS = frozenset(" \t\n\r")  # JSON's whitespace, one character at a time (not "": text's end)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -107,34 +106,6 @@ def _after_item(text: str, index: int, close: str) -> tuple[int, bool]:
     raise _invalid(f"expected ',' or {close!r} at {index}")
 
 
-def _items(text: str, index: int, items: list[Any], spans: list[Span]) -> int:
-    """Append the array's items from the one at ``index`` on, with their spans, to ``items`` and
-    ``spans``; the index after its closing bracket.
-
-    Every item of a body's message array goes through here on a body read whole, so the loop
-    is ``_value`` and ``_after_item`` inlined: one C scan per item and a look at the next
-    character, the whitespace pattern only where there is whitespace (``", "`` separators)."""
-    scan, blank = _scan_once, _WHITESPACE.match
-    while True:
-        try:
-            item, end = scan(text, index)
-        except StopIteration:
-            raise _invalid(f"no JSON value at {index}") from None
-        items.append(item)
-        spans.append((index, end))
-        mark = text[end:end + 1]
-        if mark in _BLANKS:
-            end = blank(text, end).end()  # type: ignore[union-attr]
-            mark = text[end:end + 1]
-        if mark == "]":
-            return end + 1
-        if mark != ",":
-            raise _invalid(f"expected ',' or ']' at {end}")
-        index = end + 1
-        if text[index:index + 1] in _BLANKS:
-            index = blank(text, index).end()  # type: ignore[union-attr]
-
-
 def _array(text: str, index: int, resume: Resume | None, known: Known | None,
            name: str) -> tuple[list[Any], list[Span], int]:
     """The array at ``index`` (its ``[``), its items' spans, and the index after it. ``resume``
@@ -146,24 +117,23 @@ def _array(text: str, index: int, resume: Resume | None, known: Known | None,
     if text[index:index + 1] == "]":
         return items, spans, index + 1
     closed = False
-    while not closed and len(spans) < 2:  # the first two: known, or handed back by ``resume``
-        found = known.find(name, text, index) if known is not None else None
+    while not closed:
+        asked = known if len(spans) < 2 else None
+        found = asked.find(name, text, index) if asked is not None else None
         if found is not None:
             item, end = found
         else:
             item, end = _value(text, index)
-            if known is not None:
-                known.keep(name, text, (index, end), item)
+            if asked is not None:
+                asked.keep(name, text, (index, end), item)
         items.append(item)
         spans.append((index, end))
         if resume is not None and len(spans) == 2:
-            prefix = resume(spans[0], spans[1])
+            prefix, resume = resume(spans[0], spans[1]), None
             if prefix is not None:
                 items, spans = list(prefix[0]), list(prefix[1])
                 end = spans[-1][1]
         index, closed = _after_item(text, end, "]")
-    if not closed:
-        index = _items(text, index, items, spans)
     return items, spans, index
 
 
@@ -238,8 +208,11 @@ def array_rest(text: str, index: int) -> tuple[list[Any], list[Span], int]:
     items: list[Any] = []
     spans: list[Span] = []
     index, closed = _after_item(text, index, "]")
-    if not closed:
-        index = _items(text, index, items, spans)
+    while not closed:
+        item, end = _value(text, index)
+        items.append(item)
+        spans.append((index, end))
+        index, closed = _after_item(text, end, "]")
     return items, spans, index - 1
 
 
