@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
+from ..rawjson import Path
 from ._common import require_dict, require_list, role_path, user_text
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item", "user_text"]
@@ -57,6 +58,7 @@ def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCal
 def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, role: str,
                     kind: Kind, call: ToolCall | None, tool_call_id: Any) -> None:
     content = message.get("content")
+    texts: list[tuple[str, Path]]
     if isinstance(content, str):
         texts = [(content, (ITEMS, index, "content"))]
     elif isinstance(content, list):
@@ -67,9 +69,11 @@ def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, rol
     tool_name = call.name if call else None
     tool_name = tool_name if isinstance(tool_name, str) else None
     tool_call_id = tool_call_id if isinstance(tool_call_id, str) else None
-    for text, path in texts:  # Block's own keywords, not a partial: every message of a body comes here
-        conv.add(Block(kind=kind, role=role, text=text, message_index=index, tool_name=tool_name,
-                       tool_call_id=tool_call_id, call=call, path=role_path(role, path)))
+    # Block(kind, role, text, message_index, ...): the four it always has by position, cheaper than
+    # by keyword (and no partial), since every message of a body read whole comes here.
+    for text, path in texts:
+        conv.add(Block(kind, role, text, index, tool_name=tool_name, tool_call_id=tool_call_id, call=call,
+                       path=role_path(role, path)))
 
 
 def _tool_call(conv: Conversation, call: dict[str, Any], index: int) -> None:
@@ -79,6 +83,6 @@ def _tool_call(conv: Conversation, call: dict[str, Any], index: int) -> None:
     call_id = call.get("id")
     arguments = function.get("arguments")
     if isinstance(arguments, str):
-        conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=arguments, message_index=index,
+        conv.add(Block(Kind.TOOL_CALL, "assistant", arguments, index,
                        tool_name=name if isinstance(name, str) else None,
                        tool_call_id=call_id if isinstance(call_id, str) else None, call=ToolCall(name, arguments)))
