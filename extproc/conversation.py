@@ -11,6 +11,7 @@ the old ones in the body's bytes (``rawjson.splice_bytes``); an unchanged reques
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -32,14 +33,27 @@ class Kind(str, Enum):  # noqa: UP042  # a StrEnum would change str(Kind.X) from
     THINKING = "thinking"        # reasoning blocks and their signatures: never touched
 
 
+# Argument strings up to this long are parsed once per process (``_parsed``): every request resends
+# the calls before it, and the policy, dedup and focus ask for the arguments of their results.
+_MEMO_ARGUMENT_CHARS = 2048
+
+
 def tool_input(arguments: Any) -> dict[str, Any] | None:
-    """A call's arguments as an object: given as one, or as a string of JSON that parses to one."""
+    """A call's arguments as an object: given as one, or as a string of JSON that parses to one.
+
+    Parsed from a string, the object may be the one handed out for the same string before: read it,
+    never change it (like an Anthropic call's ``input``, which is the body's own)."""
     if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except (ValueError, RecursionError):
-            return None
+        arguments = _parsed(arguments) if len(arguments) <= _MEMO_ARGUMENT_CHARS else _parsed.__wrapped__(arguments)
     return arguments if isinstance(arguments, dict) else None
+
+
+@functools.lru_cache(maxsize=2048)  # at most 2048 strings of _MEMO_ARGUMENT_CHARS and their values
+def _parsed(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except (ValueError, RecursionError):
+        return None
 
 
 class ToolCall:

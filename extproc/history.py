@@ -144,7 +144,10 @@ class History:
             if item.outcome is None:
                 assert item.blocks is not None
                 first, stop = item.blocks.start, item.blocks.stop
-                relative, item_saved = _block_edits(body, changed, first, stop, item.start, counts, changes)
+                # most messages hold no changed block: the bisect answers that without a call
+                at = bisect_left(changed, first)
+                relative, item_saved = _block_edits(body, changed, first, stop, item.start, counts, changes) \
+                    if at < len(changed) and changed[at] < stop else ([], 0)
                 # each call as named when this message was read: an id an agent uses again for
                 # another tool later in the body must not be taken for this message's tool
                 calls = tuple(sorted({(block.tool_call_id, block.tool_name, call_digest(block.call))
@@ -152,8 +155,10 @@ class History:
                                       if block.kind is Kind.TOOL_RESULT and block.tool_call_id is not None})) \
                     if kept else ()
                 before = sum(counts[first:stop])
-                item.outcome = ItemOutcome(calls=calls, tokens_before=before, tokens_after=before - item_saved,
-                                           edits=tuple(relative), sources=sources.get(id(item), ()))
+                # by position (calls, tokens_before, tokens_after, edits, sources): a frozen value's
+                # keywords cost several times as much, once per message read
+                item.outcome = ItemOutcome(calls, before, before - item_saved, tuple(relative),
+                                           sources.get(id(item), ()))
             outcome = item.outcome
             items_before += outcome.tokens_before
             if outcome.edits:

@@ -191,14 +191,20 @@ class MessageReader:
         # What a message's tool results come to depends on the user's question before it too.
         asks = body.asked_before(body.reused)
         asked = self._asked_before(adapter.user_text(values[asks])) if memo is not None and asks >= 0 else b""
+        # Without a message cache no key is made, and an ASCII body's byte lengths are its
+        # character lengths: its messages are not encoded at all (``isascii`` is a flag lookup).
+        ascii_text = memo is None and text.isascii()
         for index in range(body.reused, len(spans)):
             start, end = spans[index]
-            encoded = text[start:end].encode()
             byte_start = byte_position + (start - position)  # separators are ASCII
-            byte_end = byte_start + len(encoded)
+            if ascii_text:
+                byte_end, key = byte_start + (end - start), b""
+            else:
+                encoded = text[start:end].encode()
+                byte_end = byte_start + len(encoded)
+                key = message_key(adapter.FORMAT, encoded, asked) if memo is not None else b""
             made = adapter.item_calls(values[index])
-            entry = Item(start, end, byte_start, byte_end,
-                         message_key(adapter.FORMAT, encoded, asked) if memo is not None else b"", made)
+            entry = Item(start, end, byte_start, byte_end, key, made)
             said = question(adapter.user_text(values[index]))
             if said:
                 asks = index

@@ -155,24 +155,25 @@ def _parse(lines: list[str]) -> list[_Entry]:
     """One entry per line: a hit, a context line, a ripgrep heading, a ``--`` separator or other."""
     hits = list(map(SEARCH_HIT.match, lines))  # each line matched once, read twice below
     numbers = list(map(_LINE_ONLY.match, lines))  # likewise: a line's own, and the next line's
-    hit_paths = {m.group("path") for m in hits if m}
+    hit_paths = {m[1] for m in hits if m}  # groups by number (1: path, 2: line): cheaper than by name
     entries: list[_Entry] = []
     heading: str | None = None
     for index, line in enumerate(lines):
         numbered = numbers[index]
         match = hits[index]
-        if not line.strip():
+        if match and not numbered:  # most lines: ``path:12:text``, never blank nor ``--``
+            entries.append(_Entry(_MATCH, match[1], int(match[2])))
+        elif not line or line.isspace():
             heading = None
             entries.append(_Entry(_BLANK))
         elif line == "--":
             entries.append(_Entry(_SEPARATOR))
         elif numbered and (heading is not None or not match):
-            kind = _MATCH if numbered.group("sep") == ":" else _CONTEXT
-            entries.append(_Entry(kind, heading, int(numbered.group("line"))))
+            entries.append(_Entry(_MATCH if numbered[2] == ":" else _CONTEXT, heading, int(numbered[1])))
         elif match:
-            entries.append(_Entry(_MATCH, match.group("path"), int(match.group("line"))))
+            entries.append(_Entry(_MATCH, match[1], int(match[2])))
         elif unnumbered := SEARCH_PATH_HIT.match(line):  # grep -r without -n
-            entries.append(_Entry(_MATCH, unnumbered.group("path")))
+            entries.append(_Entry(_MATCH, unnumbered[1]))
         elif context := _context_of(line, hit_paths):
             entries.append(context)
         elif index + 1 < len(lines) and numbers[index + 1] and line[:1] not in (" ", "\t"):
@@ -274,7 +275,8 @@ def _grouped(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[
     for index, (line, entry) in enumerate(zip(lines, entries)):
         if not keep[index] or entry.kind == _SEPARATOR:
             continue
-        path = _prefix(line, entry)
+        # most lines start with no path of theirs (ripgrep's heading layout, other lines): no call
+        path = _prefix(line, entry) if entry.path is not None and line.startswith(entry.path) else None
         if path is None or (path != heading and not _run_continues(lines, entries, keep, index)):
             heading = None
             continue

@@ -10,10 +10,10 @@ nothing.
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
+from ..rawjson import Path
 from ._common import require_dict, require_list, user_text
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item", "user_text"]
@@ -21,6 +21,8 @@ __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item", "user_text"]
 FORMAT = "anthropic"
 ITEMS = "messages"
 _CALLS = ("tool_use", "server_tool_use")
+# ``json.dumps(value, ensure_ascii=False)`` without building an encoder for every tool call read
+_dump_input = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def head(body: dict[str, Any]) -> Conversation:
@@ -62,14 +64,16 @@ def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCal
 
 def _block(conv: Conversation, block: dict[str, Any], role: str, at: tuple[str | int, ...],
            calls: dict[str, ToolCall]) -> None:
+    # Block(kind, role, text, message_index, ...): the four it always has by position, cheaper than
+    # by keyword, since every block of a body read whole comes here.
     kind = block.get("type")
     index = int(at[1])
     if kind == "text" and isinstance(block.get("text"), str):
-        conv.add(Block(kind=Kind.TEXT, role=role, text=block["text"], message_index=index, path=(*at, "text")))
+        conv.add(Block(Kind.TEXT, role, block["text"], index, path=(*at, "text")))
     elif kind in _CALLS:
         call_id, name = block.get("id"), block.get("name")
-        conv.add(Block(kind=Kind.TOOL_CALL, role=role, text=json.dumps(block.get("input"), ensure_ascii=False),
-                       message_index=index, tool_name=name if isinstance(name, str) else None,
+        conv.add(Block(Kind.TOOL_CALL, role, _dump_input(block.get("input")), index,
+                       tool_name=name if isinstance(name, str) else None,
                        tool_call_id=call_id if isinstance(call_id, str) else None,
                        call=ToolCall(name, block.get("input"))))
     elif kind == "tool_result":
@@ -83,13 +87,16 @@ def _tool_result(conv: Conversation, block: dict[str, Any], role: str, at: tuple
     call_id = block.get("tool_use_id")
     call_id = call_id if isinstance(call_id, str) else None
     call = calls.get(call_id) if call_id else None
-    result = partial(Block, kind=Kind.TOOL_RESULT, role=role, message_index=int(at[1]), tool_call_id=call_id,
-                     tool_name=call.name if call else None, call=call,
-                     is_error=block.get("is_error") is True)
     content = block.get("content")
+    texts: list[tuple[str, Path]]
     if isinstance(content, str):
-        conv.add(result(text=content, path=(*at, "content")))
+        texts = [(content, (*at, "content"))]
     elif isinstance(content, list):
-        for number, part in enumerate(content):
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                conv.add(result(text=part["text"], path=(*at, "content", number, "text")))
+        texts = [(part["text"], (*at, "content", number, "text")) for number, part in enumerate(content)
+                 if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)]
+    else:
+        return
+    tool_name, is_error = call.name if call else None, block.get("is_error") is True
+    for text, path in texts:
+        conv.add(Block(Kind.TOOL_RESULT, role, text, int(at[1]), tool_name=tool_name, tool_call_id=call_id,
+                       call=call, is_error=is_error, path=path))

@@ -8,10 +8,10 @@ tool results whose tool name is resolved from the earlier call with the same id.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from ..conversation import Block, Conversation, Kind, ToolCall
+from ..rawjson import Path
 from ._common import require_dict, require_list, role_path, user_text
 
 __all__ = ["FORMAT", "ITEMS", "head", "item_calls", "add_item", "user_text"]
@@ -57,20 +57,23 @@ def add_item(conv: Conversation, index: int, item: Any, calls: dict[str, ToolCal
 
 def _content_blocks(conv: Conversation, message: dict[str, Any], index: int, role: str,
                     kind: Kind, call: ToolCall | None, tool_call_id: Any) -> None:
-    tool_name = call.name if call else None
-    block = partial(Block, kind=kind, role=role, message_index=index,
-                    tool_name=tool_name if isinstance(tool_name, str) else None,
-                    tool_call_id=tool_call_id if isinstance(tool_call_id, str) else None,
-                    call=call)
     content = message.get("content")
+    texts: list[tuple[str, Path]]
     if isinstance(content, str):
-        conv.add(block(text=content, path=role_path(role, (ITEMS, index, "content"))))
+        texts = [(content, (ITEMS, index, "content"))]
+    elif isinstance(content, list):
+        texts = [(part["text"], (ITEMS, index, "content", number, "text")) for number, part in enumerate(content)
+                 if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)]
+    else:
         return
-    if not isinstance(content, list):
-        return
-    for number, part in enumerate(content):
-        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-            conv.add(block(text=part["text"], path=role_path(role, (ITEMS, index, "content", number, "text"))))
+    tool_name = call.name if call else None
+    tool_name = tool_name if isinstance(tool_name, str) else None
+    tool_call_id = tool_call_id if isinstance(tool_call_id, str) else None
+    # Block(kind, role, text, message_index, ...): the four it always has by position, cheaper than
+    # by keyword (and no partial), since every message of a body read whole comes here.
+    for text, path in texts:
+        conv.add(Block(kind, role, text, index, tool_name=tool_name, tool_call_id=tool_call_id, call=call,
+                       path=role_path(role, path)))
 
 
 def _tool_call(conv: Conversation, call: dict[str, Any], index: int) -> None:
@@ -80,6 +83,6 @@ def _tool_call(conv: Conversation, call: dict[str, Any], index: int) -> None:
     call_id = call.get("id")
     arguments = function.get("arguments")
     if isinstance(arguments, str):
-        conv.add(Block(kind=Kind.TOOL_CALL, role="assistant", text=arguments, message_index=index,
+        conv.add(Block(Kind.TOOL_CALL, "assistant", arguments, index,
                        tool_name=name if isinstance(name, str) else None,
                        tool_call_id=call_id if isinstance(call_id, str) else None, call=ToolCall(name, arguments)))

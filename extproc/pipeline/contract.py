@@ -19,7 +19,7 @@ goes out the same way in every later turn.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .cache import digest
@@ -44,7 +44,8 @@ class BlockInputs:
 
     def with_text(self, text: str) -> BlockInputs:
         """The same facts about other text (a wrapper's contents, a compressor's output)."""
-        return replace(self, text=text)
+        # the fields named, not ``dataclasses.replace``: asked of most released blocks, which reads them all
+        return BlockInputs(text, self.tool_name, self.terms, self.guarded)
 
 
 @dataclass

@@ -83,14 +83,16 @@ class Pipeline:
         carries the request's deadline to timed compressors and collects their counts.
         """
         recent = self.protect_recent if protect_recent is None else protect_recent
-        for block in conv.blocks:  # what the policy and the age rules may ask of a wrapped result
-            if block.kind is Kind.TOOL_RESULT:
-                block.exit_code = exit_status(block.text)
-        frozen = {block for block in conv.blocks if 0 <= block.message_index < frozen_messages}
+        # Only tool results are ever released (``Policy.releases``): the rest are not walked again.
+        results = [block for block in conv.blocks if block.kind is Kind.TOOL_RESULT]
+        for block in results:  # what the policy and the age rules may ask of a wrapped result
+            block.exit_code = exit_status(block.text)
+        frozen = {block for block in conv.blocks if 0 <= block.message_index < frozen_messages} \
+            if frozen_messages > 0 else set()
         held = self._age_rules(conv, timings, recent, frozen) if mode == "token" else frozen
         budget = budget if budget is not None else Budget()
         released = set()
-        for block in conv.blocks:
+        for block in results:
             if block not in held and self.policy.releases(block):
                 self._compress(conv, block, timings, budget, self.policy.guards(block))
                 released.add(block)

@@ -93,11 +93,20 @@ def assign(blocks: Iterable[Block], items: Any, user_text: Callable[[Any], str |
             continue
         if index not in asked:
             # Items are met in order: look back only as far as the last one asked about.
-            found = next((text for item in reversed(items[max(last, 0):index])
-                          if (text := question(user_text(item)))), None)
+            found = _latest_question(items, max(last, 0), index, user_text)
             asked[index] = _question_terms(found) if found is not None or last < 0 else asked[last]
             last = index
         block.focus = asked[index]
+
+
+def _latest_question(items: list[Any], start: int, stop: int, user_text: Callable[[Any], str | None]) -> str | None:
+    """The question of the latest of ``items[start:stop]`` that asks one, or None (a plain loop:
+    it runs for every tool result read, and a generator costs more per item)."""
+    for index in range(stop - 1, start - 1, -1):
+        said = user_text(items[index])
+        if said and (asked := question(said)):
+            return asked
+    return None
 
 
 def terms_for(block: Block) -> tuple[str, ...]:

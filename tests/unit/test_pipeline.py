@@ -9,6 +9,7 @@ import pytest
 from extproc import Block, Conversation, Kind, Pipeline, Policy
 from extproc.compressors import default_routes
 from extproc.compressors.content_types import ROUTER
+from extproc.conversation import _MEMO_ARGUMENT_CHARS, ToolCall, tool_input
 from extproc.pipeline import BlockInputs, Budget, Routes, router
 from extproc.pipeline.router import ContentType
 
@@ -103,6 +104,27 @@ class TestConversation:
         with pytest.raises(ValueError, match="thinking at message 3 is read-only"):
             conv.replace(conv.blocks[0], "", by="test")
         assert not conv.changes
+
+
+class TestToolInput:
+    def test_argument_string_parsed_once(self):
+        """A call's argument string is parsed once per process: every call sending the same string
+        (each turn resends it) reads the one object."""
+        sent = '{"command": "cat -n src/app.py", "timeout": 30}'
+        resent = "".join(list(sent))  # the same text, another string (as the next turn's body gives)
+        first, again = ToolCall("Bash", sent).input, ToolCall("Bash", resent).input
+        assert first == {"command": "cat -n src/app.py", "timeout": 30}
+        assert again is first
+
+    def test_long_or_bad_arguments(self):
+        """A string past the memo's bound is parsed each time, to the same value; one that is not a
+        JSON object gives None; an object given as one is taken as it is."""
+        long = json.dumps({"content": "x" * (_MEMO_ARGUMENT_CHARS + 1)})
+        assert ToolCall("Write", long).input == ToolCall("Write", long).input
+        assert ToolCall("Write", long).input is not ToolCall("Write", long).input
+        assert tool_input("[1, 2]") is None and tool_input("{nope") is None and tool_input(None) is None
+        given = {"path": "a.py"}
+        assert ToolCall("Read", given).input is given
 
 
 class TestPipeline:
