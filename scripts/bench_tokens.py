@@ -23,7 +23,7 @@ import tiktoken
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extproc.tokens import ENCODING_NAME, count_linear  # noqa: E402
+from extproc.tokens import ENCODING_NAME, Encoding, count_linear  # noqa: E402
 
 
 def _texts(corpus: Path) -> list[str]:
@@ -52,7 +52,7 @@ def main() -> int:
     args = parser.parse_args()
     encode = tiktoken.get_encoding(ENCODING_NAME).encode_ordinary
     ways = {"tiktoken, text whole": lambda text: len(encode(text)),
-            "count_linear": lambda text: count_linear(encode, text)}
+            "count_linear": lambda text: count_linear(Encoding().count, text)}
     texts = _texts(args.corpus)
     chars = sum(map(len, texts))
     print(f"{len(texts)} distinct corpus texts over 64 characters, {chars:,} characters")

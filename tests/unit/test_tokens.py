@@ -1,4 +1,5 @@
-"""Token counting: exact on ordinary text, linear on any text (issue 20, defect 1)."""
+"""Token counting: exact on ordinary text, linear on any text (issue 20, defect 1), and tiktoken's
+counts from bpe-openai's counter."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import base64
 import random
 
 import tiktoken
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from extproc.tokens import ENCODING_NAME, EXACT_CHARS, RUN_CHARS, SAMPLE_CHARS, SAMPLES, TokenCounter
+from extproc.tokens import ENCODING_NAME, EXACT_CHARS, RUN_CHARS, SAMPLE_CHARS, SAMPLES, Encoding, TokenCounter
 
 _ENCODING = tiktoken.get_encoding(ENCODING_NAME)
 
@@ -17,10 +20,11 @@ class _Recording:
 
     def __init__(self) -> None:
         self.lengths: list[int] = []
+        self._real = Encoding()
 
-    def encode_ordinary(self, text: str) -> list[int]:
+    def count(self, text: str) -> int:
         self.lengths.append(len(text))
-        return _ENCODING.encode_ordinary(text)
+        return self._real.count(text)
 
 
 def _recording_counter() -> tuple[TokenCounter, _Recording]:
@@ -113,7 +117,7 @@ def test_the_long_run_precheck_never_misses_a_run():
     assert skipped > 100  # the precheck does skip texts without a long run
     prose = " ".join(["counted whole when no word is longer than the run limit"] * 200)
     assert not _may_hold_long_run(prose)
-    assert _count_pieces(_ENCODING.encode_ordinary, prose) == len(_ENCODING.encode_ordinary(prose))
+    assert _count_pieces(Encoding().count, prose) == len(_ENCODING.encode_ordinary(prose))
 
 
 def test_a_short_text_is_counted_once():
@@ -129,3 +133,27 @@ def test_a_short_text_is_counted_once():
         counter.count(f"text {number}")
     recording.lengths.clear()
     assert counter.count(short) == _exact(short) and recording.lengths == [len(short)]  # forgotten together
+
+
+# What agents' text is made of, and what trips tokenizers up: contractions, digit runs, whitespace
+# runs of every kind, CJK, emoji, combining marks, special-token text (ordinary here), lone surrogates.
+_PIECES = st.sampled_from(["a", "Z", "0", "42", " ", "  ", "\t", "\n", "\r\n", "\n\n  ", "'s", "'T", "'ll", "'VE", ".",
+                           ",", "-", "_", "/", "\\", '"', "{", "}", "<", ">", "=", "é", "ß", "中文", "😀", "\u00a0",
+                           "\u2028", "\u3000", "ａ", "١", "e\u0301", "<|endoftext|>", "<|fim_prefix|>", "\ud800", "\udfff"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=12)), max_size=60).map("".join))
+def test_counts_are_tiktokens(text):
+    """bpe-openai's count is tiktoken's ``encode_ordinary`` length, lone surrogates included."""
+    assert Encoding().count(text) == len(_ENCODING.encode_ordinary(text))
+
+
+def test_counts_are_tiktokens_on_agent_output():
+    """Real-shaped tool output: a log, JSON, a diff, code, and prose with every kind of space."""
+    encoding = Encoding()
+    diff = "\n".join(f"@@ -{i},3 +{i},4 @@\n-    old_{i} = value({i})\n+    new_{i} = value({i}, retry=True)" for i in range(40))
+    code = "def f(x):\n\tif x:\n\t\treturn [y ** 2 for y in range(x)]  # squares\n" * 30
+    for text in (build_log(200), '{"items": [{"id": 1, "tags": ["a", "b"]}], "next": null}' * 40, diff, code,
+                 "Ünïcödé  prose\u00a0with\u2009odd\u3000spaces, 'quotes' and 1234567 digits.\r\n" * 50):
+        assert encoding.count(text) == len(_ENCODING.encode_ordinary(text))
