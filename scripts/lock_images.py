@@ -44,7 +44,11 @@ def split(text: str) -> dict[str | None, str]:
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        parts = split(compile_lock(Path(tmp) / "lock.txt"))
+        seed = Path(tmp) / "lock.txt"
+        # pip-compile keeps the pins of an existing output file where they still fit: seeded with
+        # today's locks, a new dependency adds its own entries and moves nothing else
+        seed.write_text("".join(path.read_text() for path in sorted(OUT.glob("*.lock"))))
+        parts = split(compile_lock(seed))
     (OUT / "requirements.lock").write_text(HEADER + parts[None])
     for name, filename in FLAVOURS.items():
         (OUT / filename).write_text(HEADER + parts[name])
