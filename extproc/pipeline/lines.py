@@ -56,25 +56,11 @@ _MEMO_BYTES = 4 * 1024 * 1024
 _LINE_BYTES = 200
 
 
-def line_hashes(line: str) -> tuple[int, int, int]:
-    """(content hash, whole-line hash, number) of one line; NO_NUMBER when it has no prefix.
-
-    The content hash is odd for lines that may start a run and even for trivial ones."""
-    match = _match(line)
-    if match is None:
-        key = _hash(line)
-        # a line of fewer characters than _TRIVIAL_CHARS needs no strip to be known trivial
-        key = key | 1 if len(line) >= _TRIVIAL_CHARS and len(line.strip()) >= _TRIVIAL_CHARS else key & ~1
-        return (key or 2), (key or 2), NO_NUMBER
-    content, number = line[match.end():], int(match.group(1) or match.group(2))
-    key = _hash(content)
-    key = key | 1 if len(content) >= _TRIVIAL_CHARS and len(content.strip()) >= _TRIVIAL_CHARS else key & ~1
-    return (key or 2), (_hash(line) or 2), number
-
-
-def _columns(lines: list[str]) -> tuple[array[int], array[int], array[int]]:
-    """``line_hashes`` of every line, as three columns: the lines' hashes and prefix matches are
-    taken in C (``map``), and only lines with a prefix are hashed again, after it."""
+def line_hashes(lines: list[str]) -> tuple[array[int], array[int], array[int]]:
+    """Per line, as three columns: its content hash (after its number prefix), its whole-line hash,
+    and its number (NO_NUMBER when it has no prefix). The content hash is odd for lines that may
+    start a run and even for trivial ones. The lines' hashes and prefix matches are taken in C
+    (``map``), and only lines with a prefix are hashed again, after it."""
     keys: list[int] = []
     wholes: list[int] = []
     numbers: list[int] = []
@@ -113,7 +99,7 @@ class Lines:
     # last answer of which lines may start a run, with the hashes it was for.
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
-        self.keys, self.wholes, self.numbers = _columns(self.lines)
+        self.keys, self.wholes, self.numbers = line_hashes(self.lines)
         self.numbered = numbers_name_lines(self.numbers)
         self._starts: tuple[frozenset[int], frozenset[int]] | None = None
         self._places: Places | None = None
