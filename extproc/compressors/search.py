@@ -275,8 +275,7 @@ def _grouped(lines: list[str], entries: list[_Entry], keep: list[bool]) -> list[
     for index, (line, entry) in enumerate(zip(lines, entries)):
         if not keep[index] or entry.kind == _SEPARATOR:
             continue
-        # most lines start with no path of theirs (ripgrep's heading layout, other lines): no call
-        path = _prefix(line, entry) if entry.path is not None and line.startswith(entry.path) else None
+        path = _prefix(line, entry)
         if path is None or (path != heading and not _run_continues(lines, entries, keep, index)):
             heading = None
             continue
