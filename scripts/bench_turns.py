@@ -10,7 +10,11 @@ through ``BodyEngine.run`` in one process, side by side:
 * small: the corpus bodies as they are;
 * large: with the large system prompt and tools;
 * large, no reuse: the same, with ``messages.Surroundings`` off (every turn parses the members
-  around the messages again and hashes the system prompt to find its token count).
+  around the messages again and hashes the system prompt to find its token count);
+* small, idle: the corpus bodies with the process idle ``IDLE_S`` before each turn (not timed),
+  as a worker is between an agent's turns: it wakes to CPU caches that other processes, or the
+  machine's idling, have emptied. Against ``small`` it says what the cold caches cost a turn,
+  which a loop of back-to-back turns hides and every request through Envoy pays.
 
 Prints the median compressor time per turn (turns 6 and later: every conversation has its
 history in the caches by then), the median of its last ten turns against that of turns 6-15 (does
@@ -39,6 +43,8 @@ from extproc.compress import BodyRequest, build_engine  # noqa: E402
 from extproc.config import load_settings  # noqa: E402
 from scripts._bench_measures import turn_ends  # noqa: E402
 from scripts._benchmarks_doc import publish, rotated  # noqa: E402
+
+IDLE_S = 0.005  # the idle variant's pause before each turn: about one request through the other routes
 
 _WORDS = ("the tool must be used when the user asks for a file path and never otherwise unless the task "
           "explicitly requires it so read the workspace first then edit with care").split()
@@ -86,13 +92,16 @@ def conversations(corpus: Path, turns: int) -> list[tuple[str, str, list[bytes],
     return out
 
 
-def replay(bodies: list[bytes], fmt: str, reuse: bool) -> tuple[list[float], dict[str, float]]:
-    """Seconds per turn from turn 6 on, and mean seconds per turn by stage."""
+def replay(bodies: list[bytes], fmt: str, reuse: bool, idle: float = 0.0) -> tuple[list[float], dict[str, float]]:
+    """Seconds per turn from turn 6 on, and mean seconds per turn by stage; ``idle`` seconds of
+    sleep before each turn, outside its time."""
     compressor = build_engine(load_settings(env={}, workers=0))
     if not reuse:
         compressor.history.reader.surroundings = None
     seconds, stages = [], {}
     for raw in bodies:
+        if idle:
+            time.sleep(idle)
         started = time.perf_counter()
         result = compressor.run(raw, BodyRequest(format=fmt))
         seconds.append(time.perf_counter() - started)
@@ -108,7 +117,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    variants = [("small (corpus)", False, True), ("large", True, True), ("large, no reuse", True, False)]
+    variants = [("small (corpus)", False, True, 0.0), ("large", True, True, 0.0),
+                ("large, no reuse", True, False, 0.0), (f"small, idle {IDLE_S * 1000:.0f} ms", False, True, IDLE_S)]
     lines = [
         f"Measured by `python scripts/bench_turns.py --turns {args.turns} --rounds {args.rounds}` on "
         f"{platform.machine()}, Python {platform.python_version()}; median compressor time per turn "
@@ -120,16 +130,16 @@ def main() -> None:
         "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for conv_id, fmt, small, large in conversations(args.corpus, args.turns):
-        times: dict[str, list[list[float]]] = {label: [] for label, _, _ in variants}  # per round
-        stages: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in variants}
+        times: dict[str, list[list[float]]] = {label: [] for label, *_ in variants}  # per round
+        stages: dict[str, list[dict[str, float]]] = {label: [] for label, *_ in variants}
         for number in range(args.rounds):
-            for label, is_large, reuse in rotated(variants, number):
-                seconds, split = replay(large if is_large else small, fmt, reuse)
+            for label, is_large, reuse, idle in rotated(variants, number):
+                seconds, split = replay(large if is_large else small, fmt, reuse, idle)
                 times[label].append(seconds)
                 stages[label].append(split)
         base = statistics.median(t for run in times[variants[0][0]] for t in run)
         size = f"{len(small[-1]) / 1024:.0f} / {len(large[-1]) / 1024:.0f}"
-        for label, _, _ in variants:
+        for label, *_ in variants:
             median = statistics.median(t for run in times[label] for t in run)
             early = statistics.median(t for run in times[label] for t in run[:10])
             late = statistics.median(t for run in times[label] for t in run[-10:])
